@@ -1,0 +1,29 @@
+# Fresh machine: `make test` or `make demo`; both install first.
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install test demo clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip==25.2
+
+$(STAMP): setup.py | $(PY)
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Tests run on CPU; TF logs are noisy, keep them to errors.
+# pytest exits 5 when it collected nothing: that is a failure, not a pass.
+test: install
+	TF_CPP_MIN_LOG_LEVEL=2 CUDA_VISIBLE_DEVICES= $(PY) -m pytest -q tests; \
+	rc=$$?; if [ $$rc -eq 5 ]; then echo 'no tests ran' >&2; exit 1; fi; exit $$rc
+
+demo: install
+	TF_CPP_MIN_LOG_LEVEL=2 CUDA_VISIBLE_DEVICES= $(PY) tools/demo.py --output_dir=runs/demo
+
+clean:
+	rm -rf $(VENV) runs

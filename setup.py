@@ -1,0 +1,26 @@
+"""official_ext: self-training for the TensorFlow Model Garden."""
+import setuptools
+
+# Exact pins: the Model Garden moves fast and its internals are what we subclass.
+INSTALL_REQUIRES = [
+    'tensorflow==2.20.0',
+    'tf-keras==2.20.1',
+    'tf-models-official==2.20.0',
+    'pycocotools==2.0.10',
+    'absl-py==1.4.0',
+    'numpy==2.4.6',
+    'Pillow==13.0.0',
+    'scikit-learn==1.7.2',
+    'matplotlib==3.11.2',
+]
+
+setuptools.setup(
+    name='official_ext',
+    version='0.1.0',
+    description='Self-training (teacher -> pseudo labels -> student) for '
+                'TF Model Garden detection and segmentation.',
+    packages=setuptools.find_packages(include=['official_ext', 'official_ext.*']),
+    python_requires='>=3.11,<3.12',
+    install_requires=INSTALL_REQUIRES,
+    extras_require={'test': ['pytest==8.4.2']},
+)
