@@ -8,7 +8,9 @@ INSTALL_REQUIRES = [
     'tf-models-official==2.20.0',
     'pycocotools==2.0.10',
     'absl-py==1.4.0',
-    'numpy==2.4.6',
+    # 2.4 turned int(1-element array) into an error; Model Garden 2.20's
+    # COCO evaluator (coco_utils.convert_groundtruths_to_coco_dataset) does it.
+    'numpy==2.3.5',
     'Pillow==13.0.0',
     'scikit-learn==1.7.2',
     'matplotlib==3.11.2',

@@ -43,5 +43,7 @@ def read_scalars(event_dir):
       for v in event.summary.value:
         value = (tf.make_ndarray(v.tensor) if v.HasField('tensor')
                  else v.simple_value)
+        if getattr(value, 'size', 1) != 1:
+          continue  # Image summaries.
         scalars.setdefault(v.tag, []).append((event.step, float(value)))
   return scalars

@@ -24,7 +24,7 @@ import official_ext.registry_imports  # pylint: disable=unused-import
 
 FLAGS = flags.FLAGS
 # Model Garden defaults to 224,224; empty means: take it from the config.
-flags.set_default('input_image_size', '')
+FLAGS.set_default('input_image_size', '')
 
 
 def load_params(experiment, config_files=(), params_override=''):

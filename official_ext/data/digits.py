@@ -99,6 +99,11 @@ def _shard_paths(prefix: str, num_shards: int) -> List[str]:
           for i in range(num_shards)]
 
 
+def source_id(split: str, index: int) -> int:
+  """Numeric, unique across splits: Model Garden's COCO eval parses ids."""
+  return SPLITS.index(split) * 1_000_000 + index
+
+
 def write_split(output_dir: str, split: str, num_images: int, seed: int,
                 pool: Sequence[int], images: np.ndarray, targets: np.ndarray,
                 num_shards: int = 2, size: int = 128,
@@ -114,10 +119,10 @@ def write_split(output_dir: str, split: str, num_images: int, seed: int,
     canvases.append(c)
     if with_labels:
       example = tfexample.make_example(
-          c.image, source_id=f'{split}-{i}', boxes=c.boxes,
+          c.image, source_id=str(source_id(split, i)), boxes=c.boxes,
           classes=c.classes, mask=c.mask)
     else:
-      example = tfexample.make_example(c.image, source_id=f'{split}-{i}')
+      example = tfexample.make_example(c.image, source_id=str(source_id(split, i)))
     writers[i % num_shards].write(example.SerializeToString())
   for w in writers:
     w.close()
@@ -129,11 +134,11 @@ def coco_annotations(canvases: Sequence[Canvas], split: str) -> dict:
   images, annotations = [], []
   for i, c in enumerate(canvases):
     h, w = c.image.shape[:2]
-    images.append({'id': f'{split}-{i}', 'height': h, 'width': w})
+    images.append({'id': source_id(split, i), 'height': h, 'width': w})
     for box, cls in zip(c.boxes, c.classes):
       y0, x0, y1, x1 = box * [h, w, h, w]
       annotations.append({
-          'id': len(annotations) + 1, 'image_id': f'{split}-{i}',
+          'id': len(annotations) + 1, 'image_id': source_id(split, i),
           'category_id': int(cls), 'bbox': [float(x0), float(y0),
                                             float(x1 - x0), float(y1 - y0)],
           'area': float((x1 - x0) * (y1 - y0)), 'iscrowd': 0})
@@ -160,7 +165,7 @@ def make_dataset(output_dir: str, seed: int = 0, num_train: int = 200,
         with_labels=(split != 'unlabeled'))
     out[split] = os.path.join(output_dir, f'{split}-*.tfrecord')
     if split == 'val':
-      path = os.path.join(output_dir, 'val_annotations.json')
+      path = os.path.join(output_dir, 'annotations_val.json')
       with tf.io.gfile.GFile(path, 'w') as f:
         json.dump(coco_annotations(canvases, split), f)
       out['val_annotations'] = path

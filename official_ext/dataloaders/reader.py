@@ -5,7 +5,7 @@ from typing import Callable, Optional
 import tensorflow as tf
 
 from official.common import dataset_fn as mg_dataset_fn
-from official.core import input_reader as mg_input_reader
+from official.vision.dataloaders import input_reader as mg_input_reader
 from official.vision.dataloaders import input_reader_factory
 
 from official_ext.dataloaders import subset

@@ -23,10 +23,13 @@ def photometric_augmenter(aug_type) -> Optional[augment.ImageAugment]:
   if aug_type.type == 'autoaug':
     name = aug_type.autoaug.augmentation_name
     policies = augment.AutoAugment(augmentation_name=name).policies
+    # Sub-policies must keep their length: a geometric op becomes an op that
+    # is never applied (probability 0); all-geometric sub-policies go.
     kept = []
     for sub_policy in policies:
-      ops = [op for op in sub_policy if op[0] not in geometric]
-      if ops:
+      ops = [op if op[0] not in geometric else ('Equalize', 0.0, 0)
+             for op in sub_policy]
+      if any(op[1] > 0 for op in ops):
         kept.append(ops)
     return augment.AutoAugment(
         augmentation_name=name, policies=kept,
@@ -59,7 +62,8 @@ class Parser(segmentation_input.Parser):
     # already-augmented image through the same feature key.
     image = tf.io.decode_image(
         data[self._image_feature.feature_name],
-        channels=self._image_feature.num_channels, dtype=tf.uint8)
+        channels=self._image_feature.num_channels, dtype=tf.uint8,
+        expand_animations=False)
     image = self._augmenter.distort(image)
     data = dict(data)
     data[self._image_feature.feature_name] = tf.io.encode_png(image)

@@ -79,9 +79,11 @@ def wrap_dataset_fn(dataset_fn: Callable[..., tf.data.Dataset],
                     data_config) -> Callable[..., tf.data.Dataset]:
   """Returns `dataset_fn` filtered to the config's subset (or unchanged)."""
   subset_config = data_config.get('subset')
-  if subset_config is None or not subset_config.enabled:
+  if subset_config is None:
     return dataset_fn
   subset_config.check('subset')
+  if not subset_config.enabled:
+    return dataset_fn
   files = mg_input_reader.match_files(data_config.input_path)
   threshold = rank_threshold(files, subset_config, dataset_fn)
   if threshold is None:

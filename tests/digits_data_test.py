@@ -1,0 +1,61 @@
+"""The digits data set: deterministic, disjoint splits, Model Garden-readable."""
+
+import json
+
+import numpy as np
+import tensorflow as tf
+
+from official.vision.dataloaders import segmentation_input
+from official.vision.dataloaders import tf_example_decoder
+from official_ext.data import digits
+
+
+def test_splits_are_disjoint_by_source_digit():
+  images, _ = digits.load_digits()
+  splits = digits.split_sources(len(images), seed=0)
+  a, b, c = (set(splits[s]) for s in digits.SPLITS)
+  assert not (a & b or a & c or b & c)
+  assert len(a | b | c) == len(images) == 1797
+
+
+def test_rendering_is_deterministic_and_labels_agree():
+  images, targets = digits.load_digits()
+  pool = np.arange(100)
+  c1 = digits.render_canvas(np.random.RandomState(3), images, targets, pool)
+  c2 = digits.render_canvas(np.random.RandomState(3), images, targets, pool)
+  np.testing.assert_array_equal(c1.image, c2.image)
+  np.testing.assert_array_equal(c1.boxes, c2.boxes)
+  assert len(c1.boxes) >= 1 and set(c1.classes) <= set(range(1, 11))
+  for box, cls in zip(c1.boxes, c1.classes):
+    y0, x0, y1, x1 = (box * 128).round().astype(int)
+    inside = c1.mask[y0:y1, x0:x1]
+    assert (inside == cls).sum() > 0  # The box holds its digit's pixels.
+  assert set(np.unique(c1.mask)) <= set(range(0, 11))
+
+
+def test_model_garden_decoders_read_the_records(digits_data):
+  files = tf.io.gfile.glob(digits_data['val'])
+  record = next(iter(tf.data.TFRecordDataset(files)))
+  det = tf_example_decoder.TfExampleDecoder().decode(record)
+  seg = segmentation_input.Decoder().decode(record)
+  assert det['groundtruth_boxes'].shape[1] == 4
+  assert int(det['source_id']) >= 2_000_000  # val ids are numeric.
+  boxes = det['groundtruth_boxes'].numpy()
+  assert ((boxes >= 0) & (boxes <= 1)).all()
+  assert 'image/segmentation/class/encoded' in seg
+  unlabeled = next(iter(tf.data.TFRecordDataset(
+      tf.io.gfile.glob(digits_data['unlabeled']))))
+  example = tf.train.Example.FromString(unlabeled.numpy())
+  assert 'image/object/bbox/xmin' not in example.features.feature
+
+
+def test_coco_annotations_match_records(digits_data):
+  with open(digits_data['val_annotations']) as f:
+    coco = json.load(f)
+  assert len(coco['images']) == 16
+  assert {c['id'] for c in coco['categories']} == set(range(1, 11))
+  n_boxes = 0
+  for record in tf.data.TFRecordDataset(tf.io.gfile.glob(digits_data['val'])):
+    n_boxes += int(tf_example_decoder.TfExampleDecoder().decode(record)[
+        'groundtruth_classes'].shape[0])
+  assert n_boxes == len(coco['annotations'])
