@@ -10,3 +10,5 @@ from official_ext.configs import retinanet as _retinanet_configs
 from official_ext.configs import semantic_segmentation as _seg_configs
 from official_ext.tasks import retinanet as _retinanet_task
 from official_ext.tasks import semantic_segmentation as _seg_task
+from official_ext.configs import selftrain_retinanet as _st_retinanet_configs
+from official_ext.tasks import selftrain_retinanet as _st_retinanet_task

@@ -32,18 +32,5 @@ def run_tool(args, timeout=900):
 
 
 def read_scalars(event_dir):
-  """{tag: [(step, value), ...]} from the TF event files in a directory."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  scalars = {}
-  for name in sorted(tf.io.gfile.listdir(event_dir)):
-    if 'tfevents' not in name:
-      continue
-    for event in tf.compat.v1.train.summary_iterator(
-        os.path.join(event_dir, name)):
-      for v in event.summary.value:
-        value = (tf.make_ndarray(v.tensor) if v.HasField('tensor')
-                 else v.simple_value)
-        if getattr(value, 'size', 1) != 1:
-          continue  # Image summaries.
-        scalars.setdefault(v.tag, []).append((event.step, float(value)))
-  return scalars
+  from official_ext.utils import summaries  # pylint: disable=g-import-not-at-top
+  return summaries.read_scalars(event_dir)

@@ -32,10 +32,12 @@ def _ints(values):
       int64_list=tf.train.Int64List(value=np.asarray(values, np.int64)))
 
 
-def make_example(image: np.ndarray,
+def make_example(image: Optional[np.ndarray],
                  source_id: str,
                  encoded_image: Optional[bytes] = None,
                  image_format: str = 'png',
+                 height: Optional[int] = None,
+                 width: Optional[int] = None,
                  boxes: Optional[np.ndarray] = None,
                  classes: Optional[np.ndarray] = None,
                  scores: Optional[np.ndarray] = None,
@@ -43,17 +45,20 @@ def make_example(image: np.ndarray,
   """Builds one example.
 
   Args:
-    image: uint8 [H, W, 3] (used for the size; encoded as PNG unless
-      `encoded_image` is given).
-    source_id: unique id string of the image.
+    image: uint8 [H, W, 3], encoded as PNG unless `encoded_image` is given;
+      may be None when `encoded_image`, `height` and `width` are given.
+    source_id: unique id string of the image (numeric for COCO eval).
     encoded_image: the original encoded bytes, kept as they are when given.
     image_format: format of `encoded_image`.
+    height: image height when `image` is None.
+    width: image width when `image` is None.
     boxes: [N, 4] normalized ymin, xmin, ymax, xmax; None writes no box keys.
     classes: [N] int class ids.
     scores: [N] float scores (pseudo labels); None writes no score key.
     mask: uint8 [H, W] class ids, 255 = ignore; None writes no mask.
   """
-  height, width = int(image.shape[0]), int(image.shape[1])
+  if image is not None:
+    height, width = int(image.shape[0]), int(image.shape[1])
   if encoded_image is None:
     encoded_image, image_format = encode_png(image), 'png'
   feature = {
@@ -84,7 +89,8 @@ def make_example(image: np.ndarray,
   if mask is not None:
     mask = np.asarray(mask, np.uint8)
     if mask.shape[:2] != (height, width):
-      raise ValueError(f'mask {mask.shape} does not match image {image.shape}')
+      raise ValueError(f'mask {mask.shape} does not match image '
+                       f'{(height, width)}')
     feature['image/segmentation/class/encoded'] = _bytes([encode_png(mask)])
     feature['image/segmentation/class/format'] = _bytes([b'png'])
   return tf.train.Example(features=tf.train.Features(feature=feature))

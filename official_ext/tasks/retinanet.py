@@ -75,4 +75,8 @@ class RetinaNetTask(mg_retinanet.RetinaNetTask):
     decoder = build_decoder(params)
     parser = build_parser(self.task_config.model, params)
     return reader.read(params, decoder.decode,
-                       parser.parse_fn(params.is_training), input_context)
+                       self.make_parse_fn(parser, params), input_context)
+
+  def make_parse_fn(self, parser, params):
+    """The parser's function; subclasses may add labels."""
+    return parser.parse_fn(params.is_training)

@@ -1,0 +1,339 @@
+"""Sharded, resumable pseudo-labeling: teacher SavedModel -> TFRecords.
+
+One code path serves `tools/pseudo_label.py` and the task's labeling on
+first use. Input: TFRecords of TFExamples with `image/encoded` (any labels
+are dropped). Output: `{prefix}-{j:05d}-of-{N:05d}.tfrecord` in Model Garden's
+TFExample format, plus a `.stats.json` per shard and `{prefix}_report.json`.
+
+Sharding: output shard j holds input files j, j+N, j+2N, ... (sorted), so
+each input file is read once overall; worker I of K labels the shards with
+j % K == I. A shard is written to a temporary name and renamed when
+complete: rerunning skips finished shards, and a partial shard is never
+visible under its final name.
+"""
+
+import dataclasses
+import hashlib
+import json
+import os
+import time
+from typing import Dict, List, Optional
+
+from absl import logging
+import numpy as np
+import tensorflow as tf
+
+from official_ext.data import tfexample
+from official_ext.self_training import teacher as teacher_lib
+
+SCORE_BINS = 10
+BOX_COUNT_BINS = 11  # 0..9 and >= 10 boxes per image.
+
+
+@dataclasses.dataclass
+class LabelingConfig:
+  teacher: str
+  task: str = 'detection'
+  input_pattern: str = ''
+  output_prefix: str = ''
+  score_threshold: float = 0.5
+  num_shards: int = 0          # 0: one output shard per input file.
+  num_workers: int = 1
+  worker_index: int = 0
+  batch_size: int = 8
+  num_classes: Optional[int] = None  # The student's, checked if given.
+  num_overlays: int = 4
+  show_progress: bool = True
+
+  def check(self):
+    if not self.input_pattern:
+      raise ValueError('--input_pattern is empty: give the unlabeled '
+                       'TFRecords, e.g. "unlabeled-*.tfrecord".')
+    if not self.output_prefix:
+      raise ValueError('--output_prefix is empty, e.g. OUT/pseudo.')
+    if not 0.0 <= self.score_threshold <= 1.0:
+      raise ValueError(f'--score_threshold={self.score_threshold}: must be '
+                       'in [0, 1].')
+    if self.num_workers < 1 or not 0 <= self.worker_index < self.num_workers:
+      raise ValueError(f'--worker_index={self.worker_index} must be in '
+                       f'[0, --num_workers={self.num_workers}).')
+    if self.batch_size < 1:
+      raise ValueError(f'--batch_size={self.batch_size}: must be >= 1.')
+
+
+def shard_path(prefix: str, index: int, num_shards: int) -> str:
+  return f'{prefix}-{index:05d}-of-{num_shards:05d}.tfrecord'
+
+
+def output_pattern(prefix: str) -> str:
+  return f'{prefix}-*-of-*.tfrecord'
+
+
+def input_files(pattern: str) -> List[str]:
+  files = sorted(set(f for p in pattern.split(',') if p
+                     for f in tf.io.gfile.glob(p)))
+  if not files:
+    raise FileNotFoundError(f'--input_pattern={pattern!r} matches no file.')
+  return files
+
+
+def plan_shards(files: List[str], num_shards: int) -> List[List[str]]:
+  num_shards = num_shards or len(files)
+  if num_shards > len(files):
+    raise ValueError(
+        f'--num_shards={num_shards} but only {len(files)} input files: each '
+        'shard needs at least one file (shard the input further with '
+        'tools/images_to_tfrecord.py --num_shards).')
+  return [files[j::num_shards] for j in range(num_shards)]
+
+
+def _atomic_write_text(path: str, text: str):
+  tmp = path + '.tmp'
+  with tf.io.gfile.GFile(tmp, 'w') as f:
+    f.write(text)
+  tf.io.gfile.rename(tmp, path, overwrite=True)
+
+
+# ---- input pipeline ------------------------------------------------------------
+
+def _fit_size(height, width, target):
+  """Model Garden's resize-to-fit: scale and scaled size (no upscale limit)."""
+  scale = tf.minimum(tf.cast(target[0], tf.float32) / tf.cast(height, tf.float32),
+                     tf.cast(target[1], tf.float32) / tf.cast(width, tf.float32))
+  scaled = tf.cast(tf.round(tf.cast(tf.stack([height, width]), tf.float32) *
+                            scale), tf.int32)
+  return scale, scaled
+
+
+def build_dataset(files: List[str], batch_size: int,
+                  target_size: Optional[List[int]]) -> tf.data.Dataset:
+  """Decoded images resized to fit `target_size` (as the exported model
+  would) and padded, so any image sizes batch together; records in order."""
+
+  def decode(serialized):
+    feats = tf.io.parse_single_example(serialized, {
+        'image/encoded': tf.io.FixedLenFeature([], tf.string),
+        'image/source_id': tf.io.FixedLenFeature([], tf.string,
+                                                 default_value=''),
+        'image/format': tf.io.FixedLenFeature([], tf.string,
+                                              default_value=''),
+    })
+    image = tf.io.decode_image(feats['image/encoded'], channels=3,
+                               expand_animations=False)
+    shape = tf.shape(image)
+    height, width = shape[0], shape[1]
+    if target_size is None:
+      scale = tf.constant(1.0)
+      fitted = image
+    else:
+      scale, scaled = _fit_size(height, width, target_size)
+      same = tf.reduce_all(tf.equal(scaled, tf.stack([height, width])))
+      fitted = tf.cond(
+          same, lambda: image,
+          lambda: tf.cast(tf.clip_by_value(tf.round(tf.image.resize(
+              image, scaled, method='bilinear')), 0, 255), tf.uint8))
+      fitted = tf.image.pad_to_bounding_box(fitted, 0, 0, target_size[0],
+                                            target_size[1])
+    return {'image': fitted, 'scale': scale, 'height': height,
+            'width': width, 'encoded': feats['image/encoded'],
+            'format': feats['image/format'],
+            'source_id': feats['image/source_id']}
+
+  ds = tf.data.TFRecordDataset(files)
+  ds = ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+  ds = ds.batch(batch_size if target_size else 1)
+  return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def _source_id(raw: bytes, encoded: bytes) -> str:
+  if raw:
+    return raw.decode()
+  # Numeric (Model Garden's eval parses ids), stable across runs.
+  return str(int(hashlib.sha1(encoded).hexdigest()[:15], 16))
+
+
+# ---- per-task conversion of teacher outputs -------------------------------------
+
+class DetectionLabeler:
+  """Teacher detections -> boxes >= threshold, normalized to [0, 1]."""
+
+  def __init__(self, score_threshold: float):
+    self.score_threshold = score_threshold
+
+  def labels(self, outputs, i, scale, height, width) -> Dict[str, np.ndarray]:
+    n = int(outputs['num_detections'][i])
+    scores = outputs['detection_scores'][i][:n].astype(np.float32)
+    keep = scores >= self.score_threshold
+    # Pixels of the image fed to the teacher -> original pixels -> [0, 1].
+    boxes = outputs['detection_boxes'][i][:n][keep].astype(np.float32) / scale
+    boxes = boxes / np.array([height, width, height, width], np.float32)
+    boxes = np.clip(boxes, 0.0, 1.0)
+    classes = outputs['detection_classes'][i][:n][keep].astype(np.int64)
+    return {'boxes': boxes, 'classes': classes, 'scores': scores[keep]}
+
+  def new_stats(self) -> dict:
+    return {'num_boxes': 0, 'boxes_per_image_histogram': [0] * BOX_COUNT_BINS,
+            'class_counts': {}, 'score_histogram': [0] * SCORE_BINS}
+
+  def update_stats(self, stats, labels):
+    n = len(labels['classes'])
+    stats['num_boxes'] += n
+    stats['boxes_per_image_histogram'][min(n, BOX_COUNT_BINS - 1)] += 1
+    for c in labels['classes']:
+      stats['class_counts'][str(int(c))] = stats['class_counts'].get(
+          str(int(c)), 0) + 1
+    for s in labels['scores']:
+      b = int(min(SCORE_BINS - 1, max(0, float(s) * SCORE_BINS)))
+      stats['score_histogram'][b] += 1
+
+  def draw(self, image: np.ndarray, labels) -> np.ndarray:
+    from PIL import Image, ImageDraw  # pylint: disable=g-import-not-at-top
+    canvas = Image.fromarray(image)
+    draw = ImageDraw.Draw(canvas)
+    h, w = image.shape[:2]
+    for box, cls, score in zip(labels['boxes'], labels['classes'],
+                               labels['scores']):
+      y0, x0, y1, x1 = box * [h, w, h, w]
+      draw.rectangle([x0, y0, x1, y1], outline=(255, 40, 40), width=2)
+      draw.text((x0 + 2, y0 + 1), f'{int(cls)}:{score:.2f}',
+                fill=(255, 255, 0))
+    return np.asarray(canvas)
+
+
+LABELERS = {'detection': DetectionLabeler}
+
+
+# ---- the run ---------------------------------------------------------------------
+
+def _label_shard(teacher, labeler, files, tmp_path, config, overlays):
+  stats = dict(num_images=0, skipped={}, teacher_seconds=0.0,
+               **labeler.new_stats())
+  start = time.time()
+  progress = None
+  if config.show_progress:
+    from tqdm import tqdm  # pylint: disable=g-import-not-at-top
+    progress = tqdm(unit='img', desc=os.path.basename(tmp_path), leave=False)
+  with tf.io.TFRecordWriter(tmp_path) as writer:
+    for batch in build_dataset(files, config.batch_size, teacher.input_size):
+      t0 = time.time()
+      outputs = teacher(batch['image'])
+      stats['teacher_seconds'] += time.time() - t0
+      for i in range(int(batch['image'].shape[0])):
+        height, width = int(batch['height'][i]), int(batch['width'][i])
+        labels = labeler.labels(outputs, i, float(batch['scale'][i]), height,
+                                width)
+        encoded = batch['encoded'][i].numpy()
+        image_format = batch['format'][i].numpy().decode() or 'jpeg'
+        example = tfexample.make_example(
+            None, _source_id(batch['source_id'][i].numpy(), encoded),
+            encoded_image=encoded, image_format=image_format, height=height,
+            width=width, **labels)
+        writer.write(example.SerializeToString())
+        labeler.update_stats(stats, labels)
+        stats['num_images'] += 1
+        if len(overlays) < config.num_overlays:
+          image = tf.io.decode_image(encoded, channels=3,
+                                     expand_animations=False).numpy()
+          overlays.append(labeler.draw(image, labels))
+      if progress is not None:
+        progress.update(int(batch['image'].shape[0]))
+  if progress is not None:
+    progress.close()
+  stats['seconds'] = time.time() - start
+  return stats
+
+
+def aggregate_report(config: LabelingConfig, num_shards: int) -> dict:
+  """Sums the per-shard stats that exist into one report."""
+  total, done = None, 0
+  for j in range(num_shards):
+    path = shard_path(config.output_prefix, j, num_shards)
+    if not (tf.io.gfile.exists(path) and
+            tf.io.gfile.exists(path + '.stats.json')):
+      continue
+    done += 1
+    with tf.io.gfile.GFile(path + '.stats.json') as f:
+      s = json.load(f)
+    if total is None:
+      total = s
+      continue
+    for k, v in s.items():
+      if isinstance(v, (int, float)):
+        total[k] += v
+      elif isinstance(v, list):
+        total[k] = [a + b for a, b in zip(total[k], v)]
+      elif isinstance(v, dict):
+        for kk, vv in v.items():
+          total[k][kk] = total[k].get(kk, 0) + vv
+  total = total or {}
+  n = total.get('num_images', 0)
+  report = {
+      'task': config.task, 'teacher': config.teacher,
+      'score_threshold': config.score_threshold,
+      'shards_complete': done, 'num_shards': num_shards,
+      'images_labeled': n,
+      'images_skipped': sum(total.get('skipped', {}).values()),
+      'skipped_reasons': total.get('skipped', {}),
+  }
+  if 'num_boxes' in total:
+    report.update({
+        'boxes_per_image_mean': total['num_boxes'] / max(n, 1),
+        'boxes_per_image_histogram': total['boxes_per_image_histogram'],
+        'class_counts': dict(sorted(total['class_counts'].items(),
+                                    key=lambda kv: int(kv[0]))),
+        'score_histogram': total['score_histogram'],
+        'score_histogram_bins': [i / SCORE_BINS for i in
+                                 range(SCORE_BINS + 1)],
+    })
+  if total.get('teacher_seconds'):
+    report['teacher_images_per_second'] = n / total['teacher_seconds']
+  if total.get('seconds'):
+    report['images_per_second'] = n / total['seconds']
+  return report
+
+
+def label(config: LabelingConfig) -> dict:
+  """Labels this worker's shards; returns the report over finished shards."""
+  config.check()
+  files = input_files(config.input_pattern)
+  plan = plan_shards(files, config.num_shards)
+  num_shards = len(plan)
+  teacher = teacher_lib.Teacher(config.teacher, config.task,
+                                num_classes=config.num_classes)
+  labeler = LABELERS[config.task](config.score_threshold)
+  out_dir = os.path.dirname(config.output_prefix)
+  if out_dir:
+    tf.io.gfile.makedirs(out_dir)
+  mine = [j for j in range(num_shards)
+          if j % config.num_workers == config.worker_index]
+  logging.info('Worker %d/%d: %d of %d shards from %d files; teacher %s.',
+               config.worker_index, config.num_workers, len(mine), num_shards,
+               len(files), teacher.path)
+  overlays = []
+  for j in mine:
+    final = shard_path(config.output_prefix, j, num_shards)
+    if tf.io.gfile.exists(final) and tf.io.gfile.exists(final + '.stats.json'):
+      logging.info('Shard %s is complete; skipping.', final)
+      continue
+    tmp = f'{final}.tmp-{config.worker_index}'
+    stats = _label_shard(teacher, labeler, plan[j], tmp, config, overlays)
+    stats['input_files'] = [os.path.basename(f) for f in plan[j]]
+    _atomic_write_text(final + '.stats.json', json.dumps(stats))
+    tf.io.gfile.rename(tmp, final, overwrite=True)
+    logging.info('Shard %s: %d images, %.1f img/s.', final,
+                 stats['num_images'], stats['num_images'] / stats['seconds'])
+  _write_overlays(config.output_prefix, overlays)
+  report = aggregate_report(config, num_shards)
+  _atomic_write_text(config.output_prefix + '_report.json',
+                     json.dumps(report, indent=2))
+  return report
+
+
+def _write_overlays(prefix: str, overlays: List[np.ndarray]):
+  if not overlays:
+    return
+  out_dir = prefix + '_overlays'
+  tf.io.gfile.makedirs(out_dir)
+  for k, image in enumerate(overlays):
+    with tf.io.gfile.GFile(os.path.join(out_dir, f'{k:02d}.png'), 'wb') as f:
+      f.write(tfexample.encode_png(image))
