@@ -337,3 +337,67 @@ def _write_overlays(prefix: str, overlays: List[np.ndarray]):
   for k, image in enumerate(overlays):
     with tf.io.gfile.GFile(os.path.join(out_dir, f'{k:02d}.png'), 'wb') as f:
       f.write(tfexample.encode_png(image))
+
+
+# ---- labeling on first use (inside the training task) ---------------------------
+
+def worker_slice_from_tf_config() -> tuple:
+  """(num_workers, worker_index) of this process in a TF_CONFIG cluster."""
+  tf_config = json.loads(os.environ.get('TF_CONFIG') or '{}')
+  cluster = tf_config.get('cluster', {})
+  members = [(t, i) for t in ('chief', 'worker')
+             for i in range(len(cluster.get(t, [])))]
+  me = (tf_config.get('task', {}).get('type'),
+        tf_config.get('task', {}).get('index', 0))
+  if not members or me not in members:
+    return 1, 0
+  return len(members), members.index(me)
+
+
+def label_on_first_use(task: str, teacher: str, input_pattern: str,
+                       output_dir: str, score_threshold: float,
+                       num_classes: Optional[int] = None,
+                       batch_size: int = 8,
+                       poll_seconds: float = 10.0) -> str:
+  """Labels raw images into `output_dir` once; returns the output pattern.
+
+  Runs tools/pseudo_label.py's code in a subprocess (the same code path as
+  the tool; no SavedModel state in the training process). Finished shards
+  are reused, so a restarted job resumes. In a multi-worker job each worker
+  labels its slice, then waits until every shard is there.
+  """
+  import subprocess  # pylint: disable=g-import-not-at-top
+  import sys  # pylint: disable=g-import-not-at-top
+  prefix = os.path.join(output_dir, 'pseudo')
+  num_shards = len(plan_shards(input_files(input_pattern), 0))
+  finals = [shard_path(prefix, j, num_shards) for j in range(num_shards)]
+
+  def missing():
+    return [p for p in finals if not (tf.io.gfile.exists(p) and
+                                      tf.io.gfile.exists(p + '.stats.json'))]
+
+  if missing():
+    num_workers, worker_index = worker_slice_from_tf_config()
+    logging.info('Labeling %s with teacher %s into %s (worker %d of %d).',
+                 input_pattern, teacher, output_dir, worker_index, num_workers)
+    cmd = [sys.executable, '-m', 'official_ext.tools.pseudo_label',
+           f'--teacher={teacher}', f'--task={task}',
+           f'--input_pattern={input_pattern}', f'--output_prefix={prefix}',
+           f'--score_threshold={score_threshold}',
+           f'--num_workers={num_workers}', f'--worker_index={worker_index}',
+           f'--batch_size={batch_size}', '--no_progress']
+    if num_classes is not None:
+      cmd.append(f'--num_classes={num_classes}')
+    env = dict(os.environ)
+    env.pop('TF_CONFIG', None)  # The labeler is a plain single process.
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if proc.returncode:
+      raise RuntimeError(f'Pseudo-labeling failed (exit {proc.returncode}):\n'
+                         f'{proc.stderr[-4000:]}')
+    while missing():
+      logging.info('Waiting for %d pseudo-label shards from other workers.',
+                   len(missing()))
+      time.sleep(poll_seconds)
+  else:
+    logging.info('Reusing the pseudo labels in %s.', output_dir)
+  return output_pattern(prefix)
