@@ -10,6 +10,14 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 os.environ.setdefault('CUDA_VISIBLE_DEVICES', '')
 
+import tensorflow as tf  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+# Two logical CPU devices, so MirroredStrategy tests get two replicas. Must
+# happen before TensorFlow initializes its devices.
+_CPUS = tf.config.list_physical_devices('CPU')
+tf.config.set_logical_device_configuration(
+    _CPUS[0], [tf.config.LogicalDeviceConfiguration()] * 2)
+
 
 @pytest.fixture(scope='session')
 def digits_data(tmp_path_factory):
@@ -18,6 +26,26 @@ def digits_data(tmp_path_factory):
   out = tmp_path_factory.mktemp('digits')
   return digits.make_dataset(str(out), seed=0, num_train=48,
                              num_unlabeled=16, num_val=16, num_shards=2)
+
+
+@pytest.fixture(scope='session')
+def digits_teacher(digits_data, tmp_path_factory):
+  """A briefly trained supervised_digits teacher, exported (image_tensor)."""
+  model_dir = str(tmp_path_factory.mktemp('teacher'))
+  run_tool(['train.py', '--experiment=supervised_digits', '--mode=train',
+            f'--model_dir={model_dir}', '--params_override=' + ','.join([
+                f"task.train_data.input_path={digits_data['train']}",
+                'trainer.train_steps=300', 'trainer.steps_per_loop=100',
+                'trainer.summary_interval=100',
+                'trainer.checkpoint_interval=300',
+                'trainer.optimizer_config.warmup.linear.warmup_steps=10',
+                'trainer.optimizer_config.learning_rate.cosine.decay_steps=1500',
+            ])])
+  export_dir = os.path.join(model_dir, 'export')
+  run_tool(['tools/export_saved_model.py', '--experiment=supervised_digits',
+            f'--config_file={model_dir}/params.yaml',
+            f'--checkpoint_path={model_dir}', f'--export_dir={export_dir}'])
+  return export_dir
 
 
 def run_tool(args, timeout=900):

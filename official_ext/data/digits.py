@@ -123,7 +123,7 @@ def write_split(output_dir: str, split: str, num_images: int, seed: int,
           classes=c.classes, mask=c.mask)
     else:
       example = tfexample.make_example(c.image, source_id=str(source_id(split, i)))
-    writers[i % num_shards].write(example.SerializeToString())
+    writers[i % num_shards].write(example.SerializeToString(deterministic=True))
   for w in writers:
     w.close()
   return canvases

@@ -228,7 +228,7 @@ def _label_shard(teacher, labeler, files, tmp_path, config, overlays):
             None, _source_id(batch['source_id'][i].numpy(), encoded),
             encoded_image=encoded, image_format=image_format, height=height,
             width=width, **labels)
-        writer.write(example.SerializeToString())
+        writer.write(example.SerializeToString(deterministic=True))
         labeler.update_stats(stats, labels)
         stats['num_images'] += 1
         if len(overlays) < config.num_overlays:

@@ -15,6 +15,7 @@ import json
 
 from absl import app
 from absl import flags
+import tensorflow as tf
 
 from official_ext.self_training import labeling
 
@@ -39,6 +40,8 @@ _NO_PROGRESS = flags.DEFINE_bool('no_progress', False, 'No progress bar.')
 
 
 def main(_):
+  # Same input -> byte-identical shards, run after run (resume relies on it).
+  tf.config.experimental.enable_op_determinism()
   report = labeling.label(labeling.LabelingConfig(
       teacher=_TEACHER.value, task=_TASK.value,
       input_pattern=_INPUT.value, output_prefix=_OUTPUT.value,

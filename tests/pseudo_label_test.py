@@ -1,0 +1,208 @@
+"""Pseudo-labeling with a real exported teacher: exactness, shards, resume."""
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+from PIL import Image
+import pytest
+import tensorflow as tf
+
+from official.vision.dataloaders import tf_example_decoder
+from official_ext.data import digits
+from official_ext.data import tfexample
+from official_ext.self_training import labeling
+from official_ext.self_training import teacher as teacher_lib
+
+from conftest import REPO
+
+# The short-trained test teacher is unsure (scores 0.05-0.1): a threshold in
+# that range keeps some boxes and drops others, so the threshold is tested.
+THRESHOLD = 0.07
+
+
+@pytest.fixture(scope='module')
+def unlabeled(tmp_path_factory):
+  """48 unlabeled digits canvases in 6 files, plus a non-square JPEG file."""
+  out = str(tmp_path_factory.mktemp('unlabeled'))
+  images, targets = digits.load_digits()
+  digits.write_split(out, 'unlabeled', 48, seed=5, pool=np.arange(300),
+                     images=images, targets=targets, num_shards=6,
+                     with_labels=False)
+  rng = np.random.RandomState(0)
+  canvas = digits.render_canvas(rng, images, targets, np.arange(300), size=160)
+  odd = canvas.image[20:116]  # 96 x 160, not the teacher's 128 x 128.
+  buf = io.BytesIO()
+  Image.fromarray(odd).save(buf, format='JPEG', quality=95)
+  path = os.path.join(out, 'odd.tfrecord')
+  with tf.io.TFRecordWriter(path) as w:
+    w.write(tfexample.make_example(odd, '777', encoded_image=buf.getvalue(),
+                                   image_format='jpeg').SerializeToString())
+  return dict(pattern=os.path.join(out, 'unlabeled-*'), odd=path)
+
+
+def _label(teacher, pattern, prefix, **kwargs):
+  return labeling.label(labeling.LabelingConfig(
+      teacher=teacher, input_pattern=pattern, output_prefix=prefix,
+      score_threshold=THRESHOLD, show_progress=False, **kwargs))
+
+
+def _records(pattern):
+  files = sorted(tf.io.gfile.glob(pattern))
+  return [r.numpy() for r in tf.data.TFRecordDataset(files)]
+
+
+def test_pseudo_labels_equal_the_teachers_outputs(digits_teacher, unlabeled,
+                                                  tmp_path):
+  report = _label(digits_teacher, unlabeled['pattern'], str(tmp_path / 'p'))
+  teacher = teacher_lib.Teacher(digits_teacher, 'detection')
+  decoder = tf_example_decoder.TfExampleDecoder()
+  inputs = _records(unlabeled['pattern'])
+  outputs = _records(labeling.output_pattern(str(tmp_path / 'p')))
+  # Shard j holds input files j, j+N, ...: compare per source id.
+  by_id = {}
+  for r in outputs:
+    d = decoder.decode(tf.constant(r))
+    by_id[d['source_id'].numpy()] = d
+  assert len(by_id) == len(inputs) == report['images_labeled'] == 48
+  total_boxes = dropped = 0
+  for r in inputs:
+    src = tf.train.Example.FromString(r).features.feature
+    sid = src['image/source_id'].bytes_list.value[0]
+    encoded = src['image/encoded'].bytes_list.value[0]
+    image = tf.io.decode_image(encoded, channels=3)[None]
+    out = teacher(image)
+    n = int(out['num_detections'][0])
+    keep = out['detection_scores'][0][:n] >= THRESHOLD
+    boxes = out['detection_boxes'][0][:n][keep] / 128.0
+    got = by_id[sid]
+    np.testing.assert_allclose(got['groundtruth_boxes'].numpy(),
+                               np.clip(boxes, 0, 1), atol=1e-6)
+    np.testing.assert_array_equal(got['groundtruth_classes'].numpy(),
+                                  out['detection_classes'][0][:n][keep])
+    assert got['image'].shape == (128, 128, 3)
+    assert tf.train.Example.FromString(r).features.feature[
+        'image/encoded'].bytes_list.value[0] == encoded
+    total_boxes += int(keep.sum())
+    dropped += int((~keep).sum())
+  assert total_boxes > 0, 'teacher too weak for the test: no boxes kept'
+  assert dropped > 0, 'threshold dropped nothing: not tested'
+  assert report['boxes_per_image_mean'] == pytest.approx(total_boxes / 48)
+  assert sum(report['class_counts'].values()) == total_boxes
+  assert sum(report['boxes_per_image_histogram']) == 48
+  assert sum(report['score_histogram']) == total_boxes
+  assert report['teacher_images_per_second'] > 0
+  with open(str(tmp_path / 'p') + '_report.json') as f:
+    assert json.load(f)['images_labeled'] == 48
+  assert len(os.listdir(str(tmp_path / 'p') + '_overlays')) == 4
+
+
+def test_non_square_image_boxes_map_back(digits_teacher, unlabeled,
+                                         tmp_path):
+  _label(digits_teacher, unlabeled['odd'], str(tmp_path / 'odd'))
+  teacher = teacher_lib.Teacher(digits_teacher, 'detection')
+  (record,) = _records(labeling.output_pattern(str(tmp_path / 'odd')))
+  got = tf_example_decoder.TfExampleDecoder().decode(tf.constant(record))
+  assert got['source_id'].numpy() == b'777'
+  assert got['image'].shape == (96, 160, 3)
+  # The teacher itself on the original image (its own resize).
+  out = teacher(got['image'][None])
+  n = int(out['num_detections'][0])
+  keep = out['detection_scores'][0][:n] >= THRESHOLD
+  expected = out['detection_boxes'][0][:n][keep] / [96, 160, 96, 160]
+  boxes = got['groundtruth_boxes'].numpy()
+  if len(expected) and len(boxes):
+    np.testing.assert_allclose(boxes[0], expected[0], atol=0.02)
+  assert abs(len(boxes) - len(expected)) <= 1
+
+
+def test_two_workers_equal_one(digits_teacher, unlabeled, tmp_path):
+  _label(digits_teacher, unlabeled['pattern'], str(tmp_path / 'one' / 'p'))
+  for i in range(2):
+    _label(digits_teacher, unlabeled['pattern'], str(tmp_path / 'two' / 'p'),
+           num_workers=2, worker_index=i)
+  one = sorted(tf.io.gfile.glob(str(tmp_path / 'one' / 'p-*.tfrecord')))
+  two = sorted(tf.io.gfile.glob(str(tmp_path / 'two' / 'p-*.tfrecord')))
+  assert [os.path.basename(f) for f in one] == [
+      os.path.basename(f) for f in two]
+  assert len(one) == 6
+  for a, b in zip(one, two):
+    with open(a, 'rb') as fa, open(b, 'rb') as fb:
+      assert fa.read() == fb.read()
+
+
+def test_worker_only_writes_its_shards(digits_teacher, unlabeled, tmp_path):
+  report = _label(digits_teacher, unlabeled['pattern'], str(tmp_path / 'p'),
+                  num_workers=3, worker_index=1, num_shards=3)
+  files = sorted(os.path.basename(f) for f in
+                 tf.io.gfile.glob(str(tmp_path / 'p-*.tfrecord')))
+  assert files == ['p-00001-of-00003.tfrecord']
+  assert report['shards_complete'] == 1 and report['num_shards'] == 3
+
+
+def test_kill_mid_run_then_rerun_is_byte_identical(digits_teacher, unlabeled,
+                                                   tmp_path):
+  def command(prefix):
+    return [sys.executable, 'tools/pseudo_label.py',
+            f'--teacher={digits_teacher}',
+            f"--input_pattern={unlabeled['pattern']}",
+            f'--output_prefix={prefix}', f'--score_threshold={THRESHOLD}',
+            '--batch_size=2', '--no_progress']
+
+  env = dict(os.environ, PYTHONPATH=REPO)
+  clean = str(tmp_path / 'clean' / 'p')
+  subprocess.run(command(clean), cwd=REPO, env=env, check=True,
+                 capture_output=True)
+  killed = str(tmp_path / 'killed' / 'p')
+  proc = subprocess.Popen(command(killed), cwd=REPO, env=env,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+  first = labeling.shard_path(killed, 0, 6)
+  deadline = time.time() + 300
+  while not os.path.exists(first) and time.time() < deadline:
+    time.sleep(0.02)
+  proc.send_signal(signal.SIGKILL)  # kill -9 after the first shard.
+  proc.wait()
+  finals = tf.io.gfile.glob(killed + '-*.tfrecord')
+  assert 1 <= len(finals) < 6, 'the kill came too late to test anything'
+  # Nothing partial is visible under a final name.
+  for f in finals:
+    assert os.path.exists(f + '.stats.json')
+  subprocess.run(command(killed), cwd=REPO, env=env, check=True,
+                 capture_output=True)
+  for j in range(6):
+    with open(labeling.shard_path(clean, j, 6), 'rb') as a, open(
+        labeling.shard_path(killed, j, 6), 'rb') as b:
+      assert a.read() == b.read(), j
+
+
+@pytest.mark.parametrize('kwargs,match', [
+    (dict(num_shards=7), 'only 6 input files'),
+    (dict(score_threshold=1.5), 'score_threshold=1.5'),
+    (dict(num_workers=2, worker_index=2), 'worker_index=2'),
+])
+def test_bad_arguments_fail_fast(kwargs, match, digits_teacher, unlabeled,
+                                 tmp_path):
+  config = dict(teacher=digits_teacher, input_pattern=unlabeled['pattern'],
+                output_prefix=str(tmp_path / 'p'), show_progress=False)
+  config.update(kwargs)
+  with pytest.raises(ValueError, match=match):
+    labeling.label(labeling.LabelingConfig(**config))
+
+
+def test_teacher_checks(digits_teacher, tmp_path):
+  with pytest.raises(FileNotFoundError, match='does not exist'):
+    teacher_lib.Teacher(str(tmp_path / 'nope'), 'detection')
+  with pytest.raises(ValueError, match='predicts 11 classes.*num_classes=91'):
+    teacher_lib.Teacher(digits_teacher, 'detection', num_classes=91)
+  with pytest.raises(ValueError, match=r"lack \['logits'\]"):
+    teacher_lib.Teacher(digits_teacher, 'segmentation')
+
+
+def test_empty_input_pattern(digits_teacher, tmp_path):
+  with pytest.raises(FileNotFoundError, match='matches no file'):
+    _label(digits_teacher, str(tmp_path / 'none-*'), str(tmp_path / 'p'))
