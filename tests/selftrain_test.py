@@ -1,0 +1,151 @@
+"""selftrain_digits end to end: pseudo-label -> student -> eval -> export ->
+the student pseudo-labels again (round 2); and labeling on first use."""
+
+import json
+import math
+import os
+
+import pytest
+import tensorflow as tf
+
+from official.core import exp_factory
+from official.core import task_factory
+import official_ext.registry_imports  # pylint: disable=unused-import
+from official_ext.self_training import labeling
+from official_ext.self_training import task as st_task
+
+from conftest import read_scalars
+from conftest import run_tool
+
+STEPS = 40
+THRESHOLD = 0.07  # See pseudo_label_test: the test teacher is unsure.
+
+
+def _overrides(data, pseudo_path, extra=()):
+  return ','.join([
+      f"task.train_data.input_path={data['train']}",
+      f'task.pseudo_data.input_path={pseudo_path}',
+      f"task.validation_data.input_path={data['val']}",
+      f'task.self_training.score_threshold={THRESHOLD}',
+      f'trainer.train_steps={STEPS}', 'trainer.steps_per_loop=20',
+      'trainer.summary_interval=20', f'trainer.checkpoint_interval={STEPS}',
+      f'trainer.validation_interval={STEPS}',
+      'trainer.optimizer_config.warmup.linear.warmup_steps=5',
+      f'trainer.optimizer_config.learning_rate.cosine.decay_steps={STEPS}',
+      *extra])
+
+
+@pytest.fixture(scope='module')
+def student(digits_data, digits_teacher, tmp_path_factory):
+  root = str(tmp_path_factory.mktemp('student'))
+  prefix = os.path.join(root, 'pseudo', 'pseudo')
+  run_tool(['tools/pseudo_label.py', f'--teacher={digits_teacher}',
+            '--task=detection', f"--input_pattern={digits_data['unlabeled']}",
+            f'--output_prefix={prefix}', f'--score_threshold={THRESHOLD}',
+            '--num_classes=11', '--no_progress'])
+  model_dir = os.path.join(root, 'model')
+  overrides = _overrides(digits_data, labeling.output_pattern(prefix))
+  for mode in ('train', 'eval'):
+    run_tool(['train.py', '--experiment=selftrain_digits', f'--mode={mode}',
+              f'--model_dir={model_dir}', f'--params_override={overrides}'])
+  export_dir = os.path.join(root, 'export')
+  run_tool(['tools/export_saved_model.py', '--experiment=selftrain_digits',
+            f'--config_file={model_dir}/params.yaml',
+            f'--checkpoint_path={model_dir}', f'--export_dir={export_dir}'])
+  return dict(root=root, model_dir=model_dir, export_dir=export_dir,
+              prefix=prefix)
+
+
+def test_student_logs_the_self_training_scalars(student):
+  scalars = read_scalars(os.path.join(student['model_dir'], 'train'))
+  for tag in ('human_loss', 'pseudo_loss', 'total_loss', 'loss_norm_ratio',
+              'pseudo_boxes_per_image', 'cls_loss', 'box_loss'):
+    values = [v for _, v in sorted(scalars[tag])]
+    assert len(values) == STEPS // 20 and all(map(math.isfinite, values)), tag
+  human = [v for _, v in sorted(scalars['human_loss'])]
+  assert human[-1] < human[0], human
+  ratio = [v for _, v in sorted(scalars['loss_norm_ratio'])]
+  assert all(r > 0 for r in ratio)
+  with open(student['prefix'] + '_report.json') as f:
+    report = json.load(f)
+  boxes = [v for _, v in scalars['pseudo_boxes_per_image']]
+  assert 0 < sum(boxes) / len(boxes) <= 10
+  assert report['boxes_per_image_mean'] > 0
+
+
+def test_student_evaluates_with_coco_ap(student):
+  scalars = read_scalars(os.path.join(student['model_dir'], 'validation'))
+  assert scalars['AP'][-1][0] == STEPS
+  assert 0.0 <= scalars['AP'][-1][1] <= 1.0
+
+
+def test_checkpoint_holds_the_loss_averages(student):
+  names = [n for n, _ in tf.train.list_variables(
+      tf.train.latest_checkpoint(student['model_dir']))]
+  for var in ('human_average', 'pseudo_average', 'num_updates'):
+    assert any(st_task.NORMALIZER_ATTR in n and var in n for n in names), var
+  reader = tf.train.load_checkpoint(student['model_dir'])
+  key = [n for n in names if n.endswith('num_updates/.ATTRIBUTES/VARIABLE_VALUE')]
+  assert reader.get_tensor(key[0]) == STEPS
+
+
+def test_exported_student_labels_round_two(student, digits_data):
+  prefix = os.path.join(student['root'], 'round2', 'pseudo')
+  report = labeling.label(labeling.LabelingConfig(
+      teacher=student['export_dir'], input_pattern=digits_data['unlabeled'],
+      output_prefix=prefix, score_threshold=0.0, num_classes=11,
+      show_progress=False))
+  assert report['images_labeled'] == 16
+  assert report['shards_complete'] == report['num_shards'] == 2
+
+
+def test_label_on_first_use(digits_data, digits_teacher, tmp_path):
+  model_dir = str(tmp_path / 'model')
+  overrides = _overrides(
+      digits_data, digits_data['unlabeled'],
+      extra=[f'task.self_training.teacher={digits_teacher}',
+             'trainer.train_steps=4', 'trainer.steps_per_loop=2',
+             'trainer.summary_interval=2', 'trainer.checkpoint_interval=4'])
+  run_tool(['train.py', '--experiment=selftrain_digits', '--mode=train',
+            f'--model_dir={model_dir}', f'--params_override={overrides}'])
+  out = os.path.join(model_dir, st_task.PSEUDO_LABEL_SUBDIR)
+  shards = sorted(tf.io.gfile.glob(os.path.join(out, 'pseudo-*.tfrecord')))
+  assert len(shards) == 2
+  with open(os.path.join(out, 'pseudo_report.json')) as f:
+    assert json.load(f)['images_labeled'] == 16
+  mtimes = [os.path.getmtime(s) for s in shards]
+  # Restart with more steps: the labels are reused, not redone.
+  overrides = overrides.replace('trainer.train_steps=4', 'trainer.train_steps=6')
+  run_tool(['train.py', '--experiment=selftrain_digits', '--mode=train',
+            f'--model_dir={model_dir}', f'--params_override={overrides}'])
+  assert [os.path.getmtime(s) for s in shards] == mtimes
+  assert tf.train.latest_checkpoint(model_dir).endswith('ckpt-6')
+
+
+def test_bad_self_training_config_fails_fast(digits_data):
+  params = exp_factory.get_exp_config('selftrain_digits')
+  params.task.train_data.input_path = digits_data['train']
+  params.task.pseudo_data.input_path = digits_data['train']
+  task = task_factory.get_task(params.task)
+  params.task.self_training.alpha = -1.0
+  with pytest.raises(ValueError, match='alpha=-1.0'):
+    task.build_inputs(params.task.train_data)
+  params.task.self_training.alpha = 1.0
+  params.task.pseudo_data.global_batch_size = 0
+  with pytest.raises(ValueError, match='pseudo_data.global_batch_size=0'):
+    task.build_inputs(params.task.train_data)
+  params.task.pseudo_data.global_batch_size = 8
+  params.task.pseudo_data.input_path = ''
+  with pytest.raises(ValueError, match='pseudo_data.input_path is empty'):
+    task.build_inputs(params.task.train_data)
+
+
+def test_mixed_batch_is_one_to_one(digits_data):
+  params = exp_factory.get_exp_config('selftrain_digits')
+  params.task.train_data.input_path = digits_data['train']
+  params.task.pseudo_data.input_path = digits_data['val']
+  params.task.pseudo_data.global_batch_size = 4
+  task = task_factory.get_task(params.task)
+  (hf, hl), (pf, pl) = next(iter(task.build_inputs(params.task.train_data)))
+  assert hf.shape[0] == 8 and pf.shape[0] == 4
+  assert hl['num_groundtruths'].shape == [8]
