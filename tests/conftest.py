@@ -48,6 +48,32 @@ def digits_teacher(digits_data, tmp_path_factory):
   return export_dir
 
 
+@pytest.fixture(scope='session')
+def teacher_threshold(digits_teacher, digits_data):
+  """A score threshold that keeps some of the test teacher's boxes and drops
+  others: the median of its top score per unlabeled image.
+
+  A 300-step teacher is unsure and its scores vary from run to run (CPU
+  training is not bit-deterministic), so a fixed number is flaky.
+  """
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from official_ext.self_training import teacher as teacher_lib  # pylint: disable=g-import-not-at-top
+  teacher = teacher_lib.Teacher(digits_teacher, 'detection')
+  files = sorted(tf.io.gfile.glob(digits_data['unlabeled']))
+  tops = []
+  for record in tf.data.TFRecordDataset(files):
+    feature = tf.train.Example.FromString(record.numpy()).features.feature
+    image = tf.io.decode_image(
+        feature['image/encoded'].bytes_list.value[0], channels=3)[None]
+    out = teacher(image)
+    n = int(out['num_detections'][0])
+    if n:
+      tops.append(float(out['detection_scores'][0][:n].max()))
+  assert len(tops) >= 8, f'test teacher detects almost nothing: {tops}'
+  assert max(tops) > min(tops), f'test teacher scores are constant: {tops}'
+  return round(float(np.median(tops)), 4)
+
+
 def run_tool(args, timeout=900):
   """Runs a repo script with this interpreter; fails the test on error."""
   env = dict(os.environ, PYTHONPATH=REPO)

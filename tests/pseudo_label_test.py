@@ -21,11 +21,6 @@ from official_ext.self_training import teacher as teacher_lib
 
 from conftest import REPO
 
-# The short-trained test teacher is unsure (scores 0.05-0.1): a threshold in
-# that range keeps some boxes and drops others, so the threshold is tested.
-THRESHOLD = 0.07
-
-
 @pytest.fixture(scope='module')
 def unlabeled(tmp_path_factory):
   """48 unlabeled digits canvases in 6 files, plus a non-square JPEG file."""
@@ -49,7 +44,7 @@ def unlabeled(tmp_path_factory):
 def _label(teacher, pattern, prefix, **kwargs):
   return labeling.label(labeling.LabelingConfig(
       teacher=teacher, input_pattern=pattern, output_prefix=prefix,
-      score_threshold=THRESHOLD, show_progress=False, **kwargs))
+      show_progress=False, **kwargs))
 
 
 def _records(pattern):
@@ -58,8 +53,9 @@ def _records(pattern):
 
 
 def test_pseudo_labels_equal_the_teachers_outputs(digits_teacher, unlabeled,
-                                                  tmp_path):
-  report = _label(digits_teacher, unlabeled['pattern'], str(tmp_path / 'p'))
+                                                  teacher_threshold, tmp_path):
+  report = _label(digits_teacher, unlabeled['pattern'], str(tmp_path / 'p'),
+                  score_threshold=teacher_threshold)
   teacher = teacher_lib.Teacher(digits_teacher, 'detection')
   decoder = tf_example_decoder.TfExampleDecoder()
   inputs = _records(unlabeled['pattern'])
@@ -78,7 +74,7 @@ def test_pseudo_labels_equal_the_teachers_outputs(digits_teacher, unlabeled,
     image = tf.io.decode_image(encoded, channels=3)[None]
     out = teacher(image)
     n = int(out['num_detections'][0])
-    keep = out['detection_scores'][0][:n] >= THRESHOLD
+    keep = out['detection_scores'][0][:n] >= teacher_threshold
     boxes = out['detection_boxes'][0][:n][keep] / 128.0
     got = by_id[sid]
     np.testing.assert_allclose(got['groundtruth_boxes'].numpy(),
@@ -103,8 +99,9 @@ def test_pseudo_labels_equal_the_teachers_outputs(digits_teacher, unlabeled,
 
 
 def test_non_square_image_boxes_map_back(digits_teacher, unlabeled,
-                                         tmp_path):
-  _label(digits_teacher, unlabeled['odd'], str(tmp_path / 'odd'))
+                                         teacher_threshold, tmp_path):
+  _label(digits_teacher, unlabeled['odd'], str(tmp_path / 'odd'),
+         score_threshold=teacher_threshold)
   teacher = teacher_lib.Teacher(digits_teacher, 'detection')
   (record,) = _records(labeling.output_pattern(str(tmp_path / 'odd')))
   got = tf_example_decoder.TfExampleDecoder().decode(tf.constant(record))
@@ -113,7 +110,7 @@ def test_non_square_image_boxes_map_back(digits_teacher, unlabeled,
   # The teacher itself on the original image (its own resize).
   out = teacher(got['image'][None])
   n = int(out['num_detections'][0])
-  keep = out['detection_scores'][0][:n] >= THRESHOLD
+  keep = out['detection_scores'][0][:n] >= teacher_threshold
   expected = out['detection_boxes'][0][:n][keep] / [96, 160, 96, 160]
   boxes = got['groundtruth_boxes'].numpy()
   if len(expected) and len(boxes):
@@ -121,11 +118,13 @@ def test_non_square_image_boxes_map_back(digits_teacher, unlabeled,
   assert abs(len(boxes) - len(expected)) <= 1
 
 
-def test_two_workers_equal_one(digits_teacher, unlabeled, tmp_path):
-  _label(digits_teacher, unlabeled['pattern'], str(tmp_path / 'one' / 'p'))
+def test_two_workers_equal_one(digits_teacher, unlabeled, teacher_threshold,
+                              tmp_path):
+  _label(digits_teacher, unlabeled['pattern'], str(tmp_path / 'one' / 'p'),
+         score_threshold=teacher_threshold)
   for i in range(2):
     _label(digits_teacher, unlabeled['pattern'], str(tmp_path / 'two' / 'p'),
-           num_workers=2, worker_index=i)
+           score_threshold=teacher_threshold, num_workers=2, worker_index=i)
   one = sorted(tf.io.gfile.glob(str(tmp_path / 'one' / 'p-*.tfrecord')))
   two = sorted(tf.io.gfile.glob(str(tmp_path / 'two' / 'p-*.tfrecord')))
   assert [os.path.basename(f) for f in one] == [
@@ -146,12 +145,13 @@ def test_worker_only_writes_its_shards(digits_teacher, unlabeled, tmp_path):
 
 
 def test_kill_mid_run_then_rerun_is_byte_identical(digits_teacher, unlabeled,
-                                                   tmp_path):
+                                                   teacher_threshold, tmp_path):
   def command(prefix):
     return [sys.executable, 'tools/pseudo_label.py',
             f'--teacher={digits_teacher}',
             f"--input_pattern={unlabeled['pattern']}",
-            f'--output_prefix={prefix}', f'--score_threshold={THRESHOLD}',
+            f'--output_prefix={prefix}',
+            f'--score_threshold={teacher_threshold}',
             '--batch_size=2', '--no_progress']
 
   env = dict(os.environ, PYTHONPATH=REPO)

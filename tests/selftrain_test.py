@@ -18,15 +18,14 @@ from conftest import read_scalars
 from conftest import run_tool
 
 STEPS = 40
-THRESHOLD = 0.07  # See pseudo_label_test: the test teacher is unsure.
 
 
-def _overrides(data, pseudo_path, extra=()):
+def _overrides(data, pseudo_path, threshold, extra=()):
   return ','.join([
       f"task.train_data.input_path={data['train']}",
       f'task.pseudo_data.input_path={pseudo_path}',
       f"task.validation_data.input_path={data['val']}",
-      f'task.self_training.score_threshold={THRESHOLD}',
+      f'task.self_training.score_threshold={threshold}',
       f'trainer.train_steps={STEPS}', 'trainer.steps_per_loop=20',
       'trainer.summary_interval=20', f'trainer.checkpoint_interval={STEPS}',
       f'trainer.validation_interval={STEPS}',
@@ -36,15 +35,17 @@ def _overrides(data, pseudo_path, extra=()):
 
 
 @pytest.fixture(scope='module')
-def student(digits_data, digits_teacher, tmp_path_factory):
+def student(digits_data, digits_teacher, teacher_threshold, tmp_path_factory):
   root = str(tmp_path_factory.mktemp('student'))
   prefix = os.path.join(root, 'pseudo', 'pseudo')
   run_tool(['tools/pseudo_label.py', f'--teacher={digits_teacher}',
             '--task=detection', f"--input_pattern={digits_data['unlabeled']}",
-            f'--output_prefix={prefix}', f'--score_threshold={THRESHOLD}',
+            f'--output_prefix={prefix}',
+            f'--score_threshold={teacher_threshold}',
             '--num_classes=11', '--no_progress'])
   model_dir = os.path.join(root, 'model')
-  overrides = _overrides(digits_data, labeling.output_pattern(prefix))
+  overrides = _overrides(digits_data, labeling.output_pattern(prefix),
+                         teacher_threshold)
   for mode in ('train', 'eval'):
     run_tool(['train.py', '--experiment=selftrain_digits', f'--mode={mode}',
               f'--model_dir={model_dir}', f'--params_override={overrides}'])
@@ -99,10 +100,11 @@ def test_exported_student_labels_round_two(student, digits_data):
   assert report['shards_complete'] == report['num_shards'] == 2
 
 
-def test_label_on_first_use(digits_data, digits_teacher, tmp_path):
+def test_label_on_first_use(digits_data, digits_teacher, teacher_threshold,
+                            tmp_path):
   model_dir = str(tmp_path / 'model')
   overrides = _overrides(
-      digits_data, digits_data['unlabeled'],
+      digits_data, digits_data['unlabeled'], teacher_threshold,
       extra=[f'task.self_training.teacher={digits_teacher}',
              'trainer.train_steps=4', 'trainer.steps_per_loop=2',
              'trainer.summary_interval=2', 'trainer.checkpoint_interval=4'])
