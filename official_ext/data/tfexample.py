@@ -4,6 +4,7 @@ Keys follow Model Garden's `TfExampleDecoder` and segmentation `Decoder`, so
 both read these records unchanged. One record may carry boxes and a mask.
 """
 
+import hashlib
 import io
 from typing import Optional
 
@@ -16,6 +17,12 @@ def encode_png(array: np.ndarray) -> bytes:
   buf = io.BytesIO()
   Image.fromarray(np.asarray(array, np.uint8)).save(buf, format='PNG')
   return buf.getvalue()
+
+
+def numeric_id(key: bytes) -> str:
+  """A stable positive int64 id string for any key (Model Garden's parsers
+  read `image/source_id` as an integer)."""
+  return str(int(hashlib.sha1(key).hexdigest()[:15], 16))
 
 
 def _bytes(values):
@@ -41,7 +48,8 @@ def make_example(image: Optional[np.ndarray],
                  boxes: Optional[np.ndarray] = None,
                  classes: Optional[np.ndarray] = None,
                  scores: Optional[np.ndarray] = None,
-                 mask: Optional[np.ndarray] = None) -> tf.train.Example:
+                 mask: Optional[np.ndarray] = None,
+                 filename: Optional[str] = None) -> tf.train.Example:
   """Builds one example.
 
   Args:
@@ -56,6 +64,7 @@ def make_example(image: Optional[np.ndarray],
     classes: [N] int class ids.
     scores: [N] float scores (pseudo labels); None writes no score key.
     mask: uint8 [H, W] class ids, 255 = ignore; None writes no mask.
+    filename: the image's original path, kept in `image/filename`.
   """
   if image is not None:
     height, width = int(image.shape[0]), int(image.shape[1])
@@ -68,6 +77,8 @@ def make_example(image: Optional[np.ndarray],
       'image/height': _ints([height]),
       'image/width': _ints([width]),
   }
+  if filename is not None:
+    feature['image/filename'] = _bytes([filename.encode()])
   if boxes is not None:
     boxes = np.asarray(boxes, np.float32).reshape([-1, 4])
     classes = np.asarray(classes, np.int64).reshape([-1])

@@ -13,7 +13,6 @@ visible under its final name.
 """
 
 import dataclasses
-import hashlib
 import json
 import os
 import time
@@ -146,10 +145,11 @@ def build_dataset(files: List[str], batch_size: int,
 
 
 def _source_id(raw: bytes, encoded: bytes) -> str:
-  if raw:
+  """The input's id when numeric (Model Garden's parsers need integers),
+  else a stable numeric id from it (or from the image bytes)."""
+  if raw.isdigit():
     return raw.decode()
-  # Numeric (Model Garden's eval parses ids), stable across runs.
-  return str(int(hashlib.sha1(encoded).hexdigest()[:15], 16))
+  return tfexample.numeric_id(raw or encoded)
 
 
 # ---- per-task conversion of teacher outputs -------------------------------------
