@@ -16,7 +16,7 @@ from official_ext.configs import semantic_segmentation as seg_cfg
 from conftest import REPO
 
 EXPERIMENTS = ['supervised_coco', 'supervised_pascal', 'supervised_digits',
-               'supervised_digits_seg']
+               'supervised_digits_seg', 'selftrain_coco', 'selftrain_digits']
 RECIPES = sorted(glob.glob(os.path.join(REPO, 'configs/experiments/*.yaml')))
 
 
@@ -63,7 +63,11 @@ def test_recipes_exist():
                    'supervised_coco_spinenet190_1280.yaml',
                    'supervised_coco_spinenet49_640_gpu.yaml',
                    'supervised_pascal_deeplabv3plus.yaml',
-                   'supervised_digits_cpu.yaml'):
+                   'supervised_digits_cpu.yaml',
+                   'selftrain_coco_spinenet143_1280.yaml',
+                   'selftrain_coco_spinenet190_1280.yaml',
+                   'selftrain_coco_spinenet49_640_gpu.yaml',
+                   'selftrain_digits_cpu.yaml'):
     assert expected in names
 
 
@@ -94,3 +98,26 @@ def test_recipe_applies_to_its_experiment(path):
       assert node == pytest.approx(value), keys
     elif not isinstance(value, list):
       assert node == value, keys
+
+
+def test_spinenet190_student_recipe_matches_released_config():
+  path = os.path.join(REPO, 'configs/experiments/'
+                      'selftrain_coco_spinenet190_1280.yaml')
+  params = hyperparams.override_params_dict(
+      exp_factory.get_exp_config('selftrain_coco'), path, is_strict=True)
+  task = params.task
+  assert task.model.backbone.spinenet.model_id == '190'
+  assert task.model.backbone.spinenet.stochastic_depth_drop_rate == 0.2
+  assert (task.model.head.num_convs, task.model.head.num_filters) == (7, 512)
+  assert task.model.norm_activation.use_sync_bn
+  assert task.model.norm_activation.activation == 'swish'
+  assert task.losses.l2_weight_decay == pytest.approx(4e-5)
+  assert params.trainer.train_steps == 185200
+  lr = params.trainer.optimizer_config.learning_rate.stepwise
+  assert lr.boundaries == [171310, 180570] and lr.values[0] == 0.3
+  assert params.trainer.optimizer_config.warmup.linear.warmup_steps == 2000
+  for data in (task.train_data, task.pseudo_data):
+    assert data.global_batch_size == 256
+    assert (data.parser.aug_scale_min, data.parser.aug_scale_max) == (0.1, 1.9)
+    assert data.parser.aug_type.type == 'randaug'
+  assert task.self_training.loss_normalization
