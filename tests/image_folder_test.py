@@ -1,0 +1,135 @@
+"""tools/images_to_tfrecord.py: a folder of images -> unlabeled TFRecords."""
+
+import io
+import json
+import os
+
+import numpy as np
+from PIL import Image
+import pytest
+import tensorflow as tf
+
+from official.vision.dataloaders import tf_example_decoder
+from official_ext.data import image_folder
+from official_ext.self_training import labeling
+
+from conftest import run_tool
+
+
+def _save(path, array, fmt, mode=None, **kwargs):
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  image = Image.fromarray(array)
+  if mode:
+    image = image.convert(mode)
+  image.save(path, format=fmt, **kwargs)
+
+
+@pytest.fixture(scope='module')
+def folder(tmp_path_factory):
+  """Good images of every common kind, nested, plus three bad files."""
+  root = str(tmp_path_factory.mktemp('images'))
+  rng = np.random.RandomState(0)
+  rgb = rng.randint(0, 256, (40, 60, 3), np.uint8)
+  good = {
+      'a/rgb.png': (rgb, 'PNG', None),
+      'a/b/gray.png': (rgb[..., 0], 'PNG', None),
+      'rgba.png': (rgb, 'PNG', 'RGBA'),
+      'photo.jpg': (rgb, 'JPEG', None),
+      'cmyk.jpg': (rgb, 'JPEG', 'CMYK'),
+      'old.bmp': (rgb, 'BMP', None),
+  }
+  for name, (array, fmt, mode) in good.items():
+    _save(os.path.join(root, name), array, fmt, mode)
+  open(os.path.join(root, 'empty.jpg'), 'wb').close()
+  with open(os.path.join(root, 'notes.png'), 'w') as f:
+    f.write('not an image')
+  buf = io.BytesIO()
+  Image.fromarray(rng.randint(0, 256, (200, 200, 3), np.uint8)).save(
+      buf, format='JPEG')
+  with open(os.path.join(root, 'truncated.jpg'), 'wb') as f:
+    f.write(buf.getvalue()[:len(buf.getvalue()) // 2])
+  with open(os.path.join(root, 'readme.txt'), 'w') as f:
+    f.write('ignored: not an image extension')
+  return dict(root=root, rgb=rgb, good=sorted(good))
+
+
+def _decode_all(pattern):
+  decoder = tf_example_decoder.TfExampleDecoder()
+  out = {}
+  for r in tf.data.TFRecordDataset(sorted(tf.io.gfile.glob(pattern))):
+    ex = tf.train.Example.FromString(r.numpy()).features.feature
+    out[ex['image/filename'].bytes_list.value[0].decode()] = decoder.decode(r)
+  return out
+
+
+def test_folder_to_tfrecords(folder, tmp_path):
+  prefix = str(tmp_path / 'out' / 'unlabeled')
+  proc = run_tool(['tools/images_to_tfrecord.py', f"--input={folder['root']}",
+                   f'--output_prefix={prefix}', '--num_shards=2',
+                   '--no_progress'])
+  report = json.loads(proc.stdout)
+  assert report['images_found'] == 9
+  assert report['images_written'] == 6
+  assert report['skipped_reasons'] == {
+      'empty file': 1, 'unreadable image (UnidentifiedImageError)': 1,
+      'unreadable image (OSError)': 1}
+  shards = sorted(tf.io.gfile.glob(prefix + '-*.tfrecord'))
+  assert [os.path.basename(s) for s in shards] == [
+      'unlabeled-00000-of-00002.tfrecord', 'unlabeled-00001-of-00002.tfrecord']
+  decoded = _decode_all(prefix + '-*.tfrecord')
+  assert sorted(decoded) == folder['good']
+  for name, d in decoded.items():
+    assert d['image'].shape == (40, 60, 3), name
+    assert int(d['height']) == 40 and int(d['width']) == 60
+    int(d['source_id'].numpy())  # Numeric, as Model Garden's parsers need.
+  np.testing.assert_array_equal(decoded['a/rgb.png']['image'], folder['rgb'])
+  np.testing.assert_array_equal(decoded['old.bmp']['image'], folder['rgb'])
+  np.testing.assert_array_equal(decoded['a/b/gray.png']['image'][..., 1],
+                                folder['rgb'][..., 0])
+  assert len({d['source_id'].numpy() for d in decoded.values()}) == 6
+
+  # Rerun: finished shards are kept as they are, the report is the same.
+  mtimes = [os.path.getmtime(s) for s in shards]
+  again = image_folder.convert(folder['root'], prefix, num_shards=2,
+                               show_progress=False)
+  assert [os.path.getmtime(s) for s in shards] == mtimes
+  assert again['images_written'] == 6
+  assert again['skipped_reasons'] == report['skipped_reasons']
+
+
+def test_ids_are_stable_and_globs_work(folder, tmp_path):
+  a = image_folder.convert(os.path.join(folder['root'], '*.png'),
+                           str(tmp_path / 'a'), show_progress=False)
+  assert a['images_found'] == 2 and a['images_written'] == 1
+  b = image_folder.convert(folder['root'], str(tmp_path / 'b'),
+                           show_progress=False)
+  ids_a = {k: v['source_id'].numpy() for k, v in
+           _decode_all(str(tmp_path / 'a-*.tfrecord')).items()}
+  ids_b = {k: v['source_id'].numpy() for k, v in
+           _decode_all(str(tmp_path / 'b-*.tfrecord')).items()}
+  assert ids_a['rgba.png'] == ids_b['rgba.png']
+  assert b['num_shards'] == 1
+
+
+def test_no_images_is_a_clear_error(tmp_path):
+  with pytest.raises(FileNotFoundError, match='holds no image files'):
+    image_folder.convert(str(tmp_path), str(tmp_path / 'x'),
+                         show_progress=False)
+
+
+def test_output_feeds_pseudo_labeling(folder, digits_teacher, tmp_path):
+  prefix = str(tmp_path / 'unlabeled')
+  image_folder.convert(folder['root'], prefix, num_shards=2,
+                       show_progress=False)
+  report = labeling.label(labeling.LabelingConfig(
+      teacher=digits_teacher, input_pattern=prefix + '-*.tfrecord',
+      output_prefix=str(tmp_path / 'pseudo'), score_threshold=0.05,
+      show_progress=False))
+  assert report['images_labeled'] == 6
+  decoded = tf_example_decoder.TfExampleDecoder()
+  for r in tf.data.TFRecordDataset(
+      sorted(tf.io.gfile.glob(str(tmp_path / 'pseudo-*.tfrecord')))):
+    d = decoded.decode(r)
+    assert d['image'].shape == (40, 60, 3)
+    boxes = d['groundtruth_boxes'].numpy()
+    assert ((boxes >= 0) & (boxes <= 1)).all()
