@@ -206,3 +206,27 @@ def test_teacher_checks(digits_teacher, tmp_path):
 def test_empty_input_pattern(digits_teacher, tmp_path):
   with pytest.raises(FileNotFoundError, match='matches no file'):
     _label(digits_teacher, str(tmp_path / 'none-*'), str(tmp_path / 'p'))
+
+
+def test_shards_stream_across_boundaries(digits_teacher, teacher_threshold,
+                                         tmp_path):
+  """An empty input file still gets its (empty) finished shard, and records
+  land in the shard of their file although batches span shards."""
+  images, targets = digits.load_digits()
+  src = tmp_path / 'src'
+  digits.write_split(str(src), 'train', 5, seed=3, pool=np.arange(300),
+                     images=images, targets=targets, num_shards=1,
+                     with_labels=False)
+  digits.write_split(str(src), 'val', 3, seed=4, pool=np.arange(300),
+                     images=images, targets=targets, num_shards=1,
+                     with_labels=False)
+  with tf.io.TFRecordWriter(str(src / 'u-empty.tfrecord')):
+    pass
+  report = _label(digits_teacher, str(src / '*.tfrecord'),
+                  str(tmp_path / 'p'), score_threshold=teacher_threshold,
+                  batch_size=4)
+  counts = [len(_records(labeling.shard_path(str(tmp_path / 'p'), j, 3)))
+            for j in range(3)]
+  assert counts == [5, 0, 3]  # train-*, u-empty, val-* (sorted).
+  assert report['images_labeled'] == 8 and report['shards_complete'] == 3
+  assert not tf.io.gfile.glob(str(tmp_path / 'p-*.tmp-*'))

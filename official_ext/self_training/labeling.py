@@ -12,6 +12,8 @@ complete: rerunning skips finished shards, and a partial shard is never
 visible under its final name.
 """
 
+import collections
+from concurrent import futures
 import dataclasses
 import json
 import os
@@ -105,11 +107,18 @@ def _fit_size(height, width, target):
 
 
 def build_dataset(files: List[str], batch_size: int,
-                  target_size: Optional[List[int]]) -> tf.data.Dataset:
+                  target_size: Optional[List[int]],
+                  shards: Optional[List[int]] = None) -> tf.data.Dataset:
   """Decoded images resized to fit `target_size` (as the exported model
-  would) and padded, so any image sizes batch together; records in order."""
+  would) and padded, so any image sizes batch together; records in order.
 
-  def decode(serialized):
+  Each element's 'shard' is the output shard of its file (`shards[i]` for
+  `files[i]`, default 0): one pipeline streams over all of a worker's
+  shards, so decoding never stalls at a shard boundary.
+  """
+  shards = [0] * len(files) if shards is None else shards
+
+  def decode(serialized, shard):
     feats = tf.io.parse_single_example(serialized, {
         'image/encoded': tf.io.FixedLenFeature([], tf.string),
         'image/source_id': tf.io.FixedLenFeature([], tf.string,
@@ -136,9 +145,12 @@ def build_dataset(files: List[str], batch_size: int,
     return {'image': fitted, 'scale': scale, 'height': height,
             'width': width, 'encoded': feats['image/encoded'],
             'format': feats['image/format'],
-            'source_id': feats['image/source_id']}
+            'source_id': feats['image/source_id'], 'shard': shard}
 
-  ds = tf.data.TFRecordDataset(files)
+  ds = tf.data.Dataset.from_tensor_slices(
+      (tf.constant(files, tf.string), tf.constant(shards, tf.int32)))
+  ds = ds.flat_map(lambda f, j: tf.data.TFRecordDataset(f).map(
+      lambda r: (r, j)))
   ds = ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
   ds = ds.batch(batch_size if target_size else 1)
   return ds.prefetch(tf.data.AUTOTUNE)
@@ -205,42 +217,134 @@ LABELERS = {'detection': DetectionLabeler}
 
 # ---- the run ---------------------------------------------------------------------
 
-def _label_shard(teacher, labeler, files, tmp_path, config, overlays):
-  stats = dict(num_images=0, skipped={}, teacher_seconds=0.0,
-               **labeler.new_stats())
-  start = time.time()
+_META_KEYS = ('scale', 'height', 'width', 'encoded', 'format', 'source_id',
+              'shard')
+
+
+class _ShardWriter:
+  """Writes records of consecutive output shards; finishes each shard
+  (its .stats.json, then the rename to its final name) once the stream has
+  moved past it. Shards with no record at all are finished empty."""
+
+  def __init__(self, config, labeler, todo: List[int], num_shards: int,
+               plan: List[List[str]], overlays: List[np.ndarray]):
+    self.config, self.labeler, self.plan = config, labeler, plan
+    self.todo = list(todo)
+    self.num_shards = num_shards
+    self.overlays = overlays
+    self.current = None
+    self.writer = self.stats = None
+    self.start = 0.0
+
+  def _open(self, j):
+    self.current = j
+    final = shard_path(self.config.output_prefix, j, self.num_shards)
+    self.tmp = f'{final}.tmp-{self.config.worker_index}'
+    self.writer = tf.io.TFRecordWriter(self.tmp)
+    self.stats = dict(num_images=0, skipped={}, teacher_seconds=0.0,
+                      **self.labeler.new_stats())
+    self.start = time.time()
+
+  def _finish(self):
+    j, stats = self.current, self.stats
+    self.writer.close()
+    stats['seconds'] = time.time() - self.start
+    stats['input_files'] = [os.path.basename(f) for f in self.plan[j]]
+    final = shard_path(self.config.output_prefix, j, self.num_shards)
+    _atomic_write_text(final + '.stats.json', json.dumps(stats))
+    tf.io.gfile.rename(self.tmp, final, overwrite=True)
+    logging.info('Shard %s: %d images, %.1f img/s.', final,
+                 stats['num_images'],
+                 stats['num_images'] / max(stats['seconds'], 1e-9))
+    self.current = self.writer = None
+
+  def advance_to(self, j: Optional[int]):
+    """Finishes shards until `j` is open (None: finish all)."""
+    while self.current != j:
+      if self.current is not None:
+        self._finish()
+      if not self.todo:
+        if j is not None:
+          raise RuntimeError(f'record of shard {j} after its shard finished')
+        return
+      self._open(self.todo.pop(0))
+
+  def close(self):
+    """Without finishing: the open shard stays a temporary file."""
+    if self.writer is not None:
+      self.writer.close()
+
+  def write_batch(self, meta, outputs, teacher_seconds) -> int:
+    """Teacher outputs of one batch -> examples (runs on the writer thread)."""
+    n = len(meta['height'])
+    for i in range(n):
+      self.advance_to(int(meta['shard'][i]))
+      height, width = int(meta['height'][i]), int(meta['width'][i])
+      labels = self.labeler.labels(outputs, i, float(meta['scale'][i]),
+                                   height, width)
+      encoded = meta['encoded'][i]
+      example = tfexample.make_example(
+          None, _source_id(meta['source_id'][i], encoded),
+          encoded_image=encoded,
+          image_format=meta['format'][i].decode() or 'jpeg', height=height,
+          width=width, **labels)
+      self.writer.write(example.SerializeToString(deterministic=True))
+      self.labeler.update_stats(self.stats, labels)
+      self.stats['num_images'] += 1
+      self.stats['teacher_seconds'] += teacher_seconds / n
+      if len(self.overlays) < self.config.num_overlays:
+        image = tf.io.decode_image(encoded, channels=3,
+                                   expand_animations=False).numpy()
+        self.overlays.append(self.labeler.draw(image, labels))
+    return n
+
+
+def _label_shards(teacher, labeler, todo, plan, config, overlays):
+  """Labels output shards `todo` (of `plan`) in one stream.
+
+  Three stages overlap: tf.data decodes and batches ahead (prefetch), the
+  main thread runs the teacher, and one writer thread turns the previous
+  batch's outputs into examples (one thread, so records keep input order).
+  TensorFlow releases the GIL while the teacher runs.
+  """
+  files = [f for j in todo for f in plan[j]]
+  shards = [j for j in todo for _ in plan[j]]
+  sink = _ShardWriter(config, labeler, todo, len(plan), plan, overlays)
   progress = None
   if config.show_progress:
     from tqdm import tqdm  # pylint: disable=g-import-not-at-top
-    progress = tqdm(unit='img', desc=os.path.basename(tmp_path), leave=False)
-  with tf.io.TFRecordWriter(tmp_path) as writer:
-    for batch in build_dataset(files, config.batch_size, teacher.input_size):
-      t0 = time.time()
-      outputs = teacher(batch['image'])
-      stats['teacher_seconds'] += time.time() - t0
-      for i in range(int(batch['image'].shape[0])):
-        height, width = int(batch['height'][i]), int(batch['width'][i])
-        labels = labeler.labels(outputs, i, float(batch['scale'][i]), height,
-                                width)
-        encoded = batch['encoded'][i].numpy()
-        image_format = batch['format'][i].numpy().decode() or 'jpeg'
-        example = tfexample.make_example(
-            None, _source_id(batch['source_id'][i].numpy(), encoded),
-            encoded_image=encoded, image_format=image_format, height=height,
-            width=width, **labels)
-        writer.write(example.SerializeToString(deterministic=True))
-        labeler.update_stats(stats, labels)
-        stats['num_images'] += 1
-        if len(overlays) < config.num_overlays:
-          image = tf.io.decode_image(encoded, channels=3,
-                                     expand_animations=False).numpy()
-          overlays.append(labeler.draw(image, labels))
-      if progress is not None:
-        progress.update(int(batch['image'].shape[0]))
-  if progress is not None:
-    progress.close()
-  stats['seconds'] = time.time() - start
-  return stats
+    progress = tqdm(unit='img', desc=os.path.basename(config.output_prefix))
+  pending = collections.deque()
+
+  def finish_oldest():
+    done = pending.popleft().result()  # Re-raises a writer error here.
+    if progress is not None:
+      progress.update(done)
+
+  sink.advance_to(todo[0])  # Shard times tile the run, startup included.
+  try:
+    with futures.ThreadPoolExecutor(max_workers=1) as pool:
+      try:
+        for batch in build_dataset(files, config.batch_size,
+                                   teacher.input_size, shards):
+          t0 = time.time()
+          outputs = teacher(batch['image'])
+          seconds = time.time() - t0
+          meta = {k: batch[k].numpy() for k in _META_KEYS}
+          if len(pending) >= 2:
+            finish_oldest()
+          pending.append(pool.submit(sink.write_batch, meta, outputs,
+                                     seconds))
+        while pending:
+          finish_oldest()
+        sink.advance_to(None)
+      finally:
+        for f in pending:
+          f.cancel()
+  finally:
+    sink.close()
+    if progress is not None:
+      progress.close()
 
 
 def aggregate_report(config: LabelingConfig, num_shards: int) -> dict:
@@ -309,21 +413,21 @@ def label(config: LabelingConfig) -> dict:
   logging.info('Worker %d/%d: %d of %d shards from %d files; teacher %s.',
                config.worker_index, config.num_workers, len(mine), num_shards,
                len(files), teacher.path)
-  overlays = []
+  todo = []
   for j in mine:
     final = shard_path(config.output_prefix, j, num_shards)
     if tf.io.gfile.exists(final) and tf.io.gfile.exists(final + '.stats.json'):
       logging.info('Shard %s is complete; skipping.', final)
-      continue
-    tmp = f'{final}.tmp-{config.worker_index}'
-    stats = _label_shard(teacher, labeler, plan[j], tmp, config, overlays)
-    stats['input_files'] = [os.path.basename(f) for f in plan[j]]
-    _atomic_write_text(final + '.stats.json', json.dumps(stats))
-    tf.io.gfile.rename(tmp, final, overwrite=True)
-    logging.info('Shard %s: %d images, %.1f img/s.', final,
-                 stats['num_images'], stats['num_images'] / stats['seconds'])
+    else:
+      todo.append(j)
+  overlays = []
+  warm_up_seconds = 0.0
+  if todo:
+    warm_up_seconds = teacher.warm_up(config.batch_size)
+    _label_shards(teacher, labeler, todo, plan, config, overlays)
   _write_overlays(config.output_prefix, overlays)
   report = aggregate_report(config, num_shards)
+  report['teacher_warm_up_seconds'] = warm_up_seconds
   _atomic_write_text(config.output_prefix + '_report.json',
                      json.dumps(report, indent=2))
   return report
