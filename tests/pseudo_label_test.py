@@ -98,24 +98,38 @@ def test_pseudo_labels_equal_the_teachers_outputs(digits_teacher, unlabeled,
   assert len(os.listdir(str(tmp_path / 'p') + '_overlays')) == 4
 
 
-def test_non_square_image_boxes_map_back(digits_teacher, unlabeled,
-                                         teacher_threshold, tmp_path):
+def test_non_square_image_boxes_map_back(digits_teacher, unlabeled, tmp_path):
+  # Threshold 0: every detection is stored, so no box is lost or gained
+  # at the threshold and the test always has boxes to compare.
   _label(digits_teacher, unlabeled['odd'], str(tmp_path / 'odd'),
-         score_threshold=teacher_threshold)
+         score_threshold=0.0)
   teacher = teacher_lib.Teacher(digits_teacher, 'detection')
   (record,) = _records(labeling.output_pattern(str(tmp_path / 'odd')))
   got = tf_example_decoder.TfExampleDecoder().decode(tf.constant(record))
   assert got['source_id'].numpy() == b'777'
   assert got['image'].shape == (96, 160, 3)
-  # The teacher itself on the original image (its own resize).
+  # The teacher itself on the original image, with its own float resize
+  # (ours rounds to uint8 first, so scores differ slightly and near-equal
+  # detections can swap order). Its boxes are pixels of its resized input:
+  # image_info row 2 is its scale (0.8 here).
   out = teacher(got['image'][None])
   n = int(out['num_detections'][0])
-  keep = out['detection_scores'][0][:n] >= teacher_threshold
-  expected = out['detection_boxes'][0][:n][keep] / [96, 160, 96, 160]
+  scale = out['image_info'][0][2]
+  assert scale == pytest.approx([0.8, 0.8], abs=0.01)
+  reference = (out['detection_boxes'][0][:n] / np.tile(scale, 2) /
+               [96, 160, 96, 160])
   boxes = got['groundtruth_boxes'].numpy()
-  if len(expected) and len(boxes):
-    np.testing.assert_allclose(boxes[0], expected[0], atol=0.02)
-  assert abs(len(boxes) - len(expected)) <= 1
+  assert n > 0 and len(boxes) > 0
+  assert abs(len(boxes) - n) <= max(2, n // 10)
+
+  def near(box, candidates):
+    return bool((np.abs(candidates - box).max(axis=1) <= 0.02).any())
+
+  # Stored boxes are the teacher's own, in original-image coordinates
+  # (unmapped 128x128-frame boxes would be off by up to 25%).
+  assert np.mean([near(b, reference) for b in boxes]) >= 0.9
+  for box in reference[:3]:  # The most confident teacher boxes.
+    assert near(box, boxes), (box, boxes[:5])
 
 
 def test_two_workers_equal_one(digits_teacher, unlabeled, teacher_threshold,
@@ -230,3 +244,10 @@ def test_shards_stream_across_boundaries(digits_teacher, teacher_threshold,
   assert counts == [5, 0, 3]  # train-*, u-empty, val-* (sorted).
   assert report['images_labeled'] == 8 and report['shards_complete'] == 3
   assert not tf.io.gfile.glob(str(tmp_path / 'p-*.tmp-*'))
+
+
+def test_short_batch_is_padded_for_a_fixed_batch_teacher():
+  images = tf.zeros([3, 8, 8, 3], tf.uint8)
+  assert labeling._pad_batch(images, 8).shape == (8, 8, 8, 3)  # pylint: disable=protected-access
+  assert labeling._pad_batch(images, None) is images  # pylint: disable=protected-access
+  assert labeling._pad_batch(images, 3) is images  # pylint: disable=protected-access

@@ -18,18 +18,15 @@ import dataclasses
 import json
 import os
 import time
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 from absl import logging
 import numpy as np
 import tensorflow as tf
 
 from official_ext.data import tfexample
+from official_ext.self_training import labelers
 from official_ext.self_training import teacher as teacher_lib
-
-SCORE_BINS = 10
-BOX_COUNT_BINS = 11  # 0..9 and >= 10 boxes per image.
-
 
 @dataclasses.dataclass
 class LabelingConfig:
@@ -108,9 +105,15 @@ def _fit_size(height, width, target):
 
 def build_dataset(files: List[str], batch_size: int,
                   target_size: Optional[List[int]],
-                  shards: Optional[List[int]] = None) -> tf.data.Dataset:
+                  shards: Optional[List[int]] = None,
+                  pad_value: Sequence[int] = (0, 0, 0)) -> tf.data.Dataset:
   """Decoded images resized to fit `target_size` (as the exported model
   would) and padded, so any image sizes batch together; records in order.
+
+  The padding is `pad_value` (RGB): the exported model normalizes, then
+  pads with 0, i.e. with its normalization mean in pixel values; padding
+  with black instead would change what it sees near (and, through global
+  pooling, far from) the image's edge.
 
   Each element's 'shard' is the output shard of its file (`shards[i]` for
   `files[i]`, default 0): one pipeline streams over all of a worker's
@@ -140,8 +143,10 @@ def build_dataset(files: List[str], batch_size: int,
           same, lambda: image,
           lambda: tf.cast(tf.clip_by_value(tf.round(tf.image.resize(
               image, scaled, method='bilinear')), 0, 255), tf.uint8))
-      fitted = tf.image.pad_to_bounding_box(fitted, 0, 0, target_size[0],
-                                            target_size[1])
+      pad = tf.constant(pad_value, tf.int32)
+      fitted = tf.cast(tf.image.pad_to_bounding_box(
+          tf.cast(fitted, tf.int32) - pad, 0, 0, target_size[0],
+          target_size[1]) + pad, tf.uint8)
     return {'image': fitted, 'scale': scale, 'height': height,
             'width': width, 'encoded': feats['image/encoded'],
             'format': feats['image/format'],
@@ -164,61 +169,19 @@ def _source_id(raw: bytes, encoded: bytes) -> str:
   return tfexample.numeric_id(raw or encoded)
 
 
-# ---- per-task conversion of teacher outputs -------------------------------------
-
-class DetectionLabeler:
-  """Teacher detections -> boxes >= threshold, normalized to [0, 1]."""
-
-  def __init__(self, score_threshold: float):
-    self.score_threshold = score_threshold
-
-  def labels(self, outputs, i, scale, height, width) -> Dict[str, np.ndarray]:
-    n = int(outputs['num_detections'][i])
-    scores = outputs['detection_scores'][i][:n].astype(np.float32)
-    keep = scores >= self.score_threshold
-    # Pixels of the image fed to the teacher -> original pixels -> [0, 1].
-    boxes = outputs['detection_boxes'][i][:n][keep].astype(np.float32) / scale
-    boxes = boxes / np.array([height, width, height, width], np.float32)
-    boxes = np.clip(boxes, 0.0, 1.0)
-    classes = outputs['detection_classes'][i][:n][keep].astype(np.int64)
-    return {'boxes': boxes, 'classes': classes, 'scores': scores[keep]}
-
-  def new_stats(self) -> dict:
-    return {'num_boxes': 0, 'boxes_per_image_histogram': [0] * BOX_COUNT_BINS,
-            'class_counts': {}, 'score_histogram': [0] * SCORE_BINS}
-
-  def update_stats(self, stats, labels):
-    n = len(labels['classes'])
-    stats['num_boxes'] += n
-    stats['boxes_per_image_histogram'][min(n, BOX_COUNT_BINS - 1)] += 1
-    for c in labels['classes']:
-      stats['class_counts'][str(int(c))] = stats['class_counts'].get(
-          str(int(c)), 0) + 1
-    for s in labels['scores']:
-      b = int(min(SCORE_BINS - 1, max(0, float(s) * SCORE_BINS)))
-      stats['score_histogram'][b] += 1
-
-  def draw(self, image: np.ndarray, labels) -> np.ndarray:
-    from PIL import Image, ImageDraw  # pylint: disable=g-import-not-at-top
-    canvas = Image.fromarray(image)
-    draw = ImageDraw.Draw(canvas)
-    h, w = image.shape[:2]
-    for box, cls, score in zip(labels['boxes'], labels['classes'],
-                               labels['scores']):
-      y0, x0, y1, x1 = box * [h, w, h, w]
-      draw.rectangle([x0, y0, x1, y1], outline=(255, 40, 40), width=2)
-      draw.text((x0 + 2, y0 + 1), f'{int(cls)}:{score:.2f}',
-                fill=(255, 255, 0))
-    return np.asarray(canvas)
-
-
-LABELERS = {'detection': DetectionLabeler}
-
-
 # ---- the run ---------------------------------------------------------------------
 
 _META_KEYS = ('scale', 'height', 'width', 'encoded', 'format', 'source_id',
               'shard')
+
+
+def _pad_batch(images, fixed_batch_size: Optional[int]):
+  """A last, short batch padded for a SavedModel exported with a fixed
+  batch size (its extra outputs are never read)."""
+  missing = (fixed_batch_size or 0) - int(images.shape[0])
+  if missing <= 0:
+    return images
+  return tf.pad(images, [[0, missing], [0, 0], [0, 0], [0, 0]])
 
 
 class _ShardWriter:
@@ -287,7 +250,7 @@ class _ShardWriter:
           None, _source_id(meta['source_id'][i], encoded),
           encoded_image=encoded,
           image_format=meta['format'][i].decode() or 'jpeg', height=height,
-          width=width, **labels)
+          width=width, **self.labeler.example_fields(labels))
       self.writer.write(example.SerializeToString(deterministic=True))
       self.labeler.update_stats(self.stats, labels)
       self.stats['num_images'] += 1
@@ -326,9 +289,10 @@ def _label_shards(teacher, labeler, todo, plan, config, overlays):
     with futures.ThreadPoolExecutor(max_workers=1) as pool:
       try:
         for batch in build_dataset(files, config.batch_size,
-                                   teacher.input_size, shards):
+                                   teacher.input_size, shards,
+                                   teacher.pad_value):
           t0 = time.time()
-          outputs = teacher(batch['image'])
+          outputs = teacher(_pad_batch(batch['image'], teacher.batch_size))
           seconds = time.time() - t0
           meta = {k: batch[k].numpy() for k in _META_KEYS}
           if len(pending) >= 2:
@@ -379,16 +343,8 @@ def aggregate_report(config: LabelingConfig, num_shards: int) -> dict:
       'images_skipped': sum(total.get('skipped', {}).values()),
       'skipped_reasons': total.get('skipped', {}),
   }
-  if 'num_boxes' in total:
-    report.update({
-        'boxes_per_image_mean': total['num_boxes'] / max(n, 1),
-        'boxes_per_image_histogram': total['boxes_per_image_histogram'],
-        'class_counts': dict(sorted(total['class_counts'].items(),
-                                    key=lambda kv: int(kv[0]))),
-        'score_histogram': total['score_histogram'],
-        'score_histogram_bins': [i / SCORE_BINS for i in
-                                 range(SCORE_BINS + 1)],
-    })
+  report.update(labelers.LABELERS[config.task](
+      config.score_threshold).report(total, n))
   if total.get('teacher_seconds'):
     report['teacher_images_per_second'] = n / total['teacher_seconds']
   if total.get('seconds'):
@@ -404,7 +360,12 @@ def label(config: LabelingConfig) -> dict:
   num_shards = len(plan)
   teacher = teacher_lib.Teacher(config.teacher, config.task,
                                 num_classes=config.num_classes)
-  labeler = LABELERS[config.task](config.score_threshold)
+  if teacher.batch_size and teacher.batch_size != config.batch_size:
+    logging.warning('Teacher %s was exported with batch size %d; using it '
+                    'instead of --batch_size=%d.', teacher.path,
+                    teacher.batch_size, config.batch_size)
+    config = dataclasses.replace(config, batch_size=teacher.batch_size)
+  labeler = labelers.for_teacher(teacher, config.score_threshold)
   out_dir = os.path.dirname(config.output_prefix)
   if out_dir:
     tf.io.gfile.makedirs(out_dir)

@@ -1,6 +1,7 @@
 """Loads a teacher SavedModel written by Model Garden's exporter and checks it.
 
-Detection teachers return detection_boxes (pixels, ymin/xmin/ymax/xmax),
+Detection teachers return detection_boxes (ymin/xmin/ymax/xmax in pixels of
+their resized input, or [0, 1] with export_config.output_normalized_coordinates),
 detection_scores, detection_classes, num_detections; segmentation teachers
 return logits. Inputs: `image_tensor`, uint8 [B, H, W, 3].
 """
@@ -12,6 +13,8 @@ from typing import Dict, List, Optional
 import numpy as np
 import tensorflow as tf
 import yaml
+
+from official.vision.ops import preprocess_ops
 
 REQUIRED_OUTPUTS = {
     'detection': ('detection_boxes', 'detection_scores', 'detection_classes',
@@ -34,13 +37,23 @@ def resolve_saved_model_dir(path: str) -> str:
       'tools/export_saved_model.py.')
 
 
+class _ParamsLoader(yaml.SafeLoader):
+  """Safe YAML, plus the `!!python/tuple` tags Model Garden's dump writes
+  (e.g. image_feature.mean of segmentation configs), read as lists."""
+
+
+_ParamsLoader.add_constructor(
+    'tag:yaml.org,2002:python/tuple',
+    lambda loader, node: loader.construct_sequence(node))
+
+
 def _export_params(saved_model_dir: str) -> Optional[dict]:
   """The params.yaml Model Garden's exporter writes next to the SavedModel."""
   for candidate in (saved_model_dir, os.path.dirname(saved_model_dir)):
     path = os.path.join(candidate, 'params.yaml')
     if tf.io.gfile.exists(path):
       with tf.io.gfile.GFile(path) as f:
-        return yaml.safe_load(f)
+        return yaml.load(f, Loader=_ParamsLoader)  # pylint: disable=no-value-for-parameter
   return None
 
 
@@ -87,6 +100,11 @@ class Teacher:
           f'student has task.model.num_classes={num_classes}; use a teacher '
           'trained on the same label set or fix the student config.')
     self.input_size = self._input_size()
+    self.pad_value = self._pad_value()
+    self.normalized_boxes = bool(
+        task == 'detection' and self.params and
+        (self.params['task'].get('export_config') or {}).get(
+            'output_normalized_coordinates'))
     self.batch_size = spec.shape[0]
 
   def _num_classes(self, outputs) -> Optional[int]:
@@ -95,6 +113,15 @@ class Teacher:
     if self.params:
       return int(self.params['task']['model']['num_classes'])
     return None
+
+  def _pad_value(self) -> List[int]:
+    """RGB its exporter pads with: the normalization mean (normalized 0)."""
+    mean = preprocess_ops.MEAN_RGB  # What the detection export uses.
+    if self.params and self.task == 'segmentation':
+      feature = self.params['task'].get('train_data', {}).get(
+          'image_feature') or {}
+      mean = feature.get('mean') or mean
+    return [int(round(float(m))) for m in mean]
 
   def _input_size(self) -> Optional[List[int]]:
     """[H, W] the exported model resizes to, when its params.yaml says."""
