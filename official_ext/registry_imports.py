@@ -12,3 +12,5 @@ from official_ext.tasks import retinanet as _retinanet_task
 from official_ext.tasks import semantic_segmentation as _seg_task
 from official_ext.configs import selftrain_retinanet as _st_retinanet_configs
 from official_ext.tasks import selftrain_retinanet as _st_retinanet_task
+from official_ext.configs import selftrain_segmentation as _st_seg_configs
+from official_ext.tasks import selftrain_segmentation as _st_seg_task

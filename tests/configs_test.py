@@ -16,7 +16,8 @@ from official_ext.configs import semantic_segmentation as seg_cfg
 from conftest import REPO
 
 EXPERIMENTS = ['supervised_coco', 'supervised_pascal', 'supervised_digits',
-               'supervised_digits_seg', 'selftrain_coco', 'selftrain_digits']
+               'supervised_digits_seg', 'selftrain_coco', 'selftrain_digits',
+               'selftrain_pascal', 'selftrain_digits_seg']
 RECIPES = sorted(glob.glob(os.path.join(REPO, 'configs/experiments/*.yaml')))
 
 
@@ -67,7 +68,9 @@ def test_recipes_exist():
                    'selftrain_coco_spinenet143_1280.yaml',
                    'selftrain_coco_spinenet190_1280.yaml',
                    'selftrain_coco_spinenet49_640_gpu.yaml',
-                   'selftrain_digits_cpu.yaml'):
+                   'selftrain_digits_cpu.yaml',
+                   'selftrain_pascal_deeplabv3plus.yaml',
+                   'selftrain_digits_seg_cpu.yaml'):
     assert expected in names
 
 
@@ -121,3 +124,19 @@ def test_spinenet190_student_recipe_matches_released_config():
     assert (data.parser.aug_scale_min, data.parser.aug_scale_max) == (0.1, 1.9)
     assert data.parser.aug_type.type == 'randaug'
   assert task.self_training.loss_normalization
+
+
+def test_pascal_student_recipe_is_paper_scale():
+  path = os.path.join(REPO, 'configs/experiments/'
+                      'selftrain_pascal_deeplabv3plus.yaml')
+  params = hyperparams.override_params_dict(
+      exp_factory.get_exp_config('selftrain_pascal'), path, is_strict=True)
+  assert params.task.model.as_dict() == exp_factory.get_exp_config(
+      'supervised_pascal').task.model.as_dict()
+  for data in (params.task.train_data, params.task.pseudo_data):
+    assert data.output_size == [512, 512] and data.global_batch_size == 256
+    assert (data.aug_scale_min, data.aug_scale_max) == (0.2, 1.5)
+    assert data.aug_type.type == 'randaug'
+  assert params.trainer.train_steps == 20000
+  assert params.trainer.optimizer_config.learning_rate.type == 'cosine'
+  assert params.task.losses.ignore_label == 255

@@ -43,3 +43,15 @@ class SelfTrainingConfig(hyperparams.Config):
           f'task.pseudo_data.global_batch_size={pseudo_batch_size}: '
           'self-training needs pseudo-labeled images in every batch; set a '
           'positive batch size (default: the same as train_data).')
+
+
+def add_pseudo_data(config, preset: str = 's4'):
+  """Makes a teacher's config (on a self-training task config) a student's:
+  strong augmentation `preset` on the human data, and pseudo_data a copy of
+  train_data (same parser, batch size, preset) without input or subset."""
+  config.task.train_data.augmentation_preset = preset
+  config.task.pseudo_data.override(config.task.train_data.as_dict())
+  config.task.pseudo_data.input_path = ''
+  config.task.pseudo_data.subset.override({'num_examples': -1,
+                                           'fraction': 1.0})
+  return config

@@ -26,12 +26,7 @@ def student_from(teacher: cfg.ExperimentConfig,
                  preset: str = 's4') -> cfg.ExperimentConfig:
   """A student config: the teacher's, plus pseudo data, strong augmentation."""
   config = retinanet.from_model_garden(teacher, SelfTrainingRetinaNetTask)
-  config.task.train_data.augmentation_preset = preset
-  config.task.pseudo_data.override(config.task.train_data.as_dict())
-  config.task.pseudo_data.input_path = ''
-  config.task.pseudo_data.subset.override({'num_examples': -1,
-                                           'fraction': 1.0})
-  return config
+  return st_config.add_pseudo_data(config, preset)
 
 
 @exp_factory.register_config_factory('selftrain_coco')

@@ -61,4 +61,8 @@ class SemanticSegmentationTask(mg_seg.SemanticSegmentationTask):
         additional_dense_features=params.additional_dense_features)
     parser = build_parser(self.task_config.losses, params)
     return reader.read(params, decoder.decode,
-                       parser.parse_fn(params.is_training), input_context)
+                       self.make_parse_fn(parser, params), input_context)
+
+  def make_parse_fn(self, parser, params):
+    """The per-example parse function (a hook for subclasses)."""
+    return parser.parse_fn(params.is_training)
