@@ -13,17 +13,14 @@ Image k (sorted by path) goes to shard k % N. Each shard is written to a
 temporary name and renamed when complete; rerunning skips finished shards.
 """
 
-import collections
-import concurrent.futures
 import io
-import json
 import os
-from typing import Iterable, List, Tuple
+from typing import List, Tuple
 
-from absl import logging
 from PIL import Image
 import tensorflow as tf
 
+from official_ext.data import sharded_writer
 from official_ext.data import tfexample
 
 EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.gif', '.webp', '.tif',
@@ -84,15 +81,6 @@ def to_example(path: str, root: str):
   return example, None
 
 
-def _examples(paths: List[str], root: str, threads: int,
-              chunk: int = 256) -> Iterable:
-  """(path, (example, reason)) in order; a bounded number in memory."""
-  with concurrent.futures.ThreadPoolExecutor(threads) as pool:
-    for start in range(0, len(paths), chunk):
-      part = paths[start:start + chunk]
-      yield from zip(part, pool.map(lambda p: to_example(p, root), part))
-
-
 def convert(inputs: str, output_prefix: str, num_shards: int = 0,
             threads: int = 8, show_progress: bool = True) -> dict:
   """Writes `{output_prefix}-{j:05d}-of-{N:05d}.tfrecord`; returns a report."""
@@ -101,48 +89,9 @@ def convert(inputs: str, output_prefix: str, num_shards: int = 0,
   if num_shards > len(paths):
     raise ValueError(f'--num_shards={num_shards} but only {len(paths)} '
                      'images.')
-  out_dir = os.path.dirname(output_prefix)
-  if out_dir:
-    tf.io.gfile.makedirs(out_dir)
-  progress = None
-  if show_progress:
-    from tqdm import tqdm  # pylint: disable=g-import-not-at-top
-    progress = tqdm(total=len(paths), unit='img', desc='images')
-  written, skipped = 0, collections.Counter()
-  for j in range(num_shards):
-    final = f'{output_prefix}-{j:05d}-of-{num_shards:05d}.tfrecord'
-    mine = paths[j::num_shards]
-    stats_path = final + '.stats.json'
-    if tf.io.gfile.exists(final) and tf.io.gfile.exists(stats_path):
-      with tf.io.gfile.GFile(stats_path) as f:
-        done = json.load(f)
-      written += done['written']
-      skipped.update(done['skipped'])
-    else:
-      shard_skipped = collections.Counter()
-      count = 0
-      with tf.io.TFRecordWriter(final + '.tmp') as writer:
-        for path, (example, reason) in _examples(mine, root, threads):
-          if example is None:
-            shard_skipped[reason] += 1
-            logging.warning('Skipping %s: %s.', path, reason)
-          else:
-            writer.write(example.SerializeToString(deterministic=True))
-            count += 1
-          if progress is not None:
-            progress.update(1)
-      with tf.io.gfile.GFile(stats_path + '.tmp', 'w') as f:
-        f.write(json.dumps({'written': count, 'skipped': shard_skipped}))
-      tf.io.gfile.rename(stats_path + '.tmp', stats_path, overwrite=True)
-      tf.io.gfile.rename(final + '.tmp', final, overwrite=True)
-      written += count
-      skipped.update(shard_skipped)
-      continue
-    if progress is not None:
-      progress.update(len(mine))
-  if progress is not None:
-    progress.close()
-  return {'images_found': len(paths), 'images_written': written,
-          'images_skipped': sum(skipped.values()),
-          'skipped_reasons': dict(skipped), 'num_shards': num_shards,
-          'output_pattern': f'{output_prefix}-*-of-{num_shards:05d}.tfrecord'}
+  report = sharded_writer.write_shards(
+      paths, lambda p: to_example(p, root), output_prefix, num_shards,
+      threads=threads, show_progress=show_progress)
+  return {'images_found': report.pop('inputs_found'),
+          'images_written': report.pop('examples_written'),
+          'images_skipped': report.pop('inputs_skipped'), **report}
