@@ -14,6 +14,11 @@ INSTALL_REQUIRES = [
     'Pillow==13.0.0',
     'scikit-learn==1.7.2',
     'matplotlib==3.11.2',
+    # Imported directly (already brought by the packages above; pinned here
+    # so their versions do not drift): SBD masks, progress bars, params.yaml.
+    'scipy==1.17.1',
+    'tqdm==4.70.1',
+    'PyYAML==6.0.3',
 ]
 
 setuptools.setup(

@@ -89,7 +89,7 @@ def prepare_detection(work_dir: str, quick: bool):
 def raw_inference(teacher, files, batch_size):
   """images/s of the bare SavedModel on pre-decoded, pre-batched tensors."""
   batches = [b['image'] for b in labeling.build_dataset(
-      files, batch_size, teacher.input_size)]
+      files, batch_size, teacher.input_size, pad_value=teacher.pad_value)]
   teacher(batches[0])  # Warm up.
   start = time.perf_counter()
   for images in batches:
