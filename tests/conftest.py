@@ -28,24 +28,70 @@ def digits_data(tmp_path_factory):
                              num_unlabeled=16, num_val=16, num_shards=2)
 
 
-@pytest.fixture(scope='session')
-def digits_teacher(digits_data, tmp_path_factory):
-  """A briefly trained supervised_digits teacher, exported (image_tensor)."""
-  model_dir = str(tmp_path_factory.mktemp('teacher'))
-  run_tool(['train.py', '--experiment=supervised_digits', '--mode=train',
-            f'--model_dir={model_dir}', '--params_override=' + ','.join([
-                f"task.train_data.input_path={digits_data['train']}",
-                'trainer.train_steps=500', 'trainer.steps_per_loop=100',
-                'trainer.summary_interval=100',
-                'trainer.checkpoint_interval=500',
-                'trainer.optimizer_config.warmup.linear.warmup_steps=20',
-                'trainer.optimizer_config.learning_rate.cosine.decay_steps=500',
-            ])])
+TEACHER_STEPS = {'detection': 500, 'segmentation': 300}
+SUMMARY_INTERVAL = 100
+_SUPERVISED = {
+    'detection': ('supervised_digits',
+                  'configs/experiments/supervised_digits_cpu.yaml'),
+    'segmentation': ('supervised_digits_seg',
+                     'configs/experiments/supervised_digits_seg_cpu.yaml'),
+}
+
+
+def _train_eval_export(task, data, model_dir):
+  """The tiny CPU recipe as a user runs it: train.py --mode=train_and_eval
+  (Model Garden's driver), then tools/export_saved_model.py."""
+  experiment, recipe = _SUPERVISED[task]
+  steps = TEACHER_STEPS[task]
+  overrides = [
+      f"task.train_data.input_path={data['train']}",
+      f"task.validation_data.input_path={data['val']}",
+      f'trainer.train_steps={steps}',
+      f'trainer.steps_per_loop={SUMMARY_INTERVAL}',
+      f'trainer.summary_interval={SUMMARY_INTERVAL}',
+      f'trainer.checkpoint_interval={steps}',
+      f'trainer.validation_interval={steps}',
+      'trainer.optimizer_config.warmup.linear.warmup_steps=20',
+      f'trainer.optimizer_config.learning_rate.cosine.decay_steps={steps}',
+  ]
+  if task == 'detection':  # COCO AP against the json annotation file.
+    overrides.append(f"task.annotation_file={data['val_annotations']}")
+  run_tool(['train.py', f'--experiment={experiment}', '--mode=train_and_eval',
+            f'--model_dir={model_dir}', f'--config_file={recipe}',
+            '--params_override=' + ','.join(overrides)])
   export_dir = os.path.join(model_dir, 'export')
-  run_tool(['tools/export_saved_model.py', '--experiment=supervised_digits',
+  run_tool(['tools/export_saved_model.py', f'--experiment={experiment}',
             f'--config_file={model_dir}/params.yaml',
             f'--checkpoint_path={model_dir}', f'--export_dir={export_dir}'])
-  return export_dir
+  return dict(task=task, experiment=experiment, model_dir=model_dir,
+              export_dir=export_dir, steps=steps,
+              summary_interval=SUMMARY_INTERVAL)
+
+
+@pytest.fixture(scope='session')
+def digits_teacher_run(digits_data, tmp_path_factory):
+  """supervised_digits trained briefly, evaluated and exported."""
+  return _train_eval_export('detection', digits_data,
+                            str(tmp_path_factory.mktemp('teacher')))
+
+
+@pytest.fixture(scope='session')
+def digits_seg_teacher_run(digits_data, tmp_path_factory):
+  """supervised_digits_seg trained briefly, evaluated and exported."""
+  return _train_eval_export('segmentation', digits_data,
+                            str(tmp_path_factory.mktemp('seg_teacher')))
+
+
+@pytest.fixture(scope='session')
+def digits_teacher(digits_teacher_run):
+  """The exported detection teacher (image_tensor SavedModel directory)."""
+  return digits_teacher_run['export_dir']
+
+
+@pytest.fixture(scope='session')
+def digits_seg_teacher(digits_seg_teacher_run):
+  """The exported segmentation teacher (logits SavedModel directory)."""
+  return digits_seg_teacher_run['export_dir']
 
 
 @pytest.fixture(scope='session')

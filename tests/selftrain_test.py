@@ -1,5 +1,6 @@
-"""selftrain_digits end to end: pseudo-label -> student -> eval -> export ->
-the student pseudo-labels again (round 2); and labeling on first use."""
+"""selftrain_digits end to end, as one train.py command: the task labels the
+unlabeled images with the teacher on first use -> student -> eval -> export
+-> the student pseudo-labels again (round 2); a restart reuses the labels."""
 
 import json
 import math
@@ -37,24 +38,30 @@ def _overrides(data, pseudo_path, threshold, extra=()):
 @pytest.fixture(scope='module')
 def student(digits_data, digits_teacher, teacher_threshold, tmp_path_factory):
   root = str(tmp_path_factory.mktemp('student'))
-  prefix = os.path.join(root, 'pseudo', 'pseudo')
-  run_tool(['tools/pseudo_label.py', f'--teacher={digits_teacher}',
-            '--task=detection', f"--input_pattern={digits_data['unlabeled']}",
-            f'--output_prefix={prefix}',
-            f'--score_threshold={teacher_threshold}',
-            '--num_classes=11', '--no_progress'])
   model_dir = os.path.join(root, 'model')
-  overrides = _overrides(digits_data, labeling.output_pattern(prefix),
-                         teacher_threshold)
-  for mode in ('train', 'eval'):
-    run_tool(['train.py', '--experiment=selftrain_digits', f'--mode={mode}',
-              f'--model_dir={model_dir}', f'--params_override={overrides}'])
+  overrides = _overrides(digits_data, digits_data['unlabeled'],
+                         teacher_threshold,
+                         extra=[f'task.self_training.teacher={digits_teacher}'])
+  run_tool(['train.py', '--experiment=selftrain_digits',
+            '--mode=train_and_eval', f'--model_dir={model_dir}',
+            f'--params_override={overrides}'])
   export_dir = os.path.join(root, 'export')
   run_tool(['tools/export_saved_model.py', '--experiment=selftrain_digits',
             f'--config_file={model_dir}/params.yaml',
             f'--checkpoint_path={model_dir}', f'--export_dir={export_dir}'])
   return dict(root=root, model_dir=model_dir, export_dir=export_dir,
-              prefix=prefix)
+              overrides=overrides,
+              pseudo=os.path.join(model_dir, st_task.PSEUDO_LABEL_SUBDIR))
+
+
+def test_labels_on_first_use(student):
+  shards = sorted(tf.io.gfile.glob(
+      os.path.join(student['pseudo'], 'pseudo-*.tfrecord')))
+  assert len(shards) == 2
+  with open(os.path.join(student['pseudo'], 'pseudo_report.json')) as f:
+    report = json.load(f)
+  assert report['images_labeled'] == 16
+  assert report['shards_complete'] == report['num_shards'] == 2
 
 
 def test_student_logs_the_self_training_scalars(student):
@@ -67,7 +74,7 @@ def test_student_logs_the_self_training_scalars(student):
   assert human[-1] < human[0], human
   ratio = [v for _, v in sorted(scalars['loss_norm_ratio'])]
   assert all(r > 0 for r in ratio)
-  with open(student['prefix'] + '_report.json') as f:
+  with open(os.path.join(student['pseudo'], 'pseudo_report.json')) as f:
     report = json.load(f)
   boxes = [v for _, v in scalars['pseudo_boxes_per_image']]
   assert 0 < sum(boxes) / len(boxes) <= 10
@@ -100,30 +107,6 @@ def test_exported_student_labels_round_two(student, digits_data):
   assert report['shards_complete'] == report['num_shards'] == 2
 
 
-def test_label_on_first_use(digits_data, digits_teacher, teacher_threshold,
-                            tmp_path):
-  model_dir = str(tmp_path / 'model')
-  overrides = _overrides(
-      digits_data, digits_data['unlabeled'], teacher_threshold,
-      extra=[f'task.self_training.teacher={digits_teacher}',
-             'trainer.train_steps=4', 'trainer.steps_per_loop=2',
-             'trainer.summary_interval=2', 'trainer.checkpoint_interval=4'])
-  run_tool(['train.py', '--experiment=selftrain_digits', '--mode=train',
-            f'--model_dir={model_dir}', f'--params_override={overrides}'])
-  out = os.path.join(model_dir, st_task.PSEUDO_LABEL_SUBDIR)
-  shards = sorted(tf.io.gfile.glob(os.path.join(out, 'pseudo-*.tfrecord')))
-  assert len(shards) == 2
-  with open(os.path.join(out, 'pseudo_report.json')) as f:
-    assert json.load(f)['images_labeled'] == 16
-  mtimes = [os.path.getmtime(s) for s in shards]
-  # Restart with more steps: the labels are reused, not redone.
-  overrides = overrides.replace('trainer.train_steps=4', 'trainer.train_steps=6')
-  run_tool(['train.py', '--experiment=selftrain_digits', '--mode=train',
-            f'--model_dir={model_dir}', f'--params_override={overrides}'])
-  assert [os.path.getmtime(s) for s in shards] == mtimes
-  assert tf.train.latest_checkpoint(model_dir).endswith('ckpt-6')
-
-
 def test_bad_self_training_config_fails_fast(digits_data):
   params = exp_factory.get_exp_config('selftrain_digits')
   params.task.train_data.input_path = digits_data['train']
@@ -151,3 +134,19 @@ def test_mixed_batch_is_one_to_one(digits_data):
   (hf, hl), (pf, pl) = next(iter(task.build_inputs(params.task.train_data)))
   assert hf.shape[0] == 8 and pf.shape[0] == 4
   assert hl['num_groundtruths'].shape == [8]
+
+
+# Last in the module: it trains the shared student further.
+def test_restart_reuses_the_labels(student):
+  shards = sorted(tf.io.gfile.glob(
+      os.path.join(student['pseudo'], 'pseudo-*.tfrecord')))
+  mtimes = [os.path.getmtime(s) for s in shards]
+  overrides = student['overrides'].replace(f'trainer.train_steps={STEPS}',
+                                           f'trainer.train_steps={STEPS + 2}')
+  assert overrides != student['overrides']
+  run_tool(['train.py', '--experiment=selftrain_digits', '--mode=train',
+            f"--model_dir={student['model_dir']}",
+            f'--params_override={overrides}'])
+  assert [os.path.getmtime(s) for s in shards] == mtimes
+  assert tf.train.latest_checkpoint(student['model_dir']).endswith(
+      f'ckpt-{STEPS + 2}')

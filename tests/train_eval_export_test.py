@@ -1,7 +1,8 @@
 """The tiny recipes train, evaluate and export through the real commands.
 
-train.py (Model Garden's driver) -> `--mode=eval` -> tools/export_saved_model.py,
-as a user runs them, on the digits data.
+train.py (Model Garden's driver, --mode=train_and_eval) ->
+tools/export_saved_model.py, as a user runs them, on the digits data. The
+runs are the session's test teachers (conftest), so they are trained once.
 """
 
 import math
@@ -12,51 +13,17 @@ import pytest
 import tensorflow as tf
 
 from conftest import read_scalars
-from conftest import run_tool
 
-STEPS = 60
-CASES = {
-    'detection': dict(experiment='supervised_digits', metric='AP',
-                      recipe='configs/experiments/supervised_digits_cpu.yaml'),
-    'segmentation': dict(
-        experiment='supervised_digits_seg', metric='mean_iou',
-        recipe='configs/experiments/supervised_digits_seg_cpu.yaml'),
-}
+METRIC = {'detection': 'AP', 'segmentation': 'mean_iou'}
 
 
-def _overrides(data, extra=''):
-  return ','.join(filter(None, [
-      f"task.train_data.input_path={data['train']}",
-      f"task.validation_data.input_path={data['val']}",
-      f'trainer.train_steps={STEPS}', 'trainer.steps_per_loop=20',
-      'trainer.summary_interval=20', f'trainer.checkpoint_interval={STEPS}',
-      f'trainer.validation_interval={STEPS}',
-      'trainer.optimizer_config.warmup.linear.warmup_steps=5',
-      f'trainer.optimizer_config.learning_rate.cosine.decay_steps={STEPS}',
-      extra]))
-
-
-@pytest.fixture(scope='module', params=sorted(CASES))
-def trained(request, digits_data, tmp_path_factory):
-  case = dict(CASES[request.param], name=request.param)
-  model_dir = str(tmp_path_factory.mktemp(request.param))
-  extra = ''
-  if request.param == 'detection':  # Eval against the COCO json file.
-    extra = f"task.annotation_file={digits_data['val_annotations']}"
-  overrides = _overrides(digits_data, extra)
-  run_tool(['train.py', f"--experiment={case['experiment']}", '--mode=train',
-            f'--model_dir={model_dir}', f"--config_file={case['recipe']}",
-            f'--params_override={overrides}'])
-  run_tool(['train.py', f"--experiment={case['experiment']}", '--mode=eval',
-            f'--model_dir={model_dir}', f"--config_file={case['recipe']}",
-            f'--params_override={overrides}'])
-  export_dir = os.path.join(model_dir, 'export')
-  run_tool(['tools/export_saved_model.py',
-            f"--experiment={case['experiment']}",
-            f"--config_file={os.path.join(model_dir, 'params.yaml')}",
-            f'--checkpoint_path={model_dir}', f'--export_dir={export_dir}'])
-  case.update(model_dir=model_dir, export_dir=export_dir)
-  return case
+@pytest.fixture(scope='module', params=sorted(METRIC))
+def trained(request):
+  name = ('digits_teacher_run' if request.param == 'detection'
+          else 'digits_seg_teacher_run')
+  run = dict(request.getfixturevalue(name))
+  run.update(name=request.param, metric=METRIC[request.param])
+  return run
 
 
 def test_training_lowers_the_loss(trained):
@@ -64,25 +31,26 @@ def test_training_lowers_the_loss(trained):
   losses = read_scalars(os.path.join(trained['model_dir'], 'train'))
   key = 'model_loss' if trained['name'] == 'detection' else 'training_loss'
   curve = [v for _, v in sorted(losses[key])]
-  assert len(curve) == STEPS // 20
+  assert len(curve) == trained['steps'] // trained['summary_interval']
   assert all(math.isfinite(v) for v in curve)
   assert curve[-1] < 0.97 * curve[0], curve
 
 
 def test_checkpoint_and_config_written(trained):
   model_dir = trained['model_dir']
-  assert tf.train.latest_checkpoint(model_dir).endswith(f'ckpt-{STEPS}')
+  assert tf.train.latest_checkpoint(model_dir).endswith(
+      f"ckpt-{trained['steps']}")
   with open(os.path.join(model_dir, 'params.yaml')) as f:
     text = f.read()
   assert 'augmentation_preset' in text and 'subset' in text
 
 
-def test_eval_mode_reports_metrics(trained):
+def test_evaluation_reports_metrics(trained):
   scalars = read_scalars(os.path.join(trained['model_dir'], 'validation'))
   metric = trained['metric']
   assert metric in scalars, sorted(scalars)
   step, value = scalars[metric][-1]
-  assert step == STEPS
+  assert step == trained['steps']
   assert 0.0 <= value <= 1.0
   if trained['name'] == 'detection':
     for key in ('AP50', 'AP75', 'APs', 'ARmax100'):
