@@ -1,16 +1,24 @@
-"""The whole loop on the built-in digits data set, with a results table.
+"""The whole self-training loop on the built-in digits data, with results.
 
   python tools/demo.py --output_dir=runs/demo [--quick] [--seed=0]
 
-Stages (each a real command a user runs, output streamed):
-  data      tools/make_digits_dataset.py
-  teacher   train.py --experiment=supervised_digits[_seg] (train_and_eval)
-  export    tools/export_saved_model.py
-for detection, then segmentation. Writes OUTPUT/results.json.
+Stages, each a real command a user runs (output logged, progress printed):
+  data           tools/make_digits_dataset.py
+  teacher        train.py --experiment=supervised_digits[_seg] train_and_eval
+  teacher_export tools/export_saved_model.py
+  pseudo_label   tools/pseudo_label.py (the teacher labels the unlabeled split)
+  student        train.py --experiment=selftrain_digits[_seg] train_and_eval
+  student_export tools/export_saved_model.py
+for detection, then segmentation. Ends with a teacher-vs-student table and
+writes OUTPUT/results.json, OUTPUT/teacher_vs_student.png; TensorBoard logs
+are in OUTPUT/<task>/{teacher,student}, pseudo-label overlays in
+OUTPUT/<task>/pseudo/pseudo_overlays.
 """
 
 import json
+import math
 import os
+import re
 import subprocess
 import sys
 import time
@@ -21,99 +29,220 @@ from absl import flags
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from official_ext.utils import summaries  # pylint: disable=g-import-not-at-top
+from official_ext.utils import summaries  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 _OUTPUT_DIR = flags.DEFINE_string('output_dir', 'runs/demo', 'Output folder.')
-_QUICK = flags.DEFINE_bool('quick', False, 'Toy sizes: a few minutes.')
+_QUICK = flags.DEFINE_bool('quick', False,
+                           'Toy sizes (a few minutes): checks the pipeline, '
+                           'too short for the student to win.')
 _SEED = flags.DEFINE_integer('seed', 0, 'Data seed.')
 _TASKS = flags.DEFINE_list('tasks', ['detection', 'segmentation'],
-                           'Which tasks to run.')
+                           'Which tasks to run, in order.')
 
 TASKS = {
-    'detection': dict(teacher='supervised_digits', metrics=('AP', 'AP50'),
-                      recipe='configs/experiments/supervised_digits_cpu.yaml'),
+    'detection': dict(
+        teacher='supervised_digits', student='selftrain_digits',
+        metrics=('AP', 'AP50'),
+        teacher_recipe='configs/experiments/supervised_digits_cpu.yaml',
+        student_recipe='configs/experiments/selftrain_digits_cpu.yaml'),
     'segmentation': dict(
-        teacher='supervised_digits_seg', metrics=('mean_iou',),
-        recipe='configs/experiments/supervised_digits_seg_cpu.yaml'),
+        teacher='supervised_digits_seg', student='selftrain_digits_seg',
+        metrics=('mean_iou',),
+        teacher_recipe='configs/experiments/supervised_digits_seg_cpu.yaml',
+        student_recipe='configs/experiments/selftrain_digits_seg_cpu.yaml'),
 }
+NUM_CLASSES = 11  # Background + ten digits, for both tasks.
+# Pseudo-label thresholds, as in the student recipes: detection keeps boxes
+# scored >= 0.3; segmentation keeps pixels whose top class probability is
+# >= 0.5 (others are ignored).
+THRESHOLDS = {'detection': 0.3, 'segmentation': 0.5}
+PROGRESS = ('train | step', ' eval | step', 'Worker 0/', '"images_labeled"',
+            'Writing fingerprint')
+# absl's log prefix ("I1122 23:58:59.371453 1403 controller.py:278] ").
+_ABSL_PREFIX = re.compile(r'^[IWEF]\d{4} [\d:.]+\s+\d+ \S+:\d+\] ')
 
 
-def _sizes(quick):
+def sizes(quick: bool) -> dict:
   if quick:
-    return dict(num_train=32, num_unlabeled=32, num_val=16, steps=40)
-  return dict(num_train=200, num_unlabeled=1000, num_val=200, steps=1500)
+    return dict(num_train=32, num_unlabeled=32, num_val=16,
+                teacher_steps=20, student_steps=20)
+  return dict(num_train=200, num_unlabeled=1000, num_val=200,
+              teacher_steps=1500, student_steps=1500)
 
 
 def _run(stage, args, log_path):
-  """Runs a command, streaming its progress lines; raises on failure."""
-  print(f'[{stage}] {" ".join(args)}', flush=True)
+  """Runs a command, printing its progress lines; returns its seconds."""
+  print(f'[{stage}] python {" ".join(args)}', flush=True)
   env = dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL='2')
   start = time.time()
   with open(log_path, 'w') as log:
     proc = subprocess.Popen([sys.executable] + args, cwd=REPO, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True)
+    last = None
     for line in proc.stdout:
       log.write(line)
-      if (line.startswith(('train | step', ' eval | step')) or
-          'Writing fingerprint' in line):
-        print(f'  [{stage}] {line.strip()[:120]}', flush=True)
+      message = _ABSL_PREFIX.sub('', line.strip())
+      if message != last and any(p in message for p in PROGRESS):
+        print(f'  [{stage}] {message[:140]}', flush=True)
+        last = message
     proc.wait()
+  seconds = time.time() - start
   if proc.returncode:
     raise SystemExit(f'[{stage}] failed (exit {proc.returncode}); '
                      f'see {log_path}')
-  return time.time() - start
+  print(f'[{stage}] done in {seconds:.0f} s', flush=True)
+  return seconds
+
+
+def _trainer_overrides(steps: int) -> list:
+  interval = min(50, steps)
+  return [f'trainer.train_steps={steps}',
+          f'trainer.validation_interval={steps}',
+          f'trainer.checkpoint_interval={steps}',
+          f'trainer.optimizer_config.learning_rate.cosine.decay_steps={steps}',
+          f'trainer.optimizer_config.warmup.linear.warmup_steps='
+          f'{min(100, steps // 4)}',
+          f'trainer.steps_per_loop={interval}',
+          f'trainer.summary_interval={interval}']
+
+
+def run_task(task: str, data: dict, out: str, size: dict) -> dict:
+  """teacher -> export -> pseudo-label -> student -> export for one task."""
+  spec = TASKS[task]
+  root = os.path.join(out, task)
+  dirs = {k: os.path.join(root, k) for k in (
+      'teacher', 'teacher_export', 'pseudo', 'student', 'student_export')}
+  logs = {k: os.path.join(root, f'{k}.log') for k in dirs}
+  os.makedirs(root, exist_ok=True)
+  common = [f"task.train_data.input_path={data['train']}",
+            f"task.validation_data.input_path={data['val']}"]
+  if task == 'detection':  # COCO AP against the val json (pycocotools).
+    common.append(f"task.annotation_file={data['val_annotations']}")
+  times = {}
+
+  def train(stage, experiment, recipe, steps, extra=()):
+    overrides = ','.join(common + _trainer_overrides(steps) + list(extra))
+    times[stage] = _run(f'{task}/{stage}', [
+        'train.py', f'--experiment={experiment}', '--mode=train_and_eval',
+        f'--model_dir={dirs[stage]}', f'--config_file={recipe}',
+        f'--params_override={overrides}'], logs[stage])
+
+  def export(stage, experiment, model_dir):
+    times[stage] = _run(f'{task}/{stage}', [
+        'tools/export_saved_model.py', f'--experiment={experiment}',
+        f'--config_file={model_dir}/params.yaml',
+        f'--checkpoint_path={model_dir}', f'--export_dir={dirs[stage]}'],
+        logs[stage])
+
+  train('teacher', spec['teacher'], spec['teacher_recipe'],
+        size['teacher_steps'])
+  export('teacher_export', spec['teacher'], dirs['teacher'])
+  prefix = os.path.join(dirs['pseudo'], 'pseudo')
+  times['pseudo_label'] = _run(f'{task}/pseudo_label', [
+      'tools/pseudo_label.py', f"--teacher={dirs['teacher_export']}",
+      f'--task={task}', f"--input_pattern={data['unlabeled']}",
+      f'--output_prefix={prefix}', f'--score_threshold={THRESHOLDS[task]}',
+      f'--num_classes={NUM_CLASSES}', '--no_progress'], logs['pseudo'])
+  train('student', spec['student'], spec['student_recipe'],
+        size['student_steps'], extra=[
+            f'task.pseudo_data.input_path={prefix}-*.tfrecord',
+            f'task.self_training.score_threshold={THRESHOLDS[task]}'])
+  export('student_export', spec['student'], dirs['student'])
+
+  with open(prefix + '_report.json') as f:
+    report = json.load(f)
+  result = {'wall_time_s': times, 'dirs': dirs,
+            'pseudo_labels': {k: report.get(k) for k in (
+                'images_labeled', 'score_threshold', 'boxes_per_image_mean',
+                'ignored_fraction', 'teacher_images_per_second')
+                              if report.get(k) is not None}}
+  for model in ('teacher', 'student'):
+    event_dir = os.path.join(dirs[model], 'validation')
+    result[model] = {m: summaries.last_value(event_dir, m)
+                     for m in spec['metrics']}
+  result['student_minus_teacher'] = {
+      m: result['student'][m] - result['teacher'][m] for m in spec['metrics']}
+  return result
+
+
+def table(results: dict) -> str:
+  lines = ['| task | metric | teacher | student | student - teacher |',
+           '|---|---|---|---|---|']
+  for task, r in results['tasks'].items():
+    for m in r['teacher']:
+      lines.append(f"| {task} | {m} | {r['teacher'][m]:.4f} | "
+                   f"{r['student'][m]:.4f} | "
+                   f"{r['student_minus_teacher'][m]:+.4f} |")
+  lines += ['', '| stage | seconds |', '|---|---|',
+            f"| data | {results['wall_time_s']['data']:.0f} |"]
+  for task, r in results['tasks'].items():
+    for stage, s in r['wall_time_s'].items():
+      lines.append(f'| {task}/{stage} | {s:.0f} |')
+  lines.append(f"| total | {results['wall_time_s']['total']:.0f} |")
+  return '\n'.join(lines)
+
+
+def plot(results: dict, path: str):
+  """Grouped bars: teacher vs student for each task's metrics."""
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  labels, teacher, student = [], [], []
+  for task, r in results['tasks'].items():
+    for m in r['teacher']:
+      labels.append(f'{task}\n{m}')
+      teacher.append(r['teacher'][m])
+      student.append(r['student'][m])
+  xs = range(len(labels))
+  fig, ax = plt.subplots(figsize=(1.8 * len(labels) + 2, 3.5))
+  ax.bar([x - 0.2 for x in xs], teacher, 0.4, label='teacher (supervised)')
+  ax.bar([x + 0.2 for x in xs], student, 0.4, label='student (self-trained)')
+  ax.set_xticks(list(xs))
+  ax.set_xticklabels(labels)
+  ax.set_ylim(0, 1)
+  ax.set_title(f"digits validation, seed {results['seed']}"
+               + (' (--quick)' if results['quick'] else ''))
+  ax.legend(loc='upper left', fontsize=8)
+  fig.tight_layout()
+  fig.savefig(path, dpi=100)
+  plt.close(fig)
 
 
 def main(_):
+  for task in _TASKS.value:
+    if task not in TASKS:
+      raise app.UsageError(f'--tasks: {task!r} is not one of {sorted(TASKS)}')
   out = os.path.abspath(_OUTPUT_DIR.value)
   os.makedirs(out, exist_ok=True)
-  sizes = _sizes(_QUICK.value)
-  results = {'quick': _QUICK.value, 'seed': _SEED.value, 'sizes': sizes,
+  size = sizes(_QUICK.value)
+  start = time.time()
+  results = {'quick': _QUICK.value, 'seed': _SEED.value, 'sizes': size,
              'tasks': {}, 'wall_time_s': {}}
   data_dir = os.path.join(out, 'data')
   results['wall_time_s']['data'] = _run('data', [
       'tools/make_digits_dataset.py', f'--output_dir={data_dir}',
-      f'--seed={_SEED.value}', f"--num_train={sizes['num_train']}",
-      f"--num_unlabeled={sizes['num_unlabeled']}",
-      f"--num_val={sizes['num_val']}"], os.path.join(out, 'data.log'))
+      f'--seed={_SEED.value}', f"--num_train={size['num_train']}",
+      f"--num_unlabeled={size['num_unlabeled']}",
+      f"--num_val={size['num_val']}"], os.path.join(out, 'data.log'))
+  data = {split: os.path.join(data_dir, f'{split}-*.tfrecord')
+          for split in ('train', 'unlabeled', 'val')}
+  data['val_annotations'] = os.path.join(data_dir, 'annotations_val.json')
   for task in _TASKS.value:
-    spec = TASKS[task]
-    steps = sizes['steps']
-    model_dir = os.path.join(out, task, 'teacher')
-    overrides = ','.join([
-        f'task.train_data.input_path={data_dir}/train-*',
-        f'task.validation_data.input_path={data_dir}/val-*',
-        f'trainer.train_steps={steps}',
-        f'trainer.validation_interval={steps}',
-        f'trainer.checkpoint_interval={steps}',
-        f'trainer.optimizer_config.learning_rate.cosine.decay_steps={steps}',
-        f'trainer.steps_per_loop={min(50, steps)}',
-        f'trainer.summary_interval={min(50, steps)}'])
-    timings = results['wall_time_s'].setdefault(task, {})
-    timings['teacher_train'] = _run(f'{task}/teacher', [
-        'train.py', f"--experiment={spec['teacher']}",
-        '--mode=train_and_eval', f'--model_dir={model_dir}',
-        f"--config_file={spec['recipe']}", f'--params_override={overrides}'],
-        os.path.join(out, f'{task}_teacher.log'))
-    timings['teacher_export'] = _run(f'{task}/export', [
-        'tools/export_saved_model.py', f"--experiment={spec['teacher']}",
-        f'--config_file={model_dir}/params.yaml',
-        f'--checkpoint_path={model_dir}',
-        f'--export_dir={os.path.join(out, task, "teacher_export")}'],
-        os.path.join(out, f'{task}_export.log'))
-    metrics = {m: summaries.last_value(os.path.join(model_dir, 'validation'),
-                                       m) for m in spec['metrics']}
-    results['tasks'][task] = {'teacher': metrics}
+    results['tasks'][task] = run_task(task, data, out, size)
+  results['wall_time_s']['total'] = time.time() - start
+  bad = [(t, m) for t, r in results['tasks'].items()
+         for model in ('teacher', 'student') for m, v in r[model].items()
+         if not math.isfinite(v)]
   with open(os.path.join(out, 'results.json'), 'w') as f:
     json.dump(results, f, indent=2)
-  print('\n| task | model | ' + ' | '.join(['metric', 'value']) + ' |')
-  print('|---|---|---|---|')
-  for task, r in results['tasks'].items():
-    for model, metrics in r.items():
-      for k, v in metrics.items():
-        print(f'| {task} | {model} | {k} | {v:.4f} |')
-  print(f"\nresults: {os.path.join(out, 'results.json')}")
+  plot(results, os.path.join(out, 'teacher_vs_student.png'))
+  print('\n' + table(results))
+  print(f"\nresults: {os.path.join(out, 'results.json')}\n"
+        f"plot:    {os.path.join(out, 'teacher_vs_student.png')}\n"
+        f'logs:    tensorboard --logdir={out}')
+  if bad:
+    raise SystemExit(f'non-finite metrics: {bad}')
 
 
 if __name__ == '__main__':

@@ -1,0 +1,92 @@
+"""tools/demo.py --quick: every stage of the loop leaves its outputs, and
+results.json holds finite teacher and student metrics. (Whether the student
+wins needs the full run: see README.)"""
+
+import json
+import math
+import os
+
+import numpy as np
+from PIL import Image
+import pytest
+import tensorflow as tf
+
+from official_ext.self_training import labeling
+
+from conftest import run_tool
+
+STAGES = ('teacher', 'teacher_export', 'pseudo_label', 'student',
+          'student_export')
+METRICS = {'detection': ('AP', 'AP50'), 'segmentation': ('mean_iou',)}
+
+
+@pytest.fixture(scope='module')
+def demo(tmp_path_factory):
+  out = str(tmp_path_factory.mktemp('demo'))
+  proc = run_tool(['tools/demo.py', '--quick', f'--output_dir={out}'])
+  with open(os.path.join(out, 'results.json')) as f:
+    return dict(out=out, results=json.load(f), stdout=proc.stdout)
+
+
+def test_results_hold_finite_metrics_and_stage_times(demo):
+  results = demo['results']
+  assert results['quick'] and results['seed'] == 0
+  assert list(results['tasks']) == ['detection', 'segmentation']
+  for task, r in results['tasks'].items():
+    for model in ('teacher', 'student'):
+      assert set(r[model]) == set(METRICS[task])
+      for value in r[model].values():
+        assert math.isfinite(value) and 0.0 <= value <= 1.0, (task, model)
+      assert r['student_minus_teacher'] == pytest.approx(
+          {m: r['student'][m] - r['teacher'][m] for m in METRICS[task]})
+    assert list(r['wall_time_s']) == list(STAGES)
+    assert all(t > 0 for t in r['wall_time_s'].values())
+    assert r['pseudo_labels']['images_labeled'] == results['sizes'][
+        'num_unlabeled']
+  assert results['wall_time_s']['total'] >= sum(
+      sum(r['wall_time_s'].values()) for r in results['tasks'].values())
+
+
+def test_table_is_printed(demo):
+  lines = demo['stdout'].splitlines()
+  rows = [l for l in lines if l.startswith('| detection | AP ')]
+  assert len(rows) == 1
+  teacher = demo['results']['tasks']['detection']['teacher']['AP']
+  assert f'{teacher:.4f}' in rows[0]
+  assert any(l.startswith('| segmentation/student |') for l in lines)
+  assert any(l.startswith('[detection/student] done in') for l in lines)
+
+
+def test_every_stage_left_its_outputs(demo):
+  out = demo['out']
+  for task in METRICS:
+    root = os.path.join(out, task)
+    for model in ('teacher', 'student'):
+      model_dir = os.path.join(root, model)
+      steps = demo['results']['sizes'][f'{model}_steps']
+      assert tf.train.latest_checkpoint(model_dir).endswith(f'ckpt-{steps}')
+      for sub in ('train', 'validation'):
+        assert any('tfevents' in n for n in
+                   os.listdir(os.path.join(model_dir, sub))), (model_dir, sub)
+      assert os.path.exists(os.path.join(
+          root, f'{model}_export', 'saved_model', 'saved_model.pb'))
+    prefix = os.path.join(root, 'pseudo', 'pseudo')
+    assert len(tf.io.gfile.glob(labeling.output_pattern(prefix))) == 2
+    overlays = os.listdir(prefix + '_overlays')
+    assert len(overlays) == 4 and all(n.endswith('.png') for n in overlays)
+  with Image.open(os.path.join(out, 'teacher_vs_student.png')) as plot:
+    assert plot.size[0] > 300 and plot.size[1] > 200
+    assert np.asarray(plot.convert('L')).std() > 0
+
+
+def test_exported_student_labels_round_two(demo, tmp_path):
+  """The student becomes the next teacher (the paper's iterated loop)."""
+  data = os.path.join(demo['out'], 'data', 'unlabeled-*.tfrecord')
+  for task in METRICS:
+    report = labeling.label(labeling.LabelingConfig(
+        teacher=os.path.join(demo['out'], task, 'student_export'), task=task,
+        input_pattern=data, output_prefix=str(tmp_path / task / 'pseudo'),
+        score_threshold=0.0, num_classes=11, show_progress=False))
+    assert report['images_labeled'] == demo['results']['sizes'][
+        'num_unlabeled']
+    assert report['shards_complete'] == report['num_shards'] == 2
