@@ -77,24 +77,28 @@ def _read_ids(path: str) -> List[str]:
     return [line.strip().split()[0] for line in f if line.strip()]
 
 
-def find_voc_root(voc_dir: str) -> str:
-  for candidate in (voc_dir, os.path.join(voc_dir, 'VOC2012'),
-                    os.path.join(voc_dir, 'VOCdevkit', 'VOC2012')):
-    if tf.io.gfile.isdir(os.path.join(candidate, 'SegmentationClass')):
+def _find_root(flag: str, path: str, subdirs, marker: str, what: str) -> str:
+  """The first of `path`/`subdir` holding `marker`/, else a clear error."""
+  candidates = [path] + [os.path.join(path, d) for d in subdirs]
+  for candidate in candidates:
+    if tf.io.gfile.isdir(os.path.join(candidate, marker)):
       return candidate
   raise FileNotFoundError(
-      f'--voc_dir={voc_dir!r}: no SegmentationClass/ in it, VOC2012/ or '
-      'VOCdevkit/VOC2012/; point it at the extracted VOCtrainval tar.')
+      f'--{flag}={path!r}: no {marker}/ in it, ' +
+      ' or '.join(f'{d}/' for d in subdirs) +
+      f'; point it at the extracted {what} tar.')
+
+
+def find_voc_root(voc_dir: str) -> str:
+  return _find_root('voc_dir', voc_dir,
+                    ['VOC2012', os.path.join('VOCdevkit', 'VOC2012')],
+                    'SegmentationClass', 'VOCtrainval')
 
 
 def find_sbd_root(sbd_dir: str) -> str:
-  for candidate in (sbd_dir, os.path.join(sbd_dir, 'dataset'),
-                    os.path.join(sbd_dir, 'benchmark_RELEASE', 'dataset')):
-    if tf.io.gfile.isdir(os.path.join(candidate, 'cls')):
-      return candidate
-  raise FileNotFoundError(
-      f'--sbd_dir={sbd_dir!r}: no cls/ in it, dataset/ or '
-      'benchmark_RELEASE/dataset/; point it at the extracted SBD tar.')
+  return _find_root('sbd_dir', sbd_dir,
+                    ['dataset', os.path.join('benchmark_RELEASE', 'dataset')],
+                    'cls', 'SBD')
 
 
 def plan(split: str, voc_dir: str,

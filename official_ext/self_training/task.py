@@ -31,6 +31,8 @@ class SelfTrainingMixin:
   # Names of the extra per-task loss logs and pseudo statistics.
   TASK_LOSS_NAMES: Tuple[str, ...] = ()
   PSEUDO_STAT_NAMES: Tuple[str, ...] = ()
+  # What the teacher predicts: 'detection' or 'segmentation' (labeling.py).
+  LABEL_TASK: str = ''
 
   # ---- what a subclass provides --------------------------------------------
   def split_losses(self, outputs, labels) -> Tuple[tf.Tensor, Dict[str, Any]]:
@@ -41,9 +43,16 @@ class SelfTrainingMixin:
     """{PSEUDO_STAT_NAMES: value} of a pseudo-labeled batch."""
     raise NotImplementedError
 
+  # ---- labeling on first use ------------------------------------------------
   def label_unlabeled_data(self, input_path: str, output_dir: str) -> str:
     """Runs the teacher over raw images; returns the pseudo-label pattern."""
-    raise NotImplementedError
+    from official_ext.self_training import labeling  # pylint: disable=g-import-not-at-top
+    config = self.task_config
+    return labeling.label_on_first_use(
+        task=self.LABEL_TASK, teacher=config.self_training.teacher,
+        input_pattern=input_path, output_dir=output_dir,
+        score_threshold=config.self_training.score_threshold,
+        num_classes=config.model.num_classes)
 
   # ---- config ----------------------------------------------------------------
   def check_self_training_config(self):

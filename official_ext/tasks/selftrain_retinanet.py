@@ -16,6 +16,7 @@ class SelfTrainingRetinaNetTask(st_task.SelfTrainingMixin,
 
   TASK_LOSS_NAMES = ('cls_loss', 'box_loss', 'model_loss')
   PSEUDO_STAT_NAMES = ('pseudo_boxes_per_image',)
+  LABEL_TASK = 'detection'
 
   def make_parse_fn(self, parser, params):
     parse = super().make_parse_fn(parser, params)
@@ -40,10 +41,3 @@ class SelfTrainingRetinaNetTask(st_task.SelfTrainingMixin,
     count = tf.cast(labels['num_groundtruths'], tf.float32)
     return {'pseudo_boxes_per_image': tf.reduce_mean(count)}
 
-  def label_unlabeled_data(self, input_path, output_dir):
-    from official_ext.self_training import labeling  # pylint: disable=g-import-not-at-top
-    return labeling.label_on_first_use(
-        task='detection', teacher=self.task_config.self_training.teacher,
-        input_pattern=input_path, output_dir=output_dir,
-        score_threshold=self.task_config.self_training.score_threshold,
-        num_classes=self.task_config.model.num_classes)

@@ -15,6 +15,7 @@ class SelfTrainingSegmentationTask(st_task.SelfTrainingMixin,
   """Model Garden segmentation + the shared self-training core."""
 
   PSEUDO_STAT_NAMES = ('pseudo_ignored_fraction',)
+  LABEL_TASK = 'segmentation'
 
   def make_parse_fn(self, parser, params):
     parse = super().make_parse_fn(parser, params)
@@ -42,10 +43,3 @@ class SelfTrainingSegmentationTask(st_task.SelfTrainingMixin,
     return {'pseudo_ignored_fraction': tf.reduce_mean(
         labels['ignored_fraction'])}
 
-  def label_unlabeled_data(self, input_path, output_dir):
-    from official_ext.self_training import labeling  # pylint: disable=g-import-not-at-top
-    return labeling.label_on_first_use(
-        task='segmentation', teacher=self.task_config.self_training.teacher,
-        input_pattern=input_path, output_dir=output_dir,
-        score_threshold=self.task_config.self_training.score_threshold,
-        num_classes=self.task_config.model.num_classes)
