@@ -3,6 +3,7 @@
 import io
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -215,6 +216,20 @@ def test_teacher_checks(digits_teacher, tmp_path):
     teacher_lib.Teacher(digits_teacher, 'detection', num_classes=91)
   with pytest.raises(ValueError, match=r"lack \['logits'\]"):
     teacher_lib.Teacher(digits_teacher, 'segmentation')
+
+
+def test_slow_nms_export_is_flagged(digits_teacher, tmp_path):
+  assert teacher_lib.Teacher(digits_teacher, 'detection').slow_export_reason is None
+  copy = str(tmp_path / 'v2_teacher')
+  shutil.copytree(digits_teacher, copy)
+  params = os.path.join(copy, 'params.yaml')
+  with open(params) as f:
+    text = f.read()
+  assert 'nms_version: batched' in text
+  with open(params, 'w') as f:
+    f.write(text.replace('nms_version: batched', 'nms_version: v2'))
+  reason = teacher_lib.Teacher(copy, 'detection').slow_export_reason
+  assert "nms_version='v2'" in reason and 'nms_version=batched' in reason
 
 
 def test_empty_input_pattern(digits_teacher, tmp_path):

@@ -25,6 +25,7 @@ import numpy as np
 import tensorflow as tf
 
 from official_ext.data import tfexample
+from official_ext.self_training import bad_inputs
 from official_ext.self_training import labelers
 from official_ext.self_training import teacher as teacher_lib
 
@@ -42,6 +43,7 @@ class LabelingConfig:
   num_classes: Optional[int] = None  # The student's, checked if given.
   num_overlays: int = 4
   show_progress: bool = True
+  strict: bool = False  # The first bad input is an error, not a skip.
 
   def check(self):
     if not self.input_pattern:
@@ -117,11 +119,13 @@ def build_dataset(files: List[str], batch_size: int,
 
   Each element's 'shard' is the output shard of its file (`shards[i]` for
   `files[i]`, default 0): one pipeline streams over all of a worker's
-  shards, so decoding never stalls at a shard boundary.
+  shards, so decoding never stalls at a shard boundary. 'file' and
+  'record' are its position (index into `files`, record in that file);
+  records that fail to read or decode are left out.
   """
   shards = [0] * len(files) if shards is None else shards
 
-  def decode(serialized, shard):
+  def decode(serialized, shard, file_index, record_index):
     feats = tf.io.parse_single_example(serialized, {
         'image/encoded': tf.io.FixedLenFeature([], tf.string),
         'image/source_id': tf.io.FixedLenFeature([], tf.string,
@@ -150,13 +154,18 @@ def build_dataset(files: List[str], batch_size: int,
     return {'image': fitted, 'scale': scale, 'height': height,
             'width': width, 'encoded': feats['image/encoded'],
             'format': feats['image/format'],
-            'source_id': feats['image/source_id'], 'shard': shard}
+            'source_id': feats['image/source_id'], 'shard': shard,
+            'file': file_index, 'record': record_index}
 
   ds = tf.data.Dataset.from_tensor_slices(
-      (tf.constant(files, tf.string), tf.constant(shards, tf.int32)))
-  ds = ds.flat_map(lambda f, j: tf.data.TFRecordDataset(f).map(
-      lambda r: (r, j)))
+      (tf.constant(files, tf.string), tf.constant(shards, tf.int32),
+       tf.range(len(files), dtype=tf.int64)))
+  ds = ds.flat_map(lambda f, j, i: tf.data.TFRecordDataset(f).enumerate().map(
+      lambda k, r: (r, j, i, k)))
   ds = ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+  # A record that cannot be read or decoded is dropped here, not fatal;
+  # bad_inputs.RecordTracker finds it from the (file, record) positions.
+  ds = ds.ignore_errors()
   ds = ds.batch(batch_size if target_size else 1)
   return ds.prefetch(tf.data.AUTOTUNE)
 
@@ -172,7 +181,8 @@ def _source_id(raw: bytes, encoded: bytes) -> str:
 # ---- the run ---------------------------------------------------------------------
 
 _META_KEYS = ('scale', 'height', 'width', 'encoded', 'format', 'source_id',
-              'shard')
+              'shard', 'file', 'record')
+MAX_SKIPPED_LISTED = 100  # Per shard, in its stats and the report.
 
 
 def _pad_batch(images, fixed_batch_size: Optional[int]):
@@ -198,13 +208,35 @@ class _ShardWriter:
     self.current = None
     self.writer = self.stats = None
     self.start = 0.0
+    # The stream's files, in order, and the output shard of each.
+    self.files = [f for j in todo for f in plan[j]]
+    self.file_shards = [j for j in todo for _ in plan[j]]
+    self.tracker = bad_inputs.RecordTracker(self.files, self.skip)
+
+  def skip(self, file_index: int, record_index: int, reason: str,
+           detail: str):
+    """Counts (or, strict, raises on) an input record that was not labeled."""
+    path = self.files[file_index]
+    where = f'{path} record {record_index}'
+    if self.config.strict:
+      raise bad_inputs.BadInputError(
+          f'bad input {where}: {reason} ({detail}). Fix or remove it, or run '
+          'without --strict to skip bad inputs and count them in the report.')
+    logging.warning('Skipping %s: %s (%s).', where, reason, detail)
+    self.advance_to(self.file_shards[file_index])
+    skipped = self.stats['skipped']
+    skipped[reason] = skipped.get(reason, 0) + 1
+    listed = self.stats['skipped_inputs']
+    if len(listed) < MAX_SKIPPED_LISTED:
+      listed[where] = reason
 
   def _open(self, j):
     self.current = j
     final = shard_path(self.config.output_prefix, j, self.num_shards)
     self.tmp = f'{final}.tmp-{self.config.worker_index}'
     self.writer = tf.io.TFRecordWriter(self.tmp)
-    self.stats = dict(num_images=0, skipped={}, teacher_seconds=0.0,
+    self.stats = dict(num_images=0, skipped={}, skipped_inputs={},
+                      teacher_seconds=0.0,
                       **self.labeler.new_stats())
     self.start = time.time()
 
@@ -241,6 +273,7 @@ class _ShardWriter:
     """Teacher outputs of one batch -> examples (runs on the writer thread)."""
     n = len(meta['height'])
     for i in range(n):
+      self.tracker.seen(int(meta['file'][i]), int(meta['record'][i]))
       self.advance_to(int(meta['shard'][i]))
       height, width = int(meta['height'][i]), int(meta['width'][i])
       labels = self.labeler.labels(outputs, i, float(meta['scale'][i]),
@@ -301,6 +334,7 @@ def _label_shards(teacher, labeler, todo, plan, config, overlays):
                                      seconds))
         while pending:
           finish_oldest()
+        sink.tracker.finish()
         sink.advance_to(None)
       finally:
         for f in pending:
@@ -332,7 +366,8 @@ def aggregate_report(config: LabelingConfig, num_shards: int) -> dict:
         total[k] = [a + b for a, b in zip(total[k], v)]
       elif isinstance(v, dict):
         for kk, vv in v.items():
-          total[k][kk] = total[k].get(kk, 0) + vv
+          total[k][kk] = (vv if isinstance(vv, str) else
+                          total[k].get(kk, 0) + vv)
   total = total or {}
   n = total.get('num_images', 0)
   report = {
@@ -342,6 +377,7 @@ def aggregate_report(config: LabelingConfig, num_shards: int) -> dict:
       'images_labeled': n,
       'images_skipped': sum(total.get('skipped', {}).values()),
       'skipped_reasons': total.get('skipped', {}),
+      'skipped_inputs': total.get('skipped_inputs', {}),
   }
   report.update(labelers.LABELERS[config.task](
       config.score_threshold).report(total, n))
@@ -389,6 +425,10 @@ def label(config: LabelingConfig) -> dict:
   _write_overlays(config.output_prefix, overlays)
   report = aggregate_report(config, num_shards)
   report['teacher_warm_up_seconds'] = warm_up_seconds
+  report['teacher_export_warning'] = teacher.slow_export_reason
+  if report.get('teacher_images_per_second'):
+    logging.info('Teacher served %.1f img/s (batch %d).',
+                 report['teacher_images_per_second'], config.batch_size)
   _atomic_write_text(config.output_prefix + '_report.json',
                      json.dumps(report, indent=2))
   return report
