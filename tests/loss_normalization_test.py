@@ -32,7 +32,7 @@ def test_disabled_is_plain_weighted_sum():
   n = loss_normalization.LossNormalizer(alpha=0.5, enabled=False)
   total, ratio = _combine(n, 3.0, 2.0)
   assert total == pytest.approx(3.0 + 0.5 * 2.0) and ratio == 1.0
-  assert int(n.num_updates) == 0
+  assert int(n.num_updates) == 1  # Counts steps; the averages are unused.
 
 
 def test_ratio_is_stop_gradient():

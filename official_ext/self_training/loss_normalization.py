@@ -29,7 +29,8 @@ class LossNormalizer(tf.Module):
     with self.name_scope:
       self.human_average = tf.Variable(0.0, name='human_average', **kwargs)
       self.pseudo_average = tf.Variable(0.0, name='pseudo_average', **kwargs)
-      # Number of updates so far; the first update sets the averages.
+      # Number of (finite) updates so far; the first sets the averages. It
+      # is also the number of good steps (with normalization off, too).
       self.num_updates = tf.Variable(
           0, trainable=False, dtype=tf.int64, name='num_updates',
           synchronization=tf.VariableSynchronization.ON_WRITE,
@@ -67,9 +68,12 @@ class LossNormalizer(tf.Module):
 
   def combine(self, human_loss, pseudo_loss):
     """Updates the averages, then returns (total loss, ratio used)."""
+    update = self.update(human_loss, pseudo_loss)
     if not self.enabled:
-      return human_loss + self.alpha * pseudo_loss, tf.constant(1.0)
-    with tf.control_dependencies([self.update(human_loss, pseudo_loss)]):
+      # The averages are still kept (and num_updates counts steps), unused.
+      with tf.control_dependencies([update]):
+        return human_loss + self.alpha * pseudo_loss, tf.constant(1.0)
+    with tf.control_dependencies([update]):
       ratio = self.ratio()
     total = (human_loss + self.alpha * ratio * pseudo_loss) / (1.0 + self.alpha)
     return total, ratio

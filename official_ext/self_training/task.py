@@ -23,6 +23,7 @@ from official_ext.self_training import mixing
 
 NORMALIZER_ATTR = 'loss_normalizer'
 PSEUDO_LABEL_SUBDIR = 'pseudo_labels'
+NON_FINITE_LOSS = 'Non-finite loss:'
 
 
 class SelfTrainingMixin:
@@ -95,6 +96,15 @@ class SelfTrainingMixin:
     if not params.is_training:
       return super().build_inputs(params, input_context)
     self.check_self_training_config()
+    if input_context is not None:
+      for field, data in (('train_data', params),
+                          ('pseudo_data', self.task_config.pseudo_data)):
+        if data.global_batch_size % input_context.num_replicas_in_sync:
+          raise ValueError(
+              f'task.{field}.global_batch_size={data.global_batch_size} is '
+              f'not divisible by the {input_context.num_replicas_in_sync} '
+              'replicas in sync; use a multiple of it (each replica gets '
+              'global_batch_size / replicas images).')
     human = super().build_inputs(params, input_context)
     pseudo = super().build_inputs(self.pseudo_data_config(), input_context)
     return mixing.zip_datasets(human, pseudo)
@@ -108,6 +118,24 @@ class SelfTrainingMixin:
     return [tf_keras.metrics.Mean(n, dtype=tf.float32) for n in names]
 
   # ---- training ----------------------------------------------------------------
+  @staticmethod
+  def _assert_finite(normalizer, human_loss, pseudo_loss, loss):
+    """Stops the step, before any update, on a NaN/inf loss, naming the step
+    and the losses; the last checkpoint stays the last good one.
+
+    The step is the normalizer's count of good steps + 1 (checkpointed with
+    the model); optimizer.iterations may not exist yet inside a replica
+    function and cannot be created there.
+    """
+    if isinstance(tf.distribute.get_strategy(),
+                  (tf.distribute.TPUStrategy,)):
+      return tf.no_op()  # XLA on TPU compiles no Assert.
+    finite = tf.reduce_all(tf.math.is_finite(
+        tf.stack([human_loss, pseudo_loss, loss])))
+    return tf.debugging.Assert(finite, [
+        NON_FINITE_LOSS, 'step', normalizer.num_updates + 1, 'human_loss',
+        human_loss, 'pseudo_loss', pseudo_loss, 'total_loss', loss])
+
   def train_step(self, inputs, model: tf_keras.Model,
                  optimizer: tf_keras.optimizers.Optimizer,
                  metrics: Optional[List[Any]] = None):
@@ -132,7 +160,9 @@ class SelfTrainingMixin:
       if isinstance(optimizer, tf_keras.mixed_precision.LossScaleOptimizer):
         scaled_loss = optimizer.get_scaled_loss(scaled_loss)
     tvars = model.trainable_variables
-    grads = tape.gradient(scaled_loss, tvars)
+    with tf.control_dependencies([self._assert_finite(
+        normalizer, human_loss, pseudo_loss, loss)]):
+      grads = tape.gradient(scaled_loss, tvars)
     if isinstance(optimizer, tf_keras.mixed_precision.LossScaleOptimizer):
       grads = optimizer.get_unscaled_gradients(grads)
     optimizer.apply_gradients(list(zip(grads, tvars)))

@@ -1,0 +1,89 @@
+"""A bad training config fails before any heavy work, with one clear line."""
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from official.core import exp_factory
+from official_ext import registry_imports  # pylint: disable=unused-import
+from official_ext.self_training import preflight
+
+from conftest import REPO
+
+
+def _student(digits_data, teacher=''):
+  params = exp_factory.get_exp_config('selftrain_digits')
+  params.task.train_data.input_path = digits_data['train']
+  params.task.validation_data.input_path = digits_data['val']
+  params.task.pseudo_data.input_path = digits_data['unlabeled']
+  params.task.self_training.teacher = teacher
+  return params
+
+
+@pytest.mark.parametrize('override,error,words', [
+    ({'task.self_training.alpha': -1.0}, ValueError, ['alpha=-1.0', '>= 0']),
+    ({'task.self_training.score_threshold': 1.5}, ValueError,
+     ['score_threshold=1.5', '[0, 1]']),
+    ({'task.pseudo_data.global_batch_size': 0}, ValueError,
+     ['pseudo_data.global_batch_size=0', 'positive']),
+    ({'task.pseudo_data.input_path': ''}, ValueError,
+     ['pseudo_data.input_path is empty']),
+    ({'task.pseudo_data.input_path': '/no/such/pseudo-*'}, FileNotFoundError,
+     ["task.pseudo_data.input_path='/no/such/pseudo-*' matches no file"]),
+    ({'task.train_data.input_path': '/no/train-*'}, FileNotFoundError,
+     ['task.train_data.input_path']),
+    ({'task.self_training.teacher': '/no/such/teacher'}, FileNotFoundError,
+     ['task.self_training.teacher', 'does not exist']),
+])
+def test_bad_fields_are_named(digits_data, override, error, words):
+  params = _student(digits_data)
+  for key, value in override.items():
+    nested = value
+    for part in reversed(key.split('.')):
+      nested = {part: nested}
+    params.override(nested, is_strict=True)
+  with pytest.raises(error) as info:
+    preflight.check_experiment(params, 'train_and_eval')
+  for word in words:
+    assert word in str(info.value)
+
+
+def test_teacher_checked_against_the_student(digits_data, digits_teacher,
+                                             digits_seg_teacher):
+  params = _student(digits_data, digits_teacher)
+  preflight.check_experiment(params, 'train')  # A good config passes.
+  params.task.model.num_classes = 5
+  with pytest.raises(ValueError, match='teacher.*predicts 11 classes.*=5'):
+    preflight.check_experiment(params, 'train')
+  params = _student(digits_data, digits_seg_teacher)
+  with pytest.raises(ValueError, match='teacher.*not a detection model'):
+    preflight.check_experiment(params, 'train')
+
+
+def test_eval_mode_does_not_need_training_data(digits_data):
+  params = _student(digits_data)
+  params.task.train_data.input_path = ''
+  params.task.pseudo_data.input_path = ''
+  preflight.check_experiment(params, 'eval')
+
+
+def test_train_py_prints_one_line_and_stops_early(digits_data, tmp_path):
+  start = time.time()
+  proc = subprocess.run(
+      [sys.executable, 'train.py', '--experiment=selftrain_digits',
+       '--mode=train', f'--model_dir={tmp_path}', '--params_override=' +
+       ','.join([f"task.train_data.input_path={digits_data['train']}",
+                 f"task.pseudo_data.input_path={digits_data['unlabeled']}",
+                 'task.self_training.alpha=-2'])],
+      cwd=REPO, env=dict(os.environ, PYTHONPATH=REPO), capture_output=True,
+      text=True, timeout=300)
+  assert proc.returncode != 0
+  last = proc.stderr.strip().splitlines()[-1]
+  assert last.startswith('train.py: error: task.self_training.alpha=-2'), (
+      proc.stderr[-2000:])
+  assert 'Traceback' not in proc.stderr
+  assert not os.listdir(tmp_path)  # Nothing written, no model built.
+  assert time.time() - start < 120
