@@ -1,0 +1,144 @@
+"""The self-training task under tf.distribute: 2 replicas, 2 workers, TPU
+config path, and deterministic first steps."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+import tensorflow as tf
+
+from official.common import distribute_utils
+from official.core import exp_factory
+from official.modeling.hyperparams import params_dict
+from official_ext.testing import distributed_steps
+
+from conftest import REPO
+
+
+def _two_cpus():
+  devices = [d.name for d in tf.config.list_logical_devices('CPU')][:2]
+  assert len(devices) == 2
+  return tf.distribute.MirroredStrategy(devices)
+
+
+def _params(digits_data, batch=8):
+  return distributed_steps.experiment(
+      'selftrain_digits', digits_data['train'], digits_data['train'], batch)
+
+
+def test_mirrored_two_replicas_share_the_loss_averages(digits_data):
+  result = distributed_steps.run_steps(_two_cpus(), _params(digits_data), 2)
+  assert result['num_replicas'] == 2
+  assert result['human_batch_per_replica'] == [[4, 4], [4, 4]]
+  assert result['pseudo_batch_per_replica'] == [[4, 4], [4, 4]]
+  # One value on every replica, folded in from the cross-replica mean.
+  assert result['human_average'][0] == result['human_average'][1] > 0
+  assert result['pseudo_average'][0] == result['pseudo_average'][1] > 0
+  assert result['num_updates'] == [2.0, 2.0]
+  assert result['optimizer_iterations'] == 2
+
+
+def test_batch_not_divisible_by_replicas_is_a_clear_error(digits_data):
+  with pytest.raises(ValueError, match=r'task.train_data.global_batch_size=7 '
+                     r'is not divisible by the 2 replicas'):
+    distributed_steps.run_steps(_two_cpus(), _params(digits_data, batch=7), 1)
+
+
+def _free_ports(n):
+  socks = [socket.socket() for _ in range(n)]
+  for s in socks:
+    s.bind(('localhost', 0))
+  ports = [s.getsockname()[1] for s in socks]
+  for s in socks:
+    s.close()
+  return ports
+
+
+def test_multi_worker_mirrored_two_processes(digits_data, tmp_path):
+  workers = [f'localhost:{p}' for p in _free_ports(2)]
+  # Output to files, not pipes: a worker blocked on a full pipe would stall
+  # the other at the first all-reduce.
+  procs, logs = [], []
+  for index in range(2):
+    env = dict(os.environ, PYTHONPATH=REPO, CUDA_VISIBLE_DEVICES='',
+               TF_CONFIG=json.dumps({'cluster': {'worker': workers},
+                                     'task': {'type': 'worker',
+                                              'index': index}}))
+    procs.append(subprocess.Popen(
+        [sys.executable, '-m', 'official_ext.testing.distributed_steps',
+         '--strategy=multi_worker_mirrored', '--steps=2',
+         f"--train={digits_data['train']}",
+         f"--pseudo={digits_data['train']}"],
+        cwd=REPO, env=env, stdout=open(tmp_path / f'out{index}', 'w'),
+        stderr=open(tmp_path / f'err{index}', 'w')))
+  results = []
+  for index, proc in enumerate(procs):
+    proc.wait(timeout=600)
+    err = (tmp_path / f'err{index}').read_text()
+    assert proc.returncode == 0, err[-4000:]
+    out = (tmp_path / f'out{index}').read_text()
+    results.append(json.loads(out.strip().splitlines()[-1]))
+  for r in results:
+    assert r['num_replicas'] == 2
+    assert r['human_batch_per_replica'] == [[4], [4]]
+    assert r['pseudo_batch_per_replica'] == [[4], [4]]
+    assert r['num_updates'] == [2.0]
+  # The same averages on both workers (all-reduced before the EMA).
+  assert results[0]['human_average'] == results[1]['human_average']
+  assert results[0]['pseudo_average'] == results[1]['pseudo_average']
+  assert results[0]['human_average'][0] > 0
+
+
+def test_tpu_config_selects_tpu_strategy(monkeypatch):
+  params = exp_factory.get_exp_config('selftrain_coco')
+  params = params_dict.override_params_dict(
+      params, os.path.join(REPO, 'configs', 'experiments',
+                           'selftrain_coco_spinenet190_1280.yaml'),
+      is_strict=True)
+  params.override({'runtime': {'distribution_strategy': 'tpu',
+                               'tpu': 'grpc://10.0.0.2:8470'}})
+  asked = []
+
+  def fake_resolver(tpu=None, **unused_kwargs):
+    asked.append(tpu)
+    raise RuntimeError('no TPU here')
+
+  monkeypatch.setattr(tf.distribute.cluster_resolver, 'TPUClusterResolver',
+                      fake_resolver)
+  # What Model Garden's train.py calls with the runtime config.
+  with pytest.raises(RuntimeError, match='no TPU here'):
+    distribute_utils.get_distribution_strategy(
+        distribution_strategy=params.runtime.distribution_strategy,
+        all_reduce_alg=params.runtime.all_reduce_alg,
+        num_gpus=params.runtime.num_gpus,
+        tpu_address=params.runtime.tpu)
+  assert asked == ['grpc://10.0.0.2:8470']
+
+
+def test_first_steps_are_deterministic(digits_data, tmp_path):
+  """Two runs (fresh processes, seed 1, op determinism) take the same first
+  steps: same losses and loss-norm averages."""
+  procs = []
+  for run in range(2):
+    procs.append(subprocess.Popen(
+        [sys.executable, '-m', 'official_ext.testing.distributed_steps',
+         '--strategy=one_device', '--deterministic', '--steps=3',
+         f"--train={digits_data['train']}",
+         f"--pseudo={digits_data['train']}"],
+        cwd=REPO, env=dict(os.environ, PYTHONPATH=REPO),
+        stdout=open(tmp_path / f'out{run}', 'w'),
+        stderr=open(tmp_path / f'err{run}', 'w')))
+  results = []
+  for run, proc in enumerate(procs):
+    proc.wait(timeout=600)
+    assert proc.returncode == 0, (tmp_path / f'err{run}').read_text()[-4000:]
+    out = (tmp_path / f'out{run}').read_text()
+    results.append(json.loads(out.strip().splitlines()[-1]))
+  first, second = results
+  assert first['losses'] == second['losses']
+  assert first['human_average'] == second['human_average']
+  assert first['pseudo_average'] == second['pseudo_average']
+  assert len(set(x[0] for x in first['losses'])) == 3  # The loss moves.
