@@ -3,14 +3,35 @@ assertions: these machines are noisy)."""
 
 import json
 
+import pytest
+
 from conftest import run_tool
 
 
 def test_benchmark_prints_json(digits_teacher, digits_data, tmp_path):
   proc = run_tool(['tools/benchmark.py', f'--teacher={digits_teacher}',
                    f"--input_pattern={digits_data['unlabeled']}",
-                   f'--work_dir={tmp_path}', '--repeats=1'])
+                   f'--work_dir={tmp_path}', '--repeats=1', '--quick'])
   result = json.loads(proc.stdout.strip().splitlines()[-1])
+  assert result['task'] == 'detection'
+  for key, rate in [('selftrain_vs_supervised_step', 'selftrain_step_seconds'),
+                    ('input_pipeline_vs_step',
+                     'input_pipeline_images_per_second'),
+                    ('teacher_vs_train_forward',
+                     'train_forward_images_per_second')]:
+    assert result[key] > 0 and result[rate] > 0, key
+  assert result['selftrain_vs_supervised_step'] == (
+      result['selftrain_step_seconds'] / result['supervised_step_seconds'])
+  assert result['input_pipeline_vs_step'] == pytest.approx(
+      result['input_pipeline_images_per_second'] /
+      result['selftrain_images_per_second'])
+  assert result['train_batch'] == '8 human + 8 pseudo (supervised: 16)'
+  assert result['model'] == 'RetinaNet spinenet_mobile 49XS'
+  # The table names every figure with its target.
+  for line in ('selftrain_vs_supervised_step', '<= 1.05',
+               'input_pipeline_vs_step', '>= 2', 'teacher_vs_train_forward',
+               '>= 0.5'):
+    assert line in proc.stdout
   assert result['images'] == 16
   assert result['raw_inference_images_per_second'] > 0
   assert result['pseudo_label_images_per_second'] > 0
