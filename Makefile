@@ -19,7 +19,7 @@ install: $(STAMP)
 # Tests run on CPU; TF logs are noisy, keep them to errors.
 # pytest exits 5 when it collected nothing: that is a failure, not a pass.
 test: install
-	TF_CPP_MIN_LOG_LEVEL=2 CUDA_VISIBLE_DEVICES= $(PY) -m pytest -q tests; \
+	TF_CPP_MIN_LOG_LEVEL=2 CUDA_VISIBLE_DEVICES= $(PY) -m pytest -q --durations=15 tests; \
 	rc=$$?; if [ $$rc -eq 5 ]; then echo 'no tests ran' >&2; exit 1; fi; exit $$rc
 
 demo: install

@@ -97,6 +97,7 @@ def prepare(task: str, work_dir: str, quick: bool):
           f'--model_dir={model_dir}', '--params_override=' + ','.join([
               f"task.train_data.input_path={data['train']}",
               f'trainer.train_steps={steps}', f'trainer.steps_per_loop={steps}',
+              f'trainer.summary_interval={steps}',
               f'trainer.checkpoint_interval={steps}',
               'trainer.optimizer_config.warmup.linear.warmup_steps=10'])])
     teacher = os.path.join(work_dir, 'teacher_export')
