@@ -20,6 +20,20 @@ tf.config.set_logical_device_configuration(
 
 
 @pytest.fixture(scope='session')
+def two_replica_strategy():
+  """One MirroredStrategy over the two logical CPUs, shared by every test.
+
+  A second MirroredStrategy in the same process reuses the first one's
+  collective instance keys, and TensorFlow then aborts an all-reduce with
+  "Shape mismatch in the collective instance" (tensorflow#62790). A program
+  makes one strategy; so does the test session.
+  """
+  devices = [d.name for d in tf.config.list_logical_devices('CPU')][:2]
+  assert len(devices) == 2
+  return tf.distribute.MirroredStrategy(devices)
+
+
+@pytest.fixture(scope='session')
 def digits_data(tmp_path_factory):
   """Real scikit-learn digits on 128x128 canvases, a few dozen images."""
   from official_ext.data import digits  # pylint: disable=g-import-not-at-top

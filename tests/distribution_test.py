@@ -18,19 +18,15 @@ from official_ext.testing import distributed_steps
 from conftest import REPO
 
 
-def _two_cpus():
-  devices = [d.name for d in tf.config.list_logical_devices('CPU')][:2]
-  assert len(devices) == 2
-  return tf.distribute.MirroredStrategy(devices)
-
-
 def _params(digits_data, batch=8):
   return distributed_steps.experiment(
       'selftrain_digits', digits_data['train'], digits_data['train'], batch)
 
 
-def test_mirrored_two_replicas_share_the_loss_averages(digits_data):
-  result = distributed_steps.run_steps(_two_cpus(), _params(digits_data), 2)
+def test_mirrored_two_replicas_share_the_loss_averages(digits_data,
+                                                       two_replica_strategy):
+  result = distributed_steps.run_steps(two_replica_strategy,
+                                       _params(digits_data), 2)
   assert result['num_replicas'] == 2
   assert result['human_batch_per_replica'] == [[4, 4], [4, 4]]
   assert result['pseudo_batch_per_replica'] == [[4, 4], [4, 4]]
@@ -41,10 +37,12 @@ def test_mirrored_two_replicas_share_the_loss_averages(digits_data):
   assert result['optimizer_iterations'] == 2
 
 
-def test_batch_not_divisible_by_replicas_is_a_clear_error(digits_data):
+def test_batch_not_divisible_by_replicas_is_a_clear_error(
+    digits_data, two_replica_strategy):
   with pytest.raises(ValueError, match=r'task.train_data.global_batch_size=7 '
                      r'is not divisible by the 2 replicas'):
-    distributed_steps.run_steps(_two_cpus(), _params(digits_data, batch=7), 1)
+    distributed_steps.run_steps(two_replica_strategy,
+                                _params(digits_data, batch=7), 1)
 
 
 def _free_ports(n):

@@ -61,10 +61,8 @@ def test_non_finite_losses_do_not_poison_the_averages():
   assert int(n.num_updates) == 1
 
 
-def test_cross_replica_average_under_mirrored_strategy():
-  devices = [d.name for d in tf.config.list_logical_devices('CPU')][:2]
-  assert len(devices) == 2
-  strategy = tf.distribute.MirroredStrategy(devices)
+def test_cross_replica_average_under_mirrored_strategy(two_replica_strategy):
+  strategy = two_replica_strategy
   with strategy.scope():
     n = loss_normalization.LossNormalizer(alpha=1.0, decay=0.5)
 
