@@ -68,3 +68,52 @@ def test_stats_and_report_count_every_box():
   assert report['score_histogram'][1] == 1
   assert report['score_histogram'][5] == 1
   assert report['score_histogram'][9] == 1
+
+
+def _reference_mask(logits, valid, size, threshold):
+  """NumPy/TF eager reference: crop, resize logits, softmax, threshold."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  cropped = logits[:valid[0], :valid[1]]
+  if tuple(valid) != tuple(size):
+    cropped = tf.image.resize(cropped[None], size, method='bilinear')[0].numpy()
+  e = np.exp(cropped - cropped.max(-1, keepdims=True))
+  probs = e / e.sum(-1, keepdims=True)
+  conf = probs.max(-1)
+  return np.where(conf >= threshold, probs.argmax(-1), 255).astype(np.uint8), conf
+
+
+def test_segmentation_masks_crop_resize_and_threshold_in_one_batch():
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  rng = np.random.RandomState(0)
+  # A batch padded to 32x32: a 20x30 original resized by 0.5 (10x15 valid),
+  # a 32x32 one not resized, and a 40x20 one whose teacher resized by 2 again.
+  logits = (rng.randn(3, 32, 32, 4) * 2).astype(np.float32)
+  info = np.zeros([3, 4, 2], np.float32)
+  info[:, 2] = [[1, 1], [1, 1], [2, 2]]
+  outputs = {'logits': logits, 'image_info': info}
+  scales, heights, widths = [0.5, 1.0, 0.25], [20, 32, 40], [30, 32, 20]
+  labeler = labelers.SegmentationLabeler(0.6)
+  got = labeler.batch_labels(outputs, np.array(scales), np.array(heights),
+                             np.array(widths))
+  stats = labeler.new_stats()
+  valids = [(10, 15), (32, 32), (20, 10)]
+  ignored = 0
+  for i, labels in enumerate(got):
+    mask = tf.io.decode_png(labels['encoded_mask']).numpy()[..., 0]
+    want, conf = _reference_mask(logits[i], valids[i],
+                                 (heights[i], widths[i]), 0.6)
+    assert mask.shape == (heights[i], widths[i])
+    assert np.mean(mask == want) > 0.999  # Float rounding at the threshold.
+    assert 0 < np.sum(want == 255) < want.size
+    np.testing.assert_array_equal(labels['class_pixels'][:4],
+                                  np.bincount(mask.ravel(), minlength=256)[:4])
+    hist, _ = np.histogram(conf, bins=labelers.SCORE_BINS, range=(0, 1))
+    assert np.abs(labels['confidence_histogram'] - hist).sum() <= 2
+    labeler.update_stats(stats, labels)
+    ignored += int(np.sum(mask == 255))
+  report = labeler.report(stats, 3)
+  assert stats['num_pixels'] == 20 * 30 + 32 * 32 + 40 * 20
+  assert report['ignored_fraction'] == pytest.approx(
+      ignored / stats['num_pixels'])
+  assert sum(report['class_pixel_counts'].values()) + ignored == (
+      stats['num_pixels'])

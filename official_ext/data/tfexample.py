@@ -49,6 +49,7 @@ def make_example(image: Optional[np.ndarray],
                  classes: Optional[np.ndarray] = None,
                  scores: Optional[np.ndarray] = None,
                  mask: Optional[np.ndarray] = None,
+                 encoded_mask: Optional[bytes] = None,
                  filename: Optional[str] = None) -> tf.train.Example:
   """Builds one example.
 
@@ -64,6 +65,7 @@ def make_example(image: Optional[np.ndarray],
     classes: [N] int class ids.
     scores: [N] float scores (pseudo labels); None writes no score key.
     mask: uint8 [H, W] class ids, 255 = ignore; None writes no mask.
+    encoded_mask: such a mask already PNG-encoded (instead of `mask`).
     filename: the image's original path, kept in `image/filename`.
   """
   if image is not None:
@@ -102,6 +104,8 @@ def make_example(image: Optional[np.ndarray],
     if mask.shape[:2] != (height, width):
       raise ValueError(f'mask {mask.shape} does not match image '
                        f'{(height, width)}')
-    feature['image/segmentation/class/encoded'] = _bytes([encode_png(mask)])
+    encoded_mask = encode_png(mask)
+  if encoded_mask is not None:
+    feature['image/segmentation/class/encoded'] = _bytes([encoded_mask])
     feature['image/segmentation/class/format'] = _bytes([b'png'])
   return tf.train.Example(features=tf.train.Features(feature=feature))

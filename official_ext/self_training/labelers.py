@@ -1,11 +1,12 @@
 """Teacher outputs -> pseudo labels, per task; with their statistics.
 
-A labeler turns one image's teacher outputs into the fields of a Model
-Garden TFExample (`example_fields`), keeps counts for the JSON report, and
+A labeler turns a batch's teacher outputs into each image's labels
+(`batch_labels`), those into the fields of a Model Garden TFExample
+(`example_fields`), keeps counts for the JSON report, and
 draws overlays. `labeling` runs any of them through one pipeline.
 """
 
-from typing import Dict
+from typing import Dict, List
 
 import numpy as np
 import tensorflow as tf
@@ -70,6 +71,10 @@ class DetectionLabeler:
     classes = outputs['detection_classes'][i][:n][keep].astype(np.int64)
     return {'boxes': boxes, 'classes': classes, 'scores': scores[keep]}
 
+  def batch_labels(self, outputs, scales, heights, widths) -> List[dict]:
+    return [self.labels(outputs, i, float(scales[i]), int(heights[i]),
+                        int(widths[i])) for i in range(len(heights))]
+
   def example_fields(self, labels) -> Dict[str, np.ndarray]:
     return labels
 
@@ -111,68 +116,93 @@ class DetectionLabeler:
     return np.asarray(canvas)
 
 
-def segmentation_probabilities(logits: np.ndarray, valid_height: int,
-                               valid_width: int, height: int,
-                               width: int) -> np.ndarray:
-  """Teacher logits at its padded input size -> softmax at the original size.
+def _segment_image(logits, valid, size, threshold):
+  """One image's teacher logits at its padded input size -> its pseudo mask.
 
   The exported model sees the image resized to fit its input and padded at
   the bottom/right; its logits cover that padded input. The image's part is
-  the top-left `valid_height x valid_width`; it is cropped, resized back to
-  `height x width` (bilinear, on logits) and turned into probabilities.
+  the top-left `valid` (height, width); it is cropped, resized back to the
+  original `size` (bilinear, on logits), and each pixel gets its argmax class
+  where the softmax's max is >= `threshold`, else IGNORE_LABEL.
+
+  Returns the mask as PNG bytes, its per-class pixel counts [256] and the
+  histogram of the max probability [SCORE_BINS].
   """
-  valid_height = max(1, min(valid_height, logits.shape[0]))
-  valid_width = max(1, min(valid_width, logits.shape[1]))
-  cropped = logits[:valid_height, :valid_width].astype(np.float32)
-  if (valid_height, valid_width) != (height, width):
-    cropped = tf.image.resize(cropped[None], [height, width],
-                              method='bilinear')[0].numpy()
-  cropped -= cropped.max(axis=-1, keepdims=True)
-  probs = np.exp(cropped)
-  return probs / probs.sum(axis=-1, keepdims=True)
+  cropped = logits[:valid[0], :valid[1]]
+  resized = tf.cond(
+      tf.reduce_all(tf.equal(valid, size)), lambda: cropped,
+      lambda: tf.image.resize(cropped[None], size, method='bilinear')[0])
+  # The softmax's max is 1 / sum(exp(logits - max logit)); top_k is ~2x
+  # faster than argmax on CPU and also breaks ties to the lower class.
+  top = tf.math.top_k(resized, k=1)
+  confidence = 1.0 / tf.reduce_sum(tf.exp(resized - top.values), axis=-1)
+  mask = tf.where(confidence >= threshold, top.indices[..., 0], IGNORE_LABEL)
+  counts = tf.math.bincount(mask, minlength=256, maxlength=256)
+  histogram = tf.histogram_fixed_width(confidence, [0.0, 1.0],
+                                       nbins=SCORE_BINS)
+  # zlib level 1: ~7x faster than the default 6 on noisy masks, ~15% larger.
+  png = tf.io.encode_png(tf.cast(mask, tf.uint8)[..., None], compression=1)
+  return png, counts, histogram
+
+
+@tf.function(input_signature=[
+    tf.TensorSpec([None, None, None, None], tf.float32),
+    tf.TensorSpec([None, 2], tf.int32),
+    tf.TensorSpec([None, 2], tf.int32),
+    tf.TensorSpec([], tf.float32)])
+def segment_batch(logits, valid, sizes, threshold):
+  """`_segment_image` over a batch in one graph call: no per-pixel work in
+  Python, and TensorFlow releases the GIL for the teacher meanwhile."""
+  return tf.map_fn(
+      lambda args: _segment_image(*args, threshold), (logits, valid, sizes),
+      fn_output_signature=(tf.TensorSpec([], tf.string),
+                           tf.TensorSpec([256], tf.int32),
+                           tf.TensorSpec([SCORE_BINS], tf.int32)),
+      parallel_iterations=4)
 
 
 class SegmentationLabeler:
   """Teacher logits -> per-pixel class where max prob >= threshold, else 255,
-  at the original image size."""
+  at the original image size (PNG-encoded, as the TFExample stores it)."""
 
   task = 'segmentation'
 
   def __init__(self, score_threshold: float):
     self.score_threshold = score_threshold
 
-  def labels(self, outputs, i, scale, height, width) -> Dict[str, np.ndarray]:
+  def batch_labels(self, outputs, scales, heights, widths) -> List[dict]:
+    n = len(heights)
+    logits = outputs['logits'][:n]
+    sizes = np.stack([heights, widths], axis=-1).astype(np.int32)
     # Our pipeline resized by `scale`; a teacher that resizes again says so
     # in its image_info ([original, scaled, scale, offset] rows).
-    extra = (outputs['image_info'][i][2] if 'image_info' in outputs
-             else np.ones(2))
-    valid = [int(np.round(height * scale * extra[0])),
-             int(np.round(width * scale * extra[1]))]
-    probs = segmentation_probabilities(outputs['logits'][i], valid[0],
-                                       valid[1], height, width)
-    confidence = probs.max(axis=-1)
-    mask = np.where(confidence >= self.score_threshold,
-                    probs.argmax(axis=-1), IGNORE_LABEL).astype(np.uint8)
-    return {'mask': mask, 'confidence': confidence}
+    extra = (np.asarray(outputs['image_info'])[:n, 2] if 'image_info' in outputs
+             else np.ones([n, 2]))
+    valid = np.round(sizes * np.asarray(scales)[:, None] * extra).astype(
+        np.int32)
+    valid = np.clip(valid, 1, np.array(logits.shape[1:3], np.int32))
+    pngs, counts, histograms = segment_batch(
+        tf.cast(logits, tf.float32), valid, sizes,
+        tf.constant(self.score_threshold, tf.float32))
+    return [{'encoded_mask': pngs[i].numpy(), 'class_pixels': counts[i].numpy(),
+             'confidence_histogram': histograms[i].numpy()} for i in range(n)]
 
-  def example_fields(self, labels) -> Dict[str, np.ndarray]:
-    return {'mask': labels['mask']}
+  def example_fields(self, labels) -> Dict[str, bytes]:
+    return {'encoded_mask': labels['encoded_mask']}
 
   def new_stats(self) -> dict:
     return {'num_pixels': 0, 'ignored_pixels': 0, 'class_pixel_counts': {},
             'confidence_histogram': [0] * SCORE_BINS}
 
   def update_stats(self, stats, labels):
-    mask = labels['mask']
-    stats['num_pixels'] += int(mask.size)
-    classes, counts = np.unique(mask, return_counts=True)
-    kept = classes != IGNORE_LABEL
-    stats['ignored_pixels'] += int(counts[~kept].sum())
-    _add_counts(stats['class_pixel_counts'], classes[kept], counts[kept])
-    hist, _ = np.histogram(labels['confidence'], bins=SCORE_BINS,
-                           range=(0.0, 1.0))
+    counts = labels['class_pixels']
+    stats['num_pixels'] += int(counts.sum())
+    stats['ignored_pixels'] += int(counts[IGNORE_LABEL])
+    classes = np.flatnonzero(counts[:IGNORE_LABEL])
+    _add_counts(stats['class_pixel_counts'], classes, counts[classes])
     stats['confidence_histogram'] = [
-        a + int(b) for a, b in zip(stats['confidence_histogram'], hist)]
+        a + int(b) for a, b in zip(stats['confidence_histogram'],
+                                   labels['confidence_histogram'])]
 
   def report(self, total: dict, num_images: int) -> dict:
     del num_images
@@ -188,7 +218,7 @@ class SegmentationLabeler:
     }
 
   def draw(self, image: np.ndarray, labels) -> np.ndarray:
-    mask = labels['mask']
+    mask = tf.io.decode_png(labels['encoded_mask']).numpy()[..., 0]
     rng = np.random.RandomState(0)
     palette = rng.randint(40, 256, size=(256, 3)).astype(np.float32)
     palette[0] = 0  # Background stays as it is.

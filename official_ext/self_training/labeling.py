@@ -272,12 +272,12 @@ class _ShardWriter:
   def write_batch(self, meta, outputs, teacher_seconds) -> int:
     """Teacher outputs of one batch -> examples (runs on the writer thread)."""
     n = len(meta['height'])
-    for i in range(n):
+    batch = self.labeler.batch_labels(outputs, meta['scale'], meta['height'],
+                                      meta['width'])
+    for i, labels in enumerate(batch):
       self.tracker.seen(int(meta['file'][i]), int(meta['record'][i]))
       self.advance_to(int(meta['shard'][i]))
       height, width = int(meta['height'][i]), int(meta['width'][i])
-      labels = self.labeler.labels(outputs, i, float(meta['scale'][i]),
-                                   height, width)
       encoded = meta['encoded'][i]
       example = tfexample.make_example(
           None, _source_id(meta['source_id'][i], encoded),
