@@ -109,28 +109,29 @@ def test_non_square_image_boxes_map_back(digits_teacher, unlabeled, tmp_path):
   got = tf_example_decoder.TfExampleDecoder().decode(tf.constant(record))
   assert got['source_id'].numpy() == b'777'
   assert got['image'].shape == (96, 160, 3)
-  # The teacher itself on the original image, with its own float resize
-  # (ours rounds to uint8 first, so scores differ slightly and near-equal
-  # detections can swap order). Its boxes are pixels of its resized input:
-  # image_info row 2 is its scale (0.8 here).
-  out = teacher(got['image'][None])
+  # Reference: the teacher on the very input the pipeline built, re-made
+  # here (resize 96x160 to fit 128x128 -> 77x128, round to uint8, pad with
+  # the teacher's pad value). Its boxes are pixels of that 128x128 input;
+  # mapped back by the 0.8 scale they are boxes of the original image.
+  assert teacher.input_size == [128, 128]
+  fitted = tf.cast(tf.clip_by_value(tf.round(tf.image.resize(
+      got['image'], [77, 128], method='bilinear')), 0, 255), tf.int32)
+  pad = tf.constant(teacher.pad_value, tf.int32)
+  padded = tf.image.pad_to_bounding_box(fitted - pad, 0, 0, 128, 128) + pad
+  out = teacher(tf.cast(padded, tf.uint8)[None])
   n = int(out['num_detections'][0])
-  scale = out['image_info'][0][2]
-  assert scale == pytest.approx([0.8, 0.8], abs=0.01)
-  reference = (out['detection_boxes'][0][:n] / np.tile(scale, 2) /
-               [96, 160, 96, 160])
+  reference = out['detection_boxes'][0][:n] / 0.8 / [96, 160, 96, 160]
   boxes = got['groundtruth_boxes'].numpy()
   assert n > 0 and len(boxes) > 0
-  assert abs(len(boxes) - n) <= max(2, n // 10)
+  assert abs(len(boxes) - n) <= 2
 
   def near(box, candidates):
-    return bool((np.abs(candidates - box).max(axis=1) <= 0.02).any())
+    return bool((np.abs(candidates - box).max(axis=1) <= 0.01).any())
 
   # Stored boxes are the teacher's own, in original-image coordinates
-  # (unmapped 128x128-frame boxes would be off by up to 25%).
-  assert np.mean([near(b, reference) for b in boxes]) >= 0.9
-  for box in reference[:3]:  # The most confident teacher boxes.
-    assert near(box, boxes), (box, boxes[:5])
+  # (unmapped 128x128-frame boxes would be off by up to 25%). Batch size
+  # may move near-tied low scores across NMS, hence >= 0.95, not all.
+  assert np.mean([near(b, np.clip(reference, 0, 1)) for b in boxes]) >= 0.95
 
 
 def test_two_workers_equal_one(digits_teacher, unlabeled, teacher_threshold,
