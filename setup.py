@@ -29,5 +29,6 @@ setuptools.setup(
     packages=setuptools.find_packages(include=['official_ext', 'official_ext.*']),
     python_requires='>=3.11,<3.12',
     install_requires=INSTALL_REQUIRES,
-    extras_require={'test': ['pytest==8.4.2']},
+    extras_require={'test': ['pytest==8.4.2', 'pytest-xdist==3.8.0',
+                             'filelock==3.20.0', 'execnet==2.1.2']},
 )

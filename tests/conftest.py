@@ -1,5 +1,6 @@
 """Shared fixtures: a tiny digits data set and helpers to run our commands."""
 
+import json
 import os
 import subprocess
 import sys
@@ -82,18 +83,41 @@ def _train_eval_export(task, data, model_dir):
               summary_interval=SUMMARY_INTERVAL)
 
 
+def _once_per_run(tmp_path_factory, worker_id, name, make):
+  """`make(directory)` once per pytest run, shared by pytest-xdist workers.
+
+  Without xdist it simply runs. Under xdist (`make test` uses 2 workers),
+  the first worker to ask makes it under a file lock in the run's shared
+  temporary folder and leaves its result as JSON; the others wait for the
+  lock and read that (pytest-xdist's documented recipe).
+  """
+  if worker_id == 'master':
+    return make(str(tmp_path_factory.mktemp(name)))
+  from filelock import FileLock  # pylint: disable=g-import-not-at-top
+  root = tmp_path_factory.getbasetemp().parent
+  done = root / f'{name}.json'
+  with FileLock(str(root / f'{name}.lock')):
+    if done.is_file():
+      return json.loads(done.read_text())
+    result = make(str(root / name))
+    done.write_text(json.dumps(result))
+    return result
+
+
 @pytest.fixture(scope='session')
-def digits_teacher_run(digits_data, tmp_path_factory):
+def digits_teacher_run(digits_data, tmp_path_factory, worker_id):
   """supervised_digits trained briefly, evaluated and exported."""
-  return _train_eval_export('detection', digits_data,
-                            str(tmp_path_factory.mktemp('teacher')))
+  return _once_per_run(
+      tmp_path_factory, worker_id, 'teacher',
+      lambda d: _train_eval_export('detection', digits_data, d))
 
 
 @pytest.fixture(scope='session')
-def digits_seg_teacher_run(digits_data, tmp_path_factory):
+def digits_seg_teacher_run(digits_data, tmp_path_factory, worker_id):
   """supervised_digits_seg trained briefly, evaluated and exported."""
-  return _train_eval_export('segmentation', digits_data,
-                            str(tmp_path_factory.mktemp('seg_teacher')))
+  return _once_per_run(
+      tmp_path_factory, worker_id, 'seg_teacher',
+      lambda d: _train_eval_export('segmentation', digits_data, d))
 
 
 @pytest.fixture(scope='session')
