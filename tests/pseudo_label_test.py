@@ -196,6 +196,68 @@ def test_kill_mid_run_then_rerun_is_byte_identical(digits_teacher, unlabeled,
       assert a.read() == b.read(), j
 
 
+def _running(marker):
+  """Processes whose command line contains `marker` (Linux /proc)."""
+  found = []
+  for pid in os.listdir('/proc'):
+    try:
+      with open(f'/proc/{pid}/cmdline', 'rb') as f:
+        if marker.encode() in f.read():
+          found.append(int(pid))
+    except (OSError, ValueError):
+      continue
+  return found
+
+
+def test_kill_during_label_on_first_use_then_rerun(digits_teacher, unlabeled,
+                                                   teacher_threshold, tmp_path):
+  """The training process (here: the call the task makes) is killed -9
+  while its labeler child runs: the child dies too, no partial shard has a
+  final name, and the restarted call gives the same bytes as the tool."""
+  out = str(tmp_path / 'first_use')
+  call = (f'labeling.label_on_first_use("detection", {digits_teacher!r}, '
+          f'{unlabeled["pattern"]!r}, {out!r}, {teacher_threshold}, '
+          f'batch_size=2)')
+  env = dict(os.environ, PYTHONPATH=REPO)
+  parent = subprocess.Popen(
+      [sys.executable, '-c',
+       f'from official_ext.self_training import labeling; {call}'],
+      cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+  prefix = os.path.join(out, 'pseudo')
+  first = labeling.shard_path(prefix, 0, 6)
+  deadline = time.time() + 300
+  while not os.path.exists(first) and time.time() < deadline:
+    time.sleep(0.02)
+  parent.send_signal(signal.SIGKILL)
+  parent.wait()
+  marker = f'--output_prefix={prefix}'
+  deadline = time.time() + 30
+  while _running(marker) and time.time() < deadline:
+    time.sleep(0.1)
+  assert not _running(marker), 'the labeler outlived its killed parent'
+  finals = tf.io.gfile.glob(prefix + '-*.tfrecord')
+  assert finals, 'killed before the first shard: nothing to test'
+  # An orphaned labeler would have gone on to finish all 6.
+  assert len(finals) < 6, 'the labeler ran on after the kill (or it came late)'
+  for f in finals:
+    assert os.path.exists(f + '.stats.json')
+  assert labeling.label_on_first_use(
+      'detection', digits_teacher, unlabeled['pattern'], out,
+      teacher_threshold, batch_size=2) == labeling.output_pattern(prefix)
+  clean = str(tmp_path / 'clean' / 'p')
+  subprocess.run([sys.executable, 'tools/pseudo_label.py',
+                  f'--teacher={digits_teacher}',
+                  f"--input_pattern={unlabeled['pattern']}",
+                  f'--output_prefix={clean}',
+                  f'--score_threshold={teacher_threshold}',
+                  '--batch_size=2', '--no_progress'],
+                 cwd=REPO, env=env, check=True, capture_output=True)
+  for j in range(6):
+    with open(labeling.shard_path(clean, j, 6), 'rb') as a, open(
+        labeling.shard_path(prefix, j, 6), 'rb') as b:
+      assert a.read() == b.read(), j
+
+
 @pytest.mark.parametrize('kwargs,match', [
     (dict(num_shards=7), 'only 6 input files'),
     (dict(score_threshold=1.5), 'score_threshold=1.5'),

@@ -459,6 +459,19 @@ def worker_slice_from_tf_config() -> tuple:
   return len(members), members.index(me)
 
 
+def _die_with_parent():
+  """In the labeler child: SIGKILL it when the training process dies (Linux
+  prctl PR_SET_PDEATHSIG), so a killed job leaves no labeler running on,
+  racing the restarted job's labeler. Elsewhere a no-op."""
+  try:
+    import ctypes  # pylint: disable=g-import-not-at-top
+    import signal  # pylint: disable=g-import-not-at-top
+    libc = ctypes.CDLL('libc.so.6', use_errno=True)
+    libc.prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG.
+  except (OSError, AttributeError):
+    pass
+
+
 def label_on_first_use(task: str, teacher: str, input_pattern: str,
                        output_dir: str, score_threshold: float,
                        num_classes: Optional[int] = None,
@@ -495,7 +508,8 @@ def label_on_first_use(task: str, teacher: str, input_pattern: str,
       cmd.append(f'--num_classes={num_classes}')
     env = dict(os.environ)
     env.pop('TF_CONFIG', None)  # The labeler is a plain single process.
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True,
+                          preexec_fn=_die_with_parent)
     if proc.returncode:
       raise RuntimeError(f'Pseudo-labeling failed (exit {proc.returncode}):\n'
                          f'{proc.stderr[-4000:]}')
