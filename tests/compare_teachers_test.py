@@ -13,8 +13,9 @@ from conftest import run_tool
 
 
 def _set(boxes, classes, scores):
-  return (np.array(boxes, np.float32).reshape([-1, 4]),
-          np.array(classes, np.int64), np.array(scores, np.float32))
+  return {'boxes': np.array(boxes, np.float32).reshape([-1, 4]),
+          'classes': np.array(classes, np.int64),
+          'scores': np.array(scores, np.float32)}
 
 
 def test_match_is_one_to_one_same_class_and_above_iou():

@@ -326,6 +326,6 @@ def test_shards_stream_across_boundaries(digits_teacher, teacher_threshold,
 
 def test_short_batch_is_padded_for_a_fixed_batch_teacher():
   images = tf.zeros([3, 8, 8, 3], tf.uint8)
-  assert labeling._pad_batch(images, 8).shape == (8, 8, 8, 3)  # pylint: disable=protected-access
-  assert labeling._pad_batch(images, None) is images  # pylint: disable=protected-access
-  assert labeling._pad_batch(images, 3) is images  # pylint: disable=protected-access
+  assert labeling.pad_batch(images, 8).shape == (8, 8, 8, 3)
+  assert labeling.pad_batch(images, None) is images
+  assert labeling.pad_batch(images, 3) is images

@@ -185,7 +185,7 @@ _META_KEYS = ('scale', 'height', 'width', 'encoded', 'format', 'source_id',
 MAX_SKIPPED_LISTED = 100  # Per shard, in its stats and the report.
 
 
-def _pad_batch(images, fixed_batch_size: Optional[int]):
+def pad_batch(images, fixed_batch_size: Optional[int]):
   """A last, short batch padded for a SavedModel exported with a fixed
   batch size (its extra outputs are never read)."""
   missing = (fixed_batch_size or 0) - int(images.shape[0])
@@ -325,7 +325,7 @@ def _label_shards(teacher, labeler, todo, plan, config, overlays):
                                    teacher.input_size, shards,
                                    teacher.pad_value):
           t0 = time.time()
-          outputs = teacher(_pad_batch(batch['image'], teacher.batch_size))
+          outputs = teacher(pad_batch(batch['image'], teacher.batch_size))
           seconds = time.time() - t0
           meta = {k: batch[k].numpy() for k in _META_KEYS}
           if len(pending) >= 2:
