@@ -160,40 +160,66 @@ def test_worker_only_writes_its_shards(digits_teacher, unlabeled, tmp_path):
   assert report['shards_complete'] == 1 and report['num_shards'] == 3
 
 
-def test_kill_mid_run_then_rerun_is_byte_identical(digits_teacher, unlabeled,
-                                                   teacher_threshold, tmp_path):
-  def command(prefix):
-    return [sys.executable, 'tools/pseudo_label.py',
-            f'--teacher={digits_teacher}',
-            f"--input_pattern={unlabeled['pattern']}",
-            f'--output_prefix={prefix}',
-            f'--score_threshold={teacher_threshold}',
-            '--batch_size=2', '--no_progress']
+def _tool(teacher, pattern, prefix, threshold):
+  """tools/pseudo_label.py as the kill tests run it (batch 2: slow enough
+  to be killed between shards)."""
+  return [sys.executable, 'tools/pseudo_label.py', f'--teacher={teacher}',
+          f'--input_pattern={pattern}', f'--output_prefix={prefix}',
+          f'--score_threshold={threshold}', '--batch_size=2', '--no_progress']
 
-  env = dict(os.environ, PYTHONPATH=REPO)
-  clean = str(tmp_path / 'clean' / 'p')
-  subprocess.run(command(clean), cwd=REPO, env=env, check=True,
-                 capture_output=True)
-  killed = str(tmp_path / 'killed' / 'p')
-  proc = subprocess.Popen(command(killed), cwd=REPO, env=env,
+
+_ENV = dict(os.environ, PYTHONPATH=REPO)
+
+
+@pytest.fixture(scope='module')
+def uninterrupted(digits_teacher, unlabeled, teacher_threshold,
+                  tmp_path_factory):
+  """Output prefix of one clean tool run, the bytes both kill tests expect."""
+  prefix = str(tmp_path_factory.mktemp('clean') / 'p')
+  subprocess.run(_tool(digits_teacher, unlabeled['pattern'], prefix,
+                       teacher_threshold),
+                 cwd=REPO, env=_ENV, check=True, capture_output=True)
+  return prefix
+
+
+def _kill_after_first_shard(args, prefix):
+  """Starts `args`, kill -9s it once shard 0 of `prefix` is final."""
+  proc = subprocess.Popen(args, cwd=REPO, env=_ENV,
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-  first = labeling.shard_path(killed, 0, 6)
+  first = labeling.shard_path(prefix, 0, 6)
   deadline = time.time() + 300
   while not os.path.exists(first) and time.time() < deadline:
     time.sleep(0.02)
-  proc.send_signal(signal.SIGKILL)  # kill -9 after the first shard.
+  proc.send_signal(signal.SIGKILL)
   proc.wait()
-  finals = tf.io.gfile.glob(killed + '-*.tfrecord')
-  assert 1 <= len(finals) < 6, 'the kill came too late to test anything'
-  # Nothing partial is visible under a final name.
+
+
+def _assert_partial_then_identical_after(rerun, prefix, clean):
+  """Some but not all shards final, each with its stats (nothing partial
+  under a final name); after `rerun()` every shard equals the clean run's."""
+  finals = tf.io.gfile.glob(prefix + '-*.tfrecord')
+  assert finals, 'killed before the first shard: nothing to test'
+  # Also fails when a labeler ran on after the kill and finished all 6.
+  assert len(finals) < 6, 'all shards finished despite the kill'
   for f in finals:
     assert os.path.exists(f + '.stats.json')
-  subprocess.run(command(killed), cwd=REPO, env=env, check=True,
-                 capture_output=True)
+  rerun()
   for j in range(6):
     with open(labeling.shard_path(clean, j, 6), 'rb') as a, open(
-        labeling.shard_path(killed, j, 6), 'rb') as b:
+        labeling.shard_path(prefix, j, 6), 'rb') as b:
       assert a.read() == b.read(), j
+
+
+def test_kill_mid_run_then_rerun_is_byte_identical(digits_teacher, unlabeled,
+                                                   teacher_threshold,
+                                                   uninterrupted, tmp_path):
+  killed = str(tmp_path / 'killed' / 'p')
+  args = _tool(digits_teacher, unlabeled['pattern'], killed, teacher_threshold)
+  _kill_after_first_shard(args, killed)
+  _assert_partial_then_identical_after(
+      lambda: subprocess.run(args, cwd=REPO, env=_ENV, check=True,
+                             capture_output=True),
+      killed, uninterrupted)
 
 
 def _running(marker):
@@ -210,52 +236,29 @@ def _running(marker):
 
 
 def test_kill_during_label_on_first_use_then_rerun(digits_teacher, unlabeled,
-                                                   teacher_threshold, tmp_path):
+                                                   teacher_threshold,
+                                                   uninterrupted, tmp_path):
   """The training process (here: the call the task makes) is killed -9
   while its labeler child runs: the child dies too, no partial shard has a
   final name, and the restarted call gives the same bytes as the tool."""
   out = str(tmp_path / 'first_use')
-  call = (f'labeling.label_on_first_use("detection", {digits_teacher!r}, '
-          f'{unlabeled["pattern"]!r}, {out!r}, {teacher_threshold}, '
-          f'batch_size=2)')
-  env = dict(os.environ, PYTHONPATH=REPO)
-  parent = subprocess.Popen(
-      [sys.executable, '-c',
-       f'from official_ext.self_training import labeling; {call}'],
-      cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
   prefix = os.path.join(out, 'pseudo')
-  first = labeling.shard_path(prefix, 0, 6)
-  deadline = time.time() + 300
-  while not os.path.exists(first) and time.time() < deadline:
-    time.sleep(0.02)
-  parent.send_signal(signal.SIGKILL)
-  parent.wait()
+  args = (digits_teacher, unlabeled['pattern'], out, teacher_threshold)
+  _kill_after_first_shard(
+      [sys.executable, '-c', 'from official_ext.self_training import '
+       f'labeling; labeling.label_on_first_use("detection", *{args!r}, '
+       'batch_size=2)'], prefix)
   marker = f'--output_prefix={prefix}'
   deadline = time.time() + 30
   while _running(marker) and time.time() < deadline:
     time.sleep(0.1)
   assert not _running(marker), 'the labeler outlived its killed parent'
-  finals = tf.io.gfile.glob(prefix + '-*.tfrecord')
-  assert finals, 'killed before the first shard: nothing to test'
-  # An orphaned labeler would have gone on to finish all 6.
-  assert len(finals) < 6, 'the labeler ran on after the kill (or it came late)'
-  for f in finals:
-    assert os.path.exists(f + '.stats.json')
-  assert labeling.label_on_first_use(
-      'detection', digits_teacher, unlabeled['pattern'], out,
-      teacher_threshold, batch_size=2) == labeling.output_pattern(prefix)
-  clean = str(tmp_path / 'clean' / 'p')
-  subprocess.run([sys.executable, 'tools/pseudo_label.py',
-                  f'--teacher={digits_teacher}',
-                  f"--input_pattern={unlabeled['pattern']}",
-                  f'--output_prefix={clean}',
-                  f'--score_threshold={teacher_threshold}',
-                  '--batch_size=2', '--no_progress'],
-                 cwd=REPO, env=env, check=True, capture_output=True)
-  for j in range(6):
-    with open(labeling.shard_path(clean, j, 6), 'rb') as a, open(
-        labeling.shard_path(prefix, j, 6), 'rb') as b:
-      assert a.read() == b.read(), j
+
+  def rerun():
+    assert labeling.label_on_first_use(
+        'detection', *args, batch_size=2) == labeling.output_pattern(prefix)
+
+  _assert_partial_then_identical_after(rerun, prefix, uninterrupted)
 
 
 @pytest.mark.parametrize('kwargs,match', [
