@@ -10,10 +10,11 @@ import numpy as np
 from PIL import Image
 import pytest
 import tensorflow as tf
+import yaml
 
 from official_ext.self_training import labeling
 
-from conftest import run_tool
+from conftest import REPO, run_tool
 
 STAGES = ('teacher', 'teacher_export', 'pseudo_label', 'student',
           'student_export')
@@ -28,6 +29,17 @@ def demo(tmp_path_factory):
     return dict(out=out, results=json.load(f), stdout=proc.stdout)
 
 
+def test_full_demo_trains_teacher_and_student_equally_long():
+  """The full demo reads the recipes' steps; equal steps keep it fair."""
+  for task in ('digits', 'digits_seg'):
+    steps = {}
+    for model in ('supervised', 'selftrain'):
+      with open(os.path.join(REPO, 'configs', 'experiments',
+                             f'{model}_{task}_cpu.yaml')) as f:
+        steps[model] = yaml.safe_load(f)['trainer']['train_steps']
+    assert steps['supervised'] == steps['selftrain'] >= 1000, (task, steps)
+
+
 def test_results_hold_finite_metrics_and_stage_times(demo):
   results = demo['results']
   assert results['quick'] and results['seed'] == 0
@@ -39,6 +51,7 @@ def test_results_hold_finite_metrics_and_stage_times(demo):
         assert math.isfinite(value) and 0.0 <= value <= 1.0, (task, model)
       assert r['student_minus_teacher'] == pytest.approx(
           {m: r['student'][m] - r['teacher'][m] for m in METRICS[task]})
+    assert r['steps'] == {'teacher': 20, 'student': 20}
     assert list(r['wall_time_s']) == list(STAGES)
     assert all(t > 0 for t in r['wall_time_s'].values())
     assert r['pseudo_labels']['images_labeled'] == results['sizes'][
@@ -63,7 +76,7 @@ def test_every_stage_left_its_outputs(demo):
     root = os.path.join(out, task)
     for model in ('teacher', 'student'):
       model_dir = os.path.join(root, model)
-      steps = demo['results']['sizes'][f'{model}_steps']
+      steps = demo['results']['tasks'][task]['steps'][model]
       assert tf.train.latest_checkpoint(model_dir).endswith(f'ckpt-{steps}')
       for sub in ('train', 'validation'):
         assert any('tfevents' in n for n in

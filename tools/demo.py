@@ -9,9 +9,11 @@ Stages, each a real command a user runs (output logged, progress printed):
   pseudo_label   tools/pseudo_label.py (the teacher labels the unlabeled split)
   student        train.py --experiment=selftrain_digits[_seg] train_and_eval
   student_export tools/export_saved_model.py
-for detection, then segmentation. Ends with a teacher-vs-student table and
-writes OUTPUT/results.json, OUTPUT/teacher_vs_student.png; TensorBoard logs
-are in OUTPUT/<task>/{teacher,student}, pseudo-label overlays in
+for detection, then segmentation. Teacher and student train for the steps
+their recipes set (`trainer.train_steps`); --quick trains 20. Ends with a
+teacher-vs-student table and writes OUTPUT/results.json,
+OUTPUT/teacher_vs_student.png; TensorBoard logs are in
+OUTPUT/<task>/{teacher,student}, pseudo-label overlays in
 OUTPUT/<task>/pseudo/pseudo_overlays.
 """
 
@@ -25,6 +27,7 @@ import time
 
 from absl import app
 from absl import flags
+import yaml
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
@@ -64,10 +67,19 @@ _ABSL_PREFIX = re.compile(r'^[IWEF]\d{4} [\d:.]+\s+\d+ \S+:\d+\] ')
 
 def sizes(quick: bool) -> dict:
   if quick:
-    return dict(num_train=32, num_unlabeled=32, num_val=16,
-                teacher_steps=20, student_steps=20)
-  return dict(num_train=200, num_unlabeled=1000, num_val=200,
-              teacher_steps=1500, student_steps=1500)
+    return dict(num_train=32, num_unlabeled=32, num_val=16)
+  return dict(num_train=200, num_unlabeled=1000, num_val=200)
+
+
+def train_steps(task: str, quick: bool) -> dict:
+  """Teacher and student steps: the recipes' `trainer.train_steps`, or 20."""
+  if quick:
+    return {'teacher': 20, 'student': 20}
+  result = {}
+  for model in ('teacher', 'student'):
+    with open(os.path.join(REPO, TASKS[task][f'{model}_recipe'])) as f:
+      result[model] = int(yaml.safe_load(f)['trainer']['train_steps'])
+  return result
 
 
 def _run(stage, args, log_path):
@@ -107,7 +119,7 @@ def _trainer_overrides(steps: int) -> list:
           f'trainer.summary_interval={interval}']
 
 
-def run_task(task: str, data: dict, out: str, size: dict) -> dict:
+def run_task(task: str, data: dict, out: str, num_steps: dict) -> dict:
   """teacher -> export -> pseudo-label -> student -> export for one task."""
   spec = TASKS[task]
   root = os.path.join(out, task)
@@ -136,7 +148,7 @@ def run_task(task: str, data: dict, out: str, size: dict) -> dict:
         logs[stage])
 
   train('teacher', spec['teacher'], spec['teacher_recipe'],
-        size['teacher_steps'])
+        num_steps['teacher'])
   export('teacher_export', spec['teacher'], dirs['teacher'])
   prefix = os.path.join(dirs['pseudo'], 'pseudo')
   times['pseudo_label'] = _run(f'{task}/pseudo_label', [
@@ -145,14 +157,14 @@ def run_task(task: str, data: dict, out: str, size: dict) -> dict:
       f'--output_prefix={prefix}', f'--score_threshold={THRESHOLDS[task]}',
       f'--num_classes={NUM_CLASSES}', '--no_progress'], logs['pseudo'])
   train('student', spec['student'], spec['student_recipe'],
-        size['student_steps'], extra=[
+        num_steps['student'], extra=[
             f'task.pseudo_data.input_path={prefix}-*.tfrecord',
             f'task.self_training.score_threshold={THRESHOLDS[task]}'])
   export('student_export', spec['student'], dirs['student'])
 
   with open(prefix + '_report.json') as f:
     report = json.load(f)
-  result = {'wall_time_s': times, 'dirs': dirs,
+  result = {'steps': num_steps, 'wall_time_s': times, 'dirs': dirs,
             'pseudo_labels': {k: report.get(k) for k in (
                 'images_labeled', 'score_threshold', 'boxes_per_image_mean',
                 'ignored_fraction', 'teacher_images_per_second')
@@ -229,7 +241,8 @@ def main(_):
           for split in ('train', 'unlabeled', 'val')}
   data['val_annotations'] = os.path.join(data_dir, 'annotations_val.json')
   for task in _TASKS.value:
-    results['tasks'][task] = run_task(task, data, out, size)
+    results['tasks'][task] = run_task(task, data, out,
+                                      train_steps(task, _QUICK.value))
   results['wall_time_s']['total'] = time.time() - start
   bad = [(t, m) for t, r in results['tasks'].items()
          for model in ('teacher', 'student') for m, v in r[model].items()
