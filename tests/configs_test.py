@@ -21,10 +21,21 @@ EXPERIMENTS = ['supervised_coco', 'supervised_pascal', 'supervised_digits',
 RECIPES = sorted(glob.glob(os.path.join(REPO, 'configs/experiments/*.yaml')))
 
 
+def assert_schedule_spans_the_run(params):
+  """A decaying learning rate ends at the last step, not before or after."""
+  lr = params.trainer.optimizer_config.learning_rate
+  steps = params.trainer.train_steps
+  if lr.type in ('cosine', 'polynomial'):
+    assert lr.get().decay_steps == steps, (lr.type, lr.get().decay_steps, steps)
+  elif lr.type == 'stepwise':
+    assert max(lr.stepwise.boundaries) < steps, (lr.stepwise.boundaries, steps)
+
+
 @pytest.mark.parametrize('name', EXPERIMENTS)
 def test_experiment_builds_validates_and_round_trips(name, tmp_path):
   params = exp_factory.get_exp_config(name)
   params.validate()
+  assert_schedule_spans_the_run(params)
   assert isinstance(params.task, (det_cfg.RetinaNetTask,
                                   seg_cfg.SemanticSegmentationTask))
   # YAML round trip through the same override path train.py uses.
@@ -83,6 +94,7 @@ def test_recipe_applies_to_its_experiment(path):
   params = hyperparams.override_params_dict(
       exp_factory.get_exp_config(name), path, is_strict=True)
   params.validate()
+  assert_schedule_spans_the_run(params)
   with open(path) as f:
     raw = yaml.safe_load(f)
   # Spot-check that every leaf in the YAML landed in the config.
