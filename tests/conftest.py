@@ -53,18 +53,14 @@ def digits_data(tmp_path_factory):
 
 TEACHER_STEPS = {'detection': 500, 'segmentation': 300}
 SUMMARY_INTERVAL = 100
-_SUPERVISED = {
-    'detection': ('supervised_digits',
-                  'configs/experiments/supervised_digits_cpu.yaml'),
-    'segmentation': ('supervised_digits_seg',
-                     'configs/experiments/supervised_digits_seg_cpu.yaml'),
-}
 
 
 def _train_eval_export(task, data, model_dir):
   """The tiny CPU recipe as a user runs it: train.py --mode=train_and_eval
   (Model Garden's driver), then tools/export_saved_model.py."""
-  experiment, recipe = _SUPERVISED[task]
+  from official_ext.configs import digits_recipes  # pylint: disable=g-import-not-at-top
+  experiment = digits_recipes.EXPERIMENTS[task][0]
+  recipe = digits_recipes.recipe(experiment)
   steps = TEACHER_STEPS[task]
   overrides = [
       f"task.train_data.input_path={data['train']}",

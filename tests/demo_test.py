@@ -10,11 +10,11 @@ import numpy as np
 from PIL import Image
 import pytest
 import tensorflow as tf
-import yaml
 
+from official_ext.configs import digits_recipes
 from official_ext.self_training import labeling
 
-from conftest import REPO, run_tool
+from conftest import run_tool
 
 STAGES = ('teacher', 'teacher_export', 'pseudo_label', 'student',
           'student_export')
@@ -30,14 +30,11 @@ def demo(tmp_path_factory):
 
 
 def test_full_demo_trains_teacher_and_student_equally_long():
-  """The full demo reads the recipes' steps; equal steps keep it fair."""
-  for task in ('digits', 'digits_seg'):
-    steps = {}
-    for model in ('supervised', 'selftrain'):
-      with open(os.path.join(REPO, 'configs', 'experiments',
-                             f'{model}_{task}_cpu.yaml')) as f:
-        steps[model] = yaml.safe_load(f)['trainer']['train_steps']
-    assert steps['supervised'] == steps['selftrain'] >= 1000, (task, steps)
+  """The full demo trains the recipes' steps; equal steps keep it fair."""
+  for task, (teacher, student) in digits_recipes.EXPERIMENTS.items():
+    steps = [digits_recipes.config(name).trainer.train_steps
+             for name in (teacher, student)]
+    assert steps[0] == steps[1] >= 1000, (task, steps)
 
 
 def test_results_hold_finite_metrics_and_stage_times(demo):
@@ -56,6 +53,9 @@ def test_results_hold_finite_metrics_and_stage_times(demo):
     assert all(t > 0 for t in r['wall_time_s'].values())
     assert r['pseudo_labels']['images_labeled'] == results['sizes'][
         'num_unlabeled']
+    student = digits_recipes.config(digits_recipes.EXPERIMENTS[task][1])
+    assert r['pseudo_labels']['score_threshold'] == pytest.approx(
+        student.task.self_training.score_threshold)
   assert results['wall_time_s']['total'] >= sum(
       sum(r['wall_time_s'].values()) for r in results['tasks'].values())
 

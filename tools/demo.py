@@ -27,11 +27,11 @@ import time
 
 from absl import app
 from absl import flags
-import yaml
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
+from official_ext.configs import digits_recipes  # pylint: disable=g-import-not-at-top,wrong-import-position
 from official_ext.utils import summaries  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 _OUTPUT_DIR = flags.DEFINE_string('output_dir', 'runs/demo', 'Output folder.')
@@ -42,23 +42,8 @@ _SEED = flags.DEFINE_integer('seed', 0, 'Data seed.')
 _TASKS = flags.DEFINE_list('tasks', ['detection', 'segmentation'],
                            'Which tasks to run, in order.')
 
-TASKS = {
-    'detection': dict(
-        teacher='supervised_digits', student='selftrain_digits',
-        metrics=('AP', 'AP50'),
-        teacher_recipe='configs/experiments/supervised_digits_cpu.yaml',
-        student_recipe='configs/experiments/selftrain_digits_cpu.yaml'),
-    'segmentation': dict(
-        teacher='supervised_digits_seg', student='selftrain_digits_seg',
-        metrics=('mean_iou',),
-        teacher_recipe='configs/experiments/supervised_digits_seg_cpu.yaml',
-        student_recipe='configs/experiments/selftrain_digits_seg_cpu.yaml'),
-}
+METRICS = {'detection': ('AP', 'AP50'), 'segmentation': ('mean_iou',)}
 NUM_CLASSES = 11  # Background + ten digits, for both tasks.
-# Pseudo-label thresholds, as in the student recipes: detection keeps boxes
-# scored >= 0.3; segmentation keeps pixels whose top class probability is
-# >= 0.5 (others are ignored).
-THRESHOLDS = {'detection': 0.3, 'segmentation': 0.5}
 PROGRESS = ('train | step', ' eval | step', 'Worker 0/', '"images_labeled"',
             'Writing fingerprint')
 # absl's log prefix ("I1122 23:58:59.371453 1403 controller.py:278] ").
@@ -72,14 +57,12 @@ def sizes(quick: bool) -> dict:
 
 
 def train_steps(task: str, quick: bool) -> dict:
-  """Teacher and student steps: the recipes' `trainer.train_steps`, or 20."""
+  """Teacher and student steps: their recipes' `trainer.train_steps`, or 20."""
   if quick:
     return {'teacher': 20, 'student': 20}
-  result = {}
-  for model in ('teacher', 'student'):
-    with open(os.path.join(REPO, TASKS[task][f'{model}_recipe'])) as f:
-      result[model] = int(yaml.safe_load(f)['trainer']['train_steps'])
-  return result
+  teacher, student = digits_recipes.EXPERIMENTS[task]
+  return {'teacher': digits_recipes.config(teacher).trainer.train_steps,
+          'student': digits_recipes.config(student).trainer.train_steps}
 
 
 def _run(stage, args, log_path):
@@ -121,7 +104,9 @@ def _trainer_overrides(steps: int) -> list:
 
 def run_task(task: str, data: dict, out: str, num_steps: dict) -> dict:
   """teacher -> export -> pseudo-label -> student -> export for one task."""
-  spec = TASKS[task]
+  teacher, student = digits_recipes.EXPERIMENTS[task]
+  # The student recipe's pseudo-label threshold; the labeler uses the same.
+  threshold = digits_recipes.config(student).task.self_training.score_threshold
   root = os.path.join(out, task)
   dirs = {k: os.path.join(root, k) for k in (
       'teacher', 'teacher_export', 'pseudo', 'student', 'student_export')}
@@ -133,11 +118,12 @@ def run_task(task: str, data: dict, out: str, num_steps: dict) -> dict:
     common.append(f"task.annotation_file={data['val_annotations']}")
   times = {}
 
-  def train(stage, experiment, recipe, steps, extra=()):
+  def train(stage, experiment, steps, extra=()):
     overrides = ','.join(common + _trainer_overrides(steps) + list(extra))
     times[stage] = _run(f'{task}/{stage}', [
         'train.py', f'--experiment={experiment}', '--mode=train_and_eval',
-        f'--model_dir={dirs[stage]}', f'--config_file={recipe}',
+        f'--model_dir={dirs[stage]}',
+        f'--config_file={digits_recipes.recipe(experiment)}',
         f'--params_override={overrides}'], logs[stage])
 
   def export(stage, experiment, model_dir):
@@ -147,20 +133,17 @@ def run_task(task: str, data: dict, out: str, num_steps: dict) -> dict:
         f'--checkpoint_path={model_dir}', f'--export_dir={dirs[stage]}'],
         logs[stage])
 
-  train('teacher', spec['teacher'], spec['teacher_recipe'],
-        num_steps['teacher'])
-  export('teacher_export', spec['teacher'], dirs['teacher'])
+  train('teacher', teacher, num_steps['teacher'])
+  export('teacher_export', teacher, dirs['teacher'])
   prefix = os.path.join(dirs['pseudo'], 'pseudo')
   times['pseudo_label'] = _run(f'{task}/pseudo_label', [
       'tools/pseudo_label.py', f"--teacher={dirs['teacher_export']}",
       f'--task={task}', f"--input_pattern={data['unlabeled']}",
-      f'--output_prefix={prefix}', f'--score_threshold={THRESHOLDS[task]}',
+      f'--output_prefix={prefix}', f'--score_threshold={threshold}',
       f'--num_classes={NUM_CLASSES}', '--no_progress'], logs['pseudo'])
-  train('student', spec['student'], spec['student_recipe'],
-        num_steps['student'], extra=[
-            f'task.pseudo_data.input_path={prefix}-*.tfrecord',
-            f'task.self_training.score_threshold={THRESHOLDS[task]}'])
-  export('student_export', spec['student'], dirs['student'])
+  train('student', student, num_steps['student'],
+        extra=[f'task.pseudo_data.input_path={prefix}-*.tfrecord'])
+  export('student_export', student, dirs['student'])
 
   with open(prefix + '_report.json') as f:
     report = json.load(f)
@@ -172,9 +155,9 @@ def run_task(task: str, data: dict, out: str, num_steps: dict) -> dict:
   for model in ('teacher', 'student'):
     event_dir = os.path.join(dirs[model], 'validation')
     result[model] = {m: summaries.last_value(event_dir, m)
-                     for m in spec['metrics']}
+                     for m in METRICS[task]}
   result['student_minus_teacher'] = {
-      m: result['student'][m] - result['teacher'][m] for m in spec['metrics']}
+      m: result['student'][m] - result['teacher'][m] for m in METRICS[task]}
   return result
 
 
@@ -223,8 +206,9 @@ def plot(results: dict, path: str):
 
 def main(_):
   for task in _TASKS.value:
-    if task not in TASKS:
-      raise app.UsageError(f'--tasks: {task!r} is not one of {sorted(TASKS)}')
+    if task not in METRICS:
+      raise app.UsageError(
+          f'--tasks: {task!r} is not one of {sorted(METRICS)}')
   out = os.path.abspath(_OUTPUT_DIR.value)
   os.makedirs(out, exist_ok=True)
   size = sizes(_QUICK.value)

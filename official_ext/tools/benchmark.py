@@ -43,6 +43,7 @@ from absl import flags
 from absl import logging
 import tensorflow as tf
 
+from official_ext.configs import digits_recipes
 from official_ext.data import digits
 from official_ext.self_training import labeling
 from official_ext.self_training import teacher as teacher_lib
@@ -87,7 +88,7 @@ def prepare(task: str, work_dir: str, quick: bool):
       num_unlabeled=160 if quick else 1000, num_val=16, num_shards=2)
   pattern = _INPUT.value or data['unlabeled']
   teacher = _TEACHER.value
-  experiment = step_benchmark.EXPERIMENTS[task][0]
+  experiment = digits_recipes.EXPERIMENTS[task][0]
   if not teacher:
     model_dir = os.path.join(work_dir, 'teacher')
     steps = 30 if quick else 300

@@ -10,33 +10,15 @@ recipe YAML, so the timed code is the code `train.py` runs:
 """
 
 import dataclasses
-import os
 import time
 from typing import Callable, Dict, List
 
 import numpy as np
 import tensorflow as tf
 
-from official.core import exp_factory
 from official.core import task_factory
-from official.modeling.hyperparams import params_dict
 
-from official_ext import registry_imports  # pylint: disable=unused-import
-
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
-
-EXPERIMENTS = {
-    'detection': ('supervised_digits', 'selftrain_digits'),
-    'segmentation': ('supervised_digits_seg', 'selftrain_digits_seg'),
-}
-RECIPES = {
-    'supervised_digits': 'supervised_digits_cpu.yaml',
-    'selftrain_digits': 'selftrain_digits_cpu.yaml',
-    'supervised_digits_seg': 'supervised_digits_seg_cpu.yaml',
-    'selftrain_digits_seg': 'selftrain_digits_seg_cpu.yaml',
-}
-
+from official_ext.configs import digits_recipes
 
 @dataclasses.dataclass
 class Pair:
@@ -57,10 +39,7 @@ class Pair:
 def experiment(name: str, train_pattern: str, batch_size: int,
                pseudo_batch_size: int = 0):
   """The registered experiment + its CPU recipe, pointed at the data."""
-  config = exp_factory.get_exp_config(name)
-  config = params_dict.override_params_dict(
-      config, os.path.join(REPO, 'configs', 'experiments', RECIPES[name]),
-      is_strict=True)
+  config = digits_recipes.config(name)
   config.task.train_data.input_path = train_pattern
   config.task.train_data.global_batch_size = batch_size
   if pseudo_batch_size:
@@ -97,7 +76,7 @@ def _compiled_step(task, config):
 def build_pair(task_name: str, train_pattern: str, human_batch: int,
                pseudo_batch: int) -> Pair:
   """Both tasks at the same total batch and model, one batch each."""
-  sup_name, st_name = EXPERIMENTS[task_name]
+  sup_name, st_name = digits_recipes.EXPERIMENTS[task_name]
   sup_cfg = experiment(sup_name, train_pattern, human_batch + pseudo_batch)
   st_cfg = experiment(st_name, train_pattern, human_batch, pseudo_batch)
   sup_task = task_factory.get_task(sup_cfg.task)
@@ -143,7 +122,8 @@ def pipeline_rate(dataset: tf.data.Dataset, examples_per_element: int,
 def forward_rate(task_name: str, train_pattern: str, batch_size: int,
                  batches: int) -> Dict[str, float]:
   """images/s of the teacher architecture's training-mode forward pass."""
-  config = experiment(EXPERIMENTS[task_name][0], train_pattern, batch_size)
+  config = experiment(digits_recipes.EXPERIMENTS[task_name][0], train_pattern,
+                      batch_size)
   model = task_factory.get_task(config.task).build_model()
   height, width = config.task.model.input_size[:2]
   images = tf.constant(np.random.RandomState(0).uniform(
