@@ -133,3 +133,41 @@ def test_output_feeds_pseudo_labeling(folder, digits_teacher, tmp_path):
     assert d['image'].shape == (40, 60, 3)
     boxes = d['groundtruth_boxes'].numpy()
     assert ((boxes >= 0) & (boxes <= 1)).all()
+
+
+def test_readme_steps_2_to_3_read_no_sidecar(folder, digits_teacher,
+                                             tmp_path):
+  """README workflow steps 2 -> 3 with its own patterns (`unlabeled-*`):
+  the `.stats.json` files step 2 writes beside its shards are not read as
+  records (issue 18: they were counted as 4 truncated files), while a
+  really truncated record file beside them is still reported."""
+  unlabeled = str(tmp_path / 'U' / 'unlabeled')
+  run_tool(['tools/images_to_tfrecord.py', f"--input={folder['root']}",
+            f'--output_prefix={unlabeled}', '--num_shards=4', '--no_progress'])
+  assert len(tf.io.gfile.glob(unlabeled + '-*.stats.json')) == 4
+  pseudo = str(tmp_path / 'P' / 'pseudo')
+  args = ['tools/pseudo_label.py', f'--teacher={digits_teacher}',
+          '--task=detection', f'--input_pattern={unlabeled}-*',
+          f'--output_prefix={pseudo}', '--score_threshold=0.3',
+          '--no_progress']
+  run_tool(args)
+  with open(pseudo + '_report.json') as f:
+    report = json.load(f)
+  assert report['images_skipped'] == 0, report['skipped_inputs']
+  assert report['images_labeled'] == 6  # Every good image of the folder.
+  assert report['num_shards'] == 4
+
+  # A cut-off record file matched by the same pattern is still bad input.
+  good = sorted(tf.io.gfile.glob(unlabeled + '-00000-of-00004.tfrecord'))[0]
+  with open(good, 'rb') as f:
+    data = f.read()
+  with open(unlabeled + '-extra.tfrecord', 'wb') as f:
+    f.write(data[:20])  # The header of record 0 and 8 bytes of its data.
+  pseudo2 = str(tmp_path / 'P2' / 'pseudo')
+  run_tool(args[:4] + [f'--output_prefix={pseudo2}'] + args[5:])
+  with open(pseudo2 + '_report.json') as f:
+    report = json.load(f)
+  assert report['skipped_reasons'] == {'truncated_tfrecord_file': 1}
+  assert list(report['skipped_inputs']) == [
+      unlabeled + '-extra.tfrecord record 0']
+  assert report['images_labeled'] == 6

@@ -24,6 +24,7 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 
+from official_ext.data import record_files
 from official_ext.data import tfexample
 from official_ext.self_training import bad_inputs
 from official_ext.self_training import labelers
@@ -70,11 +71,7 @@ def output_pattern(prefix: str) -> str:
 
 
 def input_files(pattern: str) -> List[str]:
-  files = sorted(set(f for p in pattern.split(',') if p
-                     for f in tf.io.gfile.glob(p)))
-  if not files:
-    raise FileNotFoundError(f'--input_pattern={pattern!r} matches no file.')
-  return files
+  return record_files.match(pattern, '--input_pattern')
 
 
 def plan_shards(files: List[str], num_shards: int) -> List[List[str]]:

@@ -7,7 +7,8 @@ later inside a tf.function or an input pipeline.
 
 from official.core import config_definitions as cfg
 from official.core import task_factory
-import tensorflow as tf
+
+from official_ext.data import record_files
 
 
 def _check_pattern(field: str, data_config):
@@ -19,10 +20,7 @@ def _check_pattern(field: str, data_config):
   if not pattern:
     raise ValueError(f'{field}.input_path is empty: point it at TFRecords '
                      '(e.g. DATA/train-*.tfrecord).')
-  for p in pattern.split(','):
-    if p and not tf.io.gfile.glob(p):
-      raise FileNotFoundError(f'{field}.input_path={p!r} matches no file; '
-                              'check the path and glob.')
+  record_files.match(pattern, f'{field}.input_path')
 
 
 def check_experiment(params: cfg.ExperimentConfig, mode: str):
