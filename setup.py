@@ -26,9 +26,23 @@ setuptools.setup(
     version='0.1.0',
     description='Self-training (teacher -> pseudo labels -> student) for '
                 'TF Model Garden detection and segmentation.',
-    packages=setuptools.find_packages(include=['official_ext', 'official_ext.*']),
+    # The YAML recipes stay at the top of the repository (configs/experiments,
+    # where the docs point) and install as the package `official_ext.recipes`
+    # (read with importlib.resources), so a wheel install finds them too.
+    packages=(setuptools.find_packages(include=['official_ext',
+                                                'official_ext.*']) +
+              ['official_ext.recipes']),
+    package_dir={'official_ext.recipes': 'configs/experiments'},
+    package_data={'official_ext.recipes': ['*.yaml']},
     python_requires='>=3.11,<3.12',
     install_requires=INSTALL_REQUIRES,
+    # Every tool, also as `python -m official_ext.tools.<name>`.
+    entry_points={'console_scripts': [
+        f'official-ext-{name.replace("_", "-")}=official_ext.tools.{name}:run'
+        for name in ('train', 'export_saved_model', 'pseudo_label',
+                     'images_to_tfrecord', 'make_digits_dataset',
+                     'create_pascal_tfrecord', 'demo', 'benchmark',
+                     'compare_teachers')]},
     extras_require={'test': ['pytest==8.4.2', 'pytest-xdist==3.8.0',
                              'filelock==3.20.0', 'execnet==2.1.2']},
 )

@@ -65,13 +65,8 @@ def _train_eval_export(task, data, model_dir):
   overrides = [
       f"task.train_data.input_path={data['train']}",
       f"task.validation_data.input_path={data['val']}",
-      f'trainer.train_steps={steps}',
-      f'trainer.steps_per_loop={SUMMARY_INTERVAL}',
-      f'trainer.summary_interval={SUMMARY_INTERVAL}',
-      f'trainer.checkpoint_interval={steps}',
-      f'trainer.validation_interval={steps}',
-      'trainer.optimizer_config.warmup.linear.warmup_steps=20',
-      f'trainer.optimizer_config.learning_rate.cosine.decay_steps={steps}',
+      *digits_recipes.schedule_overrides(steps, interval=SUMMARY_INTERVAL,
+                                         warmup=20),
   ]
   if task == 'detection':  # COCO AP against the json annotation file.
     overrides.append(f"task.annotation_file={data['val_annotations']}")

@@ -1,10 +1,14 @@
-"""tools/demo.py --quick: every stage of the loop leaves its outputs, and
-results.json holds finite teacher and student metrics. (Whether the student
-wins needs the full run: see README.)"""
+"""The demo --quick, run from a wheel install in another directory: every
+stage of the loop leaves its outputs, and results.json holds finite teacher
+and student metrics. (Whether the student wins needs the full run: see
+README.)"""
 
+import glob
 import json
 import math
 import os
+import subprocess
+import sys
 
 import numpy as np
 from PIL import Image
@@ -14,17 +18,60 @@ import tensorflow as tf
 from official_ext.configs import digits_recipes
 from official_ext.self_training import labeling
 
-from conftest import run_tool
+from conftest import REPO
 
 STAGES = ('teacher', 'teacher_export', 'pseudo_label', 'student',
           'student_export')
 METRICS = {'detection': ('AP', 'AP50'), 'segmentation': ('mean_iou',)}
 
 
+def _python(args, cwd, env, timeout=900):
+  proc = subprocess.run([sys.executable] + args, cwd=cwd, env=env,
+                        capture_output=True, text=True, timeout=timeout)
+  assert proc.returncode == 0, proc.stderr[-6000:]
+  return proc
+
+
 @pytest.fixture(scope='module')
-def demo(tmp_path_factory):
-  out = str(tmp_path_factory.mktemp('demo'))
-  proc = run_tool(['tools/demo.py', '--quick', f'--output_dir={out}'])
+def wheel_install(tmp_path_factory):
+  """`pip wheel` of the repository installed (--no-deps, reusing this venv's
+  dependencies) into a folder of its own; a run with it on PYTHONPATH, from
+  another directory, imports official_ext from there, not from the tree."""
+  root = tmp_path_factory.mktemp('wheel')
+  _python(['-m', 'pip', 'wheel', '--no-deps', '-q', '-w', str(root / 'dist'),
+           REPO], cwd=str(root), env=dict(os.environ))
+  wheel = glob.glob(str(root / 'dist' / 'official_ext-*.whl'))
+  assert len(wheel) == 1, wheel
+  target = str(root / 'site')
+  _python(['-m', 'pip', 'install', '--no-deps', '-q', '--target', target,
+           wheel[0]], cwd=str(root), env=dict(os.environ))
+  env = dict(os.environ, PYTHONPATH=target)
+  env.pop('PYTHONSAFEPATH', None)
+  return dict(cwd=str(root), env=env, target=target)
+
+
+def test_wheel_install_finds_package_and_recipes(wheel_install):
+  proc = _python(['-c', (
+      'import official_ext.tools.train, official_ext.serving.export_saved_model\n'
+      'from official_ext.configs import digits_recipes as r\n'
+      'print(official_ext.__file__)\n'
+      'print(r.recipe("selftrain_digits_seg"))\n'
+      'print(r.config("selftrain_digits_seg").trainer.train_steps)')],
+                 cwd=wheel_install['cwd'], env=wheel_install['env'])
+  package, recipe, steps = proc.stdout.split()
+  assert package.startswith(wheel_install['target'] + os.sep), package
+  assert recipe == os.path.join(wheel_install['target'], 'official_ext',
+                                'recipes', 'selftrain_digits_seg_cpu.yaml')
+  assert int(steps) == digits_recipes.config(
+      'selftrain_digits_seg').trainer.train_steps
+
+
+@pytest.fixture(scope='module')
+def demo(wheel_install):
+  out = os.path.join(wheel_install['cwd'], 'demo')
+  proc = _python(['-m', 'official_ext.tools.demo', '--quick',
+                  f'--output_dir={out}'], cwd=wheel_install['cwd'],
+                 env=wheel_install['env'])
   with open(os.path.join(out, 'results.json')) as f:
     return dict(out=out, results=json.load(f), stdout=proc.stdout)
 

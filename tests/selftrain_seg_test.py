@@ -15,6 +15,7 @@ import tensorflow as tf
 from official.core import exp_factory
 from official.core import task_factory
 import official_ext.registry_imports  # pylint: disable=unused-import
+from official_ext.configs import digits_recipes
 from official_ext.data import digits
 from official_ext.data import tfexample
 from official_ext.self_training import labeling
@@ -178,11 +179,7 @@ def seg_student(digits_data, digits_seg_teacher, tmp_path_factory):
       f"task.pseudo_data.input_path={digits_data['unlabeled']}",
       f"task.validation_data.input_path={digits_data['val']}",
       f'task.self_training.teacher={digits_seg_teacher}',
-      f'trainer.train_steps={STEPS}', 'trainer.steps_per_loop=15',
-      'trainer.summary_interval=15', f'trainer.checkpoint_interval={STEPS}',
-      f'trainer.validation_interval={STEPS}',
-      'trainer.optimizer_config.warmup.linear.warmup_steps=5',
-      f'trainer.optimizer_config.learning_rate.cosine.decay_steps={STEPS}'])
+      *digits_recipes.schedule_overrides(STEPS, interval=15, warmup=5)])
   run_tool(['train.py', '--experiment=selftrain_digits_seg',
             '--mode=train_and_eval', f'--model_dir={model_dir}',
             f'--params_override={overrides}'])

@@ -1,11 +1,9 @@
-"""Benchmarks as ratios; see official_ext/tools/benchmark.py for the flags."""
+"""Launcher of `python -m official_ext.tools.benchmark` (flags and docs there).
 
-import os
-import sys
+Needs official_ext installed (`make install` does it: pip install -e .).
+"""
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from official_ext.tools import benchmark  # pylint: disable=g-import-not-at-top
+from official_ext.tools import benchmark
 
 if __name__ == '__main__':
   benchmark.run()

@@ -1,11 +1,9 @@
-"""Compare two detection teacher exports; see official_ext/tools/compare_teachers.py."""
+"""Launcher of `python -m official_ext.tools.compare_teachers` (flags and docs there).
 
-import os
-import sys
+Needs official_ext installed (`make install` does it: pip install -e .).
+"""
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from official_ext.tools import compare_teachers  # pylint: disable=g-import-not-at-top
+from official_ext.tools import compare_teachers
 
 if __name__ == '__main__':
   compare_teachers.run()

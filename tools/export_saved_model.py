@@ -1,66 +1,9 @@
-"""Exports a trained official_ext model as a SavedModel (Model Garden export).
+"""Launcher of `python -m official_ext.tools.export_saved_model` (flags and docs there).
 
-Model Garden's `official/vision/serving/export_saved_model.py` with our
-experiments registered; its flags, plus defaults a Model Garden user would
-expect: `--input_type=image_tensor` and `--input_image_size` taken from the
-config (detection: model.input_size; segmentation: validation output_size).
-
-  python tools/export_saved_model.py --experiment=supervised_digits \
-      --checkpoint_path=MODEL_DIR --export_dir=EXPORT \
-      [--config_file=MODEL_DIR/params.yaml] [--params_override=...]
-
-Detection SavedModels return detection_boxes (pixels, ymin/xmin/ymax/xmax),
-detection_scores, detection_classes and num_detections; segmentation ones
-return logits.
+Needs official_ext installed (`make install` does it: pip install -e .).
 """
 
-from absl import app
-from absl import flags
-
-from official.core import exp_factory
-from official.modeling import hyperparams
-from official.vision.serving import export_saved_model as mg_export
-import official_ext.registry_imports  # pylint: disable=unused-import
-
-FLAGS = flags.FLAGS
-# Model Garden defaults to 224,224; empty means: take it from the config.
-FLAGS.set_default('input_image_size', '')
-
-
-def load_params(experiment, config_files=(), params_override=''):
-  """Experiment config with YAML files and overrides applied, validated."""
-  params = exp_factory.get_exp_config(experiment)
-  for config_file in config_files or []:
-    params = hyperparams.override_params_dict(params, config_file,
-                                              is_strict=False)
-  if params_override:
-    params = hyperparams.override_params_dict(params, params_override,
-                                              is_strict=False)
-  params.validate()
-  return params
-
-
-def default_image_size(params):
-  """[height, width] the model expects, from the config."""
-  model_size = list(params.task.model.input_size[:2])
-  if all(model_size):
-    return model_size
-  output_size = params.task.validation_data.get('output_size')
-  if output_size:
-    return list(output_size)
-  raise ValueError('The config has no fixed input size; pass '
-                   '--input_image_size=HEIGHT,WIDTH.')
-
-
-def main(argv):
-  if not FLAGS.input_image_size:
-    params = load_params(FLAGS.experiment, FLAGS.config_file,
-                         FLAGS.params_override)
-    FLAGS.input_image_size = ','.join(str(x) for x in
-                                      default_image_size(params))
-  mg_export.main(argv)
-
+from official_ext.tools import export_saved_model
 
 if __name__ == '__main__':
-  flags.mark_flags_as_required(['experiment', 'export_dir'])
-  app.run(main)
+  export_saved_model.run()

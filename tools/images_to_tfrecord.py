@@ -1,43 +1,9 @@
-"""Turns a folder or glob of JPEG/PNG files into unlabeled TFRecords.
+"""Launcher of `python -m official_ext.tools.images_to_tfrecord` (flags and docs there).
 
-  python tools/images_to_tfrecord.py --input=/data/unlabeled2017 \
-      --output_prefix=/data/tfrecords/unlabeled [--num_shards=N]
-
-The output is what tools/pseudo_label.py --input_pattern reads
-(`unlabeled-*-of-*.tfrecord`). Unreadable files are skipped, logged and
-counted; rerunning after an interruption skips finished shards.
+Needs official_ext installed (`make install` does it: pip install -e .).
 """
 
-import json
-import os
-import sys
-
-from absl import app
-from absl import flags
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from official_ext.data import image_folder  # pylint: disable=g-import-not-at-top,wrong-import-position
-
-_INPUT = flags.DEFINE_string(
-    'input', None, 'A directory (searched recursively) or comma-separated '
-    'globs of image files.')
-_OUTPUT = flags.DEFINE_string('output_prefix', None, 'e.g. OUT/unlabeled')
-_NUM_SHARDS = flags.DEFINE_integer(
-    'num_shards', 0, f'0: one shard per {image_folder.IMAGES_PER_SHARD} '
-    'images. Use at least as many as pseudo-labeling workers.')
-_THREADS = flags.DEFINE_integer('threads', 8, 'Files read in parallel.')
-_NO_PROGRESS = flags.DEFINE_bool('no_progress', False, 'No progress bar.')
-
-
-def main(_):
-  report = image_folder.convert(_INPUT.value, _OUTPUT.value,
-                                num_shards=_NUM_SHARDS.value,
-                                threads=_THREADS.value,
-                                show_progress=not _NO_PROGRESS.value)
-  print(json.dumps(report, indent=2))
-
+from official_ext.tools import images_to_tfrecord
 
 if __name__ == '__main__':
-  flags.mark_flags_as_required(['input', 'output_prefix'])
-  app.run(main)
+  images_to_tfrecord.run()

@@ -1,33 +1,9 @@
-"""Builds the built-in digits detection + segmentation data set.
+"""Launcher of `python -m official_ext.tools.make_digits_dataset` (flags and docs there).
 
-  python tools/make_digits_dataset.py --output_dir=runs/digits_data --seed=0
+Needs official_ext installed (`make install` does it: pip install -e .).
 """
 
-import json
-
-from absl import app
-from absl import flags
-
-from official_ext.data import digits
-
-_OUTPUT_DIR = flags.DEFINE_string('output_dir', None, 'Where to write.',
-                                  required=True)
-_SEED = flags.DEFINE_integer('seed', 0, 'Seed for splits and rendering.')
-_NUM_TRAIN = flags.DEFINE_integer('num_train', 200, 'Labeled train images.')
-_NUM_UNLABELED = flags.DEFINE_integer('num_unlabeled', 1000,
-                                      'Unlabeled images (labels withheld).')
-_NUM_VAL = flags.DEFINE_integer('num_val', 200, 'Validation images.')
-_SIZE = flags.DEFINE_integer('image_size', 128, 'Canvas size in pixels.')
-_NUM_SHARDS = flags.DEFINE_integer('num_shards', 2, 'Shards per split.')
-
-
-def main(_):
-  paths = digits.make_dataset(
-      _OUTPUT_DIR.value, seed=_SEED.value, num_train=_NUM_TRAIN.value,
-      num_unlabeled=_NUM_UNLABELED.value, num_val=_NUM_VAL.value,
-      size=_SIZE.value, num_shards=_NUM_SHARDS.value)
-  print(json.dumps(paths, indent=2))
-
+from official_ext.tools import make_digits_dataset
 
 if __name__ == '__main__':
-  app.run(main)
+  make_digits_dataset.run()

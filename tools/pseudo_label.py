@@ -1,15 +1,9 @@
-"""Pseudo-labels unlabeled TFRecords with a teacher SavedModel.
+"""Launcher of `python -m official_ext.tools.pseudo_label` (flags and docs there).
 
-See official_ext/tools/pseudo_label.py (also used by the task's labeling on
-first use) for the flags.
+Needs official_ext installed (`make install` does it: pip install -e .).
 """
 
-import os
-import sys
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from official_ext.tools import pseudo_label  # pylint: disable=g-import-not-at-top
+from official_ext.tools import pseudo_label
 
 if __name__ == '__main__':
   pseudo_label.run()

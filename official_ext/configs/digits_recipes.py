@@ -1,22 +1,20 @@
 """The digits experiments and their CPU recipes, resolved as train.py does.
 
 `EXPERIMENTS` pairs each task's teacher and student experiment; each has a
-recipe `configs/experiments/<experiment>_cpu.yaml`. `config(name)` is the
+recipe `configs/experiments/<experiment>_cpu.yaml`, installed with the package
+as `official_ext.recipes` (found the same way from a wheel or the tree). `config(name)` is the
 registered experiment with its recipe applied (`--experiment=NAME
 --config_file=RECIPE`), so the demo and the benchmarks read the same values
 (steps, batch sizes, augmentation) a `train.py` run of the recipe uses.
 """
 
-import os
+import importlib.resources
 
 from official.core import config_definitions as cfg
 from official.core import exp_factory
 from official.modeling import hyperparams
 
 from official_ext import registry_imports  # pylint: disable=unused-import
-
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
 
 # task -> (teacher, student)
 EXPERIMENTS = {
@@ -25,12 +23,38 @@ EXPERIMENTS = {
 }
 
 
+def recipe_path(file_name: str) -> str:
+  """The path of a recipe YAML installed with the package."""
+  path = importlib.resources.files('official_ext.recipes') / file_name
+  if not path.is_file():
+    raise FileNotFoundError(f'no recipe {file_name!r} in official_ext.recipes '
+                            '(configs/experiments/).')
+  return str(path)
+
+
 def recipe(name: str) -> str:
-  """The recipe YAML of a digits experiment, relative to the repository."""
-  return os.path.join('configs', 'experiments', f'{name}_cpu.yaml')
+  """The recipe YAML of a digits experiment."""
+  return recipe_path(f'{name}_cpu.yaml')
+
+
+def schedule_overrides(steps: int, interval: int = 0,
+                       warmup: int = -1) -> list:
+  """`--params_override` items that run a digits recipe for `steps` steps:
+  its cosine decay ends at the last step, one checkpoint and one evaluation
+  at the end, logs every `interval` steps (default min(50, steps)), a linear
+  warmup of `warmup` steps (default min(100, steps // 4))."""
+  interval = interval or min(50, steps)
+  warmup = min(100, steps // 4) if warmup < 0 else warmup
+  return [f'trainer.train_steps={steps}',
+          f'trainer.validation_interval={steps}',
+          f'trainer.checkpoint_interval={steps}',
+          f'trainer.optimizer_config.learning_rate.cosine.decay_steps={steps}',
+          f'trainer.optimizer_config.warmup.linear.warmup_steps={warmup}',
+          f'trainer.steps_per_loop={interval}',
+          f'trainer.summary_interval={interval}']
 
 
 def config(name: str) -> cfg.ExperimentConfig:
   return hyperparams.override_params_dict(
-      exp_factory.get_exp_config(name), os.path.join(REPO, recipe(name)),
+      exp_factory.get_exp_config(name), recipe(name),
       is_strict=True)

@@ -68,16 +68,13 @@ _HUMAN_BATCH = flags.DEFINE_integer('human_batch_size', 8, 'Human images per '
 _PSEUDO_BATCH = flags.DEFINE_integer('pseudo_batch_size', 8, 'Pseudo images '
                                      'per self-training step.')
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
-
-
-def _run(args):
-  env = dict(os.environ, PYTHONPATH=REPO)
-  proc = subprocess.run([sys.executable] + args, cwd=REPO, env=env,
-                        capture_output=True, text=True)
+def _run(tool, args):
+  """Runs `python -m official_ext.tools.<tool> ARGS`."""
+  proc = subprocess.run(
+      [sys.executable, '-m', f'official_ext.tools.{tool}'] + args,
+      capture_output=True, text=True)
   if proc.returncode:
-    raise RuntimeError(f'{args[0]} failed:\n{proc.stderr[-4000:]}')
+    raise RuntimeError(f'{tool} failed:\n{proc.stderr[-4000:]}')
 
 
 def prepare(task: str, work_dir: str, quick: bool):
@@ -94,15 +91,14 @@ def prepare(task: str, work_dir: str, quick: bool):
     steps = 30 if quick else 300
     logging.info('Training a %d-step %s teacher in %s.', steps, experiment,
                  model_dir)
-    _run(['train.py', f'--experiment={experiment}', '--mode=train',
-          f'--model_dir={model_dir}', '--params_override=' + ','.join([
-              f"task.train_data.input_path={data['train']}",
-              f'trainer.train_steps={steps}', f'trainer.steps_per_loop={steps}',
-              f'trainer.summary_interval={steps}',
-              f'trainer.checkpoint_interval={steps}',
-              'trainer.optimizer_config.warmup.linear.warmup_steps=10'])])
+    _run('train', [
+        f'--experiment={experiment}', '--mode=train',
+        f'--model_dir={model_dir}', '--params_override=' + ','.join(
+            [f"task.train_data.input_path={data['train']}"] +
+            digits_recipes.schedule_overrides(steps, interval=steps,
+                                              warmup=10))])
     teacher = os.path.join(work_dir, 'teacher_export')
-    _run(['tools/export_saved_model.py', f'--experiment={experiment}',
+    _run('export_saved_model', [f'--experiment={experiment}',
           f'--config_file={model_dir}/params.yaml',
           f'--checkpoint_path={model_dir}', f'--export_dir={teacher}'])
   return teacher, pattern, data['train']

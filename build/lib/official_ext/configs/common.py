@@ -1,0 +1,43 @@
+"""Data-config fields shared by the detection and segmentation experiments."""
+
+import dataclasses
+
+from official.modeling import hyperparams
+
+
+@dataclasses.dataclass
+class SubsetConfig(hyperparams.Config):
+  """A deterministic subset of a data set (the paper's 20%/50%/100% study).
+
+  Each example is ranked by a keyed hash of its `image/source_id` (or of the
+  whole record when it has none); the `num_examples` lowest ranks are kept.
+  The choice depends only on the ids and `seed`, not on file order, sharding
+  or shuffling, so two runs (or two workers) see the same examples.
+
+  Attributes:
+    num_examples: keep exactly this many examples; -1 keeps all.
+    fraction: keep round(fraction * N) of the N examples; 1.0 keeps all.
+      Set at most one of `num_examples` and `fraction`.
+    seed: selects which examples; change it for a different subset.
+  """
+  num_examples: int = -1
+  fraction: float = 1.0
+  seed: int = 0
+
+  @property
+  def enabled(self) -> bool:
+    return self.num_examples >= 0 or self.fraction < 1.0
+
+  def check(self, where: str = 'subset'):
+    """Raises ValueError naming the field when the values are invalid."""
+    if self.num_examples < -1 or self.num_examples == 0:
+      raise ValueError(
+          f'{where}.num_examples={self.num_examples}: use a positive count, '
+          'or -1 for all examples.')
+    if not 0.0 < self.fraction <= 1.0:
+      raise ValueError(
+          f'{where}.fraction={self.fraction}: must be in (0, 1].')
+    if self.num_examples > 0 and self.fraction < 1.0:
+      raise ValueError(
+          f'{where}: set num_examples or fraction, not both '
+          f'(got {self.num_examples} and {self.fraction}).')

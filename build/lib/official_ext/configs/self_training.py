@@ -1,0 +1,57 @@
+"""The `task.self_training` block shared by detection and segmentation."""
+
+import dataclasses
+
+from official.modeling import hyperparams
+
+
+@dataclasses.dataclass
+class SelfTrainingConfig(hyperparams.Config):
+  """Teacher, pseudo-label threshold and loss normalization (DESIGN.md).
+
+  Attributes:
+    teacher: SavedModel dir (Model Garden export). When set, the task treats
+      `pseudo_data.input_path` as raw unlabeled images, labels them once into
+      `model_dir/pseudo_labels` (resumable) and trains on the result.
+    score_threshold: detection score / max softmax probability kept as a
+      pseudo label, in [0, 1].
+    loss_normalization: L = (L_h + a*sg(avg(L_h)/avg(L_p))*L_p) / (1 + a);
+      False gives L = L_h + a*L_p.
+    alpha: weight a of the pseudo loss, >= 0.
+    loss_average_decay: EMA decay of avg(L_h) and avg(L_p), in [0, 1).
+  """
+  teacher: str = ''
+  score_threshold: float = 0.5
+  loss_normalization: bool = True
+  alpha: float = 1.0
+  loss_average_decay: float = 0.99
+
+  def check(self, pseudo_batch_size: int):
+    """Raises ValueError naming the field and the fix."""
+    if not 0.0 <= self.score_threshold <= 1.0:
+      raise ValueError(
+          f'task.self_training.score_threshold={self.score_threshold}: must '
+          'be in [0, 1] (0.5 in the paper).')
+    if self.alpha < 0:
+      raise ValueError(f'task.self_training.alpha={self.alpha}: must be >= 0.')
+    if not 0.0 <= self.loss_average_decay < 1.0:
+      raise ValueError(
+          f'task.self_training.loss_average_decay={self.loss_average_decay}: '
+          'must be in [0, 1).')
+    if pseudo_batch_size <= 0:
+      raise ValueError(
+          f'task.pseudo_data.global_batch_size={pseudo_batch_size}: '
+          'self-training needs pseudo-labeled images in every batch; set a '
+          'positive batch size (default: the same as train_data).')
+
+
+def add_pseudo_data(config, preset: str = 's4'):
+  """Makes a teacher's config (on a self-training task config) a student's:
+  strong augmentation `preset` on the human data, and pseudo_data a copy of
+  train_data (same parser, batch size, preset) without input or subset."""
+  config.task.train_data.augmentation_preset = preset
+  config.task.pseudo_data.override(config.task.train_data.as_dict())
+  config.task.pseudo_data.input_path = ''
+  config.task.pseudo_data.subset.override({'num_examples': -1,
+                                           'fraction': 1.0})
+  return config

@@ -1,0 +1,172 @@
+"""A detection + segmentation data set drawn from scikit-learn's digits.
+
+`sklearn.datasets.load_digits` ships 1797 real 8x8 handwritten digits inside
+scikit-learn (no download). Each canvas holds several digits at varied
+scales and positions on a varied background, with boxes (classes 1..10 for
+digits 0..9) and a per-pixel mask (0 background, 1..10 digits). Splits are
+drawn from disjoint source digits, so no handwritten digit is in two splits.
+"""
+
+import dataclasses
+import json
+import os
+from typing import Dict, List, Sequence
+
+import numpy as np
+from PIL import Image
+import tensorflow as tf
+
+from official_ext.data import tfexample
+
+SPLITS = ('train', 'unlabeled', 'val')
+
+
+@dataclasses.dataclass
+class Canvas:
+  image: np.ndarray       # uint8 [H, W, 3]
+  boxes: np.ndarray       # float32 [N, 4] normalized ymin, xmin, ymax, xmax
+  classes: np.ndarray     # int64 [N], 1..10
+  mask: np.ndarray        # uint8 [H, W], 0 background, 1..10 digits
+
+
+def load_digits():
+  from sklearn import datasets  # pylint: disable=g-import-not-at-top
+  digits = datasets.load_digits()
+  return digits.images.astype(np.float32) / 16.0, digits.target.astype(np.int64)
+
+
+def split_sources(num_sources: int, seed: int,
+                  fractions=(0.2, 0.5, 0.3)) -> Dict[str, np.ndarray]:
+  """Disjoint source-digit indices for each split."""
+  order = np.random.RandomState(seed).permutation(num_sources)
+  cuts = np.cumsum([int(f * num_sources) for f in fractions[:-1]])
+  return dict(zip(SPLITS, np.split(order, cuts)))
+
+
+def _background(rng: np.random.RandomState, size: int) -> np.ndarray:
+  c0, c1 = rng.uniform(0, 110, 3), rng.uniform(0, 110, 3)
+  t = np.linspace(0.0, 1.0, size, dtype=np.float32)
+  grad = t[:, None] if rng.rand() < 0.5 else t[None, :]
+  img = c0[None, None] + (c1 - c0)[None, None] * grad[..., None]
+  img = img + rng.normal(0, 8, (size, size, 3))
+  return img
+
+
+def render_canvas(rng: np.random.RandomState, images: np.ndarray,
+                  targets: np.ndarray, pool: Sequence[int], size: int = 128,
+                  max_digits: int = 4, min_scale: int = 20,
+                  max_scale: int = 56) -> Canvas:
+  """Draws 1..max_digits non-overlapping digits from `pool` on a canvas."""
+  canvas = _background(rng, size)
+  mask = np.zeros((size, size), np.uint8)
+  boxes, classes, taken = [], [], []
+  for _ in range(rng.randint(1, max_digits + 1)):
+    for _ in range(20):  # A few tries to find a free spot.
+      s = rng.randint(min_scale, max_scale + 1)
+      y, x = rng.randint(0, size - s + 1), rng.randint(0, size - s + 1)
+      if all(y >= b[2] or y + s <= b[0] or x >= b[3] or x + s <= b[1]
+             for b in taken):
+        break
+    else:
+      continue
+    idx = pool[rng.randint(len(pool))]
+    glyph = Image.fromarray((images[idx] * 255).astype(np.uint8))
+    glyph = np.asarray(glyph.resize((s, s), Image.BILINEAR),
+                       np.float32) / 255.0
+    on = glyph > 0.35
+    if not on.any():
+      continue
+    color = rng.uniform(150, 255, 3)
+    region = canvas[y:y + s, x:x + s]
+    alpha = glyph[..., None]
+    canvas[y:y + s, x:x + s] = region * (1 - alpha) + color * alpha
+    cls = int(targets[idx]) + 1
+    mask[y:y + s, x:x + s][on] = cls
+    ys, xs = np.nonzero(on)
+    boxes.append([(y + ys.min()) / size, (x + xs.min()) / size,
+                  (y + ys.max() + 1) / size, (x + xs.max() + 1) / size])
+    classes.append(cls)
+    taken.append((y, x, y + s, x + s))
+  image = np.clip(canvas, 0, 255).astype(np.uint8)
+  return Canvas(image=image,
+                boxes=np.asarray(boxes, np.float32).reshape([-1, 4]),
+                classes=np.asarray(classes, np.int64),
+                mask=mask)
+
+
+def _shard_paths(prefix: str, num_shards: int) -> List[str]:
+  return [f'{prefix}-{i:05d}-of-{num_shards:05d}.tfrecord'
+          for i in range(num_shards)]
+
+
+def source_id(split: str, index: int) -> int:
+  """Numeric, unique across splits: Model Garden's COCO eval parses ids."""
+  return SPLITS.index(split) * 1_000_000 + index
+
+
+def write_split(output_dir: str, split: str, num_images: int, seed: int,
+                pool: Sequence[int], images: np.ndarray, targets: np.ndarray,
+                num_shards: int = 2, size: int = 128,
+                with_labels: bool = True) -> List[Canvas]:
+  """Writes `split-xxxxx-of-yyyyy.tfrecord` shards; returns the canvases."""
+  tf.io.gfile.makedirs(output_dir)
+  rng = np.random.RandomState(seed)
+  paths = _shard_paths(os.path.join(output_dir, split), num_shards)
+  writers = [tf.io.TFRecordWriter(p) for p in paths]
+  canvases = []
+  for i in range(num_images):
+    c = render_canvas(rng, images, targets, pool, size=size)
+    canvases.append(c)
+    if with_labels:
+      example = tfexample.make_example(
+          c.image, source_id=str(source_id(split, i)), boxes=c.boxes,
+          classes=c.classes, mask=c.mask)
+    else:
+      example = tfexample.make_example(c.image, source_id=str(source_id(split, i)))
+    writers[i % num_shards].write(example.SerializeToString(deterministic=True))
+  for w in writers:
+    w.close()
+  return canvases
+
+
+def coco_annotations(canvases: Sequence[Canvas], split: str) -> dict:
+  """COCO-format ground truth for pycocotools (boxes in pixels, xywh)."""
+  images, annotations = [], []
+  for i, c in enumerate(canvases):
+    h, w = c.image.shape[:2]
+    images.append({'id': source_id(split, i), 'height': h, 'width': w})
+    for box, cls in zip(c.boxes, c.classes):
+      y0, x0, y1, x1 = box * [h, w, h, w]
+      annotations.append({
+          'id': len(annotations) + 1, 'image_id': source_id(split, i),
+          'category_id': int(cls), 'bbox': [float(x0), float(y0),
+                                            float(x1 - x0), float(y1 - y0)],
+          'area': float((x1 - x0) * (y1 - y0)), 'iscrowd': 0})
+  categories = [{'id': k + 1, 'name': str(k)} for k in range(10)]
+  return {'images': images, 'annotations': annotations,
+          'categories': categories}
+
+
+def make_dataset(output_dir: str, seed: int = 0, num_train: int = 200,
+                 num_unlabeled: int = 1000, num_val: int = 200,
+                 size: int = 128, num_shards: int = 2) -> Dict[str, str]:
+  """Writes train (labeled), unlabeled (image only) and val splits.
+
+  Returns a dict of file patterns and the val COCO json path.
+  """
+  images, targets = load_digits()
+  sources = split_sources(len(images), seed)
+  counts = {'train': num_train, 'unlabeled': num_unlabeled, 'val': num_val}
+  out = {}
+  for k, split in enumerate(SPLITS):
+    canvases = write_split(
+        output_dir, split, counts[split], seed * 1000 + k, sources[split],
+        images, targets, num_shards=num_shards, size=size,
+        with_labels=(split != 'unlabeled'))
+    out[split] = os.path.join(output_dir, f'{split}-*.tfrecord')
+    if split == 'val':
+      path = os.path.join(output_dir, 'annotations_val.json')
+      with tf.io.gfile.GFile(path, 'w') as f:
+        json.dump(coco_annotations(canvases, split), f)
+      out['val_annotations'] = path
+  return out

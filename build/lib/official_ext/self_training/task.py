@@ -1,0 +1,178 @@
+"""The self-training core shared by the detection and segmentation tasks.
+
+A mixin placed before the Model Garden task class in the MRO:
+
+    class SelfTrainingRetinaNetTask(SelfTrainingMixin, RetinaNetTask): ...
+
+It adds (1) the pseudo-label input next to the human one, optionally
+labeled by the teacher on first use, (2) one forward pass over the combined
+batch, (3) human and pseudo losses computed separately and combined by the
+LossNormalizer, whose averages live on the model and so in its checkpoint.
+A subclass supplies `split_losses` and `pseudo_statistics`.
+"""
+
+import os
+from typing import Any, Dict, List, Optional, Tuple
+
+from absl import logging
+import tensorflow as tf
+import tf_keras
+
+from official_ext.self_training import loss_normalization
+from official_ext.self_training import mixing
+
+NORMALIZER_ATTR = 'loss_normalizer'
+PSEUDO_LABEL_SUBDIR = 'pseudo_labels'
+NON_FINITE_LOSS = 'Non-finite loss:'
+
+
+class SelfTrainingMixin:
+  """Self-training on top of a Model Garden vision task."""
+
+  # Names of the extra per-task loss logs and pseudo statistics.
+  TASK_LOSS_NAMES: Tuple[str, ...] = ()
+  PSEUDO_STAT_NAMES: Tuple[str, ...] = ()
+  # What the teacher predicts: 'detection' or 'segmentation' (labeling.py).
+  LABEL_TASK: str = ''
+
+  # ---- what a subclass provides --------------------------------------------
+  def split_losses(self, outputs, labels) -> Tuple[tf.Tensor, Dict[str, Any]]:
+    """(task loss without regularization, {TASK_LOSS_NAMES: value})."""
+    raise NotImplementedError
+
+  def pseudo_statistics(self, labels) -> Dict[str, tf.Tensor]:
+    """{PSEUDO_STAT_NAMES: value} of a pseudo-labeled batch."""
+    raise NotImplementedError
+
+  # ---- labeling on first use ------------------------------------------------
+  def label_unlabeled_data(self, input_path: str, output_dir: str) -> str:
+    """Runs the teacher over raw images; returns the pseudo-label pattern."""
+    from official_ext.self_training import labeling  # pylint: disable=g-import-not-at-top
+    config = self.task_config
+    return labeling.label_on_first_use(
+        task=self.LABEL_TASK, teacher=config.self_training.teacher,
+        input_pattern=input_path, output_dir=output_dir,
+        score_threshold=config.self_training.score_threshold,
+        num_classes=config.model.num_classes)
+
+  # ---- config ----------------------------------------------------------------
+  def check_self_training_config(self):
+    cfg = self.task_config
+    cfg.self_training.check(cfg.pseudo_data.global_batch_size)
+    if not cfg.pseudo_data.input_path:
+      raise ValueError(
+          'task.pseudo_data.input_path is empty: point it at pseudo-labeled '
+          'TFRecords (tools/pseudo_label.py), or at unlabeled images together '
+          'with task.self_training.teacher=SAVED_MODEL.')
+
+  # ---- model -------------------------------------------------------------------
+  def build_model(self):
+    model = super().build_model()
+    st = self.task_config.self_training
+    # An attribute of the model: Model Garden's checkpoint (model=model)
+    # saves it; init_checkpoint (model.checkpoint_items) does not need it.
+    setattr(model, NORMALIZER_ATTR, loss_normalization.LossNormalizer(
+        alpha=st.alpha, decay=st.loss_average_decay,
+        enabled=st.loss_normalization))
+    return model
+
+  # ---- inputs ------------------------------------------------------------------
+  def pseudo_data_config(self):
+    """pseudo_data, pointed at teacher labels when labeling on first use."""
+    params = self.task_config.pseudo_data
+    teacher = self.task_config.self_training.teacher
+    if not teacher:
+      return params
+    if not self.logging_dir:
+      raise ValueError('task.self_training.teacher needs a model_dir to hold '
+                       'the pseudo labels.')
+    output_dir = os.path.join(self.logging_dir, PSEUDO_LABEL_SUBDIR)
+    pattern = self.label_unlabeled_data(params.input_path, output_dir)
+    params = params.replace(input_path=pattern)
+    return params
+
+  def build_inputs(self, params,
+                   input_context: Optional[tf.distribute.InputContext] = None):
+    if not params.is_training:
+      return super().build_inputs(params, input_context)
+    self.check_self_training_config()
+    if input_context is not None:
+      for field, data in (('train_data', params),
+                          ('pseudo_data', self.task_config.pseudo_data)):
+        if data.global_batch_size % input_context.num_replicas_in_sync:
+          raise ValueError(
+              f'task.{field}.global_batch_size={data.global_batch_size} is '
+              f'not divisible by the {input_context.num_replicas_in_sync} '
+              'replicas in sync; use a multiple of it (each replica gets '
+              'global_batch_size / replicas images).')
+    human = super().build_inputs(params, input_context)
+    pseudo = super().build_inputs(self.pseudo_data_config(), input_context)
+    return mixing.zip_datasets(human, pseudo)
+
+  # ---- metrics -----------------------------------------------------------------
+  def build_metrics(self, training: bool = True):
+    if not training:
+      return super().build_metrics(training=False)
+    names = (['total_loss', 'human_loss', 'pseudo_loss', 'loss_norm_ratio'] +
+             list(self.TASK_LOSS_NAMES) + list(self.PSEUDO_STAT_NAMES))
+    return [tf_keras.metrics.Mean(n, dtype=tf.float32) for n in names]
+
+  # ---- training ----------------------------------------------------------------
+  @staticmethod
+  def _assert_finite(normalizer, human_loss, pseudo_loss, loss):
+    """Stops the step, before any update, on a NaN/inf loss, naming the step
+    and the losses; the last checkpoint stays the last good one.
+
+    The step is the normalizer's count of good steps + 1 (checkpointed with
+    the model); optimizer.iterations may not exist yet inside a replica
+    function and cannot be created there.
+    """
+    if isinstance(tf.distribute.get_strategy(),
+                  (tf.distribute.TPUStrategy,)):
+      return tf.no_op()  # XLA on TPU compiles no Assert.
+    finite = tf.reduce_all(tf.math.is_finite(
+        tf.stack([human_loss, pseudo_loss, loss])))
+    return tf.debugging.Assert(finite, [
+        NON_FINITE_LOSS, 'step', normalizer.num_updates + 1, 'human_loss',
+        human_loss, 'pseudo_loss', pseudo_loss, 'total_loss', loss])
+
+  def train_step(self, inputs, model: tf_keras.Model,
+                 optimizer: tf_keras.optimizers.Optimizer,
+                 metrics: Optional[List[Any]] = None):
+    (human_features, human_labels), (pseudo_features, pseudo_labels) = inputs
+    normalizer = getattr(model, NORMALIZER_ATTR)
+    num_replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    features, num_human = mixing.concat_features(human_features,
+                                                 pseudo_features)
+    with tf.GradientTape() as tape:
+      outputs = model(features, training=True)
+      if isinstance(outputs, tf.Tensor):
+        outputs = {'logits': outputs}
+      outputs = tf.nest.map_structure(lambda x: tf.cast(x, tf.float32),
+                                      outputs)
+      human_outputs, pseudo_outputs = mixing.split_outputs(outputs, num_human)
+      human_loss, task_logs = self.split_losses(human_outputs, human_labels)
+      pseudo_loss, _ = self.split_losses(pseudo_outputs, pseudo_labels)
+      loss, ratio = normalizer.combine(human_loss, pseudo_loss)
+      if model.losses:
+        loss += self.task_config.losses.loss_weight * tf.add_n(model.losses)
+      scaled_loss = loss / num_replicas
+      if isinstance(optimizer, tf_keras.mixed_precision.LossScaleOptimizer):
+        scaled_loss = optimizer.get_scaled_loss(scaled_loss)
+    tvars = model.trainable_variables
+    with tf.control_dependencies([self._assert_finite(
+        normalizer, human_loss, pseudo_loss, loss)]):
+      grads = tape.gradient(scaled_loss, tvars)
+    if isinstance(optimizer, tf_keras.mixed_precision.LossScaleOptimizer):
+      grads = optimizer.get_unscaled_gradients(grads)
+    optimizer.apply_gradients(list(zip(grads, tvars)))
+
+    values = {'total_loss': loss, 'human_loss': human_loss,
+              'pseudo_loss': pseudo_loss, 'loss_norm_ratio': ratio}
+    values.update(task_logs)
+    values.update(self.pseudo_statistics(pseudo_labels))
+    logs = {self.loss: loss}
+    for m in metrics or []:
+      m.update_state(values[m.name])
+      logs[m.name] = m.result()
+    return logs

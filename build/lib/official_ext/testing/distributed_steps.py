@@ -1,0 +1,104 @@
+"""Runs a few self-training steps under a tf.distribute strategy and reports
+what each replica saw; used by tests (in-process MirroredStrategy, and one
+process per worker for MultiWorkerMirroredStrategy).
+
+  TF_CONFIG=... python -m official_ext.testing.distributed_steps \
+      --experiment=selftrain_digits --train=GLOB --pseudo=GLOB --steps=3 \
+      --strategy=multi_worker_mirrored
+prints one JSON object as its last line.
+"""
+
+import json
+
+from absl import app
+from absl import flags
+import tensorflow as tf
+import tf_keras
+
+from official.common import distribute_utils
+from official.core import exp_factory
+from official.core import task_factory
+from official_ext import registry_imports  # pylint: disable=unused-import
+from official_ext.self_training import task as st_task
+
+_EXPERIMENT = flags.DEFINE_string('experiment', 'selftrain_digits', '')
+_TRAIN = flags.DEFINE_string('train', None, 'Human-labeled TFRecords.')
+_PSEUDO = flags.DEFINE_string('pseudo', None, 'Pseudo-labeled TFRecords.')
+_STEPS = flags.DEFINE_integer('steps', 3, '')
+_STRATEGY = flags.DEFINE_string('strategy', 'multi_worker_mirrored', '')
+_BATCH = flags.DEFINE_integer('global_batch_size', 8, 'Human and pseudo.')
+_DETERMINISTIC = flags.DEFINE_bool('deterministic', False,
+                                   'tf.config.experimental.'
+                                   'enable_op_determinism().')
+
+
+def experiment(name, train, pseudo, global_batch_size):
+  params = exp_factory.get_exp_config(name)
+  params.task.train_data.input_path = train
+  params.task.pseudo_data.input_path = pseudo
+  params.task.train_data.global_batch_size = global_batch_size
+  params.task.pseudo_data.global_batch_size = global_batch_size
+  # Fixed order, no augmentation: every run sees the same batches.
+  for data in (params.task.train_data, params.task.pseudo_data):
+    data.shuffle_buffer_size = 1
+    data.seed = 1
+  return params
+
+
+def run_steps(strategy: tf.distribute.Strategy, params, steps: int) -> dict:
+  """Trains `steps` steps; returns losses, loss-norm state, batch sizes."""
+  tf_keras.utils.set_random_seed(1)
+  with strategy.scope():
+    task = task_factory.get_task(params.task)
+    model = task.build_model()
+    optimizer = task.create_optimizer(params.trainer.optimizer_config,
+                                      params.runtime)
+    metrics = task.build_metrics()
+  dataset = strategy.distribute_datasets_from_function(
+      lambda ctx: task.build_inputs(params.task.train_data, ctx))
+  iterator = iter(dataset)
+
+  @tf.function
+  def step(inputs):
+    def replica_fn(inputs):
+      (human, _), (pseudo, _) = inputs
+      logs = task.train_step(inputs, model, optimizer, metrics)
+      return logs[task.loss], tf.shape(human)[0], tf.shape(pseudo)[0]
+    return strategy.run(replica_fn, args=(inputs,))
+
+  losses, human_batches, pseudo_batches = [], [], []
+  for _ in range(steps):
+    loss, human, pseudo = step(next(iterator))
+    losses.append([float(x) for x in
+                   strategy.experimental_local_results(loss)])
+    human_batches.append([int(x) for x in
+                          strategy.experimental_local_results(human)])
+    pseudo_batches.append([int(x) for x in
+                           strategy.experimental_local_results(pseudo)])
+  normalizer = getattr(model, st_task.NORMALIZER_ATTR)
+  per_replica = lambda v: [float(x) for x in  # pylint: disable=g-long-lambda
+                           strategy.experimental_local_results(v)]
+  return {
+      'num_replicas': strategy.num_replicas_in_sync,
+      'losses': losses,
+      'human_batch_per_replica': human_batches,
+      'pseudo_batch_per_replica': pseudo_batches,
+      'human_average': per_replica(normalizer.human_average),
+      'pseudo_average': per_replica(normalizer.pseudo_average),
+      'num_updates': per_replica(normalizer.num_updates),
+      'optimizer_iterations': int(optimizer.iterations.numpy()),
+  }
+
+
+def main(_):
+  if _DETERMINISTIC.value:
+    tf.config.experimental.enable_op_determinism()
+  strategy = distribute_utils.get_distribution_strategy(
+      distribution_strategy=_STRATEGY.value, num_gpus=0)
+  params = experiment(_EXPERIMENT.value, _TRAIN.value, _PSEUDO.value,
+                      _BATCH.value)
+  print(json.dumps(run_steps(strategy, params, _STEPS.value)))
+
+
+if __name__ == '__main__':
+  app.run(main)

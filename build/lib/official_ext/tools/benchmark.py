@@ -1,0 +1,262 @@
+"""Benchmarks as ratios: what our code costs on top of the model it runs.
+
+  python tools/benchmark.py [--quick] [--task=detection|segmentation]
+      [--teacher=EXPORT --input_pattern=GLOB]
+
+Each comparison runs side by side in this one process (alternating, best of
+--repeats), then a table is printed and, as the last line, one JSON object.
+
+Without --teacher, a digits teacher (supervised_digits or
+supervised_digits_seg) is trained briefly and exported (Model Garden's
+exporter, our default export options) into --work_dir, on generated digits
+data. The train-step figures use the digits experiments with their CPU
+recipes (configs/experiments/*_digits*_cpu.yaml).
+
+Figures:
+  pseudo_label_vs_raw_inference: images/s of the pseudo-labeling pipeline
+    (read, decode, resize, batch, teacher, threshold, encode, write) over
+    images/s of the bare SavedModel on pre-decoded, pre-batched tensors.
+    Target >= 0.9.
+  selftrain_vs_supervised_step: seconds of the self-training train step
+    (human + pseudo batch, one forward pass, split losses, loss
+    normalization) over seconds of Model Garden's plain task step at the same
+    total batch and model, both on a fixed pre-fetched batch.
+    Target <= 1.05.
+  input_pipeline_vs_step: examples/s the mixed (human + pseudo) training
+    input delivers alone over examples/s the self-training step consumes.
+    Target >= 2.
+  teacher_vs_train_forward: teacher SavedModel images/s over the same
+    architecture's training-mode forward pass images/s, same batch.
+    Target >= 0.5.
+"""
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+
+from absl import app
+from absl import flags
+from absl import logging
+import tensorflow as tf
+
+from official_ext.configs import digits_recipes
+from official_ext.data import digits
+from official_ext.self_training import labeling
+from official_ext.self_training import teacher as teacher_lib
+from official_ext.tools import step_benchmark
+
+_QUICK = flags.DEFINE_bool('quick', False, 'Small sizes: a few minutes.')
+_TASK = flags.DEFINE_enum('task', 'detection', ['detection', 'segmentation'],
+                          'Which task to measure.')
+_TEACHER = flags.DEFINE_string('teacher', None, 'Teacher SavedModel of --task; '
+                               'default: train a small digits one.')
+_INPUT = flags.DEFINE_string('input_pattern', None, 'Unlabeled TFRecords; '
+                             'default: generated digits canvases.')
+_WORK_DIR = flags.DEFINE_string('work_dir', None, 'Scratch dir (default: a '
+                                'temporary one).')
+_BATCH = flags.DEFINE_integer('batch_size', 8, 'Teacher batch size.')
+_THRESHOLD = flags.DEFINE_float('score_threshold', 0.3, 'Pseudo-label '
+                                'score threshold.')
+_REPEATS = flags.DEFINE_integer('repeats', 3, 'Alternating runs per figure; '
+                                'the best of each is kept.')
+_HUMAN_BATCH = flags.DEFINE_integer('human_batch_size', 8, 'Human images per '
+                                    'self-training step.')
+_PSEUDO_BATCH = flags.DEFINE_integer('pseudo_batch_size', 8, 'Pseudo images '
+                                     'per self-training step.')
+
+def _run(tool, args):
+  """Runs `python -m official_ext.tools.<tool> ARGS`."""
+  proc = subprocess.run(
+      [sys.executable, '-m', f'official_ext.tools.{tool}'] + args,
+      capture_output=True, text=True)
+  if proc.returncode:
+    raise RuntimeError(f'{tool} failed:\n{proc.stderr[-4000:]}')
+
+
+def prepare(task: str, work_dir: str, quick: bool):
+  """(teacher export dir, unlabeled pattern, labeled train pattern)."""
+  data = digits.make_dataset(
+      os.path.join(work_dir, 'data'), seed=0,
+      num_train=64 if quick else 200,
+      num_unlabeled=160 if quick else 1000, num_val=16, num_shards=2)
+  pattern = _INPUT.value or data['unlabeled']
+  teacher = _TEACHER.value
+  experiment = digits_recipes.EXPERIMENTS[task][0]
+  if not teacher:
+    model_dir = os.path.join(work_dir, 'teacher')
+    steps = 30 if quick else 300
+    logging.info('Training a %d-step %s teacher in %s.', steps, experiment,
+                 model_dir)
+    _run('train', [
+        f'--experiment={experiment}', '--mode=train',
+        f'--model_dir={model_dir}', '--params_override=' + ','.join(
+            [f"task.train_data.input_path={data['train']}"] +
+            digits_recipes.schedule_overrides(steps, interval=steps,
+                                              warmup=10))])
+    teacher = os.path.join(work_dir, 'teacher_export')
+    _run('export_saved_model', [f'--experiment={experiment}',
+          f'--config_file={model_dir}/params.yaml',
+          f'--checkpoint_path={model_dir}', f'--export_dir={teacher}'])
+  return teacher, pattern, data['train']
+
+
+def raw_inference(teacher, files, batch_size):
+  """images/s of the bare SavedModel on pre-decoded, pre-batched tensors."""
+  batches = [b['image'] for b in labeling.build_dataset(
+      files, batch_size, teacher.input_size, pad_value=teacher.pad_value)]
+  teacher(batches[0])  # Warm up.
+  start = time.perf_counter()
+  for images in batches:
+    teacher(images)
+  seconds = time.perf_counter() - start
+  return sum(int(b.shape[0]) for b in batches) / seconds
+
+
+def pseudo_label_pipeline(task, teacher_path, pattern, out_prefix, batch_size,
+                          threshold):
+  """images/s of labeling.label's shard loop (the teacher already loaded)."""
+  report = labeling.label(labeling.LabelingConfig(
+      teacher=teacher_path, task=task, input_pattern=pattern,
+      output_prefix=out_prefix,
+      score_threshold=threshold, batch_size=batch_size, show_progress=False,
+      num_overlays=0))
+  return report['images_per_second'], report
+
+
+def bench_pseudo_label(task, teacher_path, pattern, work_dir, repeats):
+  teacher = teacher_lib.Teacher(teacher_path, task)
+  files = labeling.input_files(pattern)
+  raw, pipe, report = [], [], None
+  for r in range(repeats):
+    raw.append(raw_inference(teacher, files, _BATCH.value))
+    ips, report = pseudo_label_pipeline(
+        task, teacher_path, pattern,
+        os.path.join(work_dir, f'pl{r}', 'pseudo'), _BATCH.value,
+        _THRESHOLD.value)
+    pipe.append(ips)
+  size = teacher.input_size or ['any', 'any']
+  result = {
+      'pseudo_label_vs_raw_inference': max(pipe) / max(raw),
+      'pseudo_label_images_per_second': max(pipe),
+      'raw_inference_images_per_second': max(raw),
+      'pseudo_label_runs': pipe, 'raw_inference_runs': raw,
+      'images': report['images_labeled'], 'batch_size': _BATCH.value,
+      'image_size': f'{size[0]}x{size[1]}', 'teacher': teacher_path,
+  }
+  if task == 'detection':
+    result['pseudo_boxes_per_image'] = report['boxes_per_image_mean']
+  else:
+    result['pseudo_ignored_fraction'] = report['ignored_fraction']
+  return result
+
+
+def bench_training(task, train_pattern, quick, repeats):
+  """selftrain_vs_supervised_step and input_pipeline_vs_step."""
+  pair = step_benchmark.build_pair(task, train_pattern, _HUMAN_BATCH.value,
+                                   _PSEUDO_BATCH.value)
+  # 5-step runs (--quick) vary by +-15% on a busy 2-core CPU: a smoke test.
+  # 40-step runs agree within ~2%.
+  steps = 5 if quick else 40
+  sup, st, pipe = [], [], []
+  total = pair.human_batch + pair.pseudo_batch
+  for _ in range(repeats):
+    sup.append(step_benchmark.step_seconds(
+        pair.supervised_step, pair.supervised_batch, steps))
+    st.append(step_benchmark.step_seconds(
+        pair.selftrain_step, pair.selftrain_batch, steps))
+    pipe.append(step_benchmark.pipeline_rate(
+        pair.selftrain_dataset, total, 10 if quick else 50))
+  st_rate = total / min(st)
+  return {
+      'selftrain_vs_supervised_step': min(st) / min(sup),
+      'selftrain_step_seconds': min(st), 'supervised_step_seconds': min(sup),
+      'selftrain_images_per_second': st_rate,
+      'supervised_images_per_second': total / min(sup),
+      'selftrain_step_runs': st, 'supervised_step_runs': sup,
+      'input_pipeline_vs_step': max(pipe) / st_rate,
+      'input_pipeline_images_per_second': max(pipe),
+      'input_pipeline_runs': pipe,
+      'train_batch': f'{pair.human_batch} human + {pair.pseudo_batch} pseudo '
+                     f'(supervised: {total})',
+      'train_image_size': f'{pair.image_size[0]}x{pair.image_size[1]}',
+      'model': pair.model,
+  }
+
+
+def bench_forward(task, teacher_path, pattern, train_pattern, quick,
+                  repeats):
+  """teacher_vs_train_forward: both measured here, alternating."""
+  teacher = teacher_lib.Teacher(teacher_path, task)
+  files = labeling.input_files(pattern)
+  batches = 5 if quick else 20
+  served, forward = [], []
+  for _ in range(repeats):
+    served.append(raw_inference(teacher, files, _BATCH.value))
+    forward.append(step_benchmark.forward_rate(task, train_pattern,
+                                               _BATCH.value, batches))
+  return {'teacher_vs_train_forward': max(served) / max(forward),
+          'train_forward_images_per_second': max(forward),
+          'teacher_images_per_second': max(served),
+          'train_forward_runs': forward, 'teacher_runs': served}
+
+
+def _device() -> str:
+  gpus = tf.config.list_physical_devices('GPU')
+  if gpus:
+    return tf.config.experimental.get_device_details(gpus[0]).get(
+        'device_name', 'GPU')
+  return f'CPU ({os.cpu_count()} cores, {platform.processor() or "?"})'
+
+
+TABLE = (
+    # (key, label, target, format)
+    ('pseudo_label_vs_raw_inference', 'pseudo_label_vs_raw_inference',
+     '>= 0.9', '.3f'),
+    ('pseudo_label_images_per_second', '  pseudo_label images/s', '', '.1f'),
+    ('raw_inference_images_per_second', '  raw SavedModel images/s', '',
+     '.1f'),
+    ('selftrain_vs_supervised_step', 'selftrain_vs_supervised_step',
+     '<= 1.05', '.3f'),
+    ('selftrain_images_per_second', '  self-training step images/s', '',
+     '.1f'),
+    ('supervised_images_per_second', '  Model Garden step images/s', '',
+     '.1f'),
+    ('input_pipeline_vs_step', 'input_pipeline_vs_step', '>= 2', '.2f'),
+    ('input_pipeline_images_per_second', '  mixed input images/s', '', '.1f'),
+    ('teacher_vs_train_forward', 'teacher_vs_train_forward', '>= 0.5', '.3f'),
+    ('teacher_images_per_second', '  teacher SavedModel images/s', '', '.1f'),
+    ('train_forward_images_per_second', '  train-mode forward images/s', '',
+     '.1f'),
+)
+
+
+def main(_):
+  task = _TASK.value
+  work_dir = _WORK_DIR.value or tempfile.mkdtemp(prefix='benchmark-')
+  results = {'task': task, 'device': _device(), 'quick': _QUICK.value}
+  teacher, pattern, train_pattern = prepare(task, work_dir, _QUICK.value)
+  # Training-side figures first: Model Garden's input pipeline does not run
+  # under op determinism, which cannot be turned off once on.
+  results.update(bench_training(task, train_pattern, _QUICK.value,
+                                _REPEATS.value))
+  results.update(bench_forward(task, teacher, pattern, train_pattern,
+                               _QUICK.value, _REPEATS.value))
+  # As tools/pseudo_label.py runs (byte-identical reruns).
+  tf.config.experimental.enable_op_determinism()
+  results.update(bench_pseudo_label(task, teacher, pattern, work_dir,
+                                    _REPEATS.value))
+  print(f"{task} on {results['device']}: {results['model']}, teacher batch "
+        f"{results['batch_size']} at {results['image_size']}, train batch "
+        f"{results['train_batch']} at {results['train_image_size']}")
+  print(f"{'figure':40s} {'value':>10s}  target")
+  for key, label, target, fmt in TABLE:
+    print(f'{label:40s} {results[key]:10{fmt}}  {target}')
+  print(json.dumps(results))
+
+
+def run():
+  app.run(main)

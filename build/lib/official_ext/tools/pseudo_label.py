@@ -1,0 +1,86 @@
+"""Pseudo-labels unlabeled TFRecords with a teacher SavedModel.
+
+  python tools/pseudo_label.py --teacher=EXPORT_DIR --task=detection \
+      --input_pattern='unlabeled-*.tfrecord' --output_prefix=OUT/pseudo \
+      [--score_threshold=0.5] [--num_shards=N] [--batch_size=B] \
+      [--num_workers=K --worker_index=I] [--strict]
+
+Worker I of K labels a disjoint set of output shards; run K of them (on K
+machines) for the full set. Rerunning skips finished shards. Writes
+OUT/pseudo-xxxxx-of-yyyyy.tfrecord, OUT/pseudo_report.json and
+OUT/pseudo_overlays/*.png.
+
+A record that cannot be read or decoded (corrupt or empty image, no
+image/encoded, truncated TFRecord file) is skipped, logged and counted by
+reason in the report (`skipped_reasons`, `skipped_inputs`); the run exits 0.
+With --strict the first bad input stops the run with a non-zero exit that
+names it. Grayscale and RGBA images are converted to RGB, not skipped.
+A bad flag or teacher (missing path, wrong kind of model, class-count
+mismatch, threshold outside [0, 1]) stops the run before any labeling with
+one line naming the flag and the fix.
+"""
+
+import json
+import sys
+
+from absl import app
+from absl import flags
+from absl import logging
+import tensorflow as tf
+
+from official_ext.self_training import bad_inputs
+from official_ext.self_training import labeling
+
+_TEACHER = flags.DEFINE_string('teacher', None, 'Teacher SavedModel dir '
+                               '(tools/export_saved_model.py --export_dir).')
+_TASK = flags.DEFINE_enum('task', 'detection', ['detection', 'segmentation'],
+                          'What the teacher predicts.')
+_INPUT = flags.DEFINE_string('input_pattern', None,
+                             'Unlabeled TFRecords (comma-separated globs).')
+_OUTPUT = flags.DEFINE_string('output_prefix', None, 'e.g. OUT/pseudo')
+_THRESHOLD = flags.DEFINE_float('score_threshold', 0.5,
+                                'Keep predictions with score >= this.')
+_NUM_SHARDS = flags.DEFINE_integer('num_shards', 0,
+                                   'Output shards; 0 = one per input file.')
+_NUM_WORKERS = flags.DEFINE_integer('num_workers', 1, 'K workers in all.')
+_WORKER_INDEX = flags.DEFINE_integer('worker_index', 0, 'This worker, I < K.')
+_BATCH_SIZE = flags.DEFINE_integer('batch_size', 8, 'Teacher batch size.')
+_NUM_CLASSES = flags.DEFINE_integer(
+    'num_classes', None, "The student's num_classes, checked against the "
+    'teacher when given.')
+_NO_PROGRESS = flags.DEFINE_bool('no_progress', False, 'No progress bar.')
+_STRICT = flags.DEFINE_bool('strict', False, 'Stop at the first bad input '
+                            '(non-zero exit) instead of skipping it.')
+
+
+def main(_):
+  # Same input -> byte-identical shards, run after run (resume relies on it).
+  tf.config.experimental.enable_op_determinism()
+  config = labeling.LabelingConfig(
+      teacher=_TEACHER.value, task=_TASK.value,
+      input_pattern=_INPUT.value, output_prefix=_OUTPUT.value,
+      score_threshold=_THRESHOLD.value, num_shards=_NUM_SHARDS.value,
+      num_workers=_NUM_WORKERS.value, worker_index=_WORKER_INDEX.value,
+      batch_size=_BATCH_SIZE.value, num_classes=_NUM_CLASSES.value,
+      show_progress=not _NO_PROGRESS.value, strict=_STRICT.value)
+  try:
+    report = labeling.label(config)
+  except bad_inputs.BadInputError as e:
+    sys.exit(f'pseudo_label.py: --strict: {e}')
+  except (ValueError, FileNotFoundError) as e:
+    # Bad flags or teacher, found before any labeling.
+    sys.exit(f'pseudo_label.py: error: {e}')
+  print(json.dumps(report, indent=2))
+  if report['images_skipped']:
+    logging.warning('%d bad inputs skipped: %s (listed in %s_report.json).',
+                    report['images_skipped'], report['skipped_reasons'],
+                    config.output_prefix)
+
+
+def run():
+  flags.mark_flags_as_required(['teacher', 'input_pattern', 'output_prefix'])
+  app.run(main)
+
+
+if __name__ == '__main__':
+  run()

@@ -1,0 +1,139 @@
+"""Training-side timings for tools/benchmark.py: train steps, input, forward.
+
+Each function builds the task from its registered experiment plus the CPU
+recipe YAML, so the timed code is the code `train.py` runs:
+
+  step_seconds      one compiled train_step on a fixed, pre-fetched batch
+                    (no input pipeline in the timing).
+  pipeline_rate     examples/s the task's training input delivers alone.
+  forward_rate      images/s of the model's forward pass in training mode.
+"""
+
+import dataclasses
+import time
+from typing import Callable, Dict, List
+
+import numpy as np
+import tensorflow as tf
+
+from official.core import task_factory
+
+from official_ext.configs import digits_recipes
+
+@dataclasses.dataclass
+class Pair:
+  """The plain task and the self-training task, built and ready to step."""
+  supervised: object
+  selftrain: object
+  supervised_step: Callable
+  selftrain_step: Callable
+  supervised_batch: object
+  selftrain_batch: object
+  selftrain_dataset: tf.data.Dataset
+  human_batch: int
+  pseudo_batch: int
+  image_size: List[int]
+  model: str
+
+
+def experiment(name: str, train_pattern: str, batch_size: int,
+               pseudo_batch_size: int = 0):
+  """The registered experiment + its CPU recipe, pointed at the data."""
+  config = digits_recipes.config(name)
+  config.task.train_data.input_path = train_pattern
+  config.task.train_data.global_batch_size = batch_size
+  if pseudo_batch_size:
+    # Timing only: the labeled split stands in for pseudo-labeled records
+    # (same TFExample format); no teacher runs here.
+    config.task.pseudo_data.input_path = train_pattern
+    config.task.pseudo_data.global_batch_size = pseudo_batch_size
+    config.task.self_training.teacher = ''
+  config.validate()
+  return config
+
+
+def model_name(config) -> str:
+  model = config.task.model
+  backbone = model.backbone.get()
+  kind = type(model).__name__.replace('Model', '')
+  return (f"{kind} {model.backbone.type} {getattr(backbone, 'model_id', '')}"
+          .strip())
+
+
+def _compiled_step(task, config):
+  model = task.build_model()
+  optimizer = task.create_optimizer(config.trainer.optimizer_config,
+                                    config.runtime)
+  metrics = task.build_metrics(training=True)
+
+  @tf.function
+  def step(inputs):
+    return task.train_step(inputs, model, optimizer, metrics)
+
+  return step
+
+
+def build_pair(task_name: str, train_pattern: str, human_batch: int,
+               pseudo_batch: int) -> Pair:
+  """Both tasks at the same total batch and model, one batch each."""
+  sup_name, st_name = digits_recipes.EXPERIMENTS[task_name]
+  sup_cfg = experiment(sup_name, train_pattern, human_batch + pseudo_batch)
+  st_cfg = experiment(st_name, train_pattern, human_batch, pseudo_batch)
+  sup_task = task_factory.get_task(sup_cfg.task)
+  st_task = task_factory.get_task(st_cfg.task)
+  st_data = st_task.build_inputs(st_cfg.task.train_data)
+  return Pair(
+      supervised=sup_task, selftrain=st_task,
+      supervised_step=_compiled_step(sup_task, sup_cfg),
+      selftrain_step=_compiled_step(st_task, st_cfg),
+      supervised_batch=next(iter(
+          sup_task.build_inputs(sup_cfg.task.train_data))),
+      selftrain_batch=next(iter(st_data)),
+      selftrain_dataset=st_data, human_batch=human_batch,
+      pseudo_batch=pseudo_batch,
+      image_size=list(st_cfg.task.model.input_size[:2]),
+      model=model_name(st_cfg))
+
+
+def step_seconds(step: Callable, batch, steps: int) -> float:
+  """Mean seconds of one train step (after two warm-up steps)."""
+  for _ in range(2):
+    logs = step(batch)
+  tf.nest.map_structure(lambda t: t.numpy(), logs)
+  start = time.perf_counter()
+  for _ in range(steps):
+    logs = step(batch)
+  tf.nest.map_structure(lambda t: t.numpy(), logs)
+  return (time.perf_counter() - start) / steps
+
+
+def pipeline_rate(dataset: tf.data.Dataset, examples_per_element: int,
+                  elements: int) -> float:
+  """examples/s the input pipeline delivers alone (after warm-up)."""
+  it = iter(dataset)
+  for _ in range(3):
+    next(it)
+  start = time.perf_counter()
+  for _ in range(elements):
+    next(it)
+  return elements * examples_per_element / (time.perf_counter() - start)
+
+
+def forward_rate(task_name: str, train_pattern: str, batch_size: int,
+                 batches: int) -> Dict[str, float]:
+  """images/s of the teacher architecture's training-mode forward pass."""
+  config = experiment(digits_recipes.EXPERIMENTS[task_name][0], train_pattern,
+                      batch_size)
+  model = task_factory.get_task(config.task).build_model()
+  height, width = config.task.model.input_size[:2]
+  images = tf.constant(np.random.RandomState(0).uniform(
+      -1, 1, [batch_size, height, width, 3]).astype(np.float32))
+  forward = tf.function(lambda x: model(x, training=True))
+  for _ in range(2):
+    out = forward(images)
+  tf.nest.map_structure(lambda t: t.numpy(), out)
+  start = time.perf_counter()
+  for _ in range(batches):
+    out = forward(images)
+  tf.nest.map_structure(lambda t: t.numpy(), out)
+  return batches * batch_size / (time.perf_counter() - start)

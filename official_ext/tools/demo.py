@@ -1,0 +1,239 @@
+"""The whole self-training loop on the built-in digits data, with results.
+
+  python -m official_ext.tools.demo --output_dir=runs/demo [--quick] [--seed=0]
+
+Stages, each a real command a user runs (`python -m official_ext.tools.X`,
+from any directory; output logged, progress printed):
+  data           make_digits_dataset
+  teacher        train --experiment=supervised_digits[_seg] train_and_eval
+  teacher_export export_saved_model
+  pseudo_label   pseudo_label (the teacher labels the unlabeled split)
+  student        train --experiment=selftrain_digits[_seg] train_and_eval
+  student_export export_saved_model
+for detection, then segmentation. Teacher and student train for the steps
+their recipes set (`trainer.train_steps`); --quick trains 20. Ends with a
+teacher-vs-student table and writes OUTPUT/results.json,
+OUTPUT/teacher_vs_student.png; TensorBoard logs are in
+OUTPUT/<task>/{teacher,student}, pseudo-label overlays in
+OUTPUT/<task>/pseudo/pseudo_overlays.
+"""
+
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+import time
+
+from absl import app
+from absl import flags
+
+from official_ext.configs import digits_recipes
+from official_ext.utils import summaries
+
+_OUTPUT_DIR = flags.DEFINE_string('output_dir', 'runs/demo', 'Output folder.')
+_QUICK = flags.DEFINE_bool('quick', False,
+                           'Toy sizes (a few minutes): checks the pipeline, '
+                           'too short for the student to win.')
+_SEED = flags.DEFINE_integer('seed', 0, 'Data seed.')
+_TASKS = flags.DEFINE_list('tasks', ['detection', 'segmentation'],
+                           'Which tasks to run, in order.')
+
+METRICS = {'detection': ('AP', 'AP50'), 'segmentation': ('mean_iou',)}
+NUM_CLASSES = 11  # Background + ten digits, for both tasks.
+PROGRESS = ('train | step', ' eval | step', 'Worker 0/', '"images_labeled"',
+            'Writing fingerprint')
+# absl's log prefix ("I1122 23:58:59.371453 1403 controller.py:278] ").
+_ABSL_PREFIX = re.compile(r'^[IWEF]\d{4} [\d:.]+\s+\d+ \S+:\d+\] ')
+
+
+def sizes(quick: bool) -> dict:
+  if quick:
+    return dict(num_train=32, num_unlabeled=32, num_val=16)
+  return dict(num_train=200, num_unlabeled=1000, num_val=200)
+
+
+def train_steps(task: str, quick: bool) -> dict:
+  """Teacher and student steps: their recipes' `trainer.train_steps`, or 20."""
+  if quick:
+    return {'teacher': 20, 'student': 20}
+  teacher, student = digits_recipes.EXPERIMENTS[task]
+  return {'teacher': digits_recipes.config(teacher).trainer.train_steps,
+          'student': digits_recipes.config(student).trainer.train_steps}
+
+
+def _run(stage, tool, args, log_path):
+  """Runs `python -m official_ext.tools.<tool> ARGS`, printing its progress
+  lines; returns its seconds."""
+  command = ['-m', f'official_ext.tools.{tool}'] + args
+  print(f'[{stage}] python {" ".join(command)}', flush=True)
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2')
+  start = time.time()
+  with open(log_path, 'w') as log:
+    proc = subprocess.Popen([sys.executable] + command, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    last = None
+    for line in proc.stdout:
+      log.write(line)
+      message = _ABSL_PREFIX.sub('', line.strip())
+      if message != last and any(p in message for p in PROGRESS):
+        print(f'  [{stage}] {message[:140]}', flush=True)
+        last = message
+    proc.wait()
+  seconds = time.time() - start
+  if proc.returncode:
+    raise SystemExit(f'[{stage}] failed (exit {proc.returncode}); '
+                     f'see {log_path}')
+  print(f'[{stage}] done in {seconds:.0f} s', flush=True)
+  return seconds
+
+
+def run_task(task: str, data: dict, out: str, num_steps: dict) -> dict:
+  """teacher -> export -> pseudo-label -> student -> export for one task."""
+  teacher, student = digits_recipes.EXPERIMENTS[task]
+  # The student recipe's pseudo-label threshold; the labeler uses the same.
+  threshold = digits_recipes.config(student).task.self_training.score_threshold
+  root = os.path.join(out, task)
+  dirs = {k: os.path.join(root, k) for k in (
+      'teacher', 'teacher_export', 'pseudo', 'student', 'student_export')}
+  logs = {k: os.path.join(root, f'{k}.log') for k in dirs}
+  os.makedirs(root, exist_ok=True)
+  common = [f"task.train_data.input_path={data['train']}",
+            f"task.validation_data.input_path={data['val']}"]
+  if task == 'detection':  # COCO AP against the val json (pycocotools).
+    common.append(f"task.annotation_file={data['val_annotations']}")
+  times = {}
+
+  def train(stage, experiment, steps, extra=()):
+    overrides = ','.join(common + digits_recipes.schedule_overrides(steps) +
+                         list(extra))
+    times[stage] = _run(f'{task}/{stage}', 'train', [
+        f'--experiment={experiment}', '--mode=train_and_eval',
+        f'--model_dir={dirs[stage]}',
+        f'--config_file={digits_recipes.recipe(experiment)}',
+        f'--params_override={overrides}'], logs[stage])
+
+  def export(stage, experiment, model_dir):
+    times[stage] = _run(f'{task}/{stage}', 'export_saved_model', [
+        f'--experiment={experiment}',
+        f'--config_file={model_dir}/params.yaml',
+        f'--checkpoint_path={model_dir}', f'--export_dir={dirs[stage]}'],
+        logs[stage])
+
+  train('teacher', teacher, num_steps['teacher'])
+  export('teacher_export', teacher, dirs['teacher'])
+  prefix = os.path.join(dirs['pseudo'], 'pseudo')
+  times['pseudo_label'] = _run(f'{task}/pseudo_label', 'pseudo_label', [
+      f"--teacher={dirs['teacher_export']}",
+      f'--task={task}', f"--input_pattern={data['unlabeled']}",
+      f'--output_prefix={prefix}', f'--score_threshold={threshold}',
+      f'--num_classes={NUM_CLASSES}', '--no_progress'], logs['pseudo'])
+  train('student', student, num_steps['student'],
+        extra=[f'task.pseudo_data.input_path={prefix}-*.tfrecord'])
+  export('student_export', student, dirs['student'])
+
+  with open(prefix + '_report.json') as f:
+    report = json.load(f)
+  result = {'steps': num_steps, 'wall_time_s': times, 'dirs': dirs,
+            'pseudo_labels': {k: report.get(k) for k in (
+                'images_labeled', 'score_threshold', 'boxes_per_image_mean',
+                'ignored_fraction', 'teacher_images_per_second')
+                              if report.get(k) is not None}}
+  for model in ('teacher', 'student'):
+    event_dir = os.path.join(dirs[model], 'validation')
+    result[model] = {m: summaries.last_value(event_dir, m)
+                     for m in METRICS[task]}
+  result['student_minus_teacher'] = {
+      m: result['student'][m] - result['teacher'][m] for m in METRICS[task]}
+  return result
+
+
+def table(results: dict) -> str:
+  lines = ['| task | metric | teacher | student | student - teacher |',
+           '|---|---|---|---|---|']
+  for task, r in results['tasks'].items():
+    for m in r['teacher']:
+      lines.append(f"| {task} | {m} | {r['teacher'][m]:.4f} | "
+                   f"{r['student'][m]:.4f} | "
+                   f"{r['student_minus_teacher'][m]:+.4f} |")
+  lines += ['', '| stage | seconds |', '|---|---|',
+            f"| data | {results['wall_time_s']['data']:.0f} |"]
+  for task, r in results['tasks'].items():
+    for stage, s in r['wall_time_s'].items():
+      lines.append(f'| {task}/{stage} | {s:.0f} |')
+  lines.append(f"| total | {results['wall_time_s']['total']:.0f} |")
+  return '\n'.join(lines)
+
+
+def plot(results: dict, path: str):
+  """Grouped bars: teacher vs student for each task's metrics."""
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  labels, teacher, student = [], [], []
+  for task, r in results['tasks'].items():
+    for m in r['teacher']:
+      labels.append(f'{task}\n{m}')
+      teacher.append(r['teacher'][m])
+      student.append(r['student'][m])
+  xs = range(len(labels))
+  fig, ax = plt.subplots(figsize=(1.8 * len(labels) + 2, 3.5))
+  ax.bar([x - 0.2 for x in xs], teacher, 0.4, label='teacher (supervised)')
+  ax.bar([x + 0.2 for x in xs], student, 0.4, label='student (self-trained)')
+  ax.set_xticks(list(xs))
+  ax.set_xticklabels(labels)
+  ax.set_ylim(0, 1)
+  ax.set_title(f"digits validation, seed {results['seed']}"
+               + (' (--quick)' if results['quick'] else ''))
+  ax.legend(loc='upper left', fontsize=8)
+  fig.tight_layout()
+  fig.savefig(path, dpi=100)
+  plt.close(fig)
+
+
+def main(_):
+  for task in _TASKS.value:
+    if task not in METRICS:
+      raise app.UsageError(
+          f'--tasks: {task!r} is not one of {sorted(METRICS)}')
+  out = os.path.abspath(_OUTPUT_DIR.value)
+  os.makedirs(out, exist_ok=True)
+  size = sizes(_QUICK.value)
+  start = time.time()
+  results = {'quick': _QUICK.value, 'seed': _SEED.value, 'sizes': size,
+             'tasks': {}, 'wall_time_s': {}}
+  data_dir = os.path.join(out, 'data')
+  results['wall_time_s']['data'] = _run('data', 'make_digits_dataset', [
+      f'--output_dir={data_dir}',
+      f'--seed={_SEED.value}', f"--num_train={size['num_train']}",
+      f"--num_unlabeled={size['num_unlabeled']}",
+      f"--num_val={size['num_val']}"], os.path.join(out, 'data.log'))
+  data = {split: os.path.join(data_dir, f'{split}-*.tfrecord')
+          for split in ('train', 'unlabeled', 'val')}
+  data['val_annotations'] = os.path.join(data_dir, 'annotations_val.json')
+  for task in _TASKS.value:
+    results['tasks'][task] = run_task(task, data, out,
+                                      train_steps(task, _QUICK.value))
+  results['wall_time_s']['total'] = time.time() - start
+  bad = [(t, m) for t, r in results['tasks'].items()
+         for model in ('teacher', 'student') for m, v in r[model].items()
+         if not math.isfinite(v)]
+  with open(os.path.join(out, 'results.json'), 'w') as f:
+    json.dump(results, f, indent=2)
+  plot(results, os.path.join(out, 'teacher_vs_student.png'))
+  print('\n' + table(results))
+  print(f"\nresults: {os.path.join(out, 'results.json')}\n"
+        f"plot:    {os.path.join(out, 'teacher_vs_student.png')}\n"
+        f'logs:    tensorboard --logdir={out}')
+  if bad:
+    raise SystemExit(f'non-finite metrics: {bad}')
+
+
+def run():
+  app.run(main)
+
+
+if __name__ == '__main__':
+  run()
