@@ -42,7 +42,7 @@ setuptools.setup(
         for name in ('train', 'export_saved_model', 'pseudo_label',
                      'images_to_tfrecord', 'make_digits_dataset',
                      'create_pascal_tfrecord', 'demo', 'benchmark',
-                     'compare_teachers')]},
+                     'compare_teachers', 'reshard_tfrecords')]},
     extras_require={'test': ['pytest==8.4.2', 'pytest-xdist==3.8.0',
                              'filelock==3.20.0', 'execnet==2.1.2']},
 )

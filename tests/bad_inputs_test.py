@@ -14,7 +14,7 @@ import tensorflow as tf
 from official_ext.data import digits
 from official_ext.data import tfexample
 from official_ext.self_training import bad_inputs
-from official_ext.self_training import labeling
+from official_ext.data import sharded_writer
 
 from conftest import REPO
 
@@ -132,7 +132,7 @@ def test_bad_inputs_are_skipped_and_counted(digits_teacher, bad_data,
   # Every good image, grayscale and RGBA included, in input order, as RGB.
   ids, shapes = [], []
   for r in tf.data.TFRecordDataset(
-      sorted(tf.io.gfile.glob(labeling.output_pattern(prefix)))):
+      sorted(tf.io.gfile.glob(sharded_writer.output_pattern(prefix)))):
     feature = tf.train.Example.FromString(r.numpy()).features.feature
     ids.append(feature['image/source_id'].bytes_list.value[0].decode())
     shapes.append(tf.io.decode_image(
@@ -150,7 +150,7 @@ def test_strict_stops_at_the_first_bad_input(digits_teacher, bad_data,
   last = proc.stderr.strip().splitlines()[-1]
   assert f"{bad_data['files'][0]} record 1" in last
   assert bad_inputs.UNDECODABLE in last
-  assert not tf.io.gfile.glob(labeling.output_pattern(prefix))
+  assert not tf.io.gfile.glob(sharded_writer.output_pattern(prefix))
 
 
 @pytest.mark.parametrize('flags,words', [

@@ -17,6 +17,7 @@ import tensorflow as tf
 
 from official_ext.configs import digits_recipes
 from official_ext.self_training import labeling
+from official_ext.data import sharded_writer
 
 from conftest import REPO
 
@@ -131,7 +132,7 @@ def test_every_stage_left_its_outputs(demo):
       assert os.path.exists(os.path.join(
           root, f'{model}_export', 'saved_model', 'saved_model.pb'))
     prefix = os.path.join(root, 'pseudo', 'pseudo')
-    assert len(tf.io.gfile.glob(labeling.output_pattern(prefix))) == 2
+    assert len(tf.io.gfile.glob(sharded_writer.output_pattern(prefix))) == 2
     overlays = os.listdir(prefix + '_overlays')
     assert len(overlays) == 4 and all(n.endswith('.png') for n in overlays)
   with Image.open(os.path.join(out, 'teacher_vs_student.png')) as plot:

@@ -16,8 +16,11 @@ import tensorflow as tf
 
 from official.vision.dataloaders import tf_example_decoder
 from official_ext.data import digits
+from official_ext.data import sharded_writer
 from official_ext.data import tfexample
+from official_ext.self_training import first_use
 from official_ext.self_training import labeling
+from official_ext.self_training import labeling_input
 from official_ext.self_training import teacher as teacher_lib
 
 from conftest import REPO
@@ -60,7 +63,7 @@ def test_pseudo_labels_equal_the_teachers_outputs(digits_teacher, unlabeled,
   teacher = teacher_lib.Teacher(digits_teacher, 'detection')
   decoder = tf_example_decoder.TfExampleDecoder()
   inputs = _records(unlabeled['pattern'])
-  outputs = _records(labeling.output_pattern(str(tmp_path / 'p')))
+  outputs = _records(sharded_writer.output_pattern(str(tmp_path / 'p')))
   # Shard j holds input files j, j+N, ...: compare per source id.
   by_id = {}
   for r in outputs:
@@ -105,7 +108,7 @@ def test_non_square_image_boxes_map_back(digits_teacher, unlabeled, tmp_path):
   _label(digits_teacher, unlabeled['odd'], str(tmp_path / 'odd'),
          score_threshold=0.0)
   teacher = teacher_lib.Teacher(digits_teacher, 'detection')
-  (record,) = _records(labeling.output_pattern(str(tmp_path / 'odd')))
+  (record,) = _records(sharded_writer.output_pattern(str(tmp_path / 'odd')))
   got = tf_example_decoder.TfExampleDecoder().decode(tf.constant(record))
   assert got['source_id'].numpy() == b'777'
   assert got['image'].shape == (96, 160, 3)
@@ -132,6 +135,42 @@ def test_non_square_image_boxes_map_back(digits_teacher, unlabeled, tmp_path):
   # (unmapped 128x128-frame boxes would be off by up to 25%). Batch size
   # may move near-tied low scores across NMS, hence >= 0.95, not all.
   assert np.mean([near(b, np.clip(reference, 0, 1)) for b in boxes]) >= 0.95
+
+
+def test_pseudo_records_keep_the_inputs_ids(digits_teacher, tmp_path):
+  """Open Images / ImageNet ids are strings: the record gets a numeric
+  image/source_id (Model Garden parses ints) and keeps the input's id in
+  image/original_source_id and its image/filename; a numeric id stays."""
+  images, targets = digits.load_digits()
+  canvas = digits.render_canvas(np.random.RandomState(1), images, targets,
+                                np.arange(300))
+  inputs = [('n01440764_10026', 'train/n01440764/n01440764_10026.JPEG'),
+            ('42', None), ('', 'no_id.png')]
+  path = str(tmp_path / 'in.tfrecord')
+  with tf.io.TFRecordWriter(path) as w:
+    for sid, filename in inputs:
+      w.write(tfexample.make_example(canvas.image, sid, filename=filename)
+              .SerializeToString())
+  _label(digits_teacher, path, str(tmp_path / 'p'), score_threshold=0.5)
+  records = [tf.train.Example.FromString(r).features.feature for r in
+             _records(sharded_writer.output_pattern(str(tmp_path / 'p')))]
+  assert len(records) == 3
+  decoded = [tf_example_decoder.TfExampleDecoder().decode(tf.constant(r))
+             for r in _records(sharded_writer.output_pattern(
+                 str(tmp_path / 'p')))]
+
+  def value(feature, key):
+    return (feature[key].bytes_list.value[0].decode() if key in feature
+            else None)
+
+  got = [(value(f, 'image/original_source_id'), value(f, 'image/filename'))
+         for f in records]
+  assert got == [(sid, filename) for sid, filename in inputs]
+  ids = [value(f, 'image/source_id') for f in records]
+  assert ids[1] == '42'
+  assert ids[0] == tfexample.numeric_id(b'n01440764_10026')
+  assert all(i.isdigit() for i in ids) and len(set(ids)) == 3
+  assert [int(d['source_id'].numpy()) for d in decoded] == [int(i) for i in ids]
 
 
 def test_two_workers_equal_one(digits_teacher, unlabeled, teacher_threshold,
@@ -186,7 +225,7 @@ def _kill_after_first_shard(args, prefix):
   """Starts `args`, kill -9s it once shard 0 of `prefix` is final."""
   proc = subprocess.Popen(args, cwd=REPO, env=_ENV,
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-  first = labeling.shard_path(prefix, 0, 6)
+  first = sharded_writer.shard_path(prefix, 0, 6)
   deadline = time.time() + 300
   while not os.path.exists(first) and time.time() < deadline:
     time.sleep(0.02)
@@ -205,8 +244,8 @@ def _assert_partial_then_identical_after(rerun, prefix, clean):
     assert os.path.exists(f + '.stats.json')
   rerun()
   for j in range(6):
-    with open(labeling.shard_path(clean, j, 6), 'rb') as a, open(
-        labeling.shard_path(prefix, j, 6), 'rb') as b:
+    with open(sharded_writer.shard_path(clean, j, 6), 'rb') as a, open(
+        sharded_writer.shard_path(prefix, j, 6), 'rb') as b:
       assert a.read() == b.read(), j
 
 
@@ -246,7 +285,7 @@ def test_kill_during_label_on_first_use_then_rerun(digits_teacher, unlabeled,
   args = (digits_teacher, unlabeled['pattern'], out, teacher_threshold)
   _kill_after_first_shard(
       [sys.executable, '-c', 'from official_ext.self_training import '
-       f'labeling; labeling.label_on_first_use("detection", *{args!r}, '
+       f'first_use; first_use.label_on_first_use("detection", *{args!r}, '
        'batch_size=2)'], prefix)
   marker = f'--output_prefix={prefix}'
   deadline = time.time() + 30
@@ -255,8 +294,8 @@ def test_kill_during_label_on_first_use_then_rerun(digits_teacher, unlabeled,
   assert not _running(marker), 'the labeler outlived its killed parent'
 
   def rerun():
-    assert labeling.label_on_first_use(
-        'detection', *args, batch_size=2) == labeling.output_pattern(prefix)
+    assert first_use.label_on_first_use(
+        'detection', *args, batch_size=2) == sharded_writer.output_pattern(prefix)
 
   _assert_partial_then_identical_after(rerun, prefix, uninterrupted)
 
@@ -320,7 +359,7 @@ def test_shards_stream_across_boundaries(digits_teacher, teacher_threshold,
   report = _label(digits_teacher, str(src / '*.tfrecord'),
                   str(tmp_path / 'p'), score_threshold=teacher_threshold,
                   batch_size=4)
-  counts = [len(_records(labeling.shard_path(str(tmp_path / 'p'), j, 3)))
+  counts = [len(_records(sharded_writer.shard_path(str(tmp_path / 'p'), j, 3)))
             for j in range(3)]
   assert counts == [5, 0, 3]  # train-*, u-empty, val-* (sorted).
   assert report['images_labeled'] == 8 and report['shards_complete'] == 3
@@ -329,6 +368,6 @@ def test_shards_stream_across_boundaries(digits_teacher, teacher_threshold,
 
 def test_short_batch_is_padded_for_a_fixed_batch_teacher():
   images = tf.zeros([3, 8, 8, 3], tf.uint8)
-  assert labeling.pad_batch(images, 8).shape == (8, 8, 8, 3)
-  assert labeling.pad_batch(images, None) is images
-  assert labeling.pad_batch(images, 3) is images
+  assert labeling_input.pad_batch(images, 8).shape == (8, 8, 8, 3)
+  assert labeling_input.pad_batch(images, None) is images
+  assert labeling_input.pad_batch(images, 3) is images

@@ -6,7 +6,7 @@ import os
 import pytest
 
 from official_ext.data import record_files
-from official_ext.self_training import labeling
+from official_ext.self_training import shard_plan
 
 
 def _touch(root, names):
@@ -26,7 +26,7 @@ def test_globs_keep_only_record_files(tmp_path):
       'pseudo-00000-of-00002.tfrecord', 'pseudo-00001-of-00002.tfrecord',
       'train-00000-of-00001']
   # The labeling tool selects the same files.
-  assert labeling.input_files(f'{tmp_path}/pseudo*,{tmp_path}/train-*') == got
+  assert shard_plan.input_files(f'{tmp_path}/pseudo*,{tmp_path}/train-*') == got
 
 
 def test_a_pattern_without_record_files_names_itself(tmp_path):

@@ -21,6 +21,7 @@ from official_ext.data import tfexample
 from official_ext.self_training import labeling
 from official_ext.self_training import task as st_task
 from official_ext.self_training import teacher as teacher_lib
+from official_ext.data import sharded_writer
 
 from conftest import read_scalars
 from conftest import run_tool
@@ -84,7 +85,7 @@ def seg_setup(digits_seg_teacher, digits_data, tmp_path_factory):
       output_prefix=prefix, score_threshold=threshold, num_shards=3,
       show_progress=False))
   outputs = {}
-  for r in _records(labeling.output_pattern(prefix)):
+  for r in _records(sharded_writer.output_pattern(prefix)):
     f = _features(r)
     outputs[f['image/source_id'].bytes_list.value[0]] = f
   return dict(teacher=teacher, inputs=inputs, outputs=outputs, report=report,
@@ -129,7 +130,7 @@ def test_non_square_mask_maps_back(seg_setup, tmp_path):
       teacher=s['teacher'].path, task='segmentation',
       input_pattern=s['odd_path'], output_prefix=str(tmp_path / 'p'),
       score_threshold=0.0, show_progress=False))
-  (record,) = _records(labeling.output_pattern(str(tmp_path / 'p')))
+  (record,) = _records(sharded_writer.output_pattern(str(tmp_path / 'p')))
   argmax = _mask_of(_features(record))
   expected, _ = _reference_mask(s['teacher'], s['odd'], 0.0)
   assert (argmax != 255).all()

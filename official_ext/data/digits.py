@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image
 import tensorflow as tf
 
+from official_ext.data import sharded_writer
 from official_ext.data import tfexample
 
 SPLITS = ('train', 'unlabeled', 'val')
@@ -94,11 +95,6 @@ def render_canvas(rng: np.random.RandomState, images: np.ndarray,
                 mask=mask)
 
 
-def _shard_paths(prefix: str, num_shards: int) -> List[str]:
-  return [f'{prefix}-{i:05d}-of-{num_shards:05d}.tfrecord'
-          for i in range(num_shards)]
-
-
 def source_id(split: str, index: int) -> int:
   """Numeric, unique across splits: Model Garden's COCO eval parses ids."""
   return SPLITS.index(split) * 1_000_000 + index
@@ -109,23 +105,22 @@ def write_split(output_dir: str, split: str, num_images: int, seed: int,
                 num_shards: int = 2, size: int = 128,
                 with_labels: bool = True) -> List[Canvas]:
   """Writes `split-xxxxx-of-yyyyy.tfrecord` shards; returns the canvases."""
-  tf.io.gfile.makedirs(output_dir)
   rng = np.random.RandomState(seed)
-  paths = _shard_paths(os.path.join(output_dir, split), num_shards)
-  writers = [tf.io.TFRecordWriter(p) for p in paths]
-  canvases = []
-  for i in range(num_images):
-    c = render_canvas(rng, images, targets, pool, size=size)
-    canvases.append(c)
-    if with_labels:
-      example = tfexample.make_example(
-          c.image, source_id=str(source_id(split, i)), boxes=c.boxes,
-          classes=c.classes, mask=c.mask)
-    else:
-      example = tfexample.make_example(c.image, source_id=str(source_id(split, i)))
-    writers[i % num_shards].write(example.SerializeToString(deterministic=True))
-  for w in writers:
-    w.close()
+  canvases = [render_canvas(rng, images, targets, pool, size=size)
+              for _ in range(num_images)]
+
+  def to_example(i):
+    c = canvases[i]
+    if not with_labels:
+      return tfexample.make_example(c.image, str(source_id(split, i))), None
+    return tfexample.make_example(
+        c.image, source_id=str(source_id(split, i)), boxes=c.boxes,
+        classes=c.classes, mask=c.mask), None
+
+  # Rewritten, not resumed: a rerun with another seed must not keep old data.
+  sharded_writer.write_shards(
+      list(range(num_images)), to_example, os.path.join(output_dir, split),
+      num_shards, show_progress=False, resume=False)
   return canvases
 
 

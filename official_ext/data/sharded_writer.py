@@ -1,29 +1,79 @@
-"""Items -> sharded TFRecords, resumable: the data tools' shared writer.
+"""Resumable TFRecord shards: the one writer every tool of ours uses.
 
-Shard j holds items j, j+N, j+2N, ... Each shard is written to a temporary
-name with a `.stats.json` beside it and renamed when complete, so a rerun
-skips finished shards and a partial shard is never visible under its final
-name. Items are converted by a thread pool in bounded chunks, in order.
+A shard `{prefix}-{j:05d}-of-{N:05d}.tfrecord` is written under a temporary
+name; when it is complete its `.stats.json` is written beside it and the
+temporary file is renamed to the final name. So a finished shard (final
+name + stats) is never partial, a rerun skips it, and a killed run leaves
+only temporary files. `Shard` is that life cycle; `write_shards` is the data
+tools' loop over it (item k goes to shard k % N).
 """
 
 import collections
 from concurrent import futures
 import json
 import os
-from typing import Callable, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple
 
 from absl import logging
 import tensorflow as tf
 
 # to_example(item) -> (tf.train.Example, None) or (None, reason skipped).
-ToExample = Callable[[str], Tuple[Optional[tf.train.Example], Optional[str]]]
+ToExample = Callable[[Any], Tuple[Optional[tf.train.Example], Optional[str]]]
 
 
 def shard_path(prefix: str, index: int, num_shards: int) -> str:
   return f'{prefix}-{index:05d}-of-{num_shards:05d}.tfrecord'
 
 
-def _converted(items: Sequence[str], to_example: ToExample,
+def output_pattern(prefix: str) -> str:
+  return f'{prefix}-*-of-*.tfrecord'
+
+
+def stats_path(shard: str) -> str:
+  return shard + '.stats.json'
+
+
+def is_complete(shard: str) -> bool:
+  """True once `Shard.finish` renamed it (its stats are written first)."""
+  return tf.io.gfile.exists(shard) and tf.io.gfile.exists(stats_path(shard))
+
+
+def read_stats(shard: str) -> dict:
+  with tf.io.gfile.GFile(stats_path(shard)) as f:
+    return json.load(f)
+
+
+def write_text_atomically(path: str, text: str):
+  tmp = path + '.tmp'
+  with tf.io.gfile.GFile(tmp, 'w') as f:
+    f.write(text)
+  tf.io.gfile.rename(tmp, path, overwrite=True)
+
+
+class Shard:
+  """One shard being written: records to `final + tmp_suffix`, then
+  `finish(stats)` writes the stats and renames it to `final`."""
+
+  def __init__(self, final: str, tmp_suffix: str = '.tmp'):
+    self.final = final
+    self.tmp = final + tmp_suffix
+    self._writer = tf.io.TFRecordWriter(self.tmp)
+
+  def write(self, record: bytes):
+    self._writer.write(record)
+
+  def finish(self, stats: dict):
+    self._writer.close()
+    write_text_atomically(stats_path(self.final), json.dumps(stats))
+    tf.io.gfile.rename(self.tmp, self.final, overwrite=True)
+
+  def abandon(self):
+    """Closes it unfinished: the temporary file stays, the final name is
+    never written."""
+    self._writer.close()
+
+
+def _converted(items: Sequence[Any], to_example: ToExample,
                threads: int) -> Iterator[tuple]:
   chunk = max(1, threads) * 8
   with futures.ThreadPoolExecutor(max(1, threads)) as pool:
@@ -32,10 +82,15 @@ def _converted(items: Sequence[str], to_example: ToExample,
       yield from zip(part, pool.map(to_example, part))
 
 
-def write_shards(items: List[str], to_example: ToExample, output_prefix: str,
+def write_shards(items: List[Any], to_example: ToExample, output_prefix: str,
                  num_shards: int, threads: int = 8,
-                 show_progress: bool = True, unit: str = 'img') -> dict:
-  """Writes `{output_prefix}-{j:05d}-of-{N:05d}.tfrecord`; returns a report."""
+                 show_progress: bool = True, unit: str = 'img',
+                 resume: bool = True) -> dict:
+  """Writes `{output_prefix}-{j:05d}-of-{N:05d}.tfrecord`; returns a report.
+
+  Items are converted by a thread pool in bounded chunks, in order. With
+  `resume`, complete shards are kept and skipped; without, rewritten.
+  """
   if not 1 <= num_shards <= len(items):
     raise ValueError(f'--num_shards={num_shards}: must be in [1, '
                      f'{len(items)}] for {len(items)} inputs.')
@@ -50,28 +105,23 @@ def write_shards(items: List[str], to_example: ToExample, output_prefix: str,
   for j in range(num_shards):
     final = shard_path(output_prefix, j, num_shards)
     mine = items[j::num_shards]
-    stats_path = final + '.stats.json'
-    if tf.io.gfile.exists(final) and tf.io.gfile.exists(stats_path):
-      with tf.io.gfile.GFile(stats_path) as f:
-        done = json.load(f)
+    if resume and is_complete(final):
+      done = read_stats(final)
       if progress is not None:
         progress.update(len(mine))
     else:
       done = {'written': 0, 'skipped': collections.Counter()}
-      with tf.io.TFRecordWriter(final + '.tmp') as writer:
-        for item, (example, reason) in _converted(mine, to_example, threads):
-          if example is None:
-            done['skipped'][reason] += 1
-            logging.warning('Skipping %s: %s.', item, reason)
-          else:
-            writer.write(example.SerializeToString(deterministic=True))
-            done['written'] += 1
-          if progress is not None:
-            progress.update(1)
-      with tf.io.gfile.GFile(stats_path + '.tmp', 'w') as f:
-        f.write(json.dumps(done))
-      tf.io.gfile.rename(stats_path + '.tmp', stats_path, overwrite=True)
-      tf.io.gfile.rename(final + '.tmp', final, overwrite=True)
+      shard = Shard(final)
+      for item, (example, reason) in _converted(mine, to_example, threads):
+        if example is None:
+          done['skipped'][reason] += 1
+          logging.warning('Skipping %s: %s.', item, reason)
+        else:
+          shard.write(example.SerializeToString(deterministic=True))
+          done['written'] += 1
+        if progress is not None:
+          progress.update(1)
+      shard.finish(done)
     written += done['written']
     skipped.update(done['skipped'])
   if progress is not None:

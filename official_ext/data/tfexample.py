@@ -5,18 +5,17 @@ both read these records unchanged. One record may carry boxes and a mask.
 """
 
 import hashlib
-import io
 from typing import Optional
 
 import numpy as np
-from PIL import Image
 import tensorflow as tf
+
+from official.vision.data import tfrecord_lib
 
 
 def encode_png(array: np.ndarray) -> bytes:
-  buf = io.BytesIO()
-  Image.fromarray(np.asarray(array, np.uint8)).save(buf, format='PNG')
-  return buf.getvalue()
+  """A uint8 image or mask as PNG bytes (Model Garden's encoder)."""
+  return tfrecord_lib.encode_mask_as_png(np.asarray(array, np.uint8))
 
 
 def numeric_id(key: bytes) -> str:
@@ -25,18 +24,20 @@ def numeric_id(key: bytes) -> str:
   return str(int(hashlib.sha1(key).hexdigest()[:15], 16))
 
 
+# Model Garden's feature helper: lists and arrays of bytes, floats, ints.
+_feature = tfrecord_lib.convert_to_feature
+
+
 def _bytes(values):
-  return tf.train.Feature(bytes_list=tf.train.BytesList(value=values))
+  return _feature(list(values), 'bytes_list')
 
 
 def _floats(values):
-  return tf.train.Feature(
-      float_list=tf.train.FloatList(value=np.asarray(values, np.float32)))
+  return _feature(values, 'float_list')
 
 
 def _ints(values):
-  return tf.train.Feature(
-      int64_list=tf.train.Int64List(value=np.asarray(values, np.int64)))
+  return _feature(values, 'int64_list')
 
 
 def make_example(image: Optional[np.ndarray],
@@ -50,7 +51,9 @@ def make_example(image: Optional[np.ndarray],
                  scores: Optional[np.ndarray] = None,
                  mask: Optional[np.ndarray] = None,
                  encoded_mask: Optional[bytes] = None,
-                 filename: Optional[str] = None) -> tf.train.Example:
+                 filename: Optional[str] = None,
+                 original_source_id: Optional[str] = None
+                 ) -> tf.train.Example:
   """Builds one example.
 
   Args:
@@ -67,6 +70,8 @@ def make_example(image: Optional[np.ndarray],
     mask: uint8 [H, W] class ids, 255 = ignore; None writes no mask.
     encoded_mask: such a mask already PNG-encoded (instead of `mask`).
     filename: the image's original path, kept in `image/filename`.
+    original_source_id: the input's own id, kept in
+      `image/original_source_id` when `source_id` had to be renumbered.
   """
   if image is not None:
     height, width = int(image.shape[0]), int(image.shape[1])
@@ -81,6 +86,9 @@ def make_example(image: Optional[np.ndarray],
   }
   if filename is not None:
     feature['image/filename'] = _bytes([filename.encode()])
+  if original_source_id is not None:
+    feature['image/original_source_id'] = _bytes(
+        [original_source_id.encode()])
   if boxes is not None:
     boxes = np.asarray(boxes, np.float32).reshape([-1, 4])
     classes = np.asarray(classes, np.int64).reshape([-1])

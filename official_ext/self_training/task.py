@@ -32,7 +32,7 @@ class SelfTrainingMixin:
   # Names of the extra per-task loss logs and pseudo statistics.
   TASK_LOSS_NAMES: Tuple[str, ...] = ()
   PSEUDO_STAT_NAMES: Tuple[str, ...] = ()
-  # What the teacher predicts: 'detection' or 'segmentation' (labeling.py).
+  # What the teacher predicts: 'detection' or 'segmentation' (labelers.py).
   LABEL_TASK: str = ''
 
   # ---- what a subclass provides --------------------------------------------
@@ -47,9 +47,9 @@ class SelfTrainingMixin:
   # ---- labeling on first use ------------------------------------------------
   def label_unlabeled_data(self, input_path: str, output_dir: str) -> str:
     """Runs the teacher over raw images; returns the pseudo-label pattern."""
-    from official_ext.self_training import labeling  # pylint: disable=g-import-not-at-top
+    from official_ext.self_training import first_use  # pylint: disable=g-import-not-at-top
     config = self.task_config
-    return labeling.label_on_first_use(
+    return first_use.label_on_first_use(
         task=self.LABEL_TASK, teacher=config.self_training.teacher,
         input_pattern=input_path, output_dir=output_dir,
         score_threshold=config.self_training.score_threshold,

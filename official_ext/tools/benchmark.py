@@ -48,6 +48,8 @@ from official_ext.data import digits
 from official_ext.self_training import labeling
 from official_ext.self_training import teacher as teacher_lib
 from official_ext.tools import step_benchmark
+from official_ext.self_training import labeling_input
+from official_ext.self_training import shard_plan
 
 _QUICK = flags.DEFINE_bool('quick', False, 'Small sizes: a few minutes.')
 _TASK = flags.DEFINE_enum('task', 'detection', ['detection', 'segmentation'],
@@ -106,7 +108,7 @@ def prepare(task: str, work_dir: str, quick: bool):
 
 def raw_inference(teacher, files, batch_size):
   """images/s of the bare SavedModel on pre-decoded, pre-batched tensors."""
-  batches = [b['image'] for b in labeling.build_dataset(
+  batches = [b['image'] for b in labeling_input.build_dataset(
       files, batch_size, teacher.input_size, pad_value=teacher.pad_value)]
   teacher(batches[0])  # Warm up.
   start = time.perf_counter()
@@ -129,7 +131,7 @@ def pseudo_label_pipeline(task, teacher_path, pattern, out_prefix, batch_size,
 
 def bench_pseudo_label(task, teacher_path, pattern, work_dir, repeats):
   teacher = teacher_lib.Teacher(teacher_path, task)
-  files = labeling.input_files(pattern)
+  files = shard_plan.input_files(pattern)
   raw, pipe, report = [], [], None
   for r in range(repeats):
     raw.append(raw_inference(teacher, files, _BATCH.value))
@@ -191,7 +193,7 @@ def bench_forward(task, teacher_path, pattern, train_pattern, quick,
                   repeats):
   """teacher_vs_train_forward: both measured here, alternating."""
   teacher = teacher_lib.Teacher(teacher_path, task)
-  files = labeling.input_files(pattern)
+  files = shard_plan.input_files(pattern)
   batches = 5 if quick else 20
   served, forward = [], []
   for _ in range(repeats):

@@ -30,6 +30,7 @@ import tensorflow as tf
 
 from official_ext.self_training import bad_inputs
 from official_ext.self_training import labeling
+from official_ext.utils import process
 
 _TEACHER = flags.DEFINE_string('teacher', None, 'Teacher SavedModel dir '
                                '(tools/export_saved_model.py --export_dir).')
@@ -51,9 +52,14 @@ _NUM_CLASSES = flags.DEFINE_integer(
 _NO_PROGRESS = flags.DEFINE_bool('no_progress', False, 'No progress bar.')
 _STRICT = flags.DEFINE_bool('strict', False, 'Stop at the first bad input '
                             '(non-zero exit) instead of skipping it.')
+_DIE_WITH_PARENT = flags.DEFINE_integer(
+    'die_with_parent', None, 'Set by labeling on first use: the training '
+    "process's pid; this labeler is killed when it dies.")
 
 
 def main(_):
+  if _DIE_WITH_PARENT.value is not None:
+    process.die_with_parent(_DIE_WITH_PARENT.value)
   # Same input -> byte-identical shards, run after run (resume relies on it).
   tf.config.experimental.enable_op_determinism()
   config = labeling.LabelingConfig(

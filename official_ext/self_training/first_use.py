@@ -1,0 +1,136 @@
+"""Labeling on first use: the training task runs the pseudo-label tool once.
+
+When `task.self_training.teacher` is set, the task labels the raw images of
+`task.pseudo_data.input_path` into `model_dir/pseudo_labels/` before it
+trains. The labeling runs `python -m official_ext.tools.pseudo_label` in a
+child process (the same code as the tool; no SavedModel state in the
+training process). Its output goes, as it runs, to
+`pseudo_labels/labeler-worker<I>.log`. The child dies with the training
+process. Finished shards are reused, so a restarted job resumes. In a
+multi-worker job (TF_CONFIG) each worker labels its slice, then waits for
+the others' shards. A child that fails, or shows no progress (no log line,
+no finished shard) for `stall_seconds`, stops the job with the log named.
+"""
+
+import os
+import subprocess
+import sys
+import time
+from typing import Optional, Tuple
+
+from absl import logging
+import tensorflow as tf
+
+from official_ext.data import sharded_writer
+from official_ext.self_training import shard_plan
+
+PSEUDO_PREFIX = 'pseudo'
+STALL_SECONDS = 1800.0  # The labeler logs its progress every minute.
+
+
+def worker_slice() -> Tuple[int, int]:
+  """(num_workers, worker_index) of this process in its TF_CONFIG cluster:
+  chief and workers, in that order; (1, 0) without a cluster."""
+  resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
+  cluster = resolver.cluster_spec().as_dict()
+  members = [(t, i) for t in ('chief', 'worker')
+             for i in range(len(cluster.get(t, [])))]
+  me = (resolver.task_type, resolver.task_id or 0)
+  if not members or me not in members:
+    return 1, 0
+  return len(members), members.index(me)
+
+
+def _tail(path: str, chars: int = 4000) -> str:
+  with open(path, 'rb') as f:
+    f.seek(max(0, os.path.getsize(path) - chars))
+    return f.read().decode(errors='replace')
+
+
+class _Progress:
+  """Raises once `signature()` has not changed for `stall_seconds`."""
+
+  def __init__(self, signature, stall_seconds: float):
+    self.signature, self.stall_seconds = signature, stall_seconds
+    self.last, self.since = signature(), time.monotonic()
+
+  def stalled(self) -> bool:
+    now = self.signature()
+    if now != self.last:
+      self.last, self.since = now, time.monotonic()
+    return time.monotonic() - self.since > self.stall_seconds
+
+
+def _run_labeler(cmd, log_path: str, missing, stall_seconds: float,
+                 poll_seconds: float):
+  env = dict(os.environ)
+  env.pop('TF_CONFIG', None)  # The labeler is a plain single process.
+  with open(log_path, 'ab') as log:
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+  progress = _Progress(lambda: (os.path.getsize(log_path), len(missing())),
+                       stall_seconds)
+  try:
+    while proc.poll() is None:
+      if progress.stalled():
+        raise RuntimeError(
+            f'Pseudo-labeling stalled: no log line and no finished shard for '
+            f'{stall_seconds:.0f} s; killed it. Log: {log_path}\n'
+            f'{_tail(log_path)}')
+      time.sleep(poll_seconds)
+  finally:
+    if proc.poll() is None:
+      proc.kill()
+      proc.wait()
+  if proc.returncode:
+    raise RuntimeError(f'Pseudo-labeling failed (exit {proc.returncode}). '
+                       f'Log: {log_path}\n{_tail(log_path)}')
+
+
+def label_on_first_use(task: str, teacher: str, input_pattern: str,
+                       output_dir: str, score_threshold: float,
+                       num_classes: Optional[int] = None,
+                       batch_size: int = 8,
+                       poll_seconds: float = 10.0,
+                       stall_seconds: float = STALL_SECONDS) -> str:
+  """Labels raw images into `output_dir` once; returns the output pattern."""
+  prefix = os.path.join(output_dir, PSEUDO_PREFIX)
+  num_shards = len(shard_plan.plan_shards(
+      shard_plan.input_files(input_pattern), 0))
+  all_shards = list(range(num_shards))
+
+  def missing():
+    return shard_plan.unfinished(prefix, all_shards, num_shards)
+
+  if not missing():
+    logging.info('Reusing the pseudo labels in %s.', output_dir)
+    return sharded_writer.output_pattern(prefix)
+  num_workers, worker_index = worker_slice()
+  tf.io.gfile.makedirs(output_dir)
+  log_path = os.path.join(output_dir, f'labeler-worker{worker_index}.log')
+  logging.info('Labeling %s with teacher %s into %s (worker %d of %d); '
+               'log: %s', input_pattern, teacher, output_dir, worker_index,
+               num_workers, log_path)
+  cmd = [sys.executable, '-m', 'official_ext.tools.pseudo_label',
+         f'--teacher={teacher}', f'--task={task}',
+         f'--input_pattern={input_pattern}', f'--output_prefix={prefix}',
+         f'--score_threshold={score_threshold}',
+         f'--num_workers={num_workers}', f'--worker_index={worker_index}',
+         f'--batch_size={batch_size}', '--no_progress',
+         f'--die_with_parent={os.getpid()}']
+  if num_classes is not None:
+    cmd.append(f'--num_classes={num_classes}')
+  _run_labeler(cmd, log_path, missing, stall_seconds, poll_seconds)
+  progress = _Progress(lambda: len(missing()), stall_seconds)
+  while missing():
+    if progress.stalled():
+      lacking = missing()
+      raise RuntimeError(
+          f'Waited {stall_seconds:.0f} s for pseudo-label shards {lacking[:5]}'
+          f' ({len(lacking)} missing) from workers '
+          f'{sorted({j % num_workers for j in lacking})} of {num_workers}; '
+          'none arrived. Are those workers running? Their logs are '
+          f'{output_dir}/labeler-worker<I>.log.')
+    logging.info('Waiting for %d pseudo-label shards from other workers.',
+                 len(missing()))
+    time.sleep(poll_seconds)
+  return sharded_writer.output_pattern(prefix)

@@ -1,0 +1,96 @@
+"""The labeling input pipeline: unlabeled TFRecords -> batches the teacher
+takes, each image resized and padded as the exported model would, with its
+position (file, record) and what the pseudo record keeps of the input."""
+
+from typing import List, Optional, Sequence
+
+import tensorflow as tf
+
+# Input features a pseudo record keeps (traceability: DESIGN.md, Data files).
+_KEPT_FEATURES = ('image/source_id', 'image/format', 'image/filename')
+
+
+def _fit_size(height, width, target):
+  """Model Garden's resize-to-fit: scale and scaled size (no upscale limit)."""
+  scale = tf.minimum(tf.cast(target[0], tf.float32) / tf.cast(height, tf.float32),
+                     tf.cast(target[1], tf.float32) / tf.cast(width, tf.float32))
+  scaled = tf.cast(tf.round(tf.cast(tf.stack([height, width]), tf.float32) *
+                            scale), tf.int32)
+  return scale, scaled
+
+
+def build_dataset(files: List[str], batch_size: int,
+                  target_size: Optional[List[int]],
+                  shards: Optional[List[int]] = None,
+                  pad_value: Sequence[int] = (0, 0, 0)) -> tf.data.Dataset:
+  """Decoded images resized to fit `target_size` (as the exported model
+  would) and padded, so any image sizes batch together; records in order.
+
+  The padding is `pad_value` (RGB): the exported model normalizes, then
+  pads with 0, i.e. with its normalization mean in pixel values; padding
+  with black instead would change what it sees near (and, through global
+  pooling, far from) the image's edge.
+
+  Each element's 'shard' is the output shard of its file (`shards[i]` for
+  `files[i]`, default 0): one pipeline streams over all of a worker's
+  shards, so decoding never stalls at a shard boundary. 'file' and
+  'record' are its position (index into `files`, record in that file);
+  records that fail to read or decode are left out.
+  """
+  shards = [0] * len(files) if shards is None else shards
+  kept_spec = {k: tf.io.FixedLenFeature([], tf.string, default_value='')
+               for k in _KEPT_FEATURES}
+
+  def decode(serialized, shard, file_index, record_index):
+    feats = tf.io.parse_single_example(serialized, {
+        'image/encoded': tf.io.FixedLenFeature([], tf.string), **kept_spec})
+    image = tf.io.decode_image(feats['image/encoded'], channels=3,
+                               expand_animations=False)
+    shape = tf.shape(image)
+    height, width = shape[0], shape[1]
+    if target_size is None:
+      scale = tf.constant(1.0)
+      fitted = image
+    else:
+      scale, scaled = _fit_size(height, width, target_size)
+      same = tf.reduce_all(tf.equal(scaled, tf.stack([height, width])))
+      fitted = tf.cond(
+          same, lambda: image,
+          lambda: tf.cast(tf.clip_by_value(tf.round(tf.image.resize(
+              image, scaled, method='bilinear')), 0, 255), tf.uint8))
+      pad = tf.constant(pad_value, tf.int32)
+      fitted = tf.cast(tf.image.pad_to_bounding_box(
+          tf.cast(fitted, tf.int32) - pad, 0, 0, target_size[0],
+          target_size[1]) + pad, tf.uint8)
+    return {'image': fitted, 'scale': scale, 'height': height,
+            'width': width, 'encoded': feats['image/encoded'],
+            'format': feats['image/format'],
+            'source_id': feats['image/source_id'],
+            'filename': feats['image/filename'], 'shard': shard,
+            'file': file_index, 'record': record_index}
+
+  ds = tf.data.Dataset.from_tensor_slices(
+      (tf.constant(files, tf.string), tf.constant(shards, tf.int32),
+       tf.range(len(files), dtype=tf.int64)))
+  ds = ds.flat_map(lambda f, j, i: tf.data.TFRecordDataset(f).enumerate().map(
+      lambda k, r: (r, j, i, k)))
+  ds = ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+  # A record that cannot be read or decoded is dropped here, not fatal;
+  # bad_inputs.RecordTracker finds it from the (file, record) positions.
+  ds = ds.ignore_errors()
+  ds = ds.batch(batch_size if target_size else 1)
+  return ds.prefetch(tf.data.AUTOTUNE)
+
+
+# What the writer needs of each element besides the image.
+META_KEYS = ('scale', 'height', 'width', 'encoded', 'format', 'source_id',
+             'filename', 'shard', 'file', 'record')
+
+
+def pad_batch(images, fixed_batch_size: Optional[int]):
+  """A last, short batch padded for a SavedModel exported with a fixed
+  batch size (its extra outputs are never read)."""
+  missing = (fixed_batch_size or 0) - int(images.shape[0])
+  if missing <= 0:
+    return images
+  return tf.pad(images, [[0, missing], [0, 0], [0, 0], [0, 0]])

@@ -1,0 +1,73 @@
+"""The pseudo-labeling report: per-shard stats summed into
+`{prefix}_report.json`, and the overlay images `{prefix}_overlays/NN.png`."""
+
+import json
+import os
+from typing import List
+
+import numpy as np
+import tensorflow as tf
+
+from official_ext.data import sharded_writer
+from official_ext.data import tfexample
+from official_ext.self_training import labelers
+
+
+def _sum_stats(total: dict, stats: dict):
+  for k, v in stats.items():
+    if isinstance(v, (int, float)):
+      total[k] += v
+    elif isinstance(v, list):
+      total[k] = [a + b for a, b in zip(total[k], v)]
+    elif isinstance(v, dict):
+      for kk, vv in v.items():
+        total[k][kk] = (vv if isinstance(vv, str) else
+                        total[k].get(kk, 0) + vv)
+
+
+def aggregate_report(config, num_shards: int) -> dict:
+  """Sums the stats of the shards that are complete into one report."""
+  total, done = None, 0
+  for j in range(num_shards):
+    path = sharded_writer.shard_path(config.output_prefix, j, num_shards)
+    if not sharded_writer.is_complete(path):
+      continue
+    done += 1
+    stats = sharded_writer.read_stats(path)
+    if total is None:
+      total = stats
+    else:
+      _sum_stats(total, stats)
+  total = total or {}
+  n = total.get('num_images', 0)
+  report = {
+      'task': config.task, 'teacher': config.teacher,
+      'score_threshold': config.score_threshold,
+      'shards_complete': done, 'num_shards': num_shards,
+      'images_labeled': n,
+      'images_skipped': sum(total.get('skipped', {}).values()),
+      'skipped_reasons': total.get('skipped', {}),
+      'skipped_inputs': total.get('skipped_inputs', {}),
+  }
+  report.update(labelers.LABELERS[config.task](
+      config.score_threshold).report(total, n))
+  if total.get('teacher_seconds'):
+    report['teacher_images_per_second'] = n / total['teacher_seconds']
+  if total.get('seconds'):
+    report['images_per_second'] = n / total['seconds']
+  return report
+
+
+def write_report(prefix: str, report: dict):
+  sharded_writer.write_text_atomically(prefix + '_report.json',
+                                       json.dumps(report, indent=2))
+
+
+def write_overlays(prefix: str, overlays: List[np.ndarray]):
+  if not overlays:
+    return
+  out_dir = prefix + '_overlays'
+  tf.io.gfile.makedirs(out_dir)
+  for k, image in enumerate(overlays):
+    with tf.io.gfile.GFile(os.path.join(out_dir, f'{k:02d}.png'), 'wb') as f:
+      f.write(tfexample.encode_png(image))

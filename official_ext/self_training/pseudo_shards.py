@@ -1,0 +1,141 @@
+"""Labeled batches -> pseudo-label records in consecutive output shards.
+
+`PseudoShardWriter` takes the teacher's outputs batch by batch, in input
+order, turns each image's labels into a Model Garden TFExample, keeps the
+shard's statistics, and finishes each shard (`sharded_writer.Shard`: stats,
+then rename) once the stream has moved past it. Records the pipeline
+dropped are found by `bad_inputs.RecordTracker`, counted by reason, or, with
+`strict`, raised.
+
+Traceability: `image/source_id` must be an integer for Model Garden's
+parsers; an input id that is not one is replaced by a stable number, and
+every record keeps the input's id in `image/original_source_id` (empty when
+the input had none) and its `image/filename` when the input has one.
+"""
+
+import os
+import time
+from typing import List, Optional
+
+from absl import logging
+import numpy as np
+import tensorflow as tf
+
+from official_ext.data import sharded_writer
+from official_ext.data import tfexample
+from official_ext.self_training import bad_inputs
+
+MAX_SKIPPED_LISTED = 100  # Per shard, in its stats and the report.
+
+
+def numeric_source_id(raw: bytes, encoded: bytes) -> str:
+  """The input's id when numeric (Model Garden's parsers need integers),
+  else a stable numeric id from it (or from the image bytes)."""
+  if raw.isdigit():
+    return raw.decode()
+  return tfexample.numeric_id(raw or encoded)
+
+
+class PseudoShardWriter:
+  """Writes the records of output shards `todo`, in order."""
+
+  def __init__(self, config, labeler, todo: List[int],
+               plan: List[List[str]], overlays: List[np.ndarray]):
+    self.config, self.labeler, self.plan = config, labeler, plan
+    self.todo = list(todo)
+    self.num_shards = len(plan)
+    self.overlays = overlays
+    self.current: Optional[int] = None
+    self.shard: Optional[sharded_writer.Shard] = None
+    self.stats = None
+    self.start = 0.0
+    # The stream's files, in order, and the output shard of each.
+    self.files = [f for j in todo for f in plan[j]]
+    self.file_shards = [j for j in todo for _ in plan[j]]
+    self.tracker = bad_inputs.RecordTracker(self.files, self.skip)
+
+  def skip(self, file_index: int, record_index: int, reason: str,
+           detail: str):
+    """Counts (or, strict, raises on) an input record that was not labeled."""
+    where = f'{self.files[file_index]} record {record_index}'
+    if self.config.strict:
+      raise bad_inputs.BadInputError(
+          f'bad input {where}: {reason} ({detail}). Fix or remove it, or run '
+          'without --strict to skip bad inputs and count them in the report.')
+    logging.warning('Skipping %s: %s (%s).', where, reason, detail)
+    self.advance_to(self.file_shards[file_index])
+    skipped = self.stats['skipped']
+    skipped[reason] = skipped.get(reason, 0) + 1
+    listed = self.stats['skipped_inputs']
+    if len(listed) < MAX_SKIPPED_LISTED:
+      listed[where] = reason
+
+  def _open(self, j: int):
+    self.current = j
+    final = sharded_writer.shard_path(self.config.output_prefix, j,
+                                      self.num_shards)
+    self.shard = sharded_writer.Shard(
+        final, tmp_suffix=f'.tmp-{self.config.worker_index}')
+    self.stats = dict(num_images=0, skipped={}, skipped_inputs={},
+                      teacher_seconds=0.0, **self.labeler.new_stats())
+    self.start = time.time()
+
+  def _finish(self):
+    stats = self.stats
+    stats['seconds'] = time.time() - self.start
+    stats['input_files'] = [os.path.basename(f)
+                            for f in self.plan[self.current]]
+    self.shard.finish(stats)
+    logging.info('Shard %s: %d images, %.1f img/s.', self.shard.final,
+                 stats['num_images'],
+                 stats['num_images'] / max(stats['seconds'], 1e-9))
+    self.current = self.shard = None
+
+  def advance_to(self, j: Optional[int]):
+    """Finishes shards until `j` is open (None: finish all); shards with no
+    record at all are finished empty."""
+    while self.current != j:
+      if self.current is not None:
+        self._finish()
+      if not self.todo:
+        if j is not None:
+          raise RuntimeError(f'record of shard {j} after its shard finished')
+        return
+      self._open(self.todo.pop(0))
+
+  def finish(self):
+    """After the last batch: the dropped records at the end, all shards."""
+    self.tracker.finish()
+    self.advance_to(None)
+
+  def close(self):
+    """Without finishing: the open shard stays a temporary file."""
+    if self.shard is not None:
+      self.shard.abandon()
+
+  def write_batch(self, meta, outputs, teacher_seconds: float) -> int:
+    """Teacher outputs of one batch -> records; returns the image count."""
+    n = len(meta['height'])
+    batch = self.labeler.batch_labels(outputs, meta['scale'], meta['height'],
+                                      meta['width'])
+    for i, labels in enumerate(batch):
+      self.tracker.seen(int(meta['file'][i]), int(meta['record'][i]))
+      self.advance_to(int(meta['shard'][i]))
+      encoded = meta['encoded'][i]
+      example = tfexample.make_example(
+          None, numeric_source_id(meta['source_id'][i], encoded),
+          encoded_image=encoded,
+          image_format=meta['format'][i].decode() or 'jpeg',
+          height=int(meta['height'][i]), width=int(meta['width'][i]),
+          original_source_id=meta['source_id'][i].decode(errors='replace'),
+          filename=meta['filename'][i].decode(errors='replace') or None,
+          **self.labeler.example_fields(labels))
+      self.shard.write(example.SerializeToString(deterministic=True))
+      self.labeler.update_stats(self.stats, labels)
+      self.stats['num_images'] += 1
+      self.stats['teacher_seconds'] += teacher_seconds / n
+      if len(self.overlays) < self.config.num_overlays:
+        image = tf.io.decode_image(encoded, channels=3,
+                                   expand_animations=False).numpy()
+        self.overlays.append(self.labeler.draw(image, labels))
+    return n
