@@ -8,7 +8,7 @@ from official_ext.self_training import loss_normalization
 
 
 def _combine(normalizer, h, p):
-  total, ratio = normalizer.combine(tf.constant(h), tf.constant(p))
+  total, ratio, _ = normalizer.combine(tf.constant(h), tf.constant(p))
   return float(total), float(ratio)
 
 
@@ -39,7 +39,7 @@ def test_ratio_is_stop_gradient():
   n = loss_normalization.LossNormalizer(alpha=1.0, decay=0.5)
   h, p = tf.Variable(2.0), tf.Variable(0.5)
   with tf.GradientTape() as tape:
-    total, ratio = n.combine(h * 1.0, p * 1.0)
+    total, ratio, _ = n.combine(h * 1.0, p * 1.0)
   gh, gp = tape.gradient(total, [h, p])
   assert float(gh) == pytest.approx(0.5)
   assert float(gp) == pytest.approx(float(ratio) / 2.0)  # alpha*ratio/(1+a)
@@ -72,7 +72,7 @@ def test_cross_replica_average_under_mirrored_strategy(two_replica_strategy):
       rid = tf.cast(tf.distribute.get_replica_context().replica_id_in_sync_group,
                     tf.float32)
       # Replica 0 sees (1, 2) * base, replica 1 sees (3, 6) * base.
-      total, ratio = n.combine(base * (1.0 + 2.0 * rid),
+      total, ratio, _ = n.combine(base * (1.0 + 2.0 * rid),
                                base * (2.0 + 4.0 * rid))
       return ratio
     return strategy.run(replica_fn)
@@ -101,3 +101,16 @@ def test_checkpoint_restores_the_averages(tmp_path):
     assert float(getattr(restored, name)) == float(getattr(n, name))
   # A resumed run continues exactly: the next step gives the same result.
   assert _combine(restored, 1.0, 1.0) == _combine(n, 1.0, 1.0)
+
+
+def test_ratio_is_capped_and_says_so():
+  """avg(L_p) small but above the ~0 guard (mostly ignored pseudo pixels):
+  without the cap the ratio would be 1e4 and the pseudo gradient with it."""
+  n = loss_normalization.LossNormalizer(alpha=1.0, decay=0.5, max_ratio=10.0)
+  total, ratio, clipped = n.combine(tf.constant(1.0), tf.constant(1e-4))
+  assert float(ratio) == 10.0 and float(clipped) == 1.0
+  assert float(total) == pytest.approx((1.0 + 10.0 * 1e-4) / 2.0)
+  # Balanced losses are not touched.
+  m = loss_normalization.LossNormalizer(alpha=1.0, max_ratio=10.0)
+  _, ratio, clipped = m.combine(tf.constant(3.0), tf.constant(1.0))
+  assert float(ratio) == pytest.approx(3.0) and float(clipped) == 0.0

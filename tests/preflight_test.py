@@ -37,6 +37,11 @@ def _student(digits_data, teacher=''):
      ['task.train_data.input_path']),
     ({'task.self_training.teacher': '/no/such/teacher'}, FileNotFoundError,
      ['task.self_training.teacher', 'does not exist']),
+    ({'task.self_training.max_loss_ratio': 0.0}, ValueError,
+     ['max_loss_ratio=0.0', '> 0']),
+    ({'task.train_data.dtype': 'bfloat16'}, ValueError,
+     ["task.pseudo_data.dtype='float32' but task.train_data.dtype="
+      "'bfloat16'"]),
 ])
 def test_bad_fields_are_named(digits_data, override, error, words):
   params = _student(digits_data)
@@ -87,3 +92,28 @@ def test_train_py_prints_one_line_and_stops_early(digits_data, tmp_path):
   assert 'Traceback' not in proc.stderr
   assert not os.listdir(tmp_path)  # Nothing written, no model built.
   assert time.time() - start < 120
+
+
+@pytest.mark.parametrize('override,words', [
+    ({'crop_size': [64, 64]}, ['task.pseudo_data.crop_size=[] but '
+                               'task.train_data.crop_size=[64, 64]']),
+    ({'output_size': [96, 96]}, ['task.pseudo_data.output_size=[128, 128] '
+                                 'but task.train_data.output_size=[96, 96]']),
+])
+def test_segmentation_halves_must_match(digits_data, override, words):
+  """Without the check these fail at trace time with a shape error."""
+  params = exp_factory.get_exp_config('selftrain_digits_seg')
+  params.task.train_data.input_path = digits_data['train']
+  params.task.pseudo_data.input_path = digits_data['unlabeled']
+  params.task.validation_data.input_path = digits_data['val']
+  preflight.check_experiment(params, 'train')  # As registered: passes.
+  params.task.train_data.override(override)
+  with pytest.raises(ValueError) as info:
+    preflight.check_experiment(params, 'train')
+  for word in words:
+    assert word in str(info.value)
+  params.task.pseudo_data.override(override)
+  params.task.train_input_partition_dims = [1, 2, 1, 1]
+  with pytest.raises(ValueError, match='train_input_partition_dims=.*not '
+                     'implemented'):
+    preflight.check_experiment(params, 'train')

@@ -371,3 +371,47 @@ def test_short_batch_is_padded_for_a_fixed_batch_teacher():
   assert labeling_input.pad_batch(images, 8).shape == (8, 8, 8, 3)
   assert labeling_input.pad_batch(images, None) is images
   assert labeling_input.pad_batch(images, 3) is images
+
+
+def test_first_use_names_the_log_when_the_labeler_fails(tmp_path, unlabeled):
+  out = str(tmp_path / 'first_use')
+  with pytest.raises(RuntimeError, match=r'Pseudo-labeling failed \(exit 1\)'
+                     r'\. Log: .*labeler-worker0\.log'):
+    first_use.label_on_first_use('detection', str(tmp_path / 'nope'),
+                                 unlabeled['pattern'], out, 0.5,
+                                 poll_seconds=0.2)
+  with open(os.path.join(out, 'labeler-worker0.log')) as f:
+    assert 'does not exist' in f.read()  # The child's own error, as it ran.
+
+
+def test_first_use_stops_a_stalled_labeler(digits_teacher, tmp_path):
+  """A labeler that shows no progress (here: reading a FIFO nobody writes)
+  is killed after stall_seconds, with a clear error."""
+  fifo = str(tmp_path / 'stuck.tfrecord')
+  os.mkfifo(fifo)
+  start = time.time()
+  with pytest.raises(RuntimeError, match='stalled: no log line and no '
+                     'finished shard for 20 s; killed it'):
+    first_use.label_on_first_use('detection', digits_teacher, fifo,
+                                 str(tmp_path / 'out'), 0.5, poll_seconds=0.5,
+                                 stall_seconds=20)
+  assert time.time() - start < 120
+  assert not _running(f"--output_prefix={tmp_path / 'out' / 'pseudo'}")
+
+
+def test_first_use_waits_for_other_workers_then_names_them(
+    digits_teacher, unlabeled, tmp_path, monkeypatch):
+  monkeypatch.setenv('TF_CONFIG', json.dumps({
+      'cluster': {'worker': ['localhost:1', 'localhost:2']},
+      'task': {'type': 'worker', 'index': 0}}))
+  assert first_use.worker_slice() == (2, 0)
+  out = str(tmp_path / 'out')
+  with pytest.raises(RuntimeError, match=r'Waited 3 s for pseudo-label '
+                     r'shards \[1, 3, 5\] \(3 missing\) from workers \[1\] of 2'):
+    first_use.label_on_first_use('detection', digits_teacher,
+                                 unlabeled['pattern'], out, 0.5,
+                                 poll_seconds=0.5, stall_seconds=3)
+  # Worker 0 finished its own shards (0, 2, 4) before it waited.
+  assert [sharded_writer.is_complete(sharded_writer.shard_path(
+      os.path.join(out, 'pseudo'), j, 6)) for j in range(6)] == [
+          True, False, True, False, True, False]

@@ -60,9 +60,19 @@ def test_labels_on_first_use(student):
 def test_student_logs_the_self_training_scalars(student):
   scalars = read_scalars(os.path.join(student['model_dir'], 'train'))
   for tag in ('human_loss', 'pseudo_loss', 'total_loss', 'loss_norm_ratio',
-              'pseudo_boxes_per_image', 'cls_loss', 'box_loss'):
+              'loss_norm_ratio_clipped', 'pseudo_boxes_per_image',
+              'human_cls_loss', 'human_box_loss', 'human_model_loss',
+              'pseudo_cls_loss', 'pseudo_box_loss', 'pseudo_model_loss'):
     values = [v for _, v in sorted(scalars[tag])]
     assert len(values) == STEPS // 20 and all(map(math.isfinite, values)), tag
+  # No half's part under Model Garden's batch-wide names.
+  assert not {'cls_loss', 'box_loss', 'model_loss'} & set(scalars)
+  # Each half's loss is its Model Garden model_loss (no aux losses).
+  for half in ('human', 'pseudo'):
+    assert [v for _, v in sorted(scalars[f'{half}_loss'])] == pytest.approx(
+        [v for _, v in sorted(scalars[f'{half}_model_loss'])], rel=1e-5)
+  assert [v for _, v in scalars['loss_norm_ratio_clipped']] == [0.0] * (
+      STEPS // 20)
   human = [v for _, v in sorted(scalars['human_loss'])]
   assert human[-1] < human[0], human
   ratio = [v for _, v in sorted(scalars['loss_norm_ratio'])]
@@ -106,17 +116,6 @@ def test_bad_self_training_config_fails_fast(digits_data):
   params.task.pseudo_data.input_path = ''
   with pytest.raises(ValueError, match='pseudo_data.input_path is empty'):
     task.build_inputs(params.task.train_data)
-
-
-def test_mixed_batch_is_one_to_one(digits_data):
-  params = exp_factory.get_exp_config('selftrain_digits')
-  params.task.train_data.input_path = digits_data['train']
-  params.task.pseudo_data.input_path = digits_data['val']
-  params.task.pseudo_data.global_batch_size = 4
-  task = task_factory.get_task(params.task)
-  (hf, hl), (pf, pl) = next(iter(task.build_inputs(params.task.train_data)))
-  assert hf.shape[0] == 8 and pf.shape[0] == 4
-  assert hl['num_groundtruths'].shape == [8]
 
 
 # Last in the module: it trains the shared student further.

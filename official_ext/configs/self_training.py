@@ -19,12 +19,19 @@ class SelfTrainingConfig(hyperparams.Config):
       False gives L = L_h + a*L_p.
     alpha: weight a of the pseudo loss, >= 0.
     loss_average_decay: EMA decay of avg(L_h) and avg(L_p), in [0, 1).
+    max_loss_ratio: cap on avg(L_h) / avg(L_p), > 0. Without it a pseudo
+      loss whose average is small but not ~0 (pseudo masks mostly ignored)
+      multiplies the pseudo gradient without bound. 10 is an order of
+      magnitude above balanced losses (ratio 1); the TensorBoard scalar
+      `loss_norm_ratio` shows the ratio used and `loss_norm_ratio_clipped`
+      the fraction of steps the cap clipped.
   """
   teacher: str = ''
   score_threshold: float = 0.5
   loss_normalization: bool = True
   alpha: float = 1.0
   loss_average_decay: float = 0.99
+  max_loss_ratio: float = 10.0
 
   def check(self, pseudo_batch_size: int):
     """Raises ValueError naming the field and the fix."""
@@ -38,6 +45,10 @@ class SelfTrainingConfig(hyperparams.Config):
       raise ValueError(
           f'task.self_training.loss_average_decay={self.loss_average_decay}: '
           'must be in [0, 1).')
+    if not self.max_loss_ratio > 0:
+      raise ValueError(
+          f'task.self_training.max_loss_ratio={self.max_loss_ratio}: must be '
+          '> 0 (default 10).')
     if pseudo_batch_size <= 0:
       raise ValueError(
           f'task.pseudo_data.global_batch_size={pseudo_batch_size}: '

@@ -1,30 +1,50 @@
-"""Builds a Model Garden InputReader with our subset filter in its read path."""
+"""What our tasks add to Model Garden's input reading, and nothing else.
 
+Our tasks call Model Garden's own `build_inputs` (its decoder, parser and
+arguments, including any it adds later). Around that call, `extended`
+hands Model Garden's reader factory three additions:
+  * the input path narrowed to record files (`record_files.match`: no
+    `.stats.json` sidecar is read as a record);
+  * the deterministic subset filter on read (`subset.wrap_dataset_fn`);
+  * optionally, a wrapper of the parse function (`wrap_parse`), for what a
+    task needs beside Model Garden's labels.
+"""
+
+import contextlib
 from typing import Callable, Optional
 
-import tensorflow as tf
-
-from official.common import dataset_fn as mg_dataset_fn
-from official.vision.dataloaders import input_reader as mg_input_reader
 from official.vision.dataloaders import input_reader_factory
 
 from official_ext.data import record_files
 from official_ext.dataloaders import subset
 
+ParseWrapper = Callable[[Callable], Callable]
 
-def read(params, decoder_fn: Callable, parser_fn: Callable,
-         input_context: Optional[tf.distribute.InputContext] = None
-         ) -> tf.data.Dataset:
-  """Same reader Model Garden's vision tasks use, subset applied on read."""
-  if params.file_type == 'tfrecord' and params.input_path:
-    params = params.replace(input_path=','.join(
-        record_files.match(params.input_path)))
-  dataset_fn = subset.wrap_dataset_fn(
-      mg_dataset_fn.pick_dataset_fn(params.file_type), params)
-  reader = input_reader_factory.input_reader_generator(
-      params,
-      dataset_fn=dataset_fn,
-      decoder_fn=decoder_fn,
-      combine_fn=mg_input_reader.create_combine_fn(params),
-      parser_fn=parser_fn)
-  return reader.read(input_context=input_context)
+
+def with_record_files(params):
+  """The data config with its input path narrowed to record files."""
+  if params.file_type != 'tfrecord' or not params.input_path:
+    return params
+  return params.replace(input_path=','.join(
+      record_files.match(params.input_path)))
+
+
+@contextlib.contextmanager
+def extended(wrap_parse: Optional[ParseWrapper] = None):
+  """While Model Garden's `build_inputs` runs, its reader gets our subset
+  filter and parse wrapper. The reader factory is Model Garden's module
+  function, swapped for the call only (tasks build inputs on one thread)."""
+  original = input_reader_factory.input_reader_generator
+
+  def generator(params, **kwargs):
+    kwargs['dataset_fn'] = subset.wrap_dataset_fn(kwargs['dataset_fn'],
+                                                  params)
+    if wrap_parse is not None:
+      kwargs['parser_fn'] = wrap_parse(kwargs['parser_fn'])
+    return original(params, **kwargs)
+
+  input_reader_factory.input_reader_generator = generator
+  try:
+    yield
+  finally:
+    input_reader_factory.input_reader_generator = original

@@ -1,4 +1,4 @@
-"""Model Garden's segmentation parser plus photometric AutoAugment/RandAugment.
+"""Photometric AutoAugment/RandAugment for Model Garden's segmentation parser.
 
 Model Garden's augment ops transform boxes but not masks, so only ops that
 leave pixel positions alone are applied here (to the image; the mask is
@@ -9,7 +9,6 @@ from typing import Optional
 
 import tensorflow as tf
 
-from official.vision.dataloaders import segmentation_input
 from official.vision.ops import augment
 
 from official_ext.configs import augmentation_presets
@@ -47,24 +46,32 @@ def photometric_augmenter(aug_type) -> Optional[augment.ImageAugment]:
       "use 'autoaug' or 'randaug'.")
 
 
-class Parser(segmentation_input.Parser):
-  """Segmentation parser with an optional photometric augmenter (training)."""
+def photometric_parse_wrapper(aug_type, image_feature):
+  """A wrapper of Model Garden's segmentation parse function that applies
+  the photometric augmenter to the parsed image (None: no augmenter).
 
-  def __init__(self, augmenter: Optional[augment.ImageAugment] = None,
-               **kwargs):
-    super().__init__(**kwargs)
-    self._augmenter = augmenter
+  The parsed image is normalized, `(pixel - mean) / stddev`; it is mapped
+  back to uint8 pixels, augmented, and normalized again: no re-encoding or
+  second decode. It runs after the parser's scale jitter and crop, so
+  pixels the parser padded are augmented too (the mask ignores them).
+  """
+  augmenter = photometric_augmenter(aug_type)
+  if augmenter is None:
+    return None
+  channels = image_feature.num_channels
+  mean = tf.constant(image_feature.mean, tf.float32)[:channels]
+  stddev = tf.constant(image_feature.stddev, tf.float32)[:channels]
 
-  def _parse_train_data(self, data):
-    if self._augmenter is None:
-      return super()._parse_train_data(data)
-    # Augment the decoded uint8 image, then hand Model Garden's parser an
-    # already-augmented image through the same feature key.
-    image = tf.io.decode_image(
-        data[self._image_feature.feature_name],
-        channels=self._image_feature.num_channels, dtype=tf.uint8,
-        expand_animations=False)
-    image = self._augmenter.distort(image)
-    data = dict(data)
-    data[self._image_feature.feature_name] = tf.io.encode_png(image)
-    return super()._parse_train_data(data)
+  def wrap(parse):
+    def parse_and_augment(data):
+      image, labels = parse(data)
+      pixels = tf.cast(image[..., :channels], tf.float32) * stddev + mean
+      pixels = tf.cast(tf.clip_by_value(tf.round(pixels), 0, 255), tf.uint8)
+      pixels = augmenter.distort(pixels)
+      normalized = (tf.cast(pixels, tf.float32) - mean) / stddev
+      image = tf.concat([tf.cast(normalized, image.dtype),
+                         image[..., channels:]], axis=-1)
+      return image, labels
+    return parse_and_augment
+
+  return wrap

@@ -3,7 +3,10 @@
     L = (L_h + alpha * sg(avg(L_h) / avg(L_p)) * L_p) / (1 + alpha)
 
 avg is an exponential moving average of each loss, averaged across replicas
-before it is folded in, so every replica holds the same values. The averages
+before it is folded in, so every replica holds the same values. The ratio is
+capped at `max_ratio`: with avg(L_p) small but not ~0 (e.g. pseudo masks
+that are mostly the ignore label) it would otherwise scale the pseudo
+gradient without bound; `combine` says when it clipped. The averages
 are tf.Variables owned by this tf.Module; attach it to the model so Model
 Garden's checkpoint saves and restores them with the weights.
 """
@@ -18,11 +21,13 @@ class LossNormalizer(tf.Module):
   """Holds avg(L_h), avg(L_p) and combines the two losses."""
 
   def __init__(self, alpha: float = 1.0, decay: float = 0.99,
-               enabled: bool = True, name: str = 'loss_normalizer'):
+               enabled: bool = True, max_ratio: float = 10.0,
+               name: str = 'loss_normalizer'):
     super().__init__(name=name)
     self.alpha = float(alpha)
     self.decay = float(decay)
     self.enabled = bool(enabled)
+    self.max_ratio = float(max_ratio)
     kwargs = dict(trainable=False, dtype=tf.float32,
                   synchronization=tf.VariableSynchronization.ON_WRITE,
                   aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
@@ -60,20 +65,24 @@ class LossNormalizer(tf.Module):
         self.num_updates.assign_add(tf.cast(finite, tf.int64)))
 
   def ratio(self):
-    """sg(avg(L_h) / avg(L_p)), 1 when avg(L_p) is ~0."""
+    """(sg(min(avg(L_h) / avg(L_p), max_ratio)), whether it was capped);
+    the ratio is 1 when avg(L_p) is ~0."""
     safe = self.pseudo_average > _EPSILON
     ratio = tf.where(safe, self.human_average /
                      tf.maximum(self.pseudo_average, _EPSILON), 1.0)
-    return tf.stop_gradient(ratio)
+    clipped = ratio > self.max_ratio
+    return tf.stop_gradient(tf.minimum(ratio, self.max_ratio)), clipped
 
   def combine(self, human_loss, pseudo_loss):
-    """Updates the averages, then returns (total loss, ratio used)."""
+    """Updates the averages, then returns (total loss, ratio used, 1.0 if
+    the cap clipped the ratio else 0.0)."""
     update = self.update(human_loss, pseudo_loss)
     if not self.enabled:
       # The averages are still kept (and num_updates counts steps), unused.
       with tf.control_dependencies([update]):
-        return human_loss + self.alpha * pseudo_loss, tf.constant(1.0)
+        return (human_loss + self.alpha * pseudo_loss, tf.constant(1.0),
+                tf.constant(0.0))
     with tf.control_dependencies([update]):
-      ratio = self.ratio()
+      ratio, clipped = self.ratio()
     total = (human_loss + self.alpha * ratio * pseudo_loss) / (1.0 + self.alpha)
-    return total, ratio
+    return total, ratio, tf.cast(clipped, tf.float32)

@@ -23,6 +23,48 @@ def _check_pattern(field: str, data_config):
   record_files.match(pattern, f'{field}.input_path')
 
 
+# Data fields that set the dtype or shape of the images both halves put into
+# one batch (one forward pass); detection images take their size from
+# task.model, shared by both.
+BATCH_FIELDS = ('dtype', 'output_size', 'crop_size',
+                'image_feature.num_channels', 'additional_dense_features')
+# Model Garden options the self-training step does not implement.
+UNSUPPORTED = {
+    'train_input_partition_dims': 'spatial partitioning of the combined '
+                                  'human + pseudo batch is not implemented',
+}
+
+
+def _value(config, dotted: str):
+  for part in dotted.split('.'):
+    config = config.get(part) if config is not None else None
+  if isinstance(config, (list, tuple)):
+    return [c.as_dict() if hasattr(c, 'as_dict') else c for c in config]
+  return config
+
+
+def check_self_training(task):
+  """The self-training fields of a task config; ValueError naming one."""
+  task.self_training.check(task.pseudo_data.global_batch_size)
+  if not task.pseudo_data.input_path:
+    raise ValueError(
+        'task.pseudo_data.input_path is empty: point it at pseudo-labeled '
+        'TFRecords (tools/pseudo_label.py), or at unlabeled images together '
+        'with task.self_training.teacher=SAVED_MODEL.')
+  for field in BATCH_FIELDS:
+    human = _value(task.train_data, field)
+    pseudo = _value(task.pseudo_data, field)
+    if human != pseudo:
+      raise ValueError(
+          f'task.pseudo_data.{field}={pseudo!r} but task.train_data.{field}='
+          f'{human!r}: human and pseudo images share one batch, so they must '
+          'match; set the same value on both.')
+  for field, why in UNSUPPORTED.items():
+    if task.get(field):
+      raise ValueError(f'task.{field}={task.get(field)!r}: {why} in '
+                       f'self-training; remove it (default: empty).')
+
+
 def check_experiment(params: cfg.ExperimentConfig, mode: str):
   """Raises ValueError/FileNotFoundError naming the bad field and the fix."""
   task = params.task
@@ -33,12 +75,7 @@ def check_experiment(params: cfg.ExperimentConfig, mode: str):
   st = task.get('self_training')
   if st is None or 'train' not in mode:
     return
-  task.self_training.check(task.pseudo_data.global_batch_size)
-  if not task.pseudo_data.input_path:
-    raise ValueError(
-        'task.pseudo_data.input_path is empty: point it at pseudo-labeled '
-        'TFRecords (tools/pseudo_label.py), or at unlabeled images together '
-        'with task.self_training.teacher=SAVED_MODEL.')
+  check_self_training(task)
   _check_pattern('task.pseudo_data', task.pseudo_data)
   if st.teacher:
     from official_ext.self_training import teacher as teacher_lib  # pylint: disable=g-import-not-at-top

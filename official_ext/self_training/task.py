@@ -20,6 +20,7 @@ import tf_keras
 
 from official_ext.self_training import loss_normalization
 from official_ext.self_training import mixing
+from official_ext.self_training import preflight
 
 NORMALIZER_ATTR = 'loss_normalizer'
 PSEUDO_LABEL_SUBDIR = 'pseudo_labels'
@@ -29,7 +30,8 @@ NON_FINITE_LOSS = 'Non-finite loss:'
 class SelfTrainingMixin:
   """Self-training on top of a Model Garden vision task."""
 
-  # Names of the extra per-task loss logs and pseudo statistics.
+  # Names of the extra per-task loss parts (logged per half, as human_<name>
+  # and pseudo_<name>) and of the pseudo statistics.
   TASK_LOSS_NAMES: Tuple[str, ...] = ()
   PSEUDO_STAT_NAMES: Tuple[str, ...] = ()
   # What the teacher predicts: 'detection' or 'segmentation' (labelers.py).
@@ -57,13 +59,7 @@ class SelfTrainingMixin:
 
   # ---- config ----------------------------------------------------------------
   def check_self_training_config(self):
-    cfg = self.task_config
-    cfg.self_training.check(cfg.pseudo_data.global_batch_size)
-    if not cfg.pseudo_data.input_path:
-      raise ValueError(
-          'task.pseudo_data.input_path is empty: point it at pseudo-labeled '
-          'TFRecords (tools/pseudo_label.py), or at unlabeled images together '
-          'with task.self_training.teacher=SAVED_MODEL.')
+    preflight.check_self_training(self.task_config)
 
   # ---- model -------------------------------------------------------------------
   def build_model(self):
@@ -73,7 +69,7 @@ class SelfTrainingMixin:
     # saves it; init_checkpoint (model.checkpoint_items) does not need it.
     setattr(model, NORMALIZER_ATTR, loss_normalization.LossNormalizer(
         alpha=st.alpha, decay=st.loss_average_decay,
-        enabled=st.loss_normalization))
+        enabled=st.loss_normalization, max_ratio=st.max_loss_ratio))
     return model
 
   # ---- inputs ------------------------------------------------------------------
@@ -113,8 +109,11 @@ class SelfTrainingMixin:
   def build_metrics(self, training: bool = True):
     if not training:
       return super().build_metrics(training=False)
-    names = (['total_loss', 'human_loss', 'pseudo_loss', 'loss_norm_ratio'] +
-             list(self.TASK_LOSS_NAMES) + list(self.PSEUDO_STAT_NAMES))
+    names = (['total_loss', 'human_loss', 'pseudo_loss', 'loss_norm_ratio',
+              'loss_norm_ratio_clipped'] +
+             [f'{half}_{name}' for half in ('human', 'pseudo')
+              for name in self.TASK_LOSS_NAMES] +
+             list(self.PSEUDO_STAT_NAMES))
     return [tf_keras.metrics.Mean(n, dtype=tf.float32) for n in names]
 
   # ---- training ----------------------------------------------------------------
@@ -151,9 +150,10 @@ class SelfTrainingMixin:
       outputs = tf.nest.map_structure(lambda x: tf.cast(x, tf.float32),
                                       outputs)
       human_outputs, pseudo_outputs = mixing.split_outputs(outputs, num_human)
-      human_loss, task_logs = self.split_losses(human_outputs, human_labels)
-      pseudo_loss, _ = self.split_losses(pseudo_outputs, pseudo_labels)
-      loss, ratio = normalizer.combine(human_loss, pseudo_loss)
+      human_loss, human_parts = self.split_losses(human_outputs, human_labels)
+      pseudo_loss, pseudo_parts = self.split_losses(pseudo_outputs,
+                                                    pseudo_labels)
+      loss, ratio, clipped = normalizer.combine(human_loss, pseudo_loss)
       if model.losses:
         loss += self.task_config.losses.loss_weight * tf.add_n(model.losses)
       scaled_loss = loss / num_replicas
@@ -168,11 +168,19 @@ class SelfTrainingMixin:
     optimizer.apply_gradients(list(zip(grads, tvars)))
 
     values = {'total_loss': loss, 'human_loss': human_loss,
-              'pseudo_loss': pseudo_loss, 'loss_norm_ratio': ratio}
-    values.update(task_logs)
+              'pseudo_loss': pseudo_loss, 'loss_norm_ratio': ratio,
+              'loss_norm_ratio_clipped': clipped}
+    for half, parts in (('human', human_parts), ('pseudo', pseudo_parts)):
+      values.update({f'{half}_{k}': v for k, v in parts.items()})
     values.update(self.pseudo_statistics(pseudo_labels))
     logs = {self.loss: loss}
+    # Model Garden's own train metrics (e.g. segmentation's mean IoU), of
+    # the human half.
+    task_metrics = [m for m in metrics or [] if m.name not in values]
+    if task_metrics:
+      self.process_metrics(task_metrics, human_labels, human_outputs)
     for m in metrics or []:
-      m.update_state(values[m.name])
+      if m.name in values:
+        m.update_state(values[m.name])
       logs[m.name] = m.result()
     return logs

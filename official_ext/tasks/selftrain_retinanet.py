@@ -18,17 +18,20 @@ class SelfTrainingRetinaNetTask(st_task.SelfTrainingMixin,
   PSEUDO_STAT_NAMES = ('pseudo_boxes_per_image',)
   LABEL_TASK = 'detection'
 
-  def make_parse_fn(self, parser, params):
-    parse = super().make_parse_fn(parser, params)
+  def parse_wrapper(self, params):
     if not params.is_training:
-      return parse
+      return None
 
-    def parse_with_count(data):
-      image, labels = parse(data)
-      labels['num_groundtruths'] = tf.shape(data['groundtruth_classes'])[0]
-      return image, labels
+    def wrap(parse):
+      def parse_with_count(data):
+        # Of the decoded record: Model Garden's training labels hold anchor
+        # targets, not the boxes.
+        image, labels = parse(data)
+        labels['num_groundtruths'] = tf.shape(data['groundtruth_classes'])[0]
+        return image, labels
+      return parse_with_count
 
-    return parse_with_count
+    return wrap
 
   def split_losses(self, outputs, labels):
     # Model Garden's loss: each half normalized by its own positives.
