@@ -16,6 +16,7 @@ import tensorflow as tf
 
 from official.vision.dataloaders import tf_example_decoder
 from official_ext.data import digits
+from official_ext.data import record_files
 from official_ext.data import sharded_writer
 from official_ext.data import tfexample
 from official_ext.self_training import first_use
@@ -52,7 +53,7 @@ def _label(teacher, pattern, prefix, **kwargs):
 
 
 def _records(pattern):
-  files = sorted(tf.io.gfile.glob(pattern))
+  files = record_files.match(pattern)  # As every reader selects files.
   return [r.numpy() for r in tf.data.TFRecordDataset(files)]
 
 

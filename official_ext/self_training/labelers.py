@@ -11,6 +11,8 @@ from typing import Dict, List
 import numpy as np
 import tensorflow as tf
 
+from official.vision.ops import box_ops
+
 SCORE_BINS = 10
 BOX_COUNT_BINS = 11  # 0..9 and >= 10 boxes per image.
 IGNORE_LABEL = 255
@@ -64,10 +66,11 @@ class DetectionLabeler:
     n = int(outputs['num_detections'][i])
     scores = outputs['detection_scores'][i][:n].astype(np.float32)
     keep = scores >= self.score_threshold
-    # Teacher input pixels -> original pixels (our resize) -> [0, 1].
+    # Teacher input pixels -> original pixels (our resize) -> [0, 1]
+    # (Model Garden's box_ops).
     boxes = self._input_pixels(outputs, i)[keep] / scale
-    boxes = boxes / np.array([height, width, height, width], np.float32)
-    boxes = np.clip(boxes, 0.0, 1.0)
+    boxes = box_ops.clip_boxes(
+        box_ops.normalize_boxes(boxes, [height, width]), [1.0, 1.0]).numpy()
     classes = outputs['detection_classes'][i][:n][keep].astype(np.int64)
     return {'boxes': boxes, 'classes': classes, 'scores': scores[keep]}
 

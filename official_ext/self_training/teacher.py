@@ -13,8 +13,8 @@ from typing import Dict, List, Optional
 from absl import logging
 import numpy as np
 import tensorflow as tf
-import yaml
 
+from official.modeling.hyperparams import params_dict
 from official.vision.ops import preprocess_ops
 
 REQUIRED_OUTPUTS = {
@@ -42,23 +42,13 @@ def resolve_saved_model_dir(path: str) -> str:
       'tools/export_saved_model.py.')
 
 
-class _ParamsLoader(yaml.SafeLoader):
-  """Safe YAML, plus the `!!python/tuple` tags Model Garden's dump writes
-  (e.g. image_feature.mean of segmentation configs), read as lists."""
-
-
-_ParamsLoader.add_constructor(
-    'tag:yaml.org,2002:python/tuple',
-    lambda loader, node: loader.construct_sequence(node))
-
-
 def _export_params(saved_model_dir: str) -> Optional[dict]:
-  """The params.yaml Model Garden's exporter writes next to the SavedModel."""
+  """The params.yaml Model Garden's exporter writes next to the SavedModel,
+  read with Model Garden's own YAML reader."""
   for candidate in (saved_model_dir, os.path.dirname(saved_model_dir)):
     path = os.path.join(candidate, 'params.yaml')
     if tf.io.gfile.exists(path):
-      with tf.io.gfile.GFile(path) as f:
-        return yaml.load(f, Loader=_ParamsLoader)  # pylint: disable=no-value-for-parameter
+      return params_dict.read_yaml_to_params_dict(path).as_dict()
   return None
 
 

@@ -7,20 +7,21 @@ import tensorflow as tf
 
 
 def read_scalars(event_dir: str) -> Dict[str, List[Tuple[int, float]]]:
-  """{tag: [(step, value), ...]} for every scalar in a directory's events."""
+  """{tag: [(step, value), ...]} for every scalar in a directory's events
+  (TensorFlow's summary iterator; image summaries are left out)."""
   scalars = {}
   if not tf.io.gfile.isdir(event_dir):
     return scalars
   for name in sorted(tf.io.gfile.listdir(event_dir)):
     if 'tfevents' not in name:
       continue
-    for record in tf.data.TFRecordDataset(os.path.join(event_dir, name)):
-      event = tf.compat.v1.Event.FromString(record.numpy())
+    for event in tf.compat.v1.train.summary_iterator(
+        os.path.join(event_dir, name)):
       for v in event.summary.value:
         value = (tf.make_ndarray(v.tensor) if v.HasField('tensor')
                  else v.simple_value)
         if getattr(value, 'size', 1) != 1:
-          continue  # Image summaries.
+          continue
         scalars.setdefault(v.tag, []).append((event.step, float(value)))
   return scalars
 
