@@ -90,3 +90,28 @@ def test_preset_changes_the_pipeline_output(experiment, digits_data):
   assert np.isfinite(strong).all()
   # Same examples, different augmentation: the batches must differ.
   assert np.abs(plain - strong).mean() > 0.01
+
+
+def test_segmentation_augmentation_works_on_the_parsed_tensors():
+  """s4's photometric ops on the parsed (normalized) image: pixels change,
+  the mask does not, and the result is a normalized uint8 image again."""
+  data = exp_factory.get_exp_config('supervised_digits_seg').task.train_data
+  data.augmentation_preset = 's4'
+  out = presets.apply_segmentation_preset(data)
+  wrap = segmentation_input.photometric_parse_wrapper(out.aug_type,
+                                                      out.image_feature)
+  mean = np.array(out.image_feature.mean, np.float32)
+  stddev = np.array(out.image_feature.stddev, np.float32)
+  pixels = np.random.RandomState(0).randint(0, 256, (32, 32, 3))
+  image = tf.constant((pixels - mean) / stddev, tf.float32)
+  masks = tf.constant(np.random.RandomState(1).randint(0, 11, (32, 32, 1)))
+  tf.random.set_seed(0)
+  got, labels = wrap(lambda data: (image, {'masks': masks}))({})
+  assert got.shape == image.shape and got.dtype == tf.float32
+  np.testing.assert_array_equal(labels['masks'].numpy(), masks.numpy())
+  back = got.numpy() * stddev + mean
+  np.testing.assert_allclose(back, np.round(back), atol=1e-3)  # uint8 values
+  assert back.min() >= -1e-3 and back.max() <= 255 + 1e-3
+  assert np.abs(back - pixels).mean() > 1.0  # Augmented.
+  assert segmentation_input.photometric_parse_wrapper(
+      None, out.image_feature) is None

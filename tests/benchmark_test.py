@@ -3,8 +3,6 @@ assertions: these machines are noisy)."""
 
 import json
 
-import pytest
-
 from conftest import run_tool
 
 
@@ -20,11 +18,6 @@ def test_benchmark_prints_json(digits_teacher, digits_data, tmp_path):
                     ('teacher_vs_train_forward',
                      'train_forward_images_per_second')]:
     assert result[key] > 0 and result[rate] > 0, key
-  assert result['selftrain_vs_supervised_step'] == (
-      result['selftrain_step_seconds'] / result['supervised_step_seconds'])
-  assert result['input_pipeline_vs_step'] == pytest.approx(
-      result['input_pipeline_images_per_second'] /
-      result['selftrain_images_per_second'])
   assert result['train_batch'] == '8 human + 8 pseudo (supervised: 16)'
   assert result['model'] == 'RetinaNet spinenet_mobile 49XS'
   # The table names every figure with its target.
@@ -35,7 +28,4 @@ def test_benchmark_prints_json(digits_teacher, digits_data, tmp_path):
   assert result['images'] == 16
   assert result['raw_inference_images_per_second'] > 0
   assert result['pseudo_label_images_per_second'] > 0
-  assert result['pseudo_label_vs_raw_inference'] == (
-      result['pseudo_label_images_per_second'] /
-      result['raw_inference_images_per_second'])
   assert result['image_size'] == '128x128'

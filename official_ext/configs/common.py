@@ -1,7 +1,8 @@
-"""Data-config fields shared by the detection and segmentation experiments."""
+"""What the detection and segmentation experiment configs share."""
 
 import dataclasses
 
+from official.core import config_definitions as cfg
 from official.modeling import hyperparams
 
 
@@ -41,3 +42,12 @@ class SubsetConfig(hyperparams.Config):
       raise ValueError(
           f'{where}: set num_examples or fraction, not both '
           f'(got {self.num_examples} and {self.fraction}).')
+
+
+def rehost(mg_config: cfg.ExperimentConfig, task_cls) -> cfg.ExperimentConfig:
+  """A Model Garden experiment re-hosted on one of our task config classes
+  (its values kept, our added fields at their defaults)."""
+  config = cfg.ExperimentConfig(
+      task=task_cls(), restrictions=list(mg_config._restrictions))  # pylint: disable=protected-access
+  config.override(mg_config.as_dict(), is_strict=True)
+  return config

@@ -33,10 +33,7 @@ class RetinaNetTask(mg_retinanet.RetinaNetTask):
 def from_model_garden(mg_config: cfg.ExperimentConfig,
                       task_cls=RetinaNetTask) -> cfg.ExperimentConfig:
   """Re-hosts a Model Garden RetinaNet experiment on our task config class."""
-  config = cfg.ExperimentConfig(
-      task=task_cls(), restrictions=list(mg_config._restrictions))  # pylint: disable=protected-access
-  config.override(mg_config.as_dict(), is_strict=True)
-  return config
+  return common.rehost(mg_config, task_cls)
 
 
 def _fast_teacher_nms(config: cfg.ExperimentConfig):

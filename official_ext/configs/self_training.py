@@ -56,6 +56,13 @@ class SelfTrainingConfig(hyperparams.Config):
           'positive batch size (default: the same as train_data).')
 
 
+def student_from(teacher, rehost, preset: str = 's4'):
+  """A student config: the teacher's experiment re-hosted on a
+  self-training task config (`rehost(teacher)`), plus pseudo data and
+  strong augmentation."""
+  return add_pseudo_data(rehost(teacher), preset)
+
+
 def add_pseudo_data(config, preset: str = 's4'):
   """Makes a teacher's config (on a self-training task config) a student's:
   strong augmentation `preset` on the human data, and pseudo_data a copy of

@@ -22,11 +22,9 @@ class SelfTrainingRetinaNetTask(retinanet.RetinaNetTask):
       default_factory=st_config.SelfTrainingConfig)
 
 
-def student_from(teacher: cfg.ExperimentConfig,
-                 preset: str = 's4') -> cfg.ExperimentConfig:
-  """A student config: the teacher's, plus pseudo data, strong augmentation."""
-  config = retinanet.from_model_garden(teacher, SelfTrainingRetinaNetTask)
-  return st_config.add_pseudo_data(config, preset)
+def student_from(teacher: cfg.ExperimentConfig) -> cfg.ExperimentConfig:
+  return st_config.student_from(teacher, lambda t: retinanet.from_model_garden(
+      t, SelfTrainingRetinaNetTask))
 
 
 @exp_factory.register_config_factory('selftrain_coco')

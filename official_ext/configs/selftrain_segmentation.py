@@ -23,11 +23,9 @@ class SelfTrainingSegmentationTask(seg_config.SemanticSegmentationTask):
       default_factory=st_config.SelfTrainingConfig)
 
 
-def student_from(teacher: cfg.ExperimentConfig,
-                 preset: str = 's4') -> cfg.ExperimentConfig:
-  """A student config: the teacher's, plus pseudo data, strong augmentation."""
-  config = seg_config.from_model_garden(teacher, SelfTrainingSegmentationTask)
-  return st_config.add_pseudo_data(config, preset)
+def student_from(teacher: cfg.ExperimentConfig) -> cfg.ExperimentConfig:
+  return st_config.student_from(teacher, lambda t: seg_config.from_model_garden(
+      t, SelfTrainingSegmentationTask))
 
 
 @exp_factory.register_config_factory('selftrain_pascal')

@@ -38,10 +38,7 @@ class SemanticSegmentationTask(mg_seg.SemanticSegmentationTask):
 def from_model_garden(mg_config: cfg.ExperimentConfig,
                       task_cls=SemanticSegmentationTask) -> cfg.ExperimentConfig:
   """Re-hosts a Model Garden segmentation experiment on our task config."""
-  config = cfg.ExperimentConfig(
-      task=task_cls(), restrictions=list(mg_config._restrictions))  # pylint: disable=protected-access
-  config.override(mg_config.as_dict(), is_strict=True)
-  return config
+  return common.rehost(mg_config, task_cls)
 
 
 @exp_factory.register_config_factory('supervised_pascal')
