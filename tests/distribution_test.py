@@ -30,9 +30,20 @@ def test_mirrored_two_replicas_share_the_loss_averages(digits_data,
   assert result['num_replicas'] == 2
   assert result['human_batch_per_replica'] == [[4, 4], [4, 4]]
   assert result['pseudo_batch_per_replica'] == [[4, 4], [4, 4]]
-  # One value on every replica, folded in from the cross-replica mean.
-  assert result['human_average'][0] == result['human_average'][1] > 0
-  assert result['pseudo_average'][0] == result['pseudo_average'][1] > 0
+  # One value on every replica, folded in from the cross-replica mean:
+  # the EMA (decay 0.99, first step sets it) of the replicas' mean losses.
+  # Without the all-reduce the variables would still agree (they keep the
+  # first replica's write), but hold replica 0's losses instead.
+  decay = _params(digits_data).task.self_training.loss_average_decay
+  for half in ('human', 'pseudo'):
+    steps = result[f'{half}_loss_per_replica']
+    assert steps[0][0] != pytest.approx(steps[0][1], rel=1e-3), steps
+    mean = [sum(s) / 2 for s in steps]
+    expected = decay * mean[0] + (1 - decay) * mean[1]
+    first_only = decay * steps[0][0] + (1 - decay) * steps[1][0]
+    average = result[f'{half}_average']
+    assert average[0] == average[1] == pytest.approx(expected, rel=1e-5)
+    assert average[0] != pytest.approx(first_only, rel=1e-3)
   assert result['num_updates'] == [2.0, 2.0]
   assert result['optimizer_iterations'] == 2
 
@@ -84,10 +95,18 @@ def test_multi_worker_mirrored_two_processes(digits_data, tmp_path):
     assert r['human_batch_per_replica'] == [[4], [4]]
     assert r['pseudo_batch_per_replica'] == [[4], [4]]
     assert r['num_updates'] == [2.0]
-  # The same averages on both workers (all-reduced before the EMA).
-  assert results[0]['human_average'] == results[1]['human_average']
-  assert results[0]['pseudo_average'] == results[1]['pseudo_average']
-  assert results[0]['human_average'][0] > 0
+  # The same averages on both workers: the EMA of the two workers' mean
+  # losses (all-reduced before the EMA), not of either worker's own.
+  decay = _params(digits_data).task.self_training.loss_average_decay
+  for half in ('human', 'pseudo'):
+    own = [[s[0] for s in r[f'{half}_loss_per_replica']] for r in results]
+    assert own[0][0] != pytest.approx(own[1][0], rel=1e-3), own
+    mean = [(a + b) / 2 for a, b in zip(*own)]
+    expected = decay * mean[0] + (1 - decay) * mean[1]
+    for r, losses in zip(results, own):
+      assert r[f'{half}_average'][0] == pytest.approx(expected, rel=1e-5)
+      assert r[f'{half}_average'][0] != pytest.approx(
+          decay * losses[0] + (1 - decay) * losses[1], rel=1e-3)
 
 
 def test_tpu_config_selects_tpu_strategy(monkeypatch):

@@ -86,8 +86,10 @@ def test_student_logs_the_self_training_scalars(student):
 
 def test_student_evaluates_with_coco_ap(student):
   scalars = read_scalars(os.path.join(student['model_dir'], 'validation'))
-  assert scalars['AP'][-1][0] == STEPS
-  assert 0.0 <= scalars['AP'][-1][1] <= 1.0
+  # pycocotools' figures, at the last step: AP (IoU .5:.95) <= AP50.
+  assert scalars['AP'][-1][0] == scalars['AP50'][-1][0] == STEPS
+  assert scalars['AP'][-1][1] <= scalars['AP50'][-1][1]
+  assert scalars['ARmax100'][-1][1] >= scalars['ARmax1'][-1][1]
 
 
 def test_checkpoint_holds_the_loss_averages(student):

@@ -63,26 +63,27 @@ def run_steps(strategy: tf.distribute.Strategy, params, steps: int) -> dict:
     def replica_fn(inputs):
       (human, _), (pseudo, _) = inputs
       logs = task.train_step(inputs, model, optimizer, metrics)
-      return logs[task.loss], tf.shape(human)[0], tf.shape(pseudo)[0]
+      # The metrics are reset before each step: this replica's own losses.
+      return (logs[task.loss], tf.shape(human)[0], tf.shape(pseudo)[0],
+              logs['human_loss'], logs['pseudo_loss'])
     return strategy.run(replica_fn, args=(inputs,))
 
-  losses, human_batches, pseudo_batches = [], [], []
-  for _ in range(steps):
-    loss, human, pseudo = step(next(iterator))
-    losses.append([float(x) for x in
-                   strategy.experimental_local_results(loss)])
-    human_batches.append([int(x) for x in
-                          strategy.experimental_local_results(human)])
-    pseudo_batches.append([int(x) for x in
-                           strategy.experimental_local_results(pseudo)])
-  normalizer = getattr(model, st_task.NORMALIZER_ATTR)
   per_replica = lambda v: [float(x) for x in  # pylint: disable=g-long-lambda
                            strategy.experimental_local_results(v)]
+  names = ('losses', 'human_batch_per_replica', 'pseudo_batch_per_replica',
+           'human_loss_per_replica', 'pseudo_loss_per_replica')
+  history = {name: [] for name in names}
+  for _ in range(steps):
+    for m in metrics:
+      m.reset_state()
+    for name, value in zip(names, step(next(iterator))):
+      history[name].append(per_replica(value))
+  for name in ('human_batch_per_replica', 'pseudo_batch_per_replica'):
+    history[name] = [[int(x) for x in row] for row in history[name]]
+  normalizer = getattr(model, st_task.NORMALIZER_ATTR)
   return {
       'num_replicas': strategy.num_replicas_in_sync,
-      'losses': losses,
-      'human_batch_per_replica': human_batches,
-      'pseudo_batch_per_replica': pseudo_batches,
+      **history,
       'human_average': per_replica(normalizer.human_average),
       'pseudo_average': per_replica(normalizer.pseudo_average),
       'num_updates': per_replica(normalizer.num_updates),
