@@ -411,7 +411,7 @@ def test_first_use_waits_for_other_workers_then_names_them(
                      r'shards \[1, 3, 5\] \(3 missing\) from workers \[1\] of 2'):
     first_use.label_on_first_use('detection', digits_teacher,
                                  unlabeled['pattern'], out, 0.5,
-                                 poll_seconds=0.5, stall_seconds=3)
+                                 poll_seconds=0.5, wait_seconds=3)
   # Worker 0 finished its own shards (0, 2, 4) before it waited.
   assert [sharded_writer.is_complete(sharded_writer.shard_path(
       os.path.join(out, 'pseudo'), j, 6)) for j in range(6)] == [

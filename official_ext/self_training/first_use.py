@@ -91,8 +91,15 @@ def label_on_first_use(task: str, teacher: str, input_pattern: str,
                        num_classes: Optional[int] = None,
                        batch_size: int = 8,
                        poll_seconds: float = 10.0,
-                       stall_seconds: float = STALL_SECONDS) -> str:
-  """Labels raw images into `output_dir` once; returns the output pattern."""
+                       stall_seconds: float = STALL_SECONDS,
+                       wait_seconds: Optional[float] = None) -> str:
+  """Labels raw images into `output_dir` once; returns the output pattern.
+
+  `stall_seconds`: this worker's labeler is stopped after so long without
+  progress; `wait_seconds` (default the same): how long to wait for other
+  workers' shards with none arriving.
+  """
+  wait_seconds = stall_seconds if wait_seconds is None else wait_seconds
   prefix = os.path.join(output_dir, PSEUDO_PREFIX)
   num_shards = len(shard_plan.plan_shards(
       shard_plan.input_files(input_pattern), 0))
@@ -120,12 +127,12 @@ def label_on_first_use(task: str, teacher: str, input_pattern: str,
   if num_classes is not None:
     cmd.append(f'--num_classes={num_classes}')
   _run_labeler(cmd, log_path, missing, stall_seconds, poll_seconds)
-  progress = _Progress(lambda: len(missing()), stall_seconds)
+  progress = _Progress(lambda: len(missing()), wait_seconds)
   while missing():
     if progress.stalled():
       lacking = missing()
       raise RuntimeError(
-          f'Waited {stall_seconds:.0f} s for pseudo-label shards {lacking[:5]}'
+          f'Waited {wait_seconds:.0f} s for pseudo-label shards {lacking[:5]}'
           f' ({len(lacking)} missing) from workers '
           f'{sorted({j % num_workers for j in lacking})} of {num_workers}; '
           'none arrived. Are those workers running? Their logs are '
