@@ -163,10 +163,10 @@ def test_readme_steps_2_to_3_read_no_sidecar(folder, digits_teacher,
     data = f.read()
   with open(unlabeled + '-extra.tfrecord', 'wb') as f:
     f.write(data[:20])  # The header of record 0 and 8 bytes of its data.
-  pseudo2 = str(tmp_path / 'P2' / 'pseudo')
-  run_tool(args[:4] + [f'--output_prefix={pseudo2}'] + args[5:])
-  with open(pseudo2 + '_report.json') as f:
-    report = json.load(f)
+  report = labeling.label(labeling.LabelingConfig(  # The tool's code path.
+      teacher=digits_teacher, input_pattern=f'{unlabeled}-*',
+      output_prefix=str(tmp_path / 'P2' / 'pseudo'), score_threshold=0.3,
+      show_progress=False))
   assert report['skipped_reasons'] == {'truncated_tfrecord_file': 1}
   assert list(report['skipped_inputs']) == [
       unlabeled + '-extra.tfrecord record 0']

@@ -18,8 +18,9 @@ from official_ext.configs import common
 class DataConfig(mg_seg.DataConfig):
   """Model Garden segmentation data config + preset, photometric aug, subset.
 
-  `aug_type` (AutoAugment/RandAugment) is applied by our parser to the image
-  only, photometric ops only; Model Garden's segmentation parser has none.
+  `aug_type` (AutoAugment/RandAugment, photometric ops only) is applied to
+  the parsed training image (dataloaders/segmentation_input.py); Model
+  Garden's segmentation parser has no such option.
   """
   augmentation_preset: str = ''
   aug_type: Optional[mg_common.Augmentation] = None

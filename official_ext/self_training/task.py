@@ -173,7 +173,9 @@ class SelfTrainingMixin:
     for half, parts in (('human', human_parts), ('pseudo', pseudo_parts)):
       values.update({f'{half}_{k}': v for k, v in parts.items()})
     values.update(self.pseudo_statistics(pseudo_labels))
-    logs = {self.loss: loss}
+    # This replica's own values of this step; a metric of the same name
+    # replaces its value with the metric's (cross-replica) result.
+    logs = dict(values, **{self.loss: loss})
     # Model Garden's own train metrics (e.g. segmentation's mean IoU), of
     # the human half.
     task_metrics = [m for m in metrics or [] if m.name not in values]

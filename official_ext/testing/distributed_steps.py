@@ -53,7 +53,6 @@ def run_steps(strategy: tf.distribute.Strategy, params, steps: int) -> dict:
     model = task.build_model()
     optimizer = task.create_optimizer(params.trainer.optimizer_config,
                                       params.runtime)
-    metrics = task.build_metrics()
   dataset = strategy.distribute_datasets_from_function(
       lambda ctx: task.build_inputs(params.task.train_data, ctx))
   iterator = iter(dataset)
@@ -62,8 +61,9 @@ def run_steps(strategy: tf.distribute.Strategy, params, steps: int) -> dict:
   def step(inputs):
     def replica_fn(inputs):
       (human, _), (pseudo, _) = inputs
-      logs = task.train_step(inputs, model, optimizer, metrics)
-      # The metrics are reset before each step: this replica's own losses.
+      # Without metrics the logs hold this replica's own values (a metric's
+      # result is the cross-replica mean).
+      logs = task.train_step(inputs, model, optimizer, metrics=None)
       return (logs[task.loss], tf.shape(human)[0], tf.shape(pseudo)[0],
               logs['human_loss'], logs['pseudo_loss'])
     return strategy.run(replica_fn, args=(inputs,))
@@ -74,8 +74,6 @@ def run_steps(strategy: tf.distribute.Strategy, params, steps: int) -> dict:
            'human_loss_per_replica', 'pseudo_loss_per_replica')
   history = {name: [] for name in names}
   for _ in range(steps):
-    for m in metrics:
-      m.reset_state()
     for name, value in zip(names, step(next(iterator))):
       history[name].append(per_replica(value))
   for name in ('human_batch_per_replica', 'pseudo_batch_per_replica'):

@@ -11,7 +11,7 @@ recipe YAML, so the timed code is the code `train.py` runs:
 
 import dataclasses
 import time
-from typing import Callable, Dict, List
+from typing import Callable, List
 
 import numpy as np
 import tensorflow as tf
@@ -96,7 +96,8 @@ def build_pair(task_name: str, train_pattern: str, human_batch: int,
 
 
 def step_seconds(step: Callable, batch, steps: int) -> float:
-  """Mean seconds of one train step (after two warm-up steps)."""
+  """Mean seconds of one call of `step` (a train step, a forward pass),
+  after two warm-up calls."""
   for _ in range(2):
     logs = step(batch)
   tf.nest.map_structure(lambda t: t.numpy(), logs)
@@ -120,7 +121,7 @@ def pipeline_rate(dataset: tf.data.Dataset, examples_per_element: int,
 
 
 def forward_rate(task_name: str, train_pattern: str, batch_size: int,
-                 batches: int) -> Dict[str, float]:
+                 batches: int) -> float:
   """images/s of the teacher architecture's training-mode forward pass."""
   config = experiment(digits_recipes.EXPERIMENTS[task_name][0], train_pattern,
                       batch_size)
@@ -129,11 +130,4 @@ def forward_rate(task_name: str, train_pattern: str, batch_size: int,
   images = tf.constant(np.random.RandomState(0).uniform(
       -1, 1, [batch_size, height, width, 3]).astype(np.float32))
   forward = tf.function(lambda x: model(x, training=True))
-  for _ in range(2):
-    out = forward(images)
-  tf.nest.map_structure(lambda t: t.numpy(), out)
-  start = time.perf_counter()
-  for _ in range(batches):
-    out = forward(images)
-  tf.nest.map_structure(lambda t: t.numpy(), out)
-  return batches * batch_size / (time.perf_counter() - start)
+  return batch_size / step_seconds(forward, images, batches)
