@@ -171,3 +171,15 @@ def run_tool(args, timeout=900):
 def read_scalars(event_dir):
   from official_ext.utils import summaries  # pylint: disable=g-import-not-at-top
   return summaries.read_scalars(event_dir)
+
+
+def layer_traces(saved_model_dir):
+  """Functions in a SavedModel that trace a Keras layer's call (tf_keras
+  adds them unless official_ext's exporter turns them off)."""
+  from tensorflow.core.protobuf import saved_model_pb2  # pylint: disable=g-import-not-at-top
+  proto = saved_model_pb2.SavedModel()
+  with open(os.path.join(saved_model_dir, 'saved_model.pb'), 'rb') as f:
+    proto.ParseFromString(f.read())
+  return [f.signature.name
+          for f in proto.meta_graphs[0].graph_def.library.function
+          if '_layer_call_' in f.signature.name]

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from conftest import layer_traces
 from conftest import read_scalars
 
 METRIC = {'detection': 'AP', 'segmentation': 'mean_iou'}
@@ -62,6 +63,8 @@ def test_evaluation_reports_metrics(trained):
 
 def test_export_signature(trained):
   saved_model = os.path.join(trained['export_dir'], 'saved_model')
+  # The exporter's default: serving signatures without Keras layer traces.
+  assert not layer_traces(saved_model)
   fn = tf.saved_model.load(saved_model).signatures['serving_default']
   spec = fn.structured_input_signature[1]['inputs']
   assert spec.dtype == tf.uint8 and spec.shape.as_list() == [None, None,

@@ -12,7 +12,17 @@ config (detection: model.input_size; segmentation: validation output_size).
 Detection SavedModels return detection_boxes (pixels, ymin/xmin/ymax/xmax),
 detection_scores, detection_classes and num_detections; segmentation ones
 return logits.
+
+By default the SavedModel holds the serving signatures and the variables but
+not a trace of every Keras layer's call, which Model Garden's exporter adds
+(tf_keras does it for any Keras model inside tf.saved_model.save). Nothing of
+ours uses those traces; skipping them makes the export about 1.6x faster and
+loading the SavedModel about 3x faster, with the same signature outputs
+(tools/benchmark.py --only=export). `--save_keras_traces` restores Model
+Garden's full artifact.
 """
+
+import contextlib
 
 from absl import app
 from absl import flags
@@ -22,9 +32,26 @@ from official.modeling import hyperparams
 from official.vision.serving import export_saved_model as mg_export
 import official_ext.registry_imports  # pylint: disable=unused-import
 
+# tf_keras has no public switch for tf.saved_model.save; this is the scope
+# its own model.save(save_traces=...) sets.
+from tf_keras.src.saving.legacy.saved_model import utils as keras_saving_utils
+
 FLAGS = flags.FLAGS
 # Model Garden defaults to 224,224; empty means: take it from the config.
 FLAGS.set_default('input_image_size', '')
+flags.DEFINE_bool(
+    'save_keras_traces', False,
+    'Also save a trace of every Keras layer call (Model Garden\'s exporter '
+    'does); only needed to reload the layers with tf_keras. The serving '
+    'signatures are the same either way.')
+
+
+def keras_traces(save):
+  """Context in which tf.saved_model.save traces Keras layers, or not."""
+  if save:
+    return contextlib.nullcontext()
+  return keras_saving_utils.keras_option_scope(
+      save_traces=False, in_tf_saved_model_scope=False)
 
 
 def load_params(experiment, config_files=(), params_override=''):
@@ -58,7 +85,8 @@ def main(argv):
                          FLAGS.params_override)
     FLAGS.input_image_size = ','.join(str(x) for x in
                                       default_image_size(params))
-  mg_export.main(argv)
+  with keras_traces(FLAGS.save_keras_traces):
+    mg_export.main(argv)
 
 
 def run():

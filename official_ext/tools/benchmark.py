@@ -1,7 +1,7 @@
 """Benchmarks as ratios: what our code costs on top of the model it runs.
 
   python tools/benchmark.py [--quick] [--task=detection|segmentation]
-      [--teacher=EXPORT --input_pattern=GLOB]
+      [--teacher=EXPORT --input_pattern=GLOB] [--only=export]
 
 Each comparison runs side by side in this one process (alternating, best of
 --repeats), then a table is printed and, as the last line, one JSON object.
@@ -28,6 +28,12 @@ Figures:
   teacher_vs_train_forward: teacher SavedModel images/s over the same
     architecture's training-mode forward pass images/s, same batch.
     Target >= 0.5.
+  export_vs_keras_traces (--only=export, the benchmark's own teacher):
+    seconds of `export_saved_model` (our default: no Keras layer traces)
+    over seconds with --save_keras_traces (Model Garden's artifact), each a
+    fresh process as a user runs it; load_vs_keras_traces: seconds of
+    tf.saved_model.load of the two exports, in fresh processes. Lower is
+    better.
 """
 
 import json
@@ -69,14 +75,19 @@ _HUMAN_BATCH = flags.DEFINE_integer('human_batch_size', 8, 'Human images per '
                                     'self-training step.')
 _PSEUDO_BATCH = flags.DEFINE_integer('pseudo_batch_size', 8, 'Pseudo images '
                                      'per self-training step.')
+_ONLY = flags.DEFINE_enum('only', None, ['export'], 'Measure only this '
+                          'figure (export: needs the benchmark\'s own '
+                          'teacher, so no --teacher).')
 
 def _run(tool, args):
-  """Runs `python -m official_ext.tools.<tool> ARGS`."""
+  """Runs `python -m official_ext.tools.<tool> ARGS`; its seconds."""
+  start = time.perf_counter()
   proc = subprocess.run(
       [sys.executable, '-m', f'official_ext.tools.{tool}'] + args,
       capture_output=True, text=True)
   if proc.returncode:
     raise RuntimeError(f'{tool} failed:\n{proc.stderr[-4000:]}')
+  return time.perf_counter() - start
 
 
 def prepare(task: str, work_dir: str, quick: bool):
@@ -100,10 +111,52 @@ def prepare(task: str, work_dir: str, quick: bool):
             digits_recipes.schedule_overrides(steps, interval=steps,
                                               warmup=10))])
     teacher = os.path.join(work_dir, 'teacher_export')
-    _run('export_saved_model', [f'--experiment={experiment}',
-          f'--config_file={model_dir}/params.yaml',
-          f'--checkpoint_path={model_dir}', f'--export_dir={teacher}'])
+    _run('export_saved_model', _export_args(task, model_dir, teacher))
   return teacher, pattern, data['train']
+
+
+def _export_args(task, model_dir, export_dir):
+  experiment = digits_recipes.EXPERIMENTS[task][0]
+  return [f'--experiment={experiment}',
+          f'--config_file={model_dir}/params.yaml',
+          f'--checkpoint_path={model_dir}', f'--export_dir={export_dir}']
+
+
+def _load_seconds(export_dir):
+  """Seconds of tf.saved_model.load in a fresh process (import excluded)."""
+  code = ('import sys, time, tensorflow as tf\n'
+          't = time.perf_counter()\n'
+          'tf.saved_model.load(sys.argv[1])\n'
+          'print(time.perf_counter() - t)\n')
+  proc = subprocess.run([sys.executable, '-c', code,
+                         os.path.join(export_dir, 'saved_model')],
+                        capture_output=True, text=True, check=True)
+  return float(proc.stdout.strip().splitlines()[-1])
+
+
+def bench_export(task, work_dir, repeats):
+  """export_vs_keras_traces and load_vs_keras_traces, alternating."""
+  model_dir = os.path.join(work_dir, 'teacher')
+  runs = {'default': [], 'keras_traces': []}
+  loads = {'default': [], 'keras_traces': []}
+  for r in range(repeats):
+    for name, extra in (('default', []),
+                        ('keras_traces', ['--save_keras_traces'])):
+      export_dir = os.path.join(work_dir, f'export_{name}{r}')
+      runs[name].append(_run('export_saved_model', _export_args(
+          task, model_dir, export_dir) + extra))
+      loads[name].append(_load_seconds(export_dir))
+  return {
+      'export_vs_keras_traces': min(runs['default']) /
+                                min(runs['keras_traces']),
+      'export_seconds': min(runs['default']),
+      'export_keras_traces_seconds': min(runs['keras_traces']),
+      'load_vs_keras_traces': min(loads['default']) /
+                              min(loads['keras_traces']),
+      'load_seconds': min(loads['default']),
+      'load_keras_traces_seconds': min(loads['keras_traces']),
+      'export_runs': runs, 'load_runs': loads,
+  }
 
 
 def raw_inference(teacher, files, batch_size):
@@ -235,12 +288,37 @@ TABLE = (
      '.1f'),
 )
 
+EXPORT_TABLE = (
+    ('export_vs_keras_traces', 'export_vs_keras_traces', 'lower is better',
+     '.3f'),
+    ('export_seconds', '  export s (default)', '', '.1f'),
+    ('export_keras_traces_seconds', '  export s (--save_keras_traces)', '',
+     '.1f'),
+    ('load_vs_keras_traces', 'load_vs_keras_traces', 'lower is better',
+     '.3f'),
+    ('load_seconds', '  load s (default)', '', '.2f'),
+    ('load_keras_traces_seconds', '  load s (--save_keras_traces)', '',
+     '.2f'),
+)
+
 
 def main(_):
   task = _TASK.value
   work_dir = _WORK_DIR.value or tempfile.mkdtemp(prefix='benchmark-')
   results = {'task': task, 'device': _device(), 'quick': _QUICK.value}
+  if _ONLY.value == 'export' and _TEACHER.value:
+    raise app.UsageError('--only=export exports the benchmark\'s own '
+                         'teacher checkpoint: leave out --teacher.')
   teacher, pattern, train_pattern = prepare(task, work_dir, _QUICK.value)
+  if _ONLY.value == 'export':
+    results.update(bench_export(task, work_dir, _REPEATS.value))
+    print(f"{task} on {results['device']}, export and load in fresh "
+          'processes, best of each')
+    print(f"{'figure':40s} {'value':>10s}  target")
+    for key, label, target, fmt in EXPORT_TABLE:
+      print(f'{label:40s} {results[key]:10{fmt}}  {target}')
+    print(json.dumps(results))
+    return
   # Training-side figures first: Model Garden's input pipeline does not run
   # under op determinism, which cannot be turned off once on.
   results.update(bench_training(task, train_pattern, _QUICK.value,
