@@ -22,8 +22,6 @@ loading the SavedModel about 3x faster, with the same signature outputs
 Garden's full artifact.
 """
 
-import contextlib
-
 from absl import app
 from absl import flags
 
@@ -31,10 +29,7 @@ from official.core import exp_factory
 from official.modeling import hyperparams
 from official.vision.serving import export_saved_model as mg_export
 import official_ext.registry_imports  # pylint: disable=unused-import
-
-# tf_keras has no public switch for tf.saved_model.save; this is the scope
-# its own model.save(save_traces=...) sets.
-from tf_keras.src.saving.legacy.saved_model import utils as keras_saving_utils
+from official_ext.serving.keras_traces import keras_traces
 
 FLAGS = flags.FLAGS
 # Model Garden defaults to 224,224; empty means: take it from the config.
@@ -44,14 +39,6 @@ flags.DEFINE_bool(
     'Also save a trace of every Keras layer call (Model Garden\'s exporter '
     'does); only needed to reload the layers with tf_keras. The serving '
     'signatures are the same either way.')
-
-
-def keras_traces(save):
-  """Context in which tf.saved_model.save traces Keras layers, or not."""
-  if save:
-    return contextlib.nullcontext()
-  return keras_saving_utils.keras_option_scope(
-      save_traces=False, in_tf_saved_model_scope=False)
 
 
 def load_params(experiment, config_files=(), params_override=''):

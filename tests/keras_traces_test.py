@@ -1,4 +1,5 @@
-"""official_ext.serving.export_saved_model: the Keras layer-trace switch."""
+"""official_ext.serving.keras_traces: the Keras layer-trace switch the
+exporter uses (its default is checked in train_eval_export_test.py)."""
 
 import numpy as np
 import pytest
@@ -6,7 +7,7 @@ import tensorflow as tf
 import tf_keras
 
 from conftest import layer_traces
-from official_ext.serving import export_saved_model
+from official_ext.serving.keras_traces import keras_traces
 
 
 class _Serving(tf.Module):
@@ -28,7 +29,7 @@ class _Serving(tf.Module):
 def test_keras_traces_switch(tmp_path, save):
   module = _Serving()
   path = str(tmp_path / 'sm')
-  with export_saved_model.keras_traces(save):
+  with keras_traces(save):
     tf.saved_model.save(module, path,
                         signatures={'serving_default': module.serve})
   assert bool(layer_traces(path)) == save
@@ -41,7 +42,7 @@ def test_keras_traces_switch(tmp_path, save):
 def test_scope_is_restored(tmp_path):
   """Outside the scope tf_keras traces again (Model Garden's default)."""
   module = _Serving()
-  with export_saved_model.keras_traces(False):
+  with keras_traces(False):
     pass
   path = str(tmp_path / 'after')
   tf.saved_model.save(module, path)
