@@ -11,7 +11,13 @@ INSTALL_REQUIRES = [
     # 2.4 turned int(1-element array) into an error; Model Garden 2.20's
     # COCO evaluator (coco_utils.convert_groundtruths_to_coco_dataset) does it.
     'numpy==2.3.5',
-    'Pillow==13.0.0',
+    # apache-beam 2.77 requires pillow<13 and protobuf<7.
+    'Pillow==12.3.0',
+    'protobuf==6.33.6',
+    # Pseudo-labeling on Beam runners (--runner=...); [tfrecord] brings the
+    # CRC library its TFRecord I/O needs. Cloud I/O extras ([gcp], ...) are
+    # for the user to add where they launch.
+    'apache-beam[tfrecord]==2.77.0',
     'scikit-learn==1.7.2',
     'matplotlib==3.11.2',
     # Imported directly (already brought by the packages above; pinned here

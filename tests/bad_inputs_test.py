@@ -113,10 +113,16 @@ def _pseudo_label(teacher, pattern, prefix, *extra):
       text=True, timeout=600)
 
 
+# The single-machine tool, and the same tool on Beam's DirectRunner: the
+# same counts, reasons and records.
+RUNNERS = [[], ['--runner=DirectRunner']]
+
+
+@pytest.mark.parametrize('runner', RUNNERS)
 def test_bad_inputs_are_skipped_and_counted(digits_teacher, bad_data,
-                                            tmp_path):
+                                            tmp_path, runner):
   prefix = str(tmp_path / 'p' / 'pseudo')
-  proc = _pseudo_label(digits_teacher, bad_data['pattern'], prefix)
+  proc = _pseudo_label(digits_teacher, bad_data['pattern'], prefix, *runner)
   assert proc.returncode == 0, proc.stderr[-3000:]
   report = json.loads(open(prefix + '_report.json').read())
   assert report['images_labeled'] == 7
@@ -141,11 +147,12 @@ def test_bad_inputs_are_skipped_and_counted(digits_teacher, bad_data,
   assert all(s == (128, 128, 3) for s in shapes)
 
 
+@pytest.mark.parametrize('runner', RUNNERS)
 def test_strict_stops_at_the_first_bad_input(digits_teacher, bad_data,
-                                             tmp_path):
+                                             tmp_path, runner):
   prefix = str(tmp_path / 'strict' / 'pseudo')
   proc = _pseudo_label(digits_teacher, bad_data['pattern'], prefix,
-                       '--strict')
+                       '--strict', *runner)
   assert proc.returncode != 0
   last = proc.stderr.strip().splitlines()[-1]
   assert f"{bad_data['files'][0]} record 1" in last

@@ -43,8 +43,8 @@ def read_stats(shard: str) -> dict:
     return json.load(f)
 
 
-def write_text_atomically(path: str, text: str):
-  tmp = path + '.tmp'
+def write_text_atomically(path: str, text: str, tmp_suffix: str = '.tmp'):
+  tmp = path + tmp_suffix
   with tf.io.gfile.GFile(tmp, 'w') as f:
     f.write(text)
   tf.io.gfile.rename(tmp, path, overwrite=True)
@@ -56,6 +56,7 @@ class Shard:
 
   def __init__(self, final: str, tmp_suffix: str = '.tmp'):
     self.final = final
+    self.tmp_suffix = tmp_suffix
     self.tmp = final + tmp_suffix
     self._writer = tf.io.TFRecordWriter(self.tmp)
 
@@ -64,7 +65,8 @@ class Shard:
 
   def finish(self, stats: dict):
     self._writer.close()
-    write_text_atomically(stats_path(self.final), json.dumps(stats))
+    write_text_atomically(stats_path(self.final), json.dumps(stats),
+                          self.tmp_suffix)
     tf.io.gfile.rename(self.tmp, self.final, overwrite=True)
 
   def abandon(self):

@@ -21,7 +21,7 @@ from concurrent import futures
 import dataclasses
 import os
 import time
-from typing import Optional
+from typing import List, Optional
 
 from absl import logging
 import tensorflow as tf
@@ -68,8 +68,10 @@ class LabelingConfig:
       raise ValueError(f'--batch_size={self.batch_size}: must be >= 1.')
 
 
-def _label_shards(teacher, writer: pseudo_shards.PseudoShardWriter, config):
-  """Streams the writer's shards through the teacher (see the module doc)."""
+def label_shards(teacher, writer: pseudo_shards.PseudoShardWriter, config):
+  """Streams the writer's shards through the teacher (see the module doc).
+
+  Also the unit of work of a Beam run (`beam_labeling`: one shard each)."""
   progress = None
   if config.show_progress:
     from tqdm import tqdm  # pylint: disable=g-import-not-at-top
@@ -115,11 +117,14 @@ def _label_shards(teacher, writer: pseudo_shards.PseudoShardWriter, config):
       progress.close()
 
 
-def label(config: LabelingConfig) -> dict:
-  """Labels this worker's shards; returns the report over finished shards."""
-  config.check()
-  plan = shard_plan.plan_shards(shard_plan.input_files(config.input_pattern),
+def plan(config: LabelingConfig) -> List[List[str]]:
+  """Output shard j -> its input files."""
+  return shard_plan.plan_shards(shard_plan.input_files(config.input_pattern),
                                 config.num_shards)
+
+
+def load_teacher(config: LabelingConfig):
+  """(Teacher, config with the teacher's batch size when it fixes one)."""
   teacher = teacher_lib.Teacher(config.teacher, config.task,
                                 num_classes=config.num_classes)
   if teacher.batch_size and teacher.batch_size != config.batch_size:
@@ -127,25 +132,39 @@ def label(config: LabelingConfig) -> dict:
                     'instead of --batch_size=%d.', teacher.path,
                     teacher.batch_size, config.batch_size)
     config = dataclasses.replace(config, batch_size=teacher.batch_size)
+  return teacher, config
+
+
+def prepare_output(config: LabelingConfig, shards: List[List[str]]):
+  """Creates the output folder; (this worker's shards, those of them not
+  yet complete)."""
   out_dir = os.path.dirname(config.output_prefix)
   if out_dir:
     tf.io.gfile.makedirs(out_dir)
-  mine = shard_plan.worker_shards(len(plan), config.num_workers,
+  mine = shard_plan.worker_shards(len(shards), config.num_workers,
                                   config.worker_index)
-  todo = shard_plan.unfinished(config.output_prefix, mine, len(plan))
+  return mine, shard_plan.unfinished(config.output_prefix, mine, len(shards))
+
+
+def label(config: LabelingConfig) -> dict:
+  """Labels this worker's shards; returns the report over finished shards."""
+  config.check()
+  shards = plan(config)
+  teacher, config = load_teacher(config)
+  mine, todo = prepare_output(config, shards)
   logging.info('Worker %d/%d: %d of %d shards (%d already complete) from %d '
                'files; teacher %s.', config.worker_index, config.num_workers,
-               len(mine), len(plan), len(mine) - len(todo),
-               sum(len(p) for p in plan), teacher.path)
+               len(mine), len(shards), len(mine) - len(todo),
+               sum(len(p) for p in shards), teacher.path)
   overlays = []
   warm_up_seconds = 0.0
   if todo:
     warm_up_seconds = teacher.warm_up(config.batch_size)
     labeler = labelers.for_teacher(teacher, config.score_threshold)
-    _label_shards(teacher, pseudo_shards.PseudoShardWriter(
-        config, labeler, todo, plan, overlays), config)
+    label_shards(teacher, pseudo_shards.PseudoShardWriter(
+        config, labeler, todo, shards, overlays), config)
   labeling_report.write_overlays(config.output_prefix, overlays)
-  report = labeling_report.aggregate_report(config, len(plan))
+  report = labeling_report.aggregate_report(config, len(shards))
   report['teacher_warm_up_seconds'] = warm_up_seconds
   report['teacher_export_warning'] = teacher.slow_export_reason
   if report.get('teacher_images_per_second'):
@@ -153,4 +172,3 @@ def label(config: LabelingConfig) -> dict:
                  report['teacher_images_per_second'], config.batch_size)
   labeling_report.write_report(config.output_prefix, report)
   return report
-

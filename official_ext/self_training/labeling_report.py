@@ -58,6 +58,11 @@ def aggregate_report(config, num_shards: int) -> dict:
   return report
 
 
+def read_report(prefix: str) -> dict:
+  with tf.io.gfile.GFile(prefix + '_report.json') as f:
+    return json.load(f)
+
+
 def write_report(prefix: str, report: dict):
   sharded_writer.write_text_atomically(prefix + '_report.json',
                                        json.dumps(report, indent=2))

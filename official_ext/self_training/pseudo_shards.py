@@ -40,8 +40,12 @@ class PseudoShardWriter:
   """Writes the records of output shards `todo`, in order."""
 
   def __init__(self, config, labeler, todo: List[int],
-               plan: List[List[str]], overlays: List[np.ndarray]):
+               plan: List[List[str]], overlays: List[np.ndarray],
+               tmp_suffix: Optional[str] = None):
+    """`tmp_suffix`: of the shards' temporary names (default: one per
+    worker, `.tmp-I`; attempts that may run at once need their own)."""
     self.config, self.labeler, self.plan = config, labeler, plan
+    self.tmp_suffix = tmp_suffix or f'.tmp-{config.worker_index}'
     self.todo = list(todo)
     self.num_shards = len(plan)
     self.overlays = overlays
@@ -74,8 +78,7 @@ class PseudoShardWriter:
     self.current = j
     final = sharded_writer.shard_path(self.config.output_prefix, j,
                                       self.num_shards)
-    self.shard = sharded_writer.Shard(
-        final, tmp_suffix=f'.tmp-{self.config.worker_index}')
+    self.shard = sharded_writer.Shard(final, tmp_suffix=self.tmp_suffix)
     self.stats = dict(num_images=0, skipped={}, skipped_inputs={},
                       teacher_seconds=0.0, **self.labeler.new_stats())
     self.start = time.time()

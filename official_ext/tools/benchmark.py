@@ -1,7 +1,7 @@
 """Benchmarks as ratios: what our code costs on top of the model it runs.
 
   python tools/benchmark.py [--quick] [--task=detection|segmentation]
-      [--teacher=EXPORT --input_pattern=GLOB] [--only=export]
+      [--teacher=EXPORT --input_pattern=GLOB] [--only=export|beam]
 
 Each comparison runs side by side in this one process (alternating, best of
 --repeats), then a table is printed and, as the last line, one JSON object.
@@ -34,6 +34,12 @@ Figures:
     fresh process as a user runs it; load_vs_keras_traces: seconds of
     tf.saved_model.load of the two exports, in fresh processes. Lower is
     better.
+  beam_vs_single_machine (--only=beam): images/s of `pseudo_label
+    --runner=DirectRunner --direct_num_workers=2
+    --direct_running_mode=multi_processing` over images/s of the
+    single-machine tool, both whole runs of the tool (start-up, teacher
+    loading, labeling, report) on the same input and --num_shards.
+    Target >= 0.8.
 """
 
 import json
@@ -55,6 +61,7 @@ from official_ext.self_training import labeling
 from official_ext.self_training import teacher as teacher_lib
 from official_ext.tools import step_benchmark
 from official_ext.self_training import labeling_input
+from official_ext.self_training import labeling_report
 from official_ext.self_training import shard_plan
 
 _QUICK = flags.DEFINE_bool('quick', False, 'Small sizes: a few minutes.')
@@ -75,9 +82,11 @@ _HUMAN_BATCH = flags.DEFINE_integer('human_batch_size', 8, 'Human images per '
                                     'self-training step.')
 _PSEUDO_BATCH = flags.DEFINE_integer('pseudo_batch_size', 8, 'Pseudo images '
                                      'per self-training step.')
-_ONLY = flags.DEFINE_enum('only', None, ['export'], 'Measure only this '
-                          'figure (export: needs the benchmark\'s own '
+_ONLY = flags.DEFINE_enum('only', None, ['export', 'beam'], 'Measure only '
+                          'this figure (export: needs the benchmark\'s own '
                           'teacher, so no --teacher).')
+_NUM_SHARDS = flags.DEFINE_integer('num_shards', 0, 'Output shards of the '
+                                   'beam figure; 0: one per input file.')
 
 def _run(tool, args):
   """Runs `python -m official_ext.tools.<tool> ARGS`; its seconds."""
@@ -132,6 +141,34 @@ def _load_seconds(export_dir):
                          os.path.join(export_dir, 'saved_model')],
                         capture_output=True, text=True, check=True)
   return float(proc.stdout.strip().splitlines()[-1])
+
+
+def bench_beam(task, teacher, pattern, work_dir, repeats):
+  """beam_vs_single_machine: whole tool runs, alternating."""
+  beam = ['--runner=DirectRunner', '--direct_num_workers=2',
+          '--direct_running_mode=multi_processing']
+  runs = {'single_machine': [], 'beam': []}
+  images = None
+  for r in range(repeats):
+    for name, extra in (('single_machine', []), ('beam', beam)):
+      prefix = os.path.join(work_dir, f'{name}{r}', 'pseudo')
+      seconds = _run('pseudo_label', [
+          f'--teacher={teacher}', f'--task={task}',
+          f'--input_pattern={pattern}', f'--output_prefix={prefix}',
+          f'--score_threshold={_THRESHOLD.value}',
+          f'--num_shards={_NUM_SHARDS.value}', f'--batch_size={_BATCH.value}',
+          '--no_progress'] + extra)
+      images = labeling_report.read_report(prefix)['images_labeled']
+      runs[name].append(images / seconds)
+  return {
+      'beam_vs_single_machine': max(runs['beam']) /
+                                max(runs['single_machine']),
+      'beam_images_per_second': max(runs['beam']),
+      'single_machine_images_per_second': max(runs['single_machine']),
+      'beam_runs': runs['beam'], 'single_machine_runs':
+          runs['single_machine'], 'images': images,
+      'num_shards': _NUM_SHARDS.value, 'beam_options': ' '.join(beam),
+  }
 
 
 def bench_export(task, work_dir, repeats):
@@ -288,7 +325,14 @@ TABLE = (
      '.1f'),
 )
 
-EXPORT_TABLE = (
+ONLY_TABLES = {}
+ONLY_TABLES['beam'] = (
+    ('beam_vs_single_machine', 'beam_vs_single_machine', '>= 0.8', '.3f'),
+    ('beam_images_per_second', '  Beam DirectRunner x2 images/s', '', '.1f'),
+    ('single_machine_images_per_second', '  single-machine images/s', '',
+     '.1f'),
+)
+ONLY_TABLES['export'] = (
     ('export_vs_keras_traces', 'export_vs_keras_traces', 'lower is better',
      '.3f'),
     ('export_seconds', '  export s (default)', '', '.1f'),
@@ -310,12 +354,16 @@ def main(_):
     raise app.UsageError('--only=export exports the benchmark\'s own '
                          'teacher checkpoint: leave out --teacher.')
   teacher, pattern, train_pattern = prepare(task, work_dir, _QUICK.value)
-  if _ONLY.value == 'export':
-    results.update(bench_export(task, work_dir, _REPEATS.value))
-    print(f"{task} on {results['device']}, export and load in fresh "
+  if _ONLY.value:
+    if _ONLY.value == 'export':
+      results.update(bench_export(task, work_dir, _REPEATS.value))
+    else:
+      results.update(bench_beam(task, teacher, pattern, work_dir,
+                                _REPEATS.value))
+    print(f"{task} on {results['device']}: whole runs of the tools in fresh "
           'processes, best of each')
     print(f"{'figure':40s} {'value':>10s}  target")
-    for key, label, target, fmt in EXPORT_TABLE:
+    for key, label, target, fmt in ONLY_TABLES[_ONLY.value]:
       print(f'{label:40s} {results[key]:10{fmt}}  {target}')
     print(json.dumps(results))
     return

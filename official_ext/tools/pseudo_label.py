@@ -4,9 +4,15 @@
       --input_pattern='unlabeled-*.tfrecord' --output_prefix=OUT/pseudo \
       [--score_threshold=0.5] [--num_shards=N] [--batch_size=B] \
       [--num_workers=K --worker_index=I] [--strict]
+      [--runner=DirectRunner|DataflowRunner|FlinkRunner|SparkRunner|...
+       BEAM_PIPELINE_OPTIONS]
 
 Worker I of K labels a disjoint set of output shards; run K of them (on K
-machines) for the full set. Rerunning skips finished shards. Writes
+machines) for the full set. Or give --runner: the shards become the
+elements of an Apache Beam pipeline (beam_labeling.py) on that runner, with
+Beam's own options (--project, --region, --temp_location, --setup_file,
+--flink_master, --environment_type, --direct_num_workers, ...) passed
+through; same bytes. Rerunning skips finished shards. Writes
 OUT/pseudo-xxxxx-of-yyyyy.tfrecord, OUT/pseudo_report.json and
 OUT/pseudo_overlays/*.png.
 
@@ -21,6 +27,7 @@ one line naming the flag and the fix.
 """
 
 import json
+import re
 import sys
 
 from absl import app
@@ -52,12 +59,41 @@ _NUM_CLASSES = flags.DEFINE_integer(
 _NO_PROGRESS = flags.DEFINE_bool('no_progress', False, 'No progress bar.')
 _STRICT = flags.DEFINE_bool('strict', False, 'Stop at the first bad input '
                             '(non-zero exit) instead of skipping it.')
+_RUNNER = flags.DEFINE_string(
+    'runner', None, 'Run on Apache Beam with this runner (DirectRunner, '
+    'DataflowRunner, FlinkRunner, SparkRunner, PortableRunner); flags this '
+    'tool does not define are passed to Beam as pipeline options.')
 _DIE_WITH_PARENT = flags.DEFINE_integer(
     'die_with_parent', None, 'Set by labeling on first use: the training '
     "process's pid; this labeler is killed when it dies.")
 
 
-def main(_):
+def _unknown_beam_options(beam_args):
+  """The args that no Beam pipeline option (of any runner) defines."""
+  from apache_beam.options import pipeline_options  # pylint: disable=g-import-not-at-top
+  options = pipeline_options.PipelineOptions(list(beam_args))
+  known = options.get_all_options()
+  everything = options.get_all_options(retain_unknown_options=True)
+  unknown = set(everything) - set(known)
+  return [a for a in beam_args
+          if a.lstrip('-').split('=', 1)[0].replace('-', '_') in unknown]
+
+
+def _strict_failure(error: Exception):
+  """The bad-input line of a --strict failure a runner wrapped, if any."""
+  match = re.search(r'bad input [^\n]*', str(error))
+  return match.group(0) if match else None
+
+
+def main(argv):
+  beam_args = argv[1:]
+  if beam_args and not _RUNNER.value:
+    sys.exit(f'pseudo_label.py: error: unknown flags {" ".join(beam_args)}; '
+             'Beam pipeline options need --runner (e.g. '
+             '--runner=DirectRunner).')
+  if beam_args and _unknown_beam_options(beam_args):
+    sys.exit('pseudo_label.py: error: neither this tool nor Beam knows '
+             f'{" ".join(_unknown_beam_options(beam_args))}.')
   if _DIE_WITH_PARENT.value is not None:
     process.die_with_parent(_DIE_WITH_PARENT.value)
   # Same input -> byte-identical shards, run after run (resume relies on it).
@@ -70,12 +106,21 @@ def main(_):
       batch_size=_BATCH_SIZE.value, num_classes=_NUM_CLASSES.value,
       show_progress=not _NO_PROGRESS.value, strict=_STRICT.value)
   try:
-    report = labeling.label(config)
+    if _RUNNER.value:
+      from official_ext.self_training import beam_labeling  # pylint: disable=g-import-not-at-top
+      report = beam_labeling.label(config, beam_args, _RUNNER.value)
+    else:
+      report = labeling.label(config)
   except bad_inputs.BadInputError as e:
     sys.exit(f'pseudo_label.py: --strict: {e}')
   except (ValueError, FileNotFoundError) as e:
     # Bad flags or teacher, found before any labeling.
     sys.exit(f'pseudo_label.py: error: {e}')
+  except Exception as e:  # pylint: disable=broad-except
+    # A runner re-raises a worker's error in its own wrapping.
+    if _STRICT.value and _strict_failure(e):
+      sys.exit(f'pseudo_label.py: --strict: {_strict_failure(e)}')
+    raise
   print(json.dumps(report, indent=2))
   if report['images_skipped']:
     logging.warning('%d bad inputs skipped: %s (listed in %s_report.json).',
@@ -83,9 +128,14 @@ def main(_):
                     config.output_prefix)
 
 
+def _parse_flags(argv):
+  """Our flags; the rest is left for Beam (checked in main)."""
+  return flags.FLAGS(argv, known_only=True)
+
+
 def run():
   flags.mark_flags_as_required(['teacher', 'input_pattern', 'output_prefix'])
-  app.run(main)
+  app.run(main, flags_parser=_parse_flags)
 
 
 if __name__ == '__main__':

@@ -1,0 +1,171 @@
+"""Pseudo-labeling on Apache Beam: one output shard per element.
+
+`python -m official_ext.tools.pseudo_label ... --runner=DataflowRunner`
+(or DirectRunner, FlinkRunner, SparkRunner, PortableRunner, with Beam's own
+options passed through) runs the pipeline
+
+  unfinished shard indices -> Reshuffle -> LabelShard -> report
+
+`LabelShard` loads the teacher once per worker (DoFn.setup) and labels a
+shard with the single-machine tool's own pieces (`labeling.label_shards`:
+the same tf.data input, labeler and `PseudoShardWriter`), so the shard's
+bytes are the ones `labeling.label` writes with the same --num_shards. Each
+attempt writes under a temporary name of its own and renames when complete:
+a bundle the runner retries or runs twice writes the same bytes and never
+leaves a partial file under a final name; a shard already complete is
+skipped. The last step sums the shards' stats into `{prefix}_report.json`
+and writes the overlays, as `labeling.label` does.
+
+Progress shows in the runner's UI and logs as Beam counters in the
+`pseudo_label` namespace: shards, images, boxes or pixels, skipped_<reason>.
+"""
+
+import dataclasses
+import uuid
+from typing import List, Optional, Sequence
+
+from absl import logging
+import apache_beam as beam
+from apache_beam.options import pipeline_options
+import tensorflow as tf
+
+from official_ext.data import sharded_writer
+from official_ext.self_training import labelers
+from official_ext.self_training import labeling
+from official_ext.self_training import labeling_report
+from official_ext.self_training import pseudo_shards
+
+NAMESPACE = 'pseudo_label'
+# Labeler stats summed into a counter of the same name.
+COUNTED_STATS = ('num_images', 'num_boxes', 'num_pixels', 'ignored_pixels')
+
+
+def _counter(name: str):
+  return beam.metrics.Metrics.counter(NAMESPACE, name)
+
+
+class LabelShard(beam.DoFn):
+  """Output shard index -> that shard, labeled and renamed when complete.
+
+  Yields (index, overlays, teacher warm-up seconds) for each shard it
+  labeled; nothing for a shard another attempt already finished.
+  """
+
+  def __init__(self, config: labeling.LabelingConfig,
+               plan: List[List[str]]):
+    super().__init__()
+    self._config = config
+    self._plan = plan
+    self._teacher = self._labeler = None
+    self._warm_up_seconds = 0.0
+
+  def setup(self):
+    # As the single-machine tool: same input, byte-identical shards.
+    tf.config.experimental.enable_op_determinism()
+    self._teacher, self._config = labeling.load_teacher(self._config)
+    self._warm_up_seconds = self._teacher.warm_up(self._config.batch_size)
+    self._labeler = labelers.for_teacher(self._teacher,
+                                         self._config.score_threshold)
+
+  def shard_writer(self, index: int, overlays: list):
+    """The single-machine writer for this one shard; the temporary name is
+    this attempt's own, so attempts running at once do not collide."""
+    return pseudo_shards.PseudoShardWriter(
+        self._config, self._labeler, [index], self._plan, overlays,
+        tmp_suffix=f'.tmp-beam-{uuid.uuid4().hex}')
+
+  def process(self, index: int):
+    path = sharded_writer.shard_path(self._config.output_prefix, index,
+                                     len(self._plan))
+    if sharded_writer.is_complete(path):
+      _counter('shards_already_complete').inc()
+      return
+    overlays = []
+    labeling.label_shards(self._teacher, self.shard_writer(index, overlays),
+                          self._config)
+    stats = sharded_writer.read_stats(path)
+    _counter('shards').inc()
+    for key in COUNTED_STATS:
+      if key in stats:
+        _counter(key[4:] if key.startswith('num_') else key).inc(stats[key])
+    for reason, n in stats['skipped'].items():
+      _counter(f'skipped_{reason}').inc(n)
+    yield index, overlays, self._warm_up_seconds
+
+
+def write_outputs(results: Sequence[tuple], config: labeling.LabelingConfig,
+                  num_shards: int, teacher_export_warning: Optional[str]):
+  """The report over every complete shard and the first shard's overlays;
+  temporary files of attempts that lost a race are removed."""
+  for j in range(num_shards):
+    path = sharded_writer.shard_path(config.output_prefix, j, num_shards)
+    if sharded_writer.is_complete(path):
+      for stale in (tf.io.gfile.glob(path + '.tmp-beam-*') +
+                    tf.io.gfile.glob(
+                        sharded_writer.stats_path(path) + '.tmp-beam-*')):
+        tf.io.gfile.remove(stale)
+  overlays = min(results, key=lambda r: r[0])[1] if results else []
+  labeling_report.write_overlays(config.output_prefix, overlays)
+  report = labeling_report.aggregate_report(config, num_shards)
+  report['teacher_warm_up_seconds'] = max([r[2] for r in results],
+                                          default=0.0)
+  report['teacher_export_warning'] = teacher_export_warning
+  labeling_report.write_report(config.output_prefix, report)
+
+
+def build(pipeline: beam.Pipeline, config: labeling.LabelingConfig,
+          plan: List[List[str]], todo: List[int],
+          teacher_export_warning: Optional[str] = None,
+          label_fn: Optional[LabelShard] = None):
+  """Adds the labeling steps to `pipeline`."""
+  labeled = (pipeline
+             | 'Shards' >> beam.Create(todo)
+             | 'Spread' >> beam.Reshuffle()
+             | 'Label' >> beam.ParDo(label_fn or LabelShard(config, plan)))
+  _ = (labeled
+       | 'Gather' >> beam.combiners.ToList()
+       | 'Report' >> beam.Map(write_outputs, config, len(plan),
+                              teacher_export_warning))
+
+
+def label(config: labeling.LabelingConfig, beam_args: Sequence[str],
+          runner: str, label_fn_class=LabelShard) -> dict:
+  """Labels every unfinished shard on `runner`; returns the report.
+
+  The teacher is loaded here first, so a bad teacher fails before a job is
+  submitted; `config.num_workers`/`worker_index` do not apply (the runner
+  spreads the shards).
+  """
+  config.check()
+  if config.num_workers != 1:
+    raise ValueError('--num_workers/--worker_index split the work between '
+                     'processes started by hand; with --runner the runner '
+                     'spreads the shards: leave them out.')
+  config = dataclasses.replace(config, show_progress=False)
+  plan = labeling.plan(config)
+  teacher, config = labeling.load_teacher(config)
+  _, todo = labeling.prepare_output(config, plan)
+  options = pipeline_options.PipelineOptions(list(beam_args), runner=runner)
+  logging.info('%s: %d of %d shards to label, teacher %s.', runner,
+               len(todo), len(plan), teacher.path)
+  pipeline = beam.Pipeline(options=options)
+  build(pipeline, config, plan, todo, teacher.slow_export_reason,
+        label_fn_class(config, plan))
+  result = pipeline.run()
+  result.wait_until_finish()
+  report = labeling_report.read_report(config.output_prefix)
+  report['runner'] = runner
+  report['runner_counters'] = counters(result)
+  labeling_report.write_report(config.output_prefix, report)
+  return report
+
+
+def counters(result) -> dict:
+  """The pipeline's `pseudo_label` counters (committed, else attempted)."""
+  query = result.metrics().query(
+      beam.metrics.MetricsFilter().with_namespace(NAMESPACE))
+  out = {}
+  for c in query['counters']:
+    value = c.committed if c.committed is not None else c.attempted
+    out[c.key.metric.name] = out.get(c.key.metric.name, 0) + value
+  return dict(sorted(out.items()))

@@ -1,0 +1,182 @@
+"""Pseudo-labeling on Apache Beam (DirectRunner) writes the single-machine
+tool's bytes, survives a failed attempt, and reports the same counts.
+
+Every run is `python -m official_ext.tools.pseudo_label` in its own process,
+as a user runs it (the labeler turns on TensorFlow's op determinism, which a
+test process could not turn off again).
+"""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import tensorflow as tf
+
+from official_ext.data import sharded_writer
+
+from conftest import REPO
+
+_ENV = dict(os.environ, PYTHONPATH=REPO)
+NUM_SHARDS = 2
+BATCH = 2  # Several batches per shard: a failure can land inside one.
+
+
+def _tool(teacher, task, pattern, prefix, *extra, check=True):
+  proc = subprocess.run(
+      [sys.executable, '-m', 'official_ext.tools.pseudo_label',
+       f'--teacher={teacher}', f'--task={task}', f'--input_pattern={pattern}',
+       f'--output_prefix={prefix}', '--score_threshold=0.3',
+       f'--num_shards={NUM_SHARDS}', f'--batch_size={BATCH}', '--no_progress',
+       *extra],
+      cwd=REPO, env=_ENV, capture_output=True, text=True, timeout=600)
+  if check:
+    assert proc.returncode == 0, proc.stderr[-4000:]
+  return proc
+
+
+def _shards(prefix):
+  out = []
+  for j in range(NUM_SHARDS):
+    with open(sharded_writer.shard_path(prefix, j, NUM_SHARDS), 'rb') as f:
+      out.append(f.read())
+  return out
+
+
+def _report(prefix):
+  with open(prefix + '_report.json') as f:
+    return json.load(f)
+
+
+@pytest.fixture(scope='module')
+def references(digits_data, digits_teacher, digits_seg_teacher,
+               tmp_path_factory):
+  """task -> the single-machine tool's output (made once), the bytes every
+  Beam run must equal."""
+  made = {}
+
+  def get(task):
+    if task not in made:
+      teacher = {'detection': digits_teacher,
+                 'segmentation': digits_seg_teacher}[task]
+      prefix = str(tmp_path_factory.mktemp(f'single_{task}') / 'pseudo')
+      _tool(teacher, task, digits_data['unlabeled'], prefix)
+      made[task] = dict(task=task, teacher=teacher,
+                        pattern=digits_data['unlabeled'], prefix=prefix)
+    return made[task]
+  return get
+
+
+@pytest.fixture(params=['detection', 'segmentation'])
+def single_machine(request, references):
+  return references(request.param)
+
+
+@pytest.mark.parametrize('mode', [
+    [],  # In-process.
+    ['--direct_num_workers=2', '--direct_running_mode=multi_processing']])
+def test_direct_runner_is_byte_identical(single_machine, tmp_path, mode):
+  prefix = str(tmp_path / 'pseudo')
+  _tool(single_machine['teacher'], single_machine['task'],
+        single_machine['pattern'], prefix, '--runner=DirectRunner', *mode)
+  expected = _shards(single_machine['prefix'])
+  assert sum(len(s) for s in expected) > 0
+  assert _shards(prefix) == expected
+  # The same report keys and counts (timings and the runner's own aside).
+  single, beam = _report(single_machine['prefix']), _report(prefix)
+  assert set(beam) - set(single) == {'runner', 'runner_counters'}
+  for key in ('images_labeled', 'images_skipped', 'shards_complete',
+              'num_shards', 'skipped_reasons', 'class_counts',
+              'boxes_per_image_mean', 'boxes_per_image_histogram',
+              'score_histogram', 'class_pixel_counts', 'ignored_fraction',
+              'confidence_histogram'):
+    assert beam.get(key) == single.get(key), key
+  counters = beam['runner_counters']
+  assert counters['images'] == single['images_labeled'] == 16
+  assert counters['shards'] == NUM_SHARDS
+  if single_machine['task'] == 'detection':
+    assert counters['boxes'] == round(single['boxes_per_image_mean'] * 16)
+    assert counters['boxes'] > 0
+  else:
+    assert counters['pixels'] == 16 * 128 * 128
+  assert len(os.listdir(prefix + '_overlays')) == 4
+  # Nothing temporary left beside the shards.
+  assert not tf.io.gfile.glob(prefix + '-*.tmp*')
+
+
+_DIES_MID_SHARD = textwrap.dedent('''
+    """A LabelShard whose attempt at shard 1 dies after writing 2 images."""
+    import sys
+    from official_ext.self_training import beam_labeling
+    from official_ext.self_training import labeling
+
+    class DiesMidShard(beam_labeling.LabelShard):
+
+      def shard_writer(self, index, overlays):
+        writer = super().shard_writer(index, overlays)
+        if index == 1:
+          write_batch = writer.write_batch
+          def dying(*args):
+            n = write_batch(*args)
+            if writer.stats['num_images'] >= 2:
+              writer.shard._writer.flush()
+              raise RuntimeError('worker died mid-shard')
+            return n
+          writer.write_batch = dying
+        return writer
+
+    teacher, task, pattern, prefix = sys.argv[1:]
+    beam_labeling.label(labeling.LabelingConfig(
+        teacher=teacher, task=task, input_pattern=pattern,
+        output_prefix=prefix, score_threshold=0.3, num_shards=2,
+        batch_size=2), [], 'DirectRunner', label_fn_class=DiesMidShard)
+''')
+
+
+def test_failed_attempt_then_rerun_is_byte_identical(references, tmp_path):
+  single_machine = references('detection')
+  prefix = str(tmp_path / 'pseudo')
+  script = tmp_path / 'dies.py'
+  script.write_text(_DIES_MID_SHARD)
+  proc = subprocess.run(
+      [sys.executable, str(script), single_machine['teacher'], 'detection',
+       single_machine['pattern'], prefix], cwd=str(tmp_path), env=_ENV,
+      capture_output=True, text=True, timeout=600)
+  assert proc.returncode != 0 and 'worker died mid-shard' in proc.stderr
+  broken = sharded_writer.shard_path(prefix, 1, NUM_SHARDS)
+  assert not os.path.exists(broken)  # No partial file under a final name,
+  partial = tf.io.gfile.glob(broken + '.tmp-beam-*')
+  assert partial and os.path.getsize(partial[0]) > 0  # but a partial one.
+  _tool(single_machine['teacher'], 'detection', single_machine['pattern'],
+        prefix, '--runner=DirectRunner')
+  assert _shards(prefix) == _shards(single_machine['prefix'])
+  assert not tf.io.gfile.glob(prefix + '-*.tmp*')
+  # A rerun with every shard complete labels nothing (no shard reaches a
+  # worker), keeps the bytes and reports every shard again.
+  _tool(single_machine['teacher'], 'detection', single_machine['pattern'],
+        prefix, '--runner=DirectRunner')
+  report = _report(prefix)
+  assert report['runner_counters'] == {}
+  assert report['shards_complete'] == NUM_SHARDS
+  assert report['images_labeled'] == 16
+  assert _shards(prefix) == _shards(single_machine['prefix'])
+
+
+def test_beam_options_without_runner_are_refused(digits_teacher, digits_data,
+                                                 tmp_path):
+  proc = _tool(digits_teacher, 'detection', digits_data['unlabeled'],
+               str(tmp_path / 'p'), '--direct_num_workers=2', check=False)
+  assert proc.returncode != 0
+  last = proc.stderr.strip().splitlines()[-1]
+  assert '--direct_num_workers=2' in last and '--runner' in last
+
+
+def test_workers_by_hand_and_runner_are_exclusive(digits_teacher, digits_data,
+                                                  tmp_path):
+  proc = _tool(digits_teacher, 'detection', digits_data['unlabeled'],
+               str(tmp_path / 'p'), '--runner=DirectRunner',
+               '--num_workers=2', check=False)
+  assert proc.returncode != 0
+  assert '--num_workers' in proc.stderr.strip().splitlines()[-1]
