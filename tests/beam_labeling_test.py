@@ -24,11 +24,12 @@ NUM_SHARDS = 2
 BATCH = 2  # Several batches per shard: a failure can land inside one.
 
 
-def _tool(teacher, task, pattern, prefix, *extra, check=True):
+def _tool(teacher, task, pattern, prefix, *extra, check=True,
+          threshold=0.3):
   proc = subprocess.run(
       [sys.executable, '-m', 'official_ext.tools.pseudo_label',
        f'--teacher={teacher}', f'--task={task}', f'--input_pattern={pattern}',
-       f'--output_prefix={prefix}', '--score_threshold=0.3',
+       f'--output_prefix={prefix}', f'--score_threshold={threshold}',
        f'--num_shards={NUM_SHARDS}', f'--batch_size={BATCH}', '--no_progress',
        *extra],
       cwd=REPO, env=_ENV, capture_output=True, text=True, timeout=600)
@@ -52,7 +53,7 @@ def _report(prefix):
 
 @pytest.fixture(scope='module')
 def references(digits_data, digits_teacher, digits_seg_teacher,
-               tmp_path_factory):
+               teacher_threshold, tmp_path_factory):
   """task -> the single-machine tool's output (made once), the bytes every
   Beam run must equal."""
   made = {}
@@ -61,9 +62,12 @@ def references(digits_data, digits_teacher, digits_seg_teacher,
     if task not in made:
       teacher = {'detection': digits_teacher,
                  'segmentation': digits_seg_teacher}[task]
+      # Detection: a threshold that keeps some of this teacher's boxes.
+      threshold = teacher_threshold if task == 'detection' else 0.3
       prefix = str(tmp_path_factory.mktemp(f'single_{task}') / 'pseudo')
-      _tool(teacher, task, digits_data['unlabeled'], prefix)
-      made[task] = dict(task=task, teacher=teacher,
+      _tool(teacher, task, digits_data['unlabeled'], prefix,
+            threshold=threshold)
+      made[task] = dict(task=task, teacher=teacher, threshold=threshold,
                         pattern=digits_data['unlabeled'], prefix=prefix)
     return made[task]
   return get
@@ -80,7 +84,8 @@ def single_machine(request, references):
 def test_direct_runner_is_byte_identical(single_machine, tmp_path, mode):
   prefix = str(tmp_path / 'pseudo')
   _tool(single_machine['teacher'], single_machine['task'],
-        single_machine['pattern'], prefix, '--runner=DirectRunner', *mode)
+        single_machine['pattern'], prefix, '--runner=DirectRunner', *mode,
+        threshold=single_machine['threshold'])
   expected = _shards(single_machine['prefix'])
   assert sum(len(s) for s in expected) > 0
   assert _shards(prefix) == expected
@@ -127,10 +132,10 @@ _DIES_MID_SHARD = textwrap.dedent('''
           writer.write_batch = dying
         return writer
 
-    teacher, task, pattern, prefix = sys.argv[1:]
+    teacher, task, pattern, prefix, threshold = sys.argv[1:]
     beam_labeling.label(labeling.LabelingConfig(
         teacher=teacher, task=task, input_pattern=pattern,
-        output_prefix=prefix, score_threshold=0.3, num_shards=2,
+        output_prefix=prefix, score_threshold=float(threshold), num_shards=2,
         batch_size=2), [], 'DirectRunner', label_fn_class=DiesMidShard)
 ''')
 
@@ -142,7 +147,8 @@ def test_failed_attempt_then_rerun_is_byte_identical(references, tmp_path):
   script.write_text(_DIES_MID_SHARD)
   proc = subprocess.run(
       [sys.executable, str(script), single_machine['teacher'], 'detection',
-       single_machine['pattern'], prefix], cwd=str(tmp_path), env=_ENV,
+       single_machine['pattern'], prefix, str(single_machine['threshold'])],
+      cwd=str(tmp_path), env=_ENV,
       capture_output=True, text=True, timeout=600)
   assert proc.returncode != 0 and 'worker died mid-shard' in proc.stderr
   broken = sharded_writer.shard_path(prefix, 1, NUM_SHARDS)
@@ -150,13 +156,13 @@ def test_failed_attempt_then_rerun_is_byte_identical(references, tmp_path):
   partial = tf.io.gfile.glob(broken + '.tmp-beam-*')
   assert partial and os.path.getsize(partial[0]) > 0  # but a partial one.
   _tool(single_machine['teacher'], 'detection', single_machine['pattern'],
-        prefix, '--runner=DirectRunner')
+        prefix, '--runner=DirectRunner', threshold=single_machine['threshold'])
   assert _shards(prefix) == _shards(single_machine['prefix'])
   assert not tf.io.gfile.glob(prefix + '-*.tmp*')
   # A rerun with every shard complete labels nothing (no shard reaches a
   # worker), keeps the bytes and reports every shard again.
   _tool(single_machine['teacher'], 'detection', single_machine['pattern'],
-        prefix, '--runner=DirectRunner')
+        prefix, '--runner=DirectRunner', threshold=single_machine['threshold'])
   report = _report(prefix)
   assert report['runner_counters'] == {}
   assert report['shards_complete'] == NUM_SHARDS
