@@ -45,8 +45,6 @@ Figures:
 import json
 import os
 import platform
-import subprocess
-import sys
 import tempfile
 import time
 
@@ -60,8 +58,8 @@ from official_ext.data import digits
 from official_ext.self_training import labeling
 from official_ext.self_training import teacher as teacher_lib
 from official_ext.tools import step_benchmark
+from official_ext.tools import tool_benchmark
 from official_ext.self_training import labeling_input
-from official_ext.self_training import labeling_report
 from official_ext.self_training import shard_plan
 
 _QUICK = flags.DEFINE_bool('quick', False, 'Small sizes: a few minutes.')
@@ -88,17 +86,6 @@ _ONLY = flags.DEFINE_enum('only', None, ['export', 'beam'], 'Measure only '
 _NUM_SHARDS = flags.DEFINE_integer('num_shards', 0, 'Output shards of the '
                                    'beam figure; 0: one per input file.')
 
-def _run(tool, args):
-  """Runs `python -m official_ext.tools.<tool> ARGS`; its seconds."""
-  start = time.perf_counter()
-  proc = subprocess.run(
-      [sys.executable, '-m', f'official_ext.tools.{tool}'] + args,
-      capture_output=True, text=True)
-  if proc.returncode:
-    raise RuntimeError(f'{tool} failed:\n{proc.stderr[-4000:]}')
-  return time.perf_counter() - start
-
-
 def prepare(task: str, work_dir: str, quick: bool):
   """(teacher export dir, unlabeled pattern, labeled train pattern)."""
   data = digits.make_dataset(
@@ -113,87 +100,16 @@ def prepare(task: str, work_dir: str, quick: bool):
     steps = 30 if quick else 300
     logging.info('Training a %d-step %s teacher in %s.', steps, experiment,
                  model_dir)
-    _run('train', [
+    tool_benchmark.run_tool('train', [
         f'--experiment={experiment}', '--mode=train',
         f'--model_dir={model_dir}', '--params_override=' + ','.join(
             [f"task.train_data.input_path={data['train']}"] +
             digits_recipes.schedule_overrides(steps, interval=steps,
                                               warmup=10))])
     teacher = os.path.join(work_dir, 'teacher_export')
-    _run('export_saved_model', _export_args(task, model_dir, teacher))
+    tool_benchmark.run_tool('export_saved_model', tool_benchmark.export_args(
+        task, model_dir, teacher))
   return teacher, pattern, data['train']
-
-
-def _export_args(task, model_dir, export_dir):
-  experiment = digits_recipes.EXPERIMENTS[task][0]
-  return [f'--experiment={experiment}',
-          f'--config_file={model_dir}/params.yaml',
-          f'--checkpoint_path={model_dir}', f'--export_dir={export_dir}']
-
-
-def _load_seconds(export_dir):
-  """Seconds of tf.saved_model.load in a fresh process (import excluded)."""
-  code = ('import sys, time, tensorflow as tf\n'
-          't = time.perf_counter()\n'
-          'tf.saved_model.load(sys.argv[1])\n'
-          'print(time.perf_counter() - t)\n')
-  proc = subprocess.run([sys.executable, '-c', code,
-                         os.path.join(export_dir, 'saved_model')],
-                        capture_output=True, text=True, check=True)
-  return float(proc.stdout.strip().splitlines()[-1])
-
-
-def bench_beam(task, teacher, pattern, work_dir, repeats):
-  """beam_vs_single_machine: whole tool runs, alternating."""
-  beam = ['--runner=DirectRunner', '--direct_num_workers=2',
-          '--direct_running_mode=multi_processing']
-  runs = {'single_machine': [], 'beam': []}
-  images = None
-  for r in range(repeats):
-    for name, extra in (('single_machine', []), ('beam', beam)):
-      prefix = os.path.join(work_dir, f'{name}{r}', 'pseudo')
-      seconds = _run('pseudo_label', [
-          f'--teacher={teacher}', f'--task={task}',
-          f'--input_pattern={pattern}', f'--output_prefix={prefix}',
-          f'--score_threshold={_THRESHOLD.value}',
-          f'--num_shards={_NUM_SHARDS.value}', f'--batch_size={_BATCH.value}',
-          '--no_progress'] + extra)
-      images = labeling_report.read_report(prefix)['images_labeled']
-      runs[name].append(images / seconds)
-  return {
-      'beam_vs_single_machine': max(runs['beam']) /
-                                max(runs['single_machine']),
-      'beam_images_per_second': max(runs['beam']),
-      'single_machine_images_per_second': max(runs['single_machine']),
-      'beam_runs': runs['beam'], 'single_machine_runs':
-          runs['single_machine'], 'images': images,
-      'num_shards': _NUM_SHARDS.value, 'beam_options': ' '.join(beam),
-  }
-
-
-def bench_export(task, work_dir, repeats):
-  """export_vs_keras_traces and load_vs_keras_traces, alternating."""
-  model_dir = os.path.join(work_dir, 'teacher')
-  runs = {'default': [], 'keras_traces': []}
-  loads = {'default': [], 'keras_traces': []}
-  for r in range(repeats):
-    for name, extra in (('default', []),
-                        ('keras_traces', ['--save_keras_traces'])):
-      export_dir = os.path.join(work_dir, f'export_{name}{r}')
-      runs[name].append(_run('export_saved_model', _export_args(
-          task, model_dir, export_dir) + extra))
-      loads[name].append(_load_seconds(export_dir))
-  return {
-      'export_vs_keras_traces': min(runs['default']) /
-                                min(runs['keras_traces']),
-      'export_seconds': min(runs['default']),
-      'export_keras_traces_seconds': min(runs['keras_traces']),
-      'load_vs_keras_traces': min(loads['default']) /
-                              min(loads['keras_traces']),
-      'load_seconds': min(loads['default']),
-      'load_keras_traces_seconds': min(loads['keras_traces']),
-      'export_runs': runs, 'load_runs': loads,
-  }
 
 
 def raw_inference(teacher, files, batch_size):
@@ -325,27 +241,6 @@ TABLE = (
      '.1f'),
 )
 
-ONLY_TABLES = {}
-ONLY_TABLES['beam'] = (
-    ('beam_vs_single_machine', 'beam_vs_single_machine', '>= 0.8', '.3f'),
-    ('beam_images_per_second', '  Beam DirectRunner x2 images/s', '', '.1f'),
-    ('single_machine_images_per_second', '  single-machine images/s', '',
-     '.1f'),
-)
-ONLY_TABLES['export'] = (
-    ('export_vs_keras_traces', 'export_vs_keras_traces', 'lower is better',
-     '.3f'),
-    ('export_seconds', '  export s (default)', '', '.1f'),
-    ('export_keras_traces_seconds', '  export s (--save_keras_traces)', '',
-     '.1f'),
-    ('load_vs_keras_traces', 'load_vs_keras_traces', 'lower is better',
-     '.3f'),
-    ('load_seconds', '  load s (default)', '', '.2f'),
-    ('load_keras_traces_seconds', '  load s (--save_keras_traces)', '',
-     '.2f'),
-)
-
-
 def main(_):
   task = _TASK.value
   work_dir = _WORK_DIR.value or tempfile.mkdtemp(prefix='benchmark-')
@@ -354,18 +249,20 @@ def main(_):
     raise app.UsageError('--only=export exports the benchmark\'s own '
                          'teacher checkpoint: leave out --teacher.')
   teacher, pattern, train_pattern = prepare(task, work_dir, _QUICK.value)
+  if _ONLY.value == 'export':
+    results.update(tool_benchmark.export_figures(
+        task, os.path.join(work_dir, 'teacher'), work_dir, _REPEATS.value))
+  elif _ONLY.value == 'beam':
+    results.update(tool_benchmark.beam_figures(task, [
+        f'--teacher={teacher}', f'--input_pattern={pattern}',
+        f'--score_threshold={_THRESHOLD.value}',
+        f'--num_shards={_NUM_SHARDS.value}', f'--batch_size={_BATCH.value}',
+        '--no_progress'], work_dir, _REPEATS.value))
+    results['num_shards'] = _NUM_SHARDS.value
   if _ONLY.value:
-    if _ONLY.value == 'export':
-      results.update(bench_export(task, work_dir, _REPEATS.value))
-    else:
-      results.update(bench_beam(task, teacher, pattern, work_dir,
-                                _REPEATS.value))
     print(f"{task} on {results['device']}: whole runs of the tools in fresh "
           'processes, best of each')
-    print(f"{'figure':40s} {'value':>10s}  target")
-    for key, label, target, fmt in ONLY_TABLES[_ONLY.value]:
-      print(f'{label:40s} {results[key]:10{fmt}}  {target}')
-    print(json.dumps(results))
+    _print_table(tool_benchmark.TABLES[_ONLY.value], results)
     return
   # Training-side figures first: Model Garden's input pipeline does not run
   # under op determinism, which cannot be turned off once on.
@@ -380,8 +277,13 @@ def main(_):
   print(f"{task} on {results['device']}: {results['model']}, teacher batch "
         f"{results['batch_size']} at {results['image_size']}, train batch "
         f"{results['train_batch']} at {results['train_image_size']}")
+  _print_table(TABLE, results)
+
+
+def _print_table(table, results):
+  """The figures with their targets, then all results as one JSON line."""
   print(f"{'figure':40s} {'value':>10s}  target")
-  for key, label, target, fmt in TABLE:
+  for key, label, target, fmt in table:
     print(f'{label:40s} {results[key]:10{fmt}}  {target}')
   print(json.dumps(results))
 

@@ -1,0 +1,127 @@
+"""Whole-tool timings for tools/benchmark.py --only=export|beam.
+
+Each figure times our tools as a user runs them, every run a fresh process
+(start-up included), alternating the two sides, best of `repeats`:
+
+  export_figures  export_saved_model without vs with Keras layer traces,
+                  and tf.saved_model.load of the two exports.
+  beam_figures    pseudo_label on Beam's DirectRunner (2 worker processes)
+                  vs the single-machine tool, images/s of the whole run.
+"""
+
+import os
+import subprocess
+import sys
+import time
+from typing import List
+
+from official_ext.configs import digits_recipes
+from official_ext.self_training import labeling_report
+
+BEAM_OPTIONS = ('--runner=DirectRunner', '--direct_num_workers=2',
+                '--direct_running_mode=multi_processing')
+
+# (key, label, target, format), as benchmark.TABLE.
+TABLES = {
+    'export': (
+        ('export_vs_keras_traces', 'export_vs_keras_traces',
+         'lower is better', '.3f'),
+        ('export_seconds', '  export s (default)', '', '.1f'),
+        ('export_keras_traces_seconds', '  export s (--save_keras_traces)',
+         '', '.1f'),
+        ('load_vs_keras_traces', 'load_vs_keras_traces', 'lower is better',
+         '.3f'),
+        ('load_seconds', '  load s (default)', '', '.2f'),
+        ('load_keras_traces_seconds', '  load s (--save_keras_traces)', '',
+         '.2f'),
+    ),
+    'beam': (
+        ('beam_vs_single_machine', 'beam_vs_single_machine', '>= 0.8',
+         '.3f'),
+        ('beam_images_per_second', '  Beam DirectRunner x2 images/s', '',
+         '.1f'),
+        ('single_machine_images_per_second', '  single-machine images/s', '',
+         '.1f'),
+    ),
+}
+
+
+def run_tool(tool: str, args: List[str]) -> float:
+  """Runs `python -m official_ext.tools.<tool> ARGS`; its seconds."""
+  start = time.perf_counter()
+  proc = subprocess.run(
+      [sys.executable, '-m', f'official_ext.tools.{tool}'] + args,
+      capture_output=True, text=True)
+  if proc.returncode:
+    raise RuntimeError(f'{tool} failed:\n{proc.stderr[-4000:]}')
+  return time.perf_counter() - start
+
+
+def export_args(task: str, model_dir: str, export_dir: str) -> List[str]:
+  """export_saved_model's flags for a digits model trained in model_dir."""
+  experiment = digits_recipes.EXPERIMENTS[task][0]
+  return [f'--experiment={experiment}',
+          f'--config_file={model_dir}/params.yaml',
+          f'--checkpoint_path={model_dir}', f'--export_dir={export_dir}']
+
+
+def _load_seconds(export_dir: str) -> float:
+  """Seconds of tf.saved_model.load in a fresh process (import excluded)."""
+  code = ('import sys, time, tensorflow as tf\n'
+          't = time.perf_counter()\n'
+          'tf.saved_model.load(sys.argv[1])\n'
+          'print(time.perf_counter() - t)\n')
+  proc = subprocess.run([sys.executable, '-c', code,
+                         os.path.join(export_dir, 'saved_model')],
+                        capture_output=True, text=True, check=True)
+  return float(proc.stdout.strip().splitlines()[-1])
+
+
+def export_figures(task: str, model_dir: str, work_dir: str,
+                   repeats: int) -> dict:
+  """export_vs_keras_traces and load_vs_keras_traces (lower is better)."""
+  runs = {'default': [], 'keras_traces': []}
+  loads = {'default': [], 'keras_traces': []}
+  for r in range(repeats):
+    for name, extra in (('default', []),
+                        ('keras_traces', ['--save_keras_traces'])):
+      export_dir = os.path.join(work_dir, f'export_{name}{r}')
+      runs[name].append(run_tool('export_saved_model', export_args(
+          task, model_dir, export_dir) + extra))
+      loads[name].append(_load_seconds(export_dir))
+  return {
+      'export_vs_keras_traces': min(runs['default']) /
+                                min(runs['keras_traces']),
+      'export_seconds': min(runs['default']),
+      'export_keras_traces_seconds': min(runs['keras_traces']),
+      'load_vs_keras_traces': min(loads['default']) /
+                              min(loads['keras_traces']),
+      'load_seconds': min(loads['default']),
+      'load_keras_traces_seconds': min(loads['keras_traces']),
+      'export_runs': runs, 'load_runs': loads,
+  }
+
+
+def beam_figures(task: str, label_args: List[str], work_dir: str,
+                 repeats: int) -> dict:
+  """beam_vs_single_machine; `label_args`: pseudo_label's flags but the
+  output prefix."""
+  runs = {'single_machine': [], 'beam': []}
+  images = None
+  for r in range(repeats):
+    for name, extra in (('single_machine', []), ('beam', BEAM_OPTIONS)):
+      prefix = os.path.join(work_dir, f'{name}{r}', 'pseudo')
+      seconds = run_tool('pseudo_label', [f'--task={task}',
+                                          f'--output_prefix={prefix}',
+                                          *label_args, *extra])
+      images = labeling_report.read_report(prefix)['images_labeled']
+      runs[name].append(images / seconds)
+  return {
+      'beam_vs_single_machine': max(runs['beam']) /
+                                max(runs['single_machine']),
+      'beam_images_per_second': max(runs['beam']),
+      'single_machine_images_per_second': max(runs['single_machine']),
+      'beam_runs': runs['beam'],
+      'single_machine_runs': runs['single_machine'], 'images': images,
+      'beam_options': ' '.join(BEAM_OPTIONS),
+  }
