@@ -48,14 +48,18 @@ class LabelShard(beam.DoFn):
   """Output shard index -> that shard, labeled and renamed when complete.
 
   Yields (index, overlays, teacher warm-up seconds) for each shard it
-  labeled; nothing for a shard another attempt already finished.
+  labeled; nothing for a shard another attempt already finished. Only
+  `overlay_shard` draws overlays (the report shows one shard's, as the
+  single-machine run does), so no shard decodes images for nothing and no
+  images travel through the pipeline but those.
   """
 
   def __init__(self, config: labeling.LabelingConfig,
-               plan: List[List[str]]):
+               plan: List[List[str]], overlay_shard: Optional[int] = None):
     super().__init__()
     self._config = config
     self._plan = plan
+    self._overlay_shard = overlay_shard
     self._teacher = self._labeler = None
     self._warm_up_seconds = 0.0
 
@@ -70,8 +74,11 @@ class LabelShard(beam.DoFn):
   def shard_writer(self, index: int, overlays: list):
     """The single-machine writer for this one shard; the temporary name is
     this attempt's own, so attempts running at once do not collide."""
+    config = self._config
+    if index != self._overlay_shard:
+      config = dataclasses.replace(config, num_overlays=0)
     return pseudo_shards.PseudoShardWriter(
-        self._config, self._labeler, [index], self._plan, overlays,
+        config, self._labeler, [index], self._plan, overlays,
         tmp_suffix=f'.tmp-beam-{uuid.uuid4().hex}')
 
   def process(self, index: int):
@@ -95,8 +102,9 @@ class LabelShard(beam.DoFn):
 
 def write_outputs(results: Sequence[tuple], config: labeling.LabelingConfig,
                   num_shards: int, teacher_export_warning: Optional[str]):
-  """The report over every complete shard and the first shard's overlays;
-  temporary files of attempts that lost a race are removed."""
+  """The report over every complete shard and the overlays (of the first
+  shard labeled); temporary files of attempts that lost a race or died are
+  removed."""
   for j in range(num_shards):
     path = sharded_writer.shard_path(config.output_prefix, j, num_shards)
     if sharded_writer.is_complete(path):
@@ -104,7 +112,8 @@ def write_outputs(results: Sequence[tuple], config: labeling.LabelingConfig,
                     tf.io.gfile.glob(
                         sharded_writer.stats_path(path) + '.tmp-beam-*')):
         tf.io.gfile.remove(stale)
-  overlays = min(results, key=lambda r: r[0])[1] if results else []
+  overlays = [image for _, images, _ in sorted(results, key=lambda r: r[0])
+              for image in images][:config.num_overlays]
   labeling_report.write_overlays(config.output_prefix, overlays)
   report = labeling_report.aggregate_report(config, num_shards)
   report['teacher_warm_up_seconds'] = max([r[2] for r in results],
@@ -116,12 +125,13 @@ def write_outputs(results: Sequence[tuple], config: labeling.LabelingConfig,
 def build(pipeline: beam.Pipeline, config: labeling.LabelingConfig,
           plan: List[List[str]], todo: List[int],
           teacher_export_warning: Optional[str] = None,
-          label_fn: Optional[LabelShard] = None):
+          label_fn_class=LabelShard):
   """Adds the labeling steps to `pipeline`."""
   labeled = (pipeline
              | 'Shards' >> beam.Create(todo)
              | 'Spread' >> beam.Reshuffle()
-             | 'Label' >> beam.ParDo(label_fn or LabelShard(config, plan)))
+             | 'Label' >> beam.ParDo(label_fn_class(
+                 config, plan, overlay_shard=min(todo, default=None))))
   _ = (labeled
        | 'Gather' >> beam.combiners.ToList()
        | 'Report' >> beam.Map(write_outputs, config, len(plan),
@@ -150,7 +160,7 @@ def label(config: labeling.LabelingConfig, beam_args: Sequence[str],
                len(todo), len(plan), teacher.path)
   pipeline = beam.Pipeline(options=options)
   build(pipeline, config, plan, todo, teacher.slow_export_reason,
-        label_fn_class(config, plan))
+        label_fn_class)
   result = pipeline.run()
   result.wait_until_finish()
   report = labeling_report.read_report(config.output_prefix)

@@ -91,9 +91,10 @@ def main(argv):
     sys.exit(f'pseudo_label.py: error: unknown flags {" ".join(beam_args)}; '
              'Beam pipeline options need --runner (e.g. '
              '--runner=DirectRunner).')
-  if beam_args and _unknown_beam_options(beam_args):
+  unknown = _unknown_beam_options(beam_args) if beam_args else []
+  if unknown:
     sys.exit('pseudo_label.py: error: neither this tool nor Beam knows '
-             f'{" ".join(_unknown_beam_options(beam_args))}.')
+             f'{" ".join(unknown)}.')
   if _DIE_WITH_PARENT.value is not None:
     process.die_with_parent(_DIE_WITH_PARENT.value)
   # Same input -> byte-identical shards, run after run (resume relies on it).
@@ -118,8 +119,9 @@ def main(argv):
     sys.exit(f'pseudo_label.py: error: {e}')
   except Exception as e:  # pylint: disable=broad-except
     # A runner re-raises a worker's error in its own wrapping.
-    if _STRICT.value and _strict_failure(e):
-      sys.exit(f'pseudo_label.py: --strict: {_strict_failure(e)}')
+    bad_input = _STRICT.value and _strict_failure(e)
+    if bad_input:
+      sys.exit(f'pseudo_label.py: --strict: {bad_input}')
     raise
   print(json.dumps(report, indent=2))
   if report['images_skipped']:
