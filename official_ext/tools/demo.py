@@ -10,7 +10,9 @@ from any directory; output logged, progress printed):
   pseudo_label   pseudo_label (the teacher labels the unlabeled split)
   student        train --experiment=selftrain_digits[_seg] train_and_eval
   student_export export_saved_model
-for detection, then segmentation. Teacher and student train for the steps
+for detection and segmentation, side by side (--noparallel_tasks: one after
+the other; each child process then uses TensorFlow's default threads).
+Teacher and student train for the steps
 their recipes set (`trainer.train_steps`); --quick trains 20. Ends with a
 teacher-vs-student table and writes OUTPUT/results.json,
 OUTPUT/teacher_vs_student.png; TensorBoard logs are in
@@ -21,15 +23,13 @@ OUTPUT/<task>/pseudo/pseudo_overlays.
 import json
 import math
 import os
-import re
-import subprocess
-import sys
 import time
 
 from absl import app
 from absl import flags
 
 from official_ext.configs import digits_recipes
+from official_ext.utils import stages
 from official_ext.utils import summaries
 
 _OUTPUT_DIR = flags.DEFINE_string('output_dir', 'runs/demo', 'Output folder.')
@@ -38,14 +38,18 @@ _QUICK = flags.DEFINE_bool('quick', False,
                            'too short for the student to win.')
 _SEED = flags.DEFINE_integer('seed', 0, 'Data seed.')
 _TASKS = flags.DEFINE_list('tasks', ['detection', 'segmentation'],
-                           'Which tasks to run, in order.')
+                           'Which tasks to run.')
+_PARALLEL = flags.DEFINE_bool(
+    'parallel_tasks', True,
+    'Run the tasks\' loops side by side (they share only the data), each '
+    'process with a share of the CPUs\' threads; --noparallel_tasks runs '
+    'them one after the other with TensorFlow\'s default threads.')
 
 METRICS = {'detection': ('AP', 'AP50'), 'segmentation': ('mean_iou',)}
 NUM_CLASSES = 11  # Background + ten digits, for both tasks.
 PROGRESS = ('train | step', ' eval | step', 'Worker 0/', '"images_labeled"',
             'Writing fingerprint')
-# absl's log prefix ("I1122 23:58:59.371453 1403 controller.py:278] ").
-_ABSL_PREFIX = re.compile(r'^[IWEF]\d{4} [\d:.]+\s+\d+ \S+:\d+\] ')
+_RUNNER = stages.Runner(PROGRESS, env={'TF_CPP_MIN_LOG_LEVEL': '2'})
 
 
 def sizes(quick: bool) -> dict:
@@ -64,30 +68,10 @@ def train_steps(task: str, quick: bool) -> dict:
 
 
 def _run(stage, tool, args, log_path):
-  """Runs `python -m official_ext.tools.<tool> ARGS`, printing its progress
-  lines; returns its seconds."""
-  command = ['-m', f'official_ext.tools.{tool}'] + args
-  print(f'[{stage}] python {" ".join(command)}', flush=True)
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2')
-  start = time.time()
-  with open(log_path, 'w') as log:
-    proc = subprocess.Popen([sys.executable] + command, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
-    last = None
-    for line in proc.stdout:
-      log.write(line)
-      message = _ABSL_PREFIX.sub('', line.strip())
-      if message != last and any(p in message for p in PROGRESS):
-        print(f'  [{stage}] {message[:140]}', flush=True)
-        last = message
-    proc.wait()
-  seconds = time.time() - start
-  if proc.returncode:
-    raise SystemExit(f'[{stage}] failed (exit {proc.returncode}); '
-                     f'see {log_path}')
-  print(f'[{stage}] done in {seconds:.0f} s', flush=True)
-  return seconds
+  """Runs `python -m official_ext.tools.<tool> ARGS` as a stage; returns its
+  seconds."""
+  return _RUNNER.run(stage, ['-m', f'official_ext.tools.{tool}'] + args,
+                     log_path)
 
 
 def run_task(task: str, data: dict, out: str, num_steps: dict) -> dict:
@@ -193,7 +177,14 @@ def plot(results: dict, path: str):
   plt.close(fig)
 
 
-def main(_):
+def main(argv):
+  try:
+    demo(argv)
+  except stages.StageFailed as e:
+    raise SystemExit(str(e)) from None
+
+
+def demo(_):
   for task in _TASKS.value:
     if task not in METRICS:
       raise app.UsageError(
@@ -213,9 +204,23 @@ def main(_):
   data = {split: os.path.join(data_dir, f'{split}-*.tfrecord')
           for split in ('train', 'unlabeled', 'val')}
   data['val_annotations'] = os.path.join(data_dir, 'annotations_val.json')
-  for task in _TASKS.value:
-    results['tasks'][task] = run_task(task, data, out,
-                                      train_steps(task, _QUICK.value))
+  lanes = _TASKS.value if _PARALLEL.value else _TASKS.value[:1]
+  threads = stages.lane_threads(len(lanes))
+  if threads:
+    print(f'[demo] {" and ".join(lanes)} side by side, each process with '
+          f'{threads}', flush=True)
+  _RUNNER.env.update(threads)
+  results['parallel_tasks'] = {'lanes': lanes, 'threads': threads}
+
+  def lane(task):
+    return lambda: run_task(task, data, out, train_steps(task, _QUICK.value))
+
+  if _PARALLEL.value:
+    results['tasks'] = stages.run_lanes(
+        _RUNNER, {task: lane(task) for task in _TASKS.value})
+  else:
+    for task in _TASKS.value:
+      results['tasks'][task] = lane(task)()
   results['wall_time_s']['total'] = time.time() - start
   bad = [(t, m) for t, r in results['tasks'].items()
          for model in ('teacher', 'student') for m, v in r[model].items()
