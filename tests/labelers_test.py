@@ -117,3 +117,33 @@ def test_segmentation_masks_crop_resize_and_threshold_in_one_batch():
       ignored / stats['num_pixels'])
   assert sum(report['class_pixel_counts'].values()) + ignored == (
       stats['num_pixels'])
+
+
+def test_class_thresholds_override_the_global_one_per_class():
+  out = _outputs([[0, 0, 4, 4]] * 3, [0.9, 0.45, 0.2])
+  out['detection_classes'] = np.array([[3, 5, 3]], np.float32)
+  # Class 5 at 0.4 keeps its 0.45 box; class 3 stays at the global 0.5.
+  got = labelers.DetectionLabeler(0.5, class_thresholds={5: 0.4}).labels(
+      out, 0, 1.0, 10, 10)
+  np.testing.assert_array_equal(got['classes'], [3, 5])
+  got = labelers.DetectionLabeler(0.5, class_thresholds={3: 0.1}).labels(
+      out, 0, 1.0, 10, 10)
+  np.testing.assert_array_equal(got['classes'], [3, 3])
+  np.testing.assert_allclose(got['scores'], [0.9, 0.2])
+
+
+def test_segmentation_class_thresholds():
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  # Two pixels, both with max probability ~0.6: class 1 and class 2.
+  logit = np.log(0.6 / 0.2)
+  logits = np.zeros([1, 1, 2, 3], np.float32)
+  logits[0, 0, 0, 1] = logits[0, 0, 1, 2] = logit
+  outputs = {'logits': logits}
+  args = (outputs, np.array([1.0]), np.array([1]), np.array([2]))
+  def mask(labeler):
+    labels = labeler.batch_labels(*args)[0]
+    return tf.io.decode_png(labels['encoded_mask']).numpy()[0, :, 0].tolist()
+  assert mask(labelers.SegmentationLabeler(0.5)) == [1, 2]
+  assert mask(labelers.SegmentationLabeler(0.7)) == [255, 255]
+  assert mask(labelers.SegmentationLabeler(0.7, {2: 0.5})) == [255, 2]
+  assert mask(labelers.SegmentationLabeler(0.5, {1: 0.7})) == [255, 2]

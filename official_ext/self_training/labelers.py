@@ -6,7 +6,7 @@ A labeler turns a batch's teacher outputs into each image's labels
 draws overlays. `labeling` runs any of them through one pipeline.
 """
 
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import numpy as np
 import tensorflow as tf
@@ -16,6 +16,25 @@ from official.vision.ops import box_ops
 SCORE_BINS = 10
 BOX_COUNT_BINS = 11  # 0..9 and >= 10 boxes per image.
 IGNORE_LABEL = 255
+
+
+def threshold_vector(score_threshold: float,
+                     class_thresholds: Optional[Dict[int, float]],
+                     num_classes: int) -> np.ndarray:
+  """Each class id's threshold: its own where given, else the global one."""
+  vector = np.full([num_classes], score_threshold, np.float32)
+  for c, t in (class_thresholds or {}).items():
+    if int(c) < num_classes:
+      vector[int(c)] = t
+  return vector
+
+
+def thresholds_record(score_threshold: float,
+                      class_thresholds: Optional[Dict[int, float]]) -> dict:
+  """The thresholds as the shard stats and the report keep them."""
+  return {'score_threshold': score_threshold,
+          'class_thresholds': {str(c): float(t) for c, t in
+                               sorted((class_thresholds or {}).items())}}
 
 
 def _histogram_bin(value: float) -> int:
@@ -37,8 +56,10 @@ class DetectionLabeler:
 
   task = 'detection'
 
-  def __init__(self, score_threshold: float, normalized_boxes: bool = False):
+  def __init__(self, score_threshold: float, normalized_boxes: bool = False,
+               class_thresholds: Optional[Dict[int, float]] = None):
     self.score_threshold = score_threshold
+    self.class_thresholds = dict(class_thresholds or {})
     # Teachers exported with export_config.output_normalized_coordinates
     # return [0, 1] boxes; others pixels of their resized input.
     self.normalized_boxes = normalized_boxes
@@ -65,14 +86,16 @@ class DetectionLabeler:
   def labels(self, outputs, i, scale, height, width) -> Dict[str, np.ndarray]:
     n = int(outputs['num_detections'][i])
     scores = outputs['detection_scores'][i][:n].astype(np.float32)
-    keep = scores >= self.score_threshold
+    classes = outputs['detection_classes'][i][:n].astype(np.int64)
+    keep = scores >= threshold_vector(self.score_threshold,
+                                      self.class_thresholds,
+                                      int(classes.max(initial=0)) + 1)[classes]
     # Teacher input pixels -> original pixels (our resize) -> [0, 1]
     # (Model Garden's box_ops).
     boxes = self._input_pixels(outputs, i)[keep] / scale
     boxes = box_ops.clip_boxes(
         box_ops.normalize_boxes(boxes, [height, width]), [1.0, 1.0]).numpy()
-    classes = outputs['detection_classes'][i][:n][keep].astype(np.int64)
-    return {'boxes': boxes, 'classes': classes, 'scores': scores[keep]}
+    return {'boxes': boxes, 'classes': classes[keep], 'scores': scores[keep]}
 
   def batch_labels(self, outputs, scales, heights, widths) -> List[dict]:
     return [self.labels(outputs, i, float(scales[i]), int(heights[i]),
@@ -98,6 +121,8 @@ class DetectionLabeler:
       return {}
     return {
         'boxes_per_image_mean': total['num_boxes'] / max(num_images, 1),
+        'empty_image_fraction': total['boxes_per_image_histogram'][0] / max(
+            num_images, 1),
         'boxes_per_image_histogram': total['boxes_per_image_histogram'],
         'class_counts': _sorted_counts(total['class_counts']),
         'score_histogram': total['score_histogram'],
@@ -119,17 +144,14 @@ class DetectionLabeler:
     return np.asarray(canvas)
 
 
-def _segment_image(logits, valid, size, threshold):
-  """One image's teacher logits at its padded input size -> its pseudo mask.
+def _class_and_confidence(logits, valid, size):
+  """One image's teacher logits at its padded input size -> its argmax class
+  and the softmax's max per pixel, at the original size.
 
   The exported model sees the image resized to fit its input and padded at
   the bottom/right; its logits cover that padded input. The image's part is
-  the top-left `valid` (height, width); it is cropped, resized back to the
-  original `size` (bilinear, on logits), and each pixel gets its argmax class
-  where the softmax's max is >= `threshold`, else IGNORE_LABEL.
-
-  Returns the mask as PNG bytes, its per-class pixel counts [256] and the
-  histogram of the max probability [SCORE_BINS].
+  the top-left `valid` (height, width); it is cropped and resized back to
+  the original `size` (bilinear, on logits).
   """
   cropped = logits[:valid[0], :valid[1]]
   resized = tf.cond(
@@ -139,7 +161,20 @@ def _segment_image(logits, valid, size, threshold):
   # faster than argmax on CPU and also breaks ties to the lower class.
   top = tf.math.top_k(resized, k=1)
   confidence = 1.0 / tf.reduce_sum(tf.exp(resized - top.values), axis=-1)
-  mask = tf.where(confidence >= threshold, top.indices[..., 0], IGNORE_LABEL)
+  return top.indices[..., 0], confidence
+
+
+def _segment_image(logits, valid, size, thresholds):
+  """One image's pseudo mask: each pixel its argmax class where the
+  softmax's max is >= that class's threshold (`thresholds[class]`), else
+  IGNORE_LABEL.
+
+  Returns the mask as PNG bytes, its per-class pixel counts [256] and the
+  histogram of the max probability [SCORE_BINS].
+  """
+  classes, confidence = _class_and_confidence(logits, valid, size)
+  mask = tf.where(confidence >= tf.gather(thresholds, classes), classes,
+                  IGNORE_LABEL)
   counts = tf.math.bincount(mask, minlength=256, maxlength=256)
   histogram = tf.histogram_fixed_width(confidence, [0.0, 1.0],
                                        nbins=SCORE_BINS)
@@ -152,16 +187,24 @@ def _segment_image(logits, valid, size, threshold):
     tf.TensorSpec([None, None, None, None], tf.float32),
     tf.TensorSpec([None, 2], tf.int32),
     tf.TensorSpec([None, 2], tf.int32),
-    tf.TensorSpec([], tf.float32)])
-def segment_batch(logits, valid, sizes, threshold):
+    tf.TensorSpec([None], tf.float32)])
+def segment_batch(logits, valid, sizes, thresholds):
   """`_segment_image` over a batch in one graph call: no per-pixel work in
   Python, and TensorFlow releases the GIL for the teacher meanwhile."""
   return tf.map_fn(
-      lambda args: _segment_image(*args, threshold), (logits, valid, sizes),
+      lambda args: _segment_image(*args, thresholds), (logits, valid, sizes),
       fn_output_signature=(tf.TensorSpec([], tf.string),
                            tf.TensorSpec([256], tf.int32),
                            tf.TensorSpec([SCORE_BINS], tf.int32)),
       parallel_iterations=4)
+
+
+@tf.function(input_signature=[
+    tf.TensorSpec([None, None, None], tf.float32),
+    tf.TensorSpec([2], tf.int32), tf.TensorSpec([2], tf.int32)])
+def class_and_confidence(logits, valid, size):
+  """`_class_and_confidence` of one image (quality measurement)."""
+  return _class_and_confidence(logits, valid, size)
 
 
 class SegmentationLabeler:
@@ -170,10 +213,14 @@ class SegmentationLabeler:
 
   task = 'segmentation'
 
-  def __init__(self, score_threshold: float):
+  def __init__(self, score_threshold: float,
+               class_thresholds: Optional[Dict[int, float]] = None):
     self.score_threshold = score_threshold
+    self.class_thresholds = dict(class_thresholds or {})
 
-  def batch_labels(self, outputs, scales, heights, widths) -> List[dict]:
+  @staticmethod
+  def logits_frames(outputs, scales, heights, widths):
+    """(logits, each image's valid part of them, its original size)."""
     n = len(heights)
     logits = outputs['logits'][:n]
     sizes = np.stack([heights, widths], axis=-1).astype(np.int32)
@@ -184,9 +231,15 @@ class SegmentationLabeler:
     valid = np.round(sizes * np.asarray(scales)[:, None] * extra).astype(
         np.int32)
     valid = np.clip(valid, 1, np.array(logits.shape[1:3], np.int32))
+    return tf.cast(logits, tf.float32), valid, sizes
+
+  def batch_labels(self, outputs, scales, heights, widths) -> List[dict]:
+    n = len(heights)
+    logits, valid, sizes = self.logits_frames(outputs, scales, heights,
+                                              widths)
     pngs, counts, histograms = segment_batch(
-        tf.cast(logits, tf.float32), valid, sizes,
-        tf.constant(self.score_threshold, tf.float32))
+        logits, valid, sizes, threshold_vector(
+            self.score_threshold, self.class_thresholds, logits.shape[-1]))
     return [{'encoded_mask': pngs[i].numpy(), 'class_pixels': counts[i].numpy(),
              'confidence_histogram': histograms[i].numpy()} for i in range(n)]
 
@@ -195,12 +248,13 @@ class SegmentationLabeler:
 
   def new_stats(self) -> dict:
     return {'num_pixels': 0, 'ignored_pixels': 0, 'class_pixel_counts': {},
-            'confidence_histogram': [0] * SCORE_BINS}
+            'confidence_histogram': [0] * SCORE_BINS, 'empty_images': 0}
 
   def update_stats(self, stats, labels):
     counts = labels['class_pixels']
     stats['num_pixels'] += int(counts.sum())
     stats['ignored_pixels'] += int(counts[IGNORE_LABEL])
+    stats['empty_images'] += int(counts[:IGNORE_LABEL].sum() == 0)
     classes = np.flatnonzero(counts[:IGNORE_LABEL])
     _add_counts(stats['class_pixel_counts'], classes, counts[classes])
     stats['confidence_histogram'] = [
@@ -208,12 +262,13 @@ class SegmentationLabeler:
                                    labels['confidence_histogram'])]
 
   def report(self, total: dict, num_images: int) -> dict:
-    del num_images
     if 'num_pixels' not in total:
       return {}
     return {
         'ignored_fraction': total['ignored_pixels'] / max(
             total['num_pixels'], 1),
+        'empty_image_fraction': total.get('empty_images', 0) / max(
+            num_images, 1),
         'class_pixel_counts': _sorted_counts(total['class_pixel_counts']),
         'confidence_histogram': total['confidence_histogram'],
         'confidence_histogram_bins': [i / SCORE_BINS for i in
@@ -236,9 +291,11 @@ LABELERS = {'detection': DetectionLabeler,
             'segmentation': SegmentationLabeler}
 
 
-def for_teacher(teacher, score_threshold: float):
+def for_teacher(teacher, score_threshold: float,
+                class_thresholds: Optional[Dict[int, float]] = None):
   """The labeler for a loaded `teacher_lib.Teacher`'s task and outputs."""
   if teacher.task == 'detection':
     return DetectionLabeler(score_threshold,
-                            normalized_boxes=teacher.normalized_boxes)
-  return LABELERS[teacher.task](score_threshold)
+                            normalized_boxes=teacher.normalized_boxes,
+                            class_thresholds=class_thresholds)
+  return LABELERS[teacher.task](score_threshold, class_thresholds)
