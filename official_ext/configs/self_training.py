@@ -25,6 +25,11 @@ class SelfTrainingConfig(hyperparams.Config):
       magnitude above balanced losses (ratio 1); the TensorBoard scalar
       `loss_norm_ratio` shows the ratio used and `loss_norm_ratio_clipped`
       the fraction of steps the cap clipped.
+    class_thresholds, calibration_pattern, target_precision, strict_quality:
+      for labeling on first use, as the pseudo_label tool's flags of the same
+      names (per-class thresholds: '' | 'auto' | a JSON file; 'auto' needs
+      calibration_pattern, labeled TFRecords the student does not train
+      on). The bias warnings compare with `train_data.input_path`.
   """
   teacher: str = ''
   score_threshold: float = 0.5
@@ -32,6 +37,10 @@ class SelfTrainingConfig(hyperparams.Config):
   alpha: float = 1.0
   loss_average_decay: float = 0.99
   max_loss_ratio: float = 10.0
+  class_thresholds: str = ''
+  calibration_pattern: str = ''
+  target_precision: float = 0.8
+  strict_quality: bool = False
 
   def check(self, pseudo_batch_size: int):
     """Raises ValueError naming the field and the fix."""
@@ -49,6 +58,15 @@ class SelfTrainingConfig(hyperparams.Config):
       raise ValueError(
           f'task.self_training.max_loss_ratio={self.max_loss_ratio}: must be '
           '> 0 (default 10).')
+    if self.class_thresholds == 'auto' and not self.calibration_pattern:
+      raise ValueError(
+          "task.self_training.class_thresholds='auto' needs "
+          'task.self_training.calibration_pattern (labeled TFRecords the '
+          'student does not train on).')
+    if not 0.0 < self.target_precision <= 1.0:
+      raise ValueError(
+          f'task.self_training.target_precision={self.target_precision}: '
+          'must be in (0, 1].')
     if pseudo_batch_size <= 0:
       raise ValueError(
           f'task.pseudo_data.global_batch_size={pseudo_batch_size}: '

@@ -22,7 +22,7 @@ Progress shows in the runner's UI and logs as Beam counters in the
 
 import dataclasses
 import uuid
-from typing import List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 from absl import logging
 import apache_beam as beam
@@ -33,6 +33,7 @@ from official_ext.data import sharded_writer
 from official_ext.self_training import labelers
 from official_ext.self_training import labeling
 from official_ext.self_training import labeling_report
+from official_ext.self_training import pseudo_quality
 from official_ext.self_training import pseudo_shards
 
 NAMESPACE = 'pseudo_label'
@@ -55,9 +56,11 @@ class LabelShard(beam.DoFn):
   """
 
   def __init__(self, config: labeling.LabelingConfig,
-               plan: List[List[str]], overlay_shard: Optional[int] = None):
+               plan: List[List[str]], overlay_shard: Optional[int] = None,
+               class_thresholds: Optional[Dict[int, float]] = None):
     super().__init__()
     self._config = config
+    self._class_thresholds = class_thresholds
     self._plan = plan
     self._overlay_shard = overlay_shard
     self._teacher = self._labeler = None
@@ -69,7 +72,8 @@ class LabelShard(beam.DoFn):
     self._teacher, self._config = labeling.load_teacher(self._config)
     self._warm_up_seconds = self._teacher.warm_up(self._config.batch_size)
     self._labeler = labelers.for_teacher(self._teacher,
-                                         self._config.score_threshold)
+                                         self._config.score_threshold,
+                                         self._class_thresholds)
 
   def shard_writer(self, index: int, overlays: list):
     """The single-machine writer for this one shard; the temporary name is
@@ -125,13 +129,15 @@ def write_outputs(results: Sequence[tuple], config: labeling.LabelingConfig,
 def build(pipeline: beam.Pipeline, config: labeling.LabelingConfig,
           plan: List[List[str]], todo: List[int],
           teacher_export_warning: Optional[str] = None,
-          label_fn_class=LabelShard):
+          label_fn_class=LabelShard,
+          class_thresholds: Optional[Dict[int, float]] = None):
   """Adds the labeling steps to `pipeline`."""
   labeled = (pipeline
              | 'Shards' >> beam.Create(todo)
              | 'Spread' >> beam.Reshuffle()
              | 'Label' >> beam.ParDo(label_fn_class(
-                 config, plan, overlay_shard=min(todo, default=None))))
+                 config, plan, overlay_shard=min(todo, default=None),
+                 class_thresholds=class_thresholds)))
   _ = (labeled
        | 'Gather' >> beam.combiners.ToList()
        | 'Report' >> beam.Map(write_outputs, config, len(plan),
@@ -155,18 +161,22 @@ def label(config: labeling.LabelingConfig, beam_args: Sequence[str],
   plan = labeling.plan(config)
   teacher, config = labeling.load_teacher(config)
   _, todo = labeling.prepare_output(config, plan)
+  class_thresholds, quality_section = pseudo_quality.prepare(config, teacher)
   options = pipeline_options.PipelineOptions(list(beam_args), runner=runner)
   logging.info('%s: %d of %d shards to label, teacher %s.', runner,
                len(todo), len(plan), teacher.path)
   pipeline = beam.Pipeline(options=options)
   build(pipeline, config, plan, todo, teacher.slow_export_reason,
-        label_fn_class)
+        label_fn_class, class_thresholds)
   result = pipeline.run()
   result.wait_until_finish()
   report = labeling_report.read_report(config.output_prefix)
   report['runner'] = runner
   report['runner_counters'] = counters(result)
+  pseudo_quality.add_to_report(config, report, class_thresholds,
+                               quality_section)
   labeling_report.write_report(config.output_prefix, report)
+  pseudo_quality.enforce(config, report)
   return report
 
 

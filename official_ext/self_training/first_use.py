@@ -16,7 +16,7 @@ import os
 import subprocess
 import sys
 import time
-from typing import Optional, Tuple
+from typing import Optional, Sequence, Tuple
 
 from absl import logging
 import tensorflow as tf
@@ -92,12 +92,14 @@ def label_on_first_use(task: str, teacher: str, input_pattern: str,
                        batch_size: int = 8,
                        poll_seconds: float = 10.0,
                        stall_seconds: float = STALL_SECONDS,
-                       wait_seconds: Optional[float] = None) -> str:
+                       wait_seconds: Optional[float] = None,
+                       quality_flags: Sequence[str] = ()) -> str:
   """Labels raw images into `output_dir` once; returns the output pattern.
 
   `stall_seconds`: this worker's labeler is stopped after so long without
   progress; `wait_seconds` (default the same): how long to wait for other
-  workers' shards with none arriving.
+  workers' shards with none arriving. `quality_flags`: the pseudo_label
+  tool's threshold and quality flags (--class_thresholds=...).
   """
   wait_seconds = stall_seconds if wait_seconds is None else wait_seconds
   prefix = os.path.join(output_dir, PSEUDO_PREFIX)
@@ -126,6 +128,7 @@ def label_on_first_use(task: str, teacher: str, input_pattern: str,
          f'--die_with_parent={os.getpid()}']
   if num_classes is not None:
     cmd.append(f'--num_classes={num_classes}')
+  cmd += list(quality_flags)
   _run_labeler(cmd, log_path, missing, stall_seconds, poll_seconds)
   progress = _Progress(lambda: len(missing()), wait_seconds)
   while missing():

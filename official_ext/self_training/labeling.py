@@ -29,6 +29,7 @@ import tensorflow as tf
 from official_ext.self_training import labelers
 from official_ext.self_training import labeling_input
 from official_ext.self_training import labeling_report
+from official_ext.self_training import pseudo_quality
 from official_ext.self_training import pseudo_shards
 from official_ext.self_training import shard_plan
 from official_ext.self_training import teacher as teacher_lib
@@ -51,6 +52,14 @@ class LabelingConfig:
   num_overlays: int = 4
   show_progress: bool = True
   strict: bool = False  # The first bad input is an error, not a skip.
+  # Per-class thresholds: '' (none), 'auto' (from calibration_pattern) or
+  # a JSON file {"class id": threshold}.
+  class_thresholds: str = ''
+  calibration_pattern: str = ''  # Labeled TFRecords the student skips.
+  target_precision: float = 0.8
+  min_calibration_examples: int = 20  # Fewer: the global threshold.
+  labeled_pattern: str = ''  # The labeled set, for the bias warnings.
+  strict_quality: bool = False  # Quality warnings are errors.
 
   def check(self):
     if not self.input_pattern:
@@ -66,6 +75,12 @@ class LabelingConfig:
                        f'[0, --num_workers={self.num_workers}).')
     if self.batch_size < 1:
       raise ValueError(f'--batch_size={self.batch_size}: must be >= 1.')
+    if self.class_thresholds == 'auto' and not self.calibration_pattern:
+      raise ValueError('--class_thresholds=auto needs --calibration_pattern '
+                       '(labeled TFRecords the student does not train on).')
+    if not 0.0 < self.target_precision <= 1.0:
+      raise ValueError(f'--target_precision={self.target_precision}: must '
+                       'be in (0, 1].')
 
 
 def label_shards(teacher, writer: pseudo_shards.PseudoShardWriter, config):
@@ -158,17 +173,22 @@ def label(config: LabelingConfig) -> dict:
                sum(len(p) for p in shards), teacher.path)
   overlays = []
   warm_up_seconds = 0.0
+  class_thresholds, quality_section = pseudo_quality.prepare(config, teacher)
   if todo:
     warm_up_seconds = teacher.warm_up(config.batch_size)
-    labeler = labelers.for_teacher(teacher, config.score_threshold)
+    labeler = labelers.for_teacher(teacher, config.score_threshold,
+                                   class_thresholds)
     label_shards(teacher, pseudo_shards.PseudoShardWriter(
         config, labeler, todo, shards, overlays), config)
   labeling_report.write_overlays(config.output_prefix, overlays)
   report = labeling_report.aggregate_report(config, len(shards))
+  pseudo_quality.add_to_report(config, report, class_thresholds,
+                               quality_section)
   report['teacher_warm_up_seconds'] = warm_up_seconds
   report['teacher_export_warning'] = teacher.slow_export_reason
   if report.get('teacher_images_per_second'):
     logging.info('Teacher served %.1f img/s (batch %d).',
                  report['teacher_images_per_second'], config.batch_size)
   labeling_report.write_report(config.output_prefix, report)
+  pseudo_quality.enforce(config, report)
   return report

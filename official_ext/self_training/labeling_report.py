@@ -15,7 +15,10 @@ from official_ext.self_training import labelers
 
 def _sum_stats(total: dict, stats: dict):
   for k, v in stats.items():
-    if isinstance(v, (int, float)):
+    if k == 'thresholds':  # Kept, not summed; shards of a resumed run
+      if v != total.get(k):  # with other thresholds are named.
+        total.setdefault('thresholds_differ', []).append(v)
+    elif isinstance(v, (int, float)):
       total[k] += v
     elif isinstance(v, list):
       total[k] = [a + b for a, b in zip(total[k], v)]
@@ -43,6 +46,7 @@ def aggregate_report(config, num_shards: int) -> dict:
   report = {
       'task': config.task, 'teacher': config.teacher,
       'score_threshold': config.score_threshold,
+      'thresholds': total.get('thresholds'),
       'shards_complete': done, 'num_shards': num_shards,
       'images_labeled': n,
       'images_skipped': sum(total.get('skipped', {}).values()),
@@ -51,6 +55,8 @@ def aggregate_report(config, num_shards: int) -> dict:
   }
   report.update(labelers.LABELERS[config.task](
       config.score_threshold).report(total, n))
+  if total.get('thresholds_differ'):
+    report['thresholds_differ_between_shards'] = total['thresholds_differ']
   if total.get('teacher_seconds'):
     report['teacher_images_per_second'] = n / total['teacher_seconds']
   if total.get('seconds'):

@@ -24,6 +24,7 @@ import tensorflow as tf
 from official_ext.data import sharded_writer
 from official_ext.data import tfexample
 from official_ext.self_training import bad_inputs
+from official_ext.self_training import labelers
 
 MAX_SKIPPED_LISTED = 100  # Per shard, in its stats and the report.
 
@@ -80,7 +81,10 @@ class PseudoShardWriter:
                                       self.num_shards)
     self.shard = sharded_writer.Shard(final, tmp_suffix=self.tmp_suffix)
     self.stats = dict(num_images=0, skipped={}, skipped_inputs={},
-                      teacher_seconds=0.0, **self.labeler.new_stats())
+                      teacher_seconds=0.0, **self.labeler.new_stats(),
+                      thresholds=labelers.thresholds_record(
+                          self.labeler.score_threshold,
+                          self.labeler.class_thresholds))
     self.start = time.time()
 
   def _finish(self):

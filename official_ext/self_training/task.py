@@ -27,6 +27,25 @@ PSEUDO_LABEL_SUBDIR = 'pseudo_labels'
 NON_FINITE_LOSS = 'Non-finite loss:'
 
 
+def quality_flags(config) -> List[str]:
+  """The pseudo_label tool's threshold/quality flags from
+  `task.self_training`; the labeled set is `train_data.input_path`."""
+  st = config.self_training
+  labeled = config.train_data.input_path
+  if not isinstance(labeled, str):
+    labeled = ','.join(labeled)
+  flags = [f'--target_precision={st.target_precision}']
+  if labeled:
+    flags.append(f'--labeled_pattern={labeled}')
+  if st.class_thresholds:
+    flags.append(f'--class_thresholds={st.class_thresholds}')
+  if st.calibration_pattern:
+    flags.append(f'--calibration_pattern={st.calibration_pattern}')
+  if st.strict_quality:
+    flags.append('--strict_quality')
+  return flags
+
+
 class SelfTrainingMixin:
   """Self-training on top of a Model Garden vision task."""
 
@@ -55,7 +74,8 @@ class SelfTrainingMixin:
         task=self.LABEL_TASK, teacher=config.self_training.teacher,
         input_pattern=input_path, output_dir=output_dir,
         score_threshold=config.self_training.score_threshold,
-        num_classes=config.model.num_classes)
+        num_classes=config.model.num_classes,
+        quality_flags=quality_flags(config))
 
   # ---- config ----------------------------------------------------------------
   def check_self_training_config(self):

@@ -4,6 +4,8 @@
       --input_pattern='unlabeled-*.tfrecord' --output_prefix=OUT/pseudo \
       [--score_threshold=0.5] [--num_shards=N] [--batch_size=B] \
       [--num_workers=K --worker_index=I] [--strict]
+      [--calibration_pattern='VAL-*.tfrecord' [--class_thresholds=auto]]
+      [--class_thresholds=FILE.json] [--labeled_pattern=...] [--strict_quality]
       [--runner=DirectRunner|DataflowRunner|FlinkRunner|SparkRunner|...
        BEAM_PIPELINE_OPTIONS]
 
@@ -21,6 +23,16 @@ image/encoded, truncated TFRecord file) is skipped, logged and counted by
 reason in the report (`skipped_reasons`, `skipped_inputs`); the run exits 0.
 With --strict the first bad input stops the run with a non-zero exit that
 names it. Grayscale and RGBA images are converted to RGB, not skipped.
+
+Quality (pseudo_quality.py): with --calibration_pattern the teacher first
+labels held-out labeled images and the report's "quality.calibration" has
+precision/recall per class at thresholds 0.05..0.95 (and the teacher's COCO
+AP, or the masks' mIoU); --class_thresholds=auto picks per-class thresholds
+from it. Every run checks the pseudo labels against the labeled set
+(--labeled_pattern, else the calibration set) and warns (report
+"quality.warnings"; --strict_quality: non-zero exit) when a class is far
+over its labeled share, many images get no pseudo label, or boxes per image
+are far off.
 A bad flag or teacher (missing path, wrong kind of model, class-count
 mismatch, threshold outside [0, 1]) stops the run before any labeling with
 one line naming the flag and the fix.
@@ -37,6 +49,7 @@ import tensorflow as tf
 
 from official_ext.self_training import bad_inputs
 from official_ext.self_training import labeling
+from official_ext.self_training import pseudo_quality
 from official_ext.utils import process
 
 _TEACHER = flags.DEFINE_string('teacher', None, 'Teacher SavedModel dir '
@@ -59,6 +72,30 @@ _NUM_CLASSES = flags.DEFINE_integer(
 _NO_PROGRESS = flags.DEFINE_bool('no_progress', False, 'No progress bar.')
 _STRICT = flags.DEFINE_bool('strict', False, 'Stop at the first bad input '
                             '(non-zero exit) instead of skipping it.')
+_CLASS_THRESHOLDS = flags.DEFINE_string(
+    'class_thresholds', '', 'Per-class thresholds: a JSON file {"class id": '
+    'threshold} (or an earlier report), or "auto": per class the lowest '
+    'threshold whose precision on --calibration_pattern reaches '
+    '--target_precision (classes with fewer than --min_calibration_examples '
+    'ground truths keep --score_threshold).')
+_CALIBRATION = flags.DEFINE_string(
+    'calibration_pattern', '', 'Labeled TFRecords the student does not train '
+    'on: the report gets the teacher\'s precision/recall per class and '
+    'threshold (and COCO AP, or the masks\' mIoU) on them.')
+_TARGET_PRECISION = flags.DEFINE_float(
+    'target_precision', 0.8, 'Precision --class_thresholds=auto aims for.')
+_MIN_EXAMPLES = flags.DEFINE_integer(
+    'min_calibration_examples', 20, 'Ground-truth boxes (pixels for '
+    'segmentation) a class needs on the calibration set for its own '
+    'threshold.')
+_LABELED = flags.DEFINE_string(
+    'labeled_pattern', '', "The student's labeled TFRecords: the bias "
+    'warnings compare the pseudo labels with them (default: the '
+    'calibration set, if given).')
+_STRICT_QUALITY = flags.DEFINE_bool(
+    'strict_quality', False, 'A quality warning (a class far over its '
+    'labeled share, many images with no pseudo label, boxes per image far '
+    'off) fails the run, after the report is written.')
 _RUNNER = flags.DEFINE_string(
     'runner', None, 'Run on Apache Beam with this runner (DirectRunner, '
     'DataflowRunner, FlinkRunner, SparkRunner, PortableRunner); flags this '
@@ -105,7 +142,12 @@ def main(argv):
       score_threshold=_THRESHOLD.value, num_shards=_NUM_SHARDS.value,
       num_workers=_NUM_WORKERS.value, worker_index=_WORKER_INDEX.value,
       batch_size=_BATCH_SIZE.value, num_classes=_NUM_CLASSES.value,
-      show_progress=not _NO_PROGRESS.value, strict=_STRICT.value)
+      show_progress=not _NO_PROGRESS.value, strict=_STRICT.value,
+      class_thresholds=_CLASS_THRESHOLDS.value,
+      calibration_pattern=_CALIBRATION.value,
+      target_precision=_TARGET_PRECISION.value,
+      min_calibration_examples=_MIN_EXAMPLES.value,
+      labeled_pattern=_LABELED.value, strict_quality=_STRICT_QUALITY.value)
   try:
     if _RUNNER.value:
       from official_ext.self_training import beam_labeling  # pylint: disable=g-import-not-at-top
@@ -114,6 +156,9 @@ def main(argv):
       report = labeling.label(config)
   except bad_inputs.BadInputError as e:
     sys.exit(f'pseudo_label.py: --strict: {e}')
+  except pseudo_quality.QualityError as e:
+    sys.exit(f'pseudo_label.py: {e} (report: {config.output_prefix}'
+             '_report.json)')
   except (ValueError, FileNotFoundError) as e:
     # Bad flags or teacher, found before any labeling.
     sys.exit(f'pseudo_label.py: error: {e}')

@@ -1,0 +1,134 @@
+"""Thresholds and quality checks around a labeling run.
+
+`prepare` (before labeling) reads per-class thresholds from a JSON file,
+or measures the teacher on a labeled calibration set (`calibration`) and,
+with `class_thresholds='auto'`, picks per class the lowest threshold that
+reaches `target_precision`. `review` (after labeling) compares the pseudo
+labels with the labeled set and returns the warnings; `enforce` makes them
+an error with `strict_quality`.
+
+Thresholds for "far" (quality.warnings): a class's share of the pseudo
+labels over 2x its share of the labeled set; over 20% of the images with
+no pseudo label; pseudo boxes per image off by over 2x either way.
+"""
+
+import json
+from typing import Dict, Optional, Tuple
+
+from absl import logging
+import tensorflow as tf
+
+from official_ext.data import record_files
+from official_ext.self_training import calibration
+from official_ext.self_training import quality
+
+
+class QualityError(ValueError):
+  """--strict_quality and a quality warning."""
+
+
+def read_thresholds(path: str) -> Dict[int, float]:
+  """{class id: threshold} from a JSON file: {"3": 0.4, ...}, or a labeling
+  report (its "class_thresholds")."""
+  try:
+    with tf.io.gfile.GFile(path) as f:
+      data = json.load(f)
+  except (tf.errors.NotFoundError, json.JSONDecodeError) as e:
+    raise ValueError(f'--class_thresholds={path}: cannot read a JSON '
+                     f'object of class thresholds ({e}).') from None
+  data = data.get('class_thresholds', data) if isinstance(data, dict) else data
+  if not isinstance(data, dict):
+    raise ValueError(f'--class_thresholds={path}: expected a JSON object '
+                     '{"class id": threshold}.')
+  out = {}
+  for c, t in data.items():
+    if not str(c).isdigit() or not isinstance(t, (int, float)) or not (
+        0.0 <= t <= 1.0):
+      raise ValueError(f'--class_thresholds={path}: entry {c!r}: {t!r} must '
+                       'be a class id with a threshold in [0, 1].')
+    out[int(c)] = float(t)
+  return out
+
+
+def prepare(config, teacher) -> Tuple[Dict[int, float], dict]:
+  """(the class thresholds to label with, the report's 'quality' section
+  so far)."""
+  thresholds = {}
+  if config.class_thresholds not in ('', 'auto'):
+    thresholds = read_thresholds(config.class_thresholds)
+  section = {}
+  if config.calibration_pattern:
+    files = record_files.match(config.calibration_pattern,
+                               'calibration_pattern')
+    logging.info('Calibrating the teacher on %d labeled files.', len(files))
+    table = calibration.measure(teacher, files, config.score_threshold,
+                                thresholds, config.batch_size)
+    section['calibration'] = table
+    if config.class_thresholds == 'auto':
+      chosen = quality.auto_thresholds(
+          table, config.target_precision, config.score_threshold,
+          config.min_calibration_examples)
+      section['auto_thresholds'] = chosen
+      thresholds = {int(c): v['threshold'] for c, v in chosen.items()
+                    if v['threshold'] != config.score_threshold}
+      logging.info('Per-class thresholds (target precision %.2f): %s',
+                   config.target_precision,
+                   {c: v['threshold'] for c, v in chosen.items()})
+      if teacher.task == 'segmentation' and thresholds:
+        # The masks' mIoU at the thresholds chosen.
+        again = calibration.measure(teacher, files, config.score_threshold,
+                                    thresholds, config.batch_size)
+        table['at_class_thresholds'] = {
+            k: again[k] for k in ('mean_iou_at_threshold', 'iou_at_threshold',
+                                  'ignored_fraction_at_threshold')}
+  return thresholds, section
+
+
+def _labeled_set(config, section: dict) -> Optional[dict]:
+  """The labeled set's class counts (and boxes per image)."""
+  pattern = config.labeled_pattern or config.calibration_pattern
+  if not pattern:
+    return None
+  field = 'labeled_pattern' if config.labeled_pattern else 'calibration_pattern'
+  shares = calibration.class_shares(record_files.match(pattern, field),
+                                    config.task)
+  shares['pattern'] = pattern
+  return shares
+
+
+def review(config, report: dict, section: dict) -> dict:
+  """The report's 'quality' section: `section`, the labeled set's counts
+  and the warnings (logged; raised with --strict_quality)."""
+  labeled = _labeled_set(config, section)
+  pseudo = report.get('class_counts', report.get('class_pixel_counts', {}))
+  found = quality.warnings(
+      pseudo, labeled['counts'] if labeled else {},
+      empty_fraction=report.get('empty_image_fraction'),
+      per_image=report.get('boxes_per_image_mean'),
+      labeled_per_image=labeled['per_image'] if labeled else None)
+  if report.get('thresholds_differ_between_shards'):
+    found.append('shards were labeled with different thresholds (a resumed '
+                 'run with other options): '
+                 f"{report['thresholds_differ_between_shards']}")
+  section = dict(section, warnings=found)
+  if labeled:
+    section['labeled_set'] = labeled
+  for line in found:
+    logging.warning('Pseudo-label quality: %s', line)
+  return section
+
+
+def add_to_report(config, report: dict, class_thresholds: Dict[int, float],
+                  section: dict):
+  """The thresholds used and the 'quality' section, into the report."""
+  report['class_thresholds'] = {str(c): t for c, t in
+                                sorted(class_thresholds.items())}
+  report['quality'] = review(config, report, section)
+
+
+def enforce(config, report: dict):
+  """With --strict_quality, the report's warnings are an error (raised after
+  the report is written, so it shows them)."""
+  found = report.get('quality', {}).get('warnings')
+  if found and config.strict_quality:
+    raise QualityError('--strict_quality: ' + '; '.join(found))
