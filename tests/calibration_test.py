@@ -107,6 +107,12 @@ def test_auto_thresholds_reach_the_report_shards_and_labels(
       counts[str(int(c))] = counts.get(str(int(c)), 0) + 1
   assert counts == report['class_counts']
   assert section['labeled_set']['pattern'] == digits_data['val']
+  assert section['auto_thresholds_applied'] is True
+  # The table drawn: a PNG (precision and recall vs threshold).
+  assert section['plot'] == prefix + '_calibration.png'
+  with open(section['plot'], 'rb') as f:
+    png = f.read()
+  assert png.startswith(b'\x89PNG') and len(png) > 10_000
 
 
 def test_one_class_teacher_warns_and_strict_quality_fails(

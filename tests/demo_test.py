@@ -120,6 +120,39 @@ def test_results_hold_finite_metrics_and_stage_times(demo):
       'threads': stages.lane_threads(2)}
 
 
+def test_teacher_is_calibrated_on_a_split_nobody_trains_on(demo):
+  """The pseudo-label stage measured each teacher on the calibration split
+  (not train, not val): figures in results.json equal the labeling report's
+  table; per-class thresholds reported but, by default, not applied."""
+  results = demo['results']
+  assert results['class_thresholds'] == 'one threshold'
+  for task, r in results['tasks'].items():
+    cal = r['calibration']
+    with open(os.path.join(demo['out'], task, 'pseudo',
+                           'pseudo_report.json')) as f:
+      report = json.load(f)
+    table = report['quality']['calibration']
+    assert table['images'] == cal['images'] == results['sizes'][
+        'num_calibration']
+    at = table['thresholds'].index(cal['threshold'])
+    assert cal['threshold'] == pytest.approx(
+        r['pseudo_labels']['score_threshold'])
+    assert cal['precision'] == table['overall']['precision'][at]
+    assert cal['recall'] == table['overall']['recall'][at]
+    assert set(cal['class_thresholds']) == set(table['per_class'])
+    assert cal['class_thresholds_applied'] is False
+    assert report['class_thresholds'] == {}
+    assert report['quality']['labeled_set']['pattern'].endswith(
+        'train-*.tfrecord')
+    assert os.path.getsize(cal['plot']) > 10_000
+    if task == 'detection':
+      assert 0 <= cal['teacher_coco']['AP'] <= 1
+    else:
+      assert 0 <= cal['mean_iou_at_threshold'] <= 1
+  assert any(l.startswith('| segmentation | ') and ' at 0.5 | ' in l
+             for l in demo['stdout'].splitlines())
+
+
 def test_table_is_printed(demo):
   lines = demo['stdout'].splitlines()
   rows = [l for l in lines if l.startswith('| detection | AP ')]

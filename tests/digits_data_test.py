@@ -59,3 +59,24 @@ def test_coco_annotations_match_records(digits_data):
     n_boxes += int(tf_example_decoder.TfExampleDecoder().decode(record)[
         'groundtruth_classes'].shape[0])
   assert n_boxes == len(coco['annotations'])
+
+
+def test_calibration_split_leaves_the_other_splits_unchanged(tmp_path):
+  def records(out, split):
+    return [r.numpy() for r in tf.data.TFRecordDataset(
+        sorted(tf.io.gfile.glob(out[split])))]
+
+  without = digits.make_dataset(str(tmp_path / 'a'), seed=2, num_train=6,
+                                num_unlabeled=4, num_val=4, num_shards=1)
+  with_cal = digits.make_dataset(str(tmp_path / 'b'), seed=2, num_train=6,
+                                 num_unlabeled=4, num_val=4, num_shards=1,
+                                 num_calibration=5)
+  assert digits.CALIBRATION not in without
+  for split in digits.SPLITS:
+    assert records(without, split) == records(with_cal, split)
+  calibration = records(with_cal, digits.CALIBRATION)
+  assert len(calibration) == 5
+  assert not set(calibration) & set(records(with_cal, 'train'))
+  det = tf_example_decoder.TfExampleDecoder().decode(calibration[0])
+  assert int(det['source_id']) >= 3_000_000
+  assert det['groundtruth_classes'].shape[0] >= 1

@@ -20,6 +20,9 @@ from official_ext.data import sharded_writer
 from official_ext.data import tfexample
 
 SPLITS = ('train', 'unlabeled', 'val')
+# Labeled canvases of the train split's source digits that no model trains
+# on: the teacher's calibration set (pseudo_label --calibration_pattern).
+CALIBRATION = 'calibration'
 
 
 @dataclasses.dataclass
@@ -97,7 +100,7 @@ def render_canvas(rng: np.random.RandomState, images: np.ndarray,
 
 def source_id(split: str, index: int) -> int:
   """Numeric, unique across splits: Model Garden's COCO eval parses ids."""
-  return SPLITS.index(split) * 1_000_000 + index
+  return (SPLITS + (CALIBRATION,)).index(split) * 1_000_000 + index
 
 
 def write_split(output_dir: str, split: str, num_images: int, seed: int,
@@ -144,8 +147,11 @@ def coco_annotations(canvases: Sequence[Canvas], split: str) -> dict:
 
 def make_dataset(output_dir: str, seed: int = 0, num_train: int = 200,
                  num_unlabeled: int = 1000, num_val: int = 200,
-                 size: int = 128, num_shards: int = 2) -> Dict[str, str]:
-  """Writes train (labeled), unlabeled (image only) and val splits.
+                 size: int = 128, num_shards: int = 2,
+                 num_calibration: int = 0) -> Dict[str, str]:
+  """Writes train (labeled), unlabeled (image only) and val splits, and
+  with `num_calibration` a labeled calibration split: new canvases of the
+  train split's source digits (the other splits do not change with it).
 
   Returns a dict of file patterns and the val COCO json path.
   """
@@ -164,4 +170,10 @@ def make_dataset(output_dir: str, seed: int = 0, num_train: int = 200,
       with tf.io.gfile.GFile(path, 'w') as f:
         json.dump(coco_annotations(canvases, split), f)
       out['val_annotations'] = path
+  if num_calibration:
+    write_split(output_dir, CALIBRATION, num_calibration,
+                seed * 1000 + len(SPLITS), sources['train'], images, targets,
+                num_shards=num_shards, size=size)
+    out[CALIBRATION] = os.path.join(output_dir,
+                                    f'{CALIBRATION}-*.tfrecord')
   return out

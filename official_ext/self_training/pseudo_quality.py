@@ -1,9 +1,9 @@
 """Thresholds and quality checks around a labeling run.
 
 `prepare` (before labeling) reads per-class thresholds from a JSON file,
-or measures the teacher on a labeled calibration set (`calibration`) and,
-with `class_thresholds='auto'`, picks per class the lowest threshold that
-reaches `target_precision`. `review` (after labeling) compares the pseudo
+or measures the teacher on a labeled calibration set (`calibration`, drawn
+by `calibration_plot`) and picks per class the lowest threshold that reaches
+`target_precision`, which labeling uses with `class_thresholds='auto'`. `review` (after labeling) compares the pseudo
 labels with the labeled set and returns the warnings; `enforce` makes them
 an error with `strict_quality`.
 
@@ -20,6 +20,7 @@ import tensorflow as tf
 
 from official_ext.data import record_files
 from official_ext.self_training import calibration
+from official_ext.self_training import calibration_plot
 from official_ext.self_training import quality
 
 
@@ -56,31 +57,52 @@ def prepare(config, teacher) -> Tuple[Dict[int, float], dict]:
   thresholds = {}
   if config.class_thresholds not in ('', 'auto'):
     thresholds = read_thresholds(config.class_thresholds)
+  if not config.calibration_pattern:
+    return thresholds, {}
+  return _calibrate(config, teacher, thresholds)
+
+
+def _calibrate(config, teacher, thresholds: Dict[int, float]
+               ) -> Tuple[Dict[int, float], dict]:
+  """Measures the teacher on the calibration set: the 'quality' section's
+  table, plot and per-class thresholds; the thresholds to label with."""
   section = {}
-  if config.calibration_pattern:
-    files = record_files.match(config.calibration_pattern,
-                               'calibration_pattern')
-    logging.info('Calibrating the teacher on %d labeled files.', len(files))
-    table = calibration.measure(teacher, files, config.score_threshold,
-                                thresholds, config.batch_size)
-    section['calibration'] = table
-    if config.class_thresholds == 'auto':
-      chosen = quality.auto_thresholds(
-          table, config.target_precision, config.score_threshold,
-          config.min_calibration_examples)
-      section['auto_thresholds'] = chosen
-      thresholds = {int(c): v['threshold'] for c, v in chosen.items()
-                    if v['threshold'] != config.score_threshold}
-      logging.info('Per-class thresholds (target precision %.2f): %s',
-                   config.target_precision,
-                   {c: v['threshold'] for c, v in chosen.items()})
-      if teacher.task == 'segmentation' and thresholds:
-        # The masks' mIoU at the thresholds chosen.
-        again = calibration.measure(teacher, files, config.score_threshold,
-                                    thresholds, config.batch_size)
-        table['at_class_thresholds'] = {
-            k: again[k] for k in ('mean_iou_at_threshold', 'iou_at_threshold',
-                                  'ignored_fraction_at_threshold')}
+  files = record_files.match(config.calibration_pattern,
+                             'calibration_pattern')
+  logging.info('Calibrating the teacher on %d labeled files.', len(files))
+  table = calibration.measure(teacher, files, config.score_threshold,
+                              thresholds, config.batch_size)
+  section['calibration'] = table
+  # What `auto` picks, reported with or without it (the user's evidence
+  # for choosing); applied only with class_thresholds='auto'.
+  chosen = quality.auto_thresholds(
+      table, config.target_precision, config.score_threshold,
+      config.min_calibration_examples)
+  applied = config.class_thresholds == 'auto'
+  section['auto_thresholds'] = chosen
+  section['auto_thresholds_applied'] = applied
+  logging.info('Per-class thresholds at target precision %.2f (%s): %s',
+               config.target_precision,
+               'labeling with them' if applied else 'not applied; '
+               '--class_thresholds=auto applies them',
+               {c: v['threshold'] for c, v in chosen.items()})
+  if applied:
+    thresholds = {int(c): v['threshold'] for c, v in chosen.items()
+                  if v['threshold'] != config.score_threshold}
+    if teacher.task == 'segmentation' and thresholds:
+      # The masks' mIoU at the thresholds chosen.
+      again = calibration.measure(teacher, files, config.score_threshold,
+                                  thresholds, config.batch_size)
+      table['at_class_thresholds'] = {
+          k: again[k] for k in ('mean_iou_at_threshold', 'iou_at_threshold',
+                                'ignored_fraction_at_threshold')}
+  plot = config.output_prefix + '_calibration.png'
+  calibration_plot.write(
+      plot, table, config.score_threshold, chosen,
+      title=f'teacher on {config.calibration_pattern} '
+            f'(dots: lowest threshold with precision >= '
+            f'{config.target_precision})')
+  section['plot'] = plot
   return thresholds, section
 
 

@@ -7,7 +7,9 @@ from any directory; output logged, progress printed):
   data           make_digits_dataset
   teacher        train --experiment=supervised_digits[_seg] train_and_eval
   teacher_export export_saved_model
-  pseudo_label   pseudo_label (the teacher labels the unlabeled split)
+  pseudo_label   pseudo_label (the teacher labels the unlabeled split; it is
+                 first measured on a labeled calibration split that no model
+                 trains on: precision/recall per class, thresholds, warnings)
   student        train --experiment=selftrain_digits[_seg] train_and_eval
   student_export export_saved_model
 for detection and segmentation, side by side (--noparallel_tasks: one after
@@ -17,7 +19,8 @@ their recipes set (`trainer.train_steps`); --quick trains 20. Ends with a
 teacher-vs-student table and writes OUTPUT/results.json,
 OUTPUT/teacher_vs_student.png; TensorBoard logs are in
 OUTPUT/<task>/{teacher,student}, pseudo-label overlays in
-OUTPUT/<task>/pseudo/pseudo_overlays.
+OUTPUT/<task>/pseudo/pseudo_overlays, the calibration plot in
+OUTPUT/<task>/pseudo/pseudo_calibration.png.
 """
 
 import json
@@ -44,18 +47,28 @@ _PARALLEL = flags.DEFINE_bool(
     'Run the tasks\' loops side by side (they share only the data), each '
     'process with a share of the CPUs\' threads; --noparallel_tasks runs '
     'them one after the other with TensorFlow\'s default threads.')
+_CLASS_THRESHOLDS = flags.DEFINE_enum(
+    'class_thresholds', '', ['', 'auto'],
+    'Pseudo-label thresholds: \'\' the student recipe\'s one threshold for '
+    'every class; auto: per class, the lowest with precision >= '
+    '--target_precision on the calibration split (the per-class thresholds '
+    'are reported either way).')
+_TARGET_PRECISION = flags.DEFINE_float(
+    'target_precision', 0.8, 'For the per-class thresholds (pseudo_label).')
 
 METRICS = {'detection': ('AP', 'AP50'), 'segmentation': ('mean_iou',)}
 NUM_CLASSES = 11  # Background + ten digits, for both tasks.
 PROGRESS = ('train | step', ' eval | step', 'Worker 0/', '"images_labeled"',
-            'Writing fingerprint')
+            'Writing fingerprint', 'Per-class thresholds', 'quality:')
 _RUNNER = stages.Runner(PROGRESS, env={'TF_CPP_MIN_LOG_LEVEL': '2'})
 
 
 def sizes(quick: bool) -> dict:
   if quick:
-    return dict(num_train=32, num_unlabeled=32, num_val=16)
-  return dict(num_train=200, num_unlabeled=1000, num_val=200)
+    return dict(num_train=32, num_unlabeled=32, num_val=16,
+                num_calibration=16)
+  return dict(num_train=200, num_unlabeled=1000, num_val=200,
+              num_calibration=100)
 
 
 def train_steps(task: str, quick: bool) -> dict:
@@ -113,7 +126,11 @@ def run_task(task: str, data: dict, out: str, num_steps: dict) -> dict:
       f"--teacher={dirs['teacher_export']}",
       f'--task={task}', f"--input_pattern={data['unlabeled']}",
       f'--output_prefix={prefix}', f'--score_threshold={threshold}',
-      f'--num_classes={NUM_CLASSES}', '--no_progress'], logs['pseudo'])
+      f'--num_classes={NUM_CLASSES}', '--no_progress',
+      f"--calibration_pattern={data['calibration']}",
+      f"--labeled_pattern={data['train']}",
+      f'--class_thresholds={_CLASS_THRESHOLDS.value}',
+      f'--target_precision={_TARGET_PRECISION.value}'], logs['pseudo'])
   train('student', student, num_steps['student'],
         extra=[f'task.pseudo_data.input_path={prefix}-*.tfrecord'])
   export('student_export', student, dirs['student'])
@@ -124,7 +141,8 @@ def run_task(task: str, data: dict, out: str, num_steps: dict) -> dict:
             'pseudo_labels': {k: report.get(k) for k in (
                 'images_labeled', 'score_threshold', 'boxes_per_image_mean',
                 'ignored_fraction', 'teacher_images_per_second')
-                              if report.get(k) is not None}}
+                              if report.get(k) is not None},
+            'calibration': calibration_summary(report, threshold)}
   for model in ('teacher', 'student'):
     event_dir = os.path.join(dirs[model], 'validation')
     result[model] = {m: summaries.last_value(event_dir, m)
@@ -132,6 +150,32 @@ def run_task(task: str, data: dict, out: str, num_steps: dict) -> dict:
   result['student_minus_teacher'] = {
       m: result['student'][m] - result['teacher'][m] for m in METRICS[task]}
   return result
+
+
+def calibration_summary(report: dict, threshold: float) -> dict:
+  """The teacher on the calibration split, from the labeling report: its
+  COCO AP or mask mIoU, overall precision/recall at the threshold used, the
+  per-class thresholds (applied or not) and the quality warnings."""
+  section = report.get('quality', {})
+  table = section.get('calibration')
+  if not table:
+    return {}
+  at = min(range(len(table['thresholds'])),
+           key=lambda i: abs(table['thresholds'][i] - threshold))
+  out = {'images': table.get('images'),
+         'threshold': table['thresholds'][at],
+         'precision': table['overall']['precision'][at],
+         'recall': table['overall']['recall'][at],
+         'class_thresholds': {c: v['threshold'] for c, v in
+                              section.get('auto_thresholds', {}).items()},
+         'class_thresholds_applied': section.get('auto_thresholds_applied'),
+         'warnings': section.get('warnings', []),
+         'plot': section.get('plot')}
+  if 'teacher_coco' in table:
+    out['teacher_coco'] = table['teacher_coco']
+  if table.get('mean_iou_at_threshold') is not None:
+    out['mean_iou_at_threshold'] = table['mean_iou_at_threshold']
+  return out
 
 
 def table(results: dict) -> str:
@@ -142,6 +186,18 @@ def table(results: dict) -> str:
       lines.append(f"| {task} | {m} | {r['teacher'][m]:.4f} | "
                    f"{r['student'][m]:.4f} | "
                    f"{r['student_minus_teacher'][m]:+.4f} |")
+  lines += ['', '| task | calibration split: precision, recall at the '
+            'threshold | per-class thresholds (precision >= target) | '
+            'applied |', '|---|---|---|---|']
+  for task, r in results['tasks'].items():
+    cal = r.get('calibration')
+    if cal:
+      chosen = ' '.join(f'{c}:{t:g}' for c, t in sorted(
+          cal['class_thresholds'].items(), key=lambda kv: int(kv[0])))
+      figures = ', '.join('n/a' if v is None else f'{v:.2f}'
+                          for v in (cal['precision'], cal['recall']))
+      lines.append(f"| {task} | {figures} at {cal['threshold']:g} | "
+                   f"{chosen} | {cal['class_thresholds_applied']} |")
   lines += ['', '| stage | seconds |', '|---|---|',
             f"| data | {results['wall_time_s']['data']:.0f} |"]
   for task, r in results['tasks'].items():
@@ -194,15 +250,18 @@ def demo(_):
   size = sizes(_QUICK.value)
   start = time.time()
   results = {'quick': _QUICK.value, 'seed': _SEED.value, 'sizes': size,
+             'class_thresholds': _CLASS_THRESHOLDS.value or 'one threshold',
              'tasks': {}, 'wall_time_s': {}}
   data_dir = os.path.join(out, 'data')
   results['wall_time_s']['data'] = _run('data', 'make_digits_dataset', [
       f'--output_dir={data_dir}',
       f'--seed={_SEED.value}', f"--num_train={size['num_train']}",
       f"--num_unlabeled={size['num_unlabeled']}",
-      f"--num_val={size['num_val']}"], os.path.join(out, 'data.log'))
+      f"--num_val={size['num_val']}",
+      f"--num_calibration={size['num_calibration']}"],
+      os.path.join(out, 'data.log'))
   data = {split: os.path.join(data_dir, f'{split}-*.tfrecord')
-          for split in ('train', 'unlabeled', 'val')}
+          for split in ('train', 'unlabeled', 'val', 'calibration')}
   data['val_annotations'] = os.path.join(data_dir, 'annotations_val.json')
   lanes = _TASKS.value if _PARALLEL.value else _TASKS.value[:1]
   threads = stages.lane_threads(len(lanes))

@@ -17,6 +17,10 @@ _NUM_TRAIN = flags.DEFINE_integer('num_train', 200, 'Labeled train images.')
 _NUM_UNLABELED = flags.DEFINE_integer('num_unlabeled', 1000,
                                       'Unlabeled images (labels withheld).')
 _NUM_VAL = flags.DEFINE_integer('num_val', 200, 'Validation images.')
+_NUM_CALIBRATION = flags.DEFINE_integer(
+    'num_calibration', 0, 'Labeled calibration images (canvases of the train '
+    "split's digits that no model trains on), for pseudo_label "
+    '--calibration_pattern; 0 writes none.')
 _SIZE = flags.DEFINE_integer('image_size', 128, 'Canvas size in pixels.')
 _NUM_SHARDS = flags.DEFINE_integer('num_shards', 2, 'Shards per split.')
 
@@ -25,7 +29,8 @@ def main(_):
   paths = digits.make_dataset(
       _OUTPUT_DIR.value, seed=_SEED.value, num_train=_NUM_TRAIN.value,
       num_unlabeled=_NUM_UNLABELED.value, num_val=_NUM_VAL.value,
-      size=_SIZE.value, num_shards=_NUM_SHARDS.value)
+      size=_SIZE.value, num_shards=_NUM_SHARDS.value,
+      num_calibration=_NUM_CALIBRATION.value)
   print(json.dumps(paths, indent=2))
 
 

@@ -81,7 +81,9 @@ _CLASS_THRESHOLDS = flags.DEFINE_string(
 _CALIBRATION = flags.DEFINE_string(
     'calibration_pattern', '', 'Labeled TFRecords the student does not train '
     'on: the report gets the teacher\'s precision/recall per class and '
-    'threshold (and COCO AP, or the masks\' mIoU) on them.')
+    'threshold (and COCO AP, or the masks\' mIoU) on them, the per-class '
+    'thresholds --class_thresholds=auto would apply, and a plot, '
+    'PREFIX_calibration.png.')
 _TARGET_PRECISION = flags.DEFINE_float(
     'target_precision', 0.8, 'Precision --class_thresholds=auto aims for.')
 _MIN_EXAMPLES = flags.DEFINE_integer(
