@@ -3,6 +3,7 @@
 import dataclasses
 
 from official.modeling import hyperparams
+from official_ext.self_training import quality
 
 
 @dataclasses.dataclass
@@ -58,15 +59,10 @@ class SelfTrainingConfig(hyperparams.Config):
       raise ValueError(
           f'task.self_training.max_loss_ratio={self.max_loss_ratio}: must be '
           '> 0 (default 10).')
-    if self.class_thresholds == 'auto' and not self.calibration_pattern:
-      raise ValueError(
-          "task.self_training.class_thresholds='auto' needs "
-          'task.self_training.calibration_pattern (labeled TFRecords the '
-          'student does not train on).')
-    if not 0.0 < self.target_precision <= 1.0:
-      raise ValueError(
-          f'task.self_training.target_precision={self.target_precision}: '
-          'must be in (0, 1].')
+    quality.check_threshold_options(
+        self.class_thresholds, self.calibration_pattern,
+        self.target_precision,
+        name=lambda field: f'task.self_training.{field}')
     if pseudo_batch_size <= 0:
       raise ValueError(
           f'task.pseudo_data.global_batch_size={pseudo_batch_size}: '

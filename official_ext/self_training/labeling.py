@@ -31,6 +31,7 @@ from official_ext.self_training import labeling_input
 from official_ext.self_training import labeling_report
 from official_ext.self_training import pseudo_quality
 from official_ext.self_training import pseudo_shards
+from official_ext.self_training import quality
 from official_ext.self_training import shard_plan
 from official_ext.self_training import teacher as teacher_lib
 
@@ -75,12 +76,9 @@ class LabelingConfig:
                        f'[0, --num_workers={self.num_workers}).')
     if self.batch_size < 1:
       raise ValueError(f'--batch_size={self.batch_size}: must be >= 1.')
-    if self.class_thresholds == 'auto' and not self.calibration_pattern:
-      raise ValueError('--class_thresholds=auto needs --calibration_pattern '
-                       '(labeled TFRecords the student does not train on).')
-    if not 0.0 < self.target_precision <= 1.0:
-      raise ValueError(f'--target_precision={self.target_precision}: must '
-                       'be in (0, 1].')
+    quality.check_threshold_options(
+        self.class_thresholds, self.calibration_pattern,
+        self.target_precision, name=lambda field: f'--{field}')
 
 
 def label_shards(teacher, writer: pseudo_shards.PseudoShardWriter, config):

@@ -191,6 +191,20 @@ def _table(thresholds, tp, predictions, ground_truths, unit) -> dict:
                   len(thresholds), ground_truths.sum())))}}
 
 
+def check_threshold_options(class_thresholds: str, calibration_pattern: str,
+                            target_precision: float, name=lambda f: f):
+  """Raises ValueError for per-class threshold options that cannot work;
+  `name(field)` is how the user spells a field (a flag or a config path)."""
+  if class_thresholds == 'auto' and not calibration_pattern:
+    raise ValueError(
+        f"{name('class_thresholds')}=auto needs "
+        f"{name('calibration_pattern')} (labeled TFRecords the student does "
+        'not train on).')
+  if not 0.0 < target_precision <= 1.0:
+    raise ValueError(f"{name('target_precision')}={target_precision}: must "
+                     'be in (0, 1].')
+
+
 def auto_thresholds(table: dict, target_precision: float, fallback: float,
                     min_ground_truths: int) -> Dict[str, dict]:
   """Per class of `table` (from `.table()`): the lowest threshold whose
