@@ -126,3 +126,33 @@ def test_warnings_name_the_biased_class_and_silence():
   assert found[0].startswith('class 1: 93.8% of the pseudo labels vs 33.3%')
   assert found[1].startswith('50.0% of the images have no pseudo label')
   assert found[2].startswith('0.40 pseudo boxes per image vs 2.50')
+
+
+def test_masks_at_other_class_thresholds_without_another_pass():
+  """at_class_thresholds equals counting again with those thresholds."""
+  rng = np.random.RandomState(0)
+  gt = rng.randint(0, 4, (6, 32, 32))
+  gt[:, :2] = 255
+  classes = np.where(rng.rand(6, 32, 32) < 0.7, gt % 255, rng.randint(0, 4))
+  confidence = rng.rand(6, 32, 32).astype(np.float32)
+  counts = quality.SegmentationCounts(num_classes=4, score_threshold=0.33)
+  for i in range(6):
+    counts.add(classes[i], confidence[i], gt[i])
+  chosen = {1: 0.05, 2: 0.6, 3: 0.95}  # Class 0 keeps 0.33.
+  again = quality.SegmentationCounts(num_classes=4, score_threshold=0.33)
+  vector = np.array([0.33, 0.05, 0.6, 0.95], np.float32)
+  for i in range(6):
+    again.add(classes[i], confidence[i], gt[i], class_thresholds=vector)
+  want = again.table()
+  got = counts.at_class_thresholds(chosen)
+  assert got['iou_at_threshold'] == pytest.approx(want['iou_at_threshold'])
+  assert got['mean_iou_at_threshold'] == pytest.approx(
+      want['mean_iou_at_threshold'])
+  assert got['ignored_fraction_at_threshold'] == pytest.approx(
+      want['ignored_fraction_at_threshold'])
+  assert 0 < got['ignored_fraction_at_threshold'] < 1
+  # The labeling threshold alone: the table's own figures.
+  assert counts.at_class_thresholds({}) == {
+      k: counts.table()[k] for k in got}
+  with pytest.raises(ValueError, match='class 2: threshold 0.61'):
+    counts.at_class_thresholds({2: 0.61})

@@ -92,6 +92,16 @@ def measure(teacher, files: List[str], score_threshold: float,
             class_thresholds: Optional[Dict[int, float]] = None,
             batch_size: int = 8) -> dict:
   """The teacher's pseudo-label quality on labeled `files` (see module)."""
+  return measure_with_counts(teacher, files, score_threshold,
+                             class_thresholds, batch_size)[0]
+
+
+def measure_with_counts(teacher, files: List[str], score_threshold: float,
+                        class_thresholds: Optional[Dict[int, float]] = None,
+                        batch_size: int = 8):
+  """`measure`'s table and its counts (quality.DetectionCounts or
+  SegmentationCounts), for figures at other thresholds without another
+  teacher pass."""
   truth = ground_truth(files, teacher.task)
   num_classes = int(teacher.num_classes or 0)
   dataset = labeling_input.build_dataset(files, batch_size,
@@ -140,7 +150,7 @@ def measure(teacher, files: List[str], score_threshold: float,
     with contextlib.redirect_stdout(sys.stderr):  # pycocotools prints.
       result = coco.result()
     table['teacher_coco'] = {k: float(result[k]) for k in ('AP', 'AP50')}
-  return table
+  return table, counts
 
 
 def _add_detection(counts, coco, image_id, labels, gt, height, width,

@@ -70,8 +70,8 @@ def _calibrate(config, teacher, thresholds: Dict[int, float]
   files = record_files.match(config.calibration_pattern,
                              'calibration_pattern')
   logging.info('Calibrating the teacher on %d labeled files.', len(files))
-  table = calibration.measure(teacher, files, config.score_threshold,
-                              thresholds, config.batch_size)
+  table, counts = calibration.measure_with_counts(
+      teacher, files, config.score_threshold, thresholds, config.batch_size)
   section['calibration'] = table
   # What `auto` picks, reported with or without it (the user's evidence
   # for choosing); applied only with class_thresholds='auto'.
@@ -90,12 +90,8 @@ def _calibrate(config, teacher, thresholds: Dict[int, float]
     thresholds = {int(c): v['threshold'] for c, v in chosen.items()
                   if v['threshold'] != config.score_threshold}
     if teacher.task == 'segmentation' and thresholds:
-      # The masks' mIoU at the thresholds chosen.
-      again = calibration.measure(teacher, files, config.score_threshold,
-                                  thresholds, config.batch_size)
-      table['at_class_thresholds'] = {
-          k: again[k] for k in ('mean_iou_at_threshold', 'iou_at_threshold',
-                                'ignored_fraction_at_threshold')}
+      # The masks' mIoU at the thresholds chosen (same teacher pass).
+      table['at_class_thresholds'] = counts.at_class_thresholds(thresholds)
   plot = config.output_prefix + '_calibration.png'
   calibration_plot.write(
       plot, table, config.score_threshold, chosen,

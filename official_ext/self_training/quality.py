@@ -108,7 +108,9 @@ class DetectionCounts:
 
 class SegmentationCounts:
   """Pixel true/false positives per class and confidence threshold; the
-  confusion matrix of the masks at the labeling threshold."""
+  confusion matrix of the masks at the labeling threshold, and per
+  confidence bin, so that `at_class_thresholds` gives the masks' mIoU at
+  other per-class thresholds of the grid without another teacher pass."""
 
   def __init__(self, num_classes: int, score_threshold: float,
                thresholds: Sequence[float] = THRESHOLDS):
@@ -120,8 +122,11 @@ class SegmentationCounts:
     self.predictions = np.zeros(shape, np.int64)
     self.ground_truths = np.zeros(num_classes, np.int64)
     self.confusion = np.zeros((num_classes, num_classes), np.int64)
+    # Bin b holds the pixels with b edges <= their confidence.
+    self.edges = np.array(sorted(set(self.thresholds) | {score_threshold}))
+    self.confusion_by_bin = np.zeros(
+        (len(self.edges) + 1, num_classes, num_classes), np.int64)
     self.pixels = 0
-    self.ignored_at_threshold = 0
     self.images = 0
 
   def add(self, classes, confidence, gt_mask,
@@ -146,23 +151,41 @@ class SegmentationCounts:
     limit = (self.score_threshold if class_thresholds is None
              else np.asarray(class_thresholds, np.float32)[classes])
     kept = confidence >= limit
-    self.ignored_at_threshold += int((~kept).sum())
     np.add.at(self.confusion, (gt[kept], classes[kept]), 1)
+    bins = np.searchsorted(self.edges, confidence, side='right')
+    np.add.at(self.confusion_by_bin, (bins, gt, classes), 1)
 
-  def table(self) -> dict:
-    tp = np.diag(self.confusion).astype(np.float64)
-    union = self.confusion.sum(0) + self.confusion.sum(1) - tp
+  def _masks(self, confusion: np.ndarray) -> dict:
+    """The thresholded masks' IoU from their confusion matrix."""
+    tp = np.diag(confusion).astype(np.float64)
+    union = confusion.sum(0) + confusion.sum(1) - tp
     present = union > 0
     iou = np.where(present, tp / np.maximum(union, 1), np.nan)
+    return {'mean_iou_at_threshold': float(np.nanmean(iou))
+                                     if present.any() else None,
+            'iou_at_threshold': {str(c): float(iou[c])
+                                 for c in np.flatnonzero(present)},
+            'ignored_fraction_at_threshold':
+                (self.pixels - int(confusion.sum())) / max(self.pixels, 1)}
+
+  def at_class_thresholds(self, class_thresholds: Dict[int, float]) -> dict:
+    """The masks' mIoU (and ignored pixels) had each predicted class c been
+    kept at class_thresholds[c] (default the labeling threshold); every
+    threshold must be one of the grid's or the labeling threshold."""
+    confusion = np.zeros_like(self.confusion)
+    for c in range(self.num_classes):
+      t = class_thresholds.get(c, self.score_threshold)
+      if not np.isclose(self.edges, t).any():
+        raise ValueError(f'class {c}: threshold {t} is not one of '
+                         f'{self.edges.tolist()}')
+      first = int(np.flatnonzero(np.isclose(self.edges, t))[0]) + 1
+      confusion[:, c] = self.confusion_by_bin[first:, :, c].sum(0)
+    return self._masks(confusion)
+
+  def table(self) -> dict:
     return _table(self.thresholds, self.true_positives, self.predictions,
                   self.ground_truths, 'pixels') | {
-        'images': self.images,
-        'mean_iou_at_threshold': float(np.nanmean(iou)) if present.any()
-                                 else None,
-        'iou_at_threshold': {str(c): float(iou[c])
-                             for c in np.flatnonzero(present)},
-        'ignored_fraction_at_threshold': self.ignored_at_threshold /
-                                         max(self.pixels, 1)}
+                      'images': self.images, **self._masks(self.confusion)}
 
 
 def _ratio(a, b):
