@@ -27,8 +27,9 @@ names it. Grayscale and RGBA images are converted to RGB, not skipped.
 Quality (pseudo_quality.py): with --calibration_pattern the teacher first
 labels held-out labeled images and the report's "quality.calibration" has
 precision/recall per class at thresholds 0.05..0.95 (and the teacher's COCO
-AP, or the masks' mIoU); --class_thresholds=auto picks per-class thresholds
-from it. Every run checks the pseudo labels against the labeled set
+AP, or the masks' mIoU), the per-class thresholds that reach
+--target_precision (applied with --class_thresholds=auto) and a plot,
+PREFIX_calibration.png. Every run checks the pseudo labels against the labeled set
 (--labeled_pattern, else the calibration set) and warns (report
 "quality.warnings"; --strict_quality: non-zero exit) when a class is far
 over its labeled share, many images get no pseudo label, or boxes per image
