@@ -108,6 +108,14 @@ def test_auto_thresholds_reach_the_report_shards_and_labels(
   assert counts == report['class_counts']
   assert section['labeled_set']['pattern'] == digits_data['val']
   assert section['auto_thresholds_applied'] is True
+  # What other target precisions would give, the asked one among them.
+  sweep = section['target_precision_sweep']
+  assert [r['target_precision'] for r in sweep] == [0.5, 0.6, 0.7, 0.8, 0.9,
+                                                    0.95]
+  at_target = quality.at_thresholds(
+      table, {c: v['threshold'] for c, v in want.items()})
+  assert sweep[1]['precision'] == at_target['precision']
+  assert sweep[1]['recall'] == at_target['recall']
   # The table drawn: a PNG (precision and recall vs threshold).
   assert section['plot'] == prefix + '_calibration.png'
   with open(section['plot'], 'rb') as f:

@@ -24,10 +24,13 @@ def test_detection_precision_recall_by_hand():
   one, two = table['per_class']['1'], table['per_class']['2']
   # Class 1: 0.9 matches, 0.6 is a duplicate of the same box (taken).
   assert one == {'ground_truth_boxes': 1, 'precision': [0.5, 0.5, 0.5],
-                 'recall': [1.0, 1.0, 1.0]}
+                 'recall': [1.0, 1.0, 1.0], 'true_positives': [1, 1, 1],
+                 'predictions': [2, 2, 2]}
   # Class 2: 0.3 is off the box; 0.2 overlaps it with IoU 100/110.
   assert two['precision'] == [0.5, 0.0, None]
   assert two['recall'] == [1.0, 0.0, 0.0]
+  assert two['true_positives'] == [1, 0, 0]
+  assert two['predictions'] == [2, 1, 0]
   assert table['overall']['precision'] == pytest.approx([0.5, 1 / 3, 0.5],
                                                         abs=1e-6)
   assert table['overall']['recall'] == [1.0, 0.5, 0.5]
@@ -63,7 +66,7 @@ def test_crowd_boxes_count_neither_way():
              gt_classes=[1, 1], gt_crowd=[False, True])
   row = counts.table()['per_class']['1']
   assert row == {'ground_truth_boxes': 1, 'precision': [1.0],
-                 'recall': [1.0]}
+                 'recall': [1.0], 'true_positives': [1], 'predictions': [1]}
 
 
 def test_segmentation_pixels_by_hand():
@@ -77,7 +80,7 @@ def test_segmentation_pixels_by_hand():
   # The 255 pixel is left out. Class 1: one pixel (0.8), correct.
   assert table['per_class']['1'] == {
       'ground_truth_pixels': 2, 'precision': [1.0, 1.0],
-      'recall': [0.5, 0.5]}
+      'recall': [0.5, 0.5], 'true_positives': [1, 1], 'predictions': [1, 1]}
   # Class 2: 0.6 wrong (gt 1), 0.3 right.
   assert table['per_class']['2']['precision'] == [0.0, None]
   assert table['per_class']['2']['recall'] == [0.0, 0.0]
@@ -112,6 +115,46 @@ def test_auto_thresholds_pick_lowest_reaching_target():
       '1': 0.3, '2': 0.5, '3': 0.5}
   assert 'never reaches' in chosen['2']['why']
   assert '3 ground truths' in chosen['3']['why']
+
+
+def test_overall_figures_at_per_class_thresholds_by_hand():
+  table = _det().table()
+  # Class 1 at 0.5: 1 of 2 right; class 2 at 0.15: 1 of 2 right; 2 boxes.
+  assert quality.at_thresholds(table, {'1': 0.5, '2': 0.15}) == {
+      'precision': 0.5, 'recall': 1.0}
+  # Class 2 at 0.25: its one box kept is wrong: 1 of 3 right, 1 of 2 found.
+  assert quality.at_thresholds(table, {'1': 0.15, '2': 0.25}) == {
+      'precision': pytest.approx(1 / 3), 'recall': 0.5}
+  # One threshold for all equals the table's overall row.
+  for i, t in enumerate(T):
+    got = quality.at_thresholds(table, {'1': t, '2': t})
+    assert got['precision'] == pytest.approx(
+        table['overall']['precision'][i] or None, abs=1e-6)
+    assert got['recall'] == table['overall']['recall'][i]
+  with pytest.raises(ValueError, match='class 2: threshold 0.3 is not one'):
+    quality.at_thresholds(table, {'1': 0.5, '2': 0.3})
+
+
+def test_target_precision_sweep_by_hand():
+  table = {'thresholds': [0.1, 0.5],
+           'per_class': {
+               '1': {'ground_truth_boxes': 10, 'true_positives': [8, 6],
+                     'predictions': [16, 6]},
+               '2': {'ground_truth_boxes': 10, 'true_positives': [9, 5],
+                     'predictions': [10, 5]}}}
+  for c, row in table['per_class'].items():
+    row['precision'] = [tp / n for tp, n in zip(row['true_positives'],
+                                                row['predictions'])]
+  rows = quality.target_precision_sweep(table, [0.5, 0.9], fallback=0.1,
+                                        min_ground_truths=5)
+  # 0.5: both classes at 0.1: 17 of 26 right, 17 of 20 found.
+  assert rows[0] == {'target_precision': 0.5,
+                     'precision': pytest.approx(17 / 26), 'recall': 0.85,
+                     'f1': pytest.approx(2 * 17 / 46)}
+  # 0.9: class 1 needs 0.5 (6 of 6), class 2 reaches 0.9 at 0.1 (9 of 10).
+  assert rows[1]['precision'] == pytest.approx(15 / 16)
+  assert rows[1]['recall'] == pytest.approx(15 / 20)
+  assert rows[1]['f1'] == pytest.approx(2 * 15 / 36)
 
 
 def test_warnings_name_the_biased_class_and_silence():

@@ -3,9 +3,11 @@
 `prepare` (before labeling) reads per-class thresholds from a JSON file,
 or measures the teacher on a labeled calibration set (`calibration`, drawn
 by `calibration_plot`) and picks per class the lowest threshold that reaches
-`target_precision`, which labeling uses with `class_thresholds='auto'`. `review` (after labeling) compares the pseudo
-labels with the labeled set and returns the warnings; `enforce` makes them
-an error with `strict_quality`.
+`target_precision`, which labeling uses with `class_thresholds='auto'`;
+the report's `target_precision_sweep` shows what other targets would give.
+`review` (after labeling) compares the pseudo labels with the labeled set
+and returns the warnings; `enforce` makes them an error with
+`strict_quality`.
 
 Thresholds for "far" (quality.warnings): a class's share of the pseudo
 labels over 2x its share of the labeled set; over 20% of the images with
@@ -22,6 +24,10 @@ from official_ext.data import record_files
 from official_ext.self_training import calibration
 from official_ext.self_training import calibration_plot
 from official_ext.self_training import quality
+
+
+# Target precisions the report compares (with the one asked for).
+SWEEP_TARGETS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 
 
 class QualityError(ValueError):
@@ -81,6 +87,10 @@ def _calibrate(config, teacher, thresholds: Dict[int, float]
   applied = config.class_thresholds == 'auto'
   section['auto_thresholds'] = chosen
   section['auto_thresholds_applied'] = applied
+  if any(abs(t - config.score_threshold) < 1e-6 for t in table['thresholds']):
+    section['target_precision_sweep'] = quality.target_precision_sweep(
+        table, sorted({*SWEEP_TARGETS, config.target_precision}),
+        config.score_threshold, config.min_calibration_examples)
   logging.info('Per-class thresholds at target precision %.2f (%s): %s',
                config.target_precision,
                'labeling with them' if applied else 'not applied; '

@@ -205,7 +205,9 @@ def _table(thresholds, tp, predictions, ground_truths, unit) -> dict:
         f'ground_truth_{unit}': int(ground_truths[c]),
         'precision': _rounded(_ratio(tp[c], predictions[c])),
         'recall': _rounded(_ratio(tp[c], np.full(len(thresholds),
-                                                 ground_truths[c])))}
+                                                 ground_truths[c]))),
+        'true_positives': tp[c].tolist(),
+        'predictions': predictions[c].tolist()}
   total_tp, total_pred = tp.sum(0), predictions.sum(0)
   return {'thresholds': list(thresholds), 'per_class': per_class,
           'overall': {
@@ -249,6 +251,45 @@ def auto_thresholds(table: dict, target_precision: float, fallback: float,
                    'why': f'lowest threshold with precision >= '
                           f'{target_precision}'}
   return chosen
+
+
+def at_thresholds(table: dict, class_thresholds: Dict[str, float]) -> dict:
+  """Overall precision and recall of `table` (from `.table()`) had each
+  class c been kept at class_thresholds[c]; every class of the table needs
+  a threshold on its grid."""
+  grid = np.asarray(table['thresholds'])
+  tp = predictions = ground_truths = 0
+  for c, row in table['per_class'].items():
+    t = class_thresholds[c]
+    if not np.isclose(grid, t).any():
+      raise ValueError(f'class {c}: threshold {t} is not one of '
+                       f'{grid.tolist()}')
+    i = int(np.flatnonzero(np.isclose(grid, t))[0])
+    tp += row['true_positives'][i]
+    predictions += row['predictions'][i]
+    ground_truths += next(v for k, v in row.items()
+                          if k.startswith('ground_truth_'))
+  return {'precision': tp / predictions if predictions else None,
+          'recall': tp / ground_truths if ground_truths else None}
+
+
+def target_precision_sweep(table: dict, targets: Sequence[float],
+                           fallback: float, min_ground_truths: int
+                           ) -> List[dict]:
+  """For each target precision: the overall precision, recall and F1 of
+  the labels at the per-class thresholds `auto_thresholds` picks for it,
+  measured on the same table (so optimistic: chosen and measured on one
+  set). Evidence for choosing the target."""
+  rows = []
+  for target in targets:
+    chosen = auto_thresholds(table, target, fallback, min_ground_truths)
+    figures = at_thresholds(table, {c: v['threshold']
+                                    for c, v in chosen.items()})
+    p, r = figures['precision'], figures['recall']
+    f1 = 2 * p * r / (p + r) if p is not None and r and p + r > 0 else None
+    rows.append({'target_precision': target, 'precision': p, 'recall': r,
+                 'f1': f1})
+  return rows
 
 
 def shares(counts: Dict[str, int]) -> Dict[str, float]:
