@@ -196,3 +196,65 @@ def test_exported_student_labels_round_two(demo, tmp_path):
     assert report['images_labeled'] == demo['results']['sizes'][
         'num_unlabeled']
     assert report['shards_complete'] == report['num_shards'] == 2
+
+
+@pytest.fixture(scope='module')
+def auto_demo(demo, wheel_install):
+  """The detection loop again on the quick demo's teachers, with the
+  per-class thresholds applied."""
+  out = os.path.join(wheel_install['cwd'], 'auto')
+  proc = _python(['-m', 'official_ext.tools.demo', '--quick',
+                  '--tasks=detection', '--class_thresholds=auto',
+                  f"--teachers_from={demo['out']}", f'--output_dir={out}'],
+                 cwd=wheel_install['cwd'], env=wheel_install['env'])
+  with open(os.path.join(out, 'results.json')) as f:
+    return dict(out=out, results=json.load(f), stdout=proc.stdout)
+
+
+def test_teachers_from_reuses_data_and_teachers(demo, auto_demo):
+  """Only pseudo-labeling, the student and its export ran; the teacher is
+  the earlier run's (same metrics, nothing trained or copied here), and the
+  labels the student trained on are the new, per-class-thresholded ones."""
+  results = auto_demo['results']
+  assert results['teachers_from'] == demo['out']
+  assert results['class_thresholds'] == 'auto'
+  assert 'data' not in results['wall_time_s']
+  assert not os.path.exists(os.path.join(auto_demo['out'], 'data'))
+  r = results['tasks']['detection']
+  assert list(r['wall_time_s']) == ['pseudo_label', 'student',
+                                    'student_export']
+  assert r['teacher'] == demo['results']['tasks']['detection']['teacher']
+  root = os.path.join(auto_demo['out'], 'detection')
+  assert sorted(os.listdir(root)) == sorted(
+      ['pseudo', 'pseudo.log', 'student', 'student.log', 'student_export',
+       'student_export.log'])
+  assert tf.train.latest_checkpoint(os.path.join(root, 'student')).endswith(
+      'ckpt-20')
+  with open(os.path.join(root, 'student', 'params.yaml')) as f:
+    assert os.path.join(root, 'pseudo', 'pseudo-*.tfrecord') in f.read()
+  with open(os.path.join(root, 'pseudo', 'pseudo_report.json')) as f:
+    report = json.load(f)
+  chosen = report['quality']['auto_thresholds']
+  assert report['quality']['auto_thresholds_applied'] is True
+  assert r['calibration']['class_thresholds_applied'] is True
+  assert r['calibration']['class_thresholds'] == {
+      c: v['threshold'] for c, v in chosen.items()}
+  threshold = r['pseudo_labels']['score_threshold']
+  assert {int(c): t for c, t in report['class_thresholds'].items()} == {
+      int(c): v['threshold'] for c, v in chosen.items()
+      if v['threshold'] != threshold}
+  assert any(l.startswith('| data, teachers | from ')
+             for l in auto_demo['stdout'].splitlines())
+
+
+def test_teachers_from_another_seed_fails_before_training(demo,
+                                                          wheel_install):
+  out = os.path.join(wheel_install['cwd'], 'other_seed')
+  proc = subprocess.run(
+      [sys.executable, '-m', 'official_ext.tools.demo', '--quick', '--seed=1',
+       f"--teachers_from={demo['out']}", f'--output_dir={out}'],
+      cwd=wheel_install['cwd'], env=wheel_install['env'], capture_output=True,
+      text=True, timeout=300)
+  assert proc.returncode != 0
+  assert "its seed is 0, this run's 1" in proc.stderr
+  assert '[detection/' not in proc.stdout

@@ -1,6 +1,12 @@
 """The whole self-training loop on the built-in digits data, with results.
 
   python -m official_ext.tools.demo --output_dir=runs/demo [--quick] [--seed=0]
+  python -m official_ext.tools.demo --output_dir=runs/auto_s0 \
+      --teachers_from=runs/demo --class_thresholds=auto
+
+The second form compares pseudo-label options on the same teachers: it reuses
+an earlier run's data and exported teachers (read in place, not copied) and
+runs only pseudo_label, student and student_export.
 
 Stages, each a real command a user runs (`python -m official_ext.tools.X`,
 from any directory; output logged, progress printed):
@@ -55,6 +61,11 @@ _CLASS_THRESHOLDS = flags.DEFINE_enum(
     'are reported either way).')
 _TARGET_PRECISION = flags.DEFINE_float(
     'target_precision', 0.8, 'For the per-class thresholds (pseudo_label).')
+_TEACHERS_FROM = flags.DEFINE_string(
+    'teachers_from', None,
+    'Output folder of an earlier, finished demo run with the same --seed and '
+    '--quick: its data and exported teachers are used as they are, and only '
+    'the pseudo-labels, the student and its export are made here.')
 
 METRICS = {'detection': ('AP', 'AP50'), 'segmentation': ('mean_iou',)}
 NUM_CLASSES = 11  # Background + ten digits, for both tasks.
@@ -87,8 +98,10 @@ def _run(stage, tool, args, log_path):
                      log_path)
 
 
-def run_task(task: str, data: dict, out: str, num_steps: dict) -> dict:
-  """teacher -> export -> pseudo-label -> student -> export for one task."""
+def run_task(task: str, data: dict, out: str, num_steps: dict,
+             teachers_from: str = None) -> dict:
+  """teacher -> export -> pseudo-label -> student -> export for one task;
+  with `teachers_from`, that run's teacher and export replace the first two."""
   teacher, student = digits_recipes.EXPERIMENTS[task]
   # The student recipe's pseudo-label threshold; the labeler uses the same.
   threshold = digits_recipes.config(student).task.self_training.score_threshold
@@ -96,6 +109,9 @@ def run_task(task: str, data: dict, out: str, num_steps: dict) -> dict:
   dirs = {k: os.path.join(root, k) for k in (
       'teacher', 'teacher_export', 'pseudo', 'student', 'student_export')}
   logs = {k: os.path.join(root, f'{k}.log') for k in dirs}
+  if teachers_from:
+    for k in ('teacher', 'teacher_export'):
+      dirs[k] = os.path.join(teachers_from, task, k)
   os.makedirs(root, exist_ok=True)
   common = [f"task.train_data.input_path={data['train']}",
             f"task.validation_data.input_path={data['val']}"]
@@ -119,8 +135,9 @@ def run_task(task: str, data: dict, out: str, num_steps: dict) -> dict:
         f'--checkpoint_path={model_dir}', f'--export_dir={dirs[stage]}'],
         logs[stage])
 
-  train('teacher', teacher, num_steps['teacher'])
-  export('teacher_export', teacher, dirs['teacher'])
+  if not teachers_from:
+    train('teacher', teacher, num_steps['teacher'])
+    export('teacher_export', teacher, dirs['teacher'])
   prefix = os.path.join(dirs['pseudo'], 'pseudo')
   times['pseudo_label'] = _run(f'{task}/pseudo_label', 'pseudo_label', [
       f"--teacher={dirs['teacher_export']}",
@@ -169,12 +186,16 @@ def calibration_summary(report: dict, threshold: float) -> dict:
          'class_thresholds': {c: v['threshold'] for c, v in
                               section.get('auto_thresholds', {}).items()},
          'class_thresholds_applied': section.get('auto_thresholds_applied'),
+         'target_precision_sweep': section.get('target_precision_sweep'),
          'warnings': section.get('warnings', []),
          'plot': section.get('plot')}
   if 'teacher_coco' in table:
     out['teacher_coco'] = table['teacher_coco']
   if table.get('mean_iou_at_threshold') is not None:
     out['mean_iou_at_threshold'] = table['mean_iou_at_threshold']
+  if table.get('at_class_thresholds'):  # Segmentation, auto applied.
+    out['mean_iou_at_class_thresholds'] = table['at_class_thresholds'][
+        'mean_iou_at_threshold']
   return out
 
 
@@ -198,8 +219,11 @@ def table(results: dict) -> str:
                           for v in (cal['precision'], cal['recall']))
       lines.append(f"| {task} | {figures} at {cal['threshold']:g} | "
                    f"{chosen} | {cal['class_thresholds_applied']} |")
-  lines += ['', '| stage | seconds |', '|---|---|',
-            f"| data | {results['wall_time_s']['data']:.0f} |"]
+  lines += ['', '| stage | seconds |', '|---|---|']
+  if 'data' in results['wall_time_s']:
+    lines.append(f"| data | {results['wall_time_s']['data']:.0f} |")
+  if results.get('teachers_from'):
+    lines.append(f"| data, teachers | from {results['teachers_from']} |")
   for task, r in results['tasks'].items():
     for stage, s in r['wall_time_s'].items():
       lines.append(f'| {task}/{stage} | {s:.0f} |')
@@ -233,6 +257,34 @@ def plot(results: dict, path: str):
   plt.close(fig)
 
 
+def earlier_run(path: str, results: dict, tasks: list) -> str:
+  """The absolute path of a finished demo run whose data and teachers this
+  run can reuse: same seed, --quick and sizes, every task's teacher exported;
+  a UsageError naming what differs otherwise."""
+  path = os.path.abspath(path)
+  if path == os.path.abspath(_OUTPUT_DIR.value):
+    raise app.UsageError('--teachers_from: must not be --output_dir (the '
+                         'earlier run\'s students would be overwritten)')
+  try:
+    with open(os.path.join(path, 'results.json')) as f:
+      earlier = json.load(f)
+  except (OSError, ValueError) as e:
+    raise app.UsageError(f'--teachers_from={path}: not a finished demo run '
+                         f'({e})') from None
+  for key in ('seed', 'quick', 'sizes'):
+    if earlier.get(key) != results[key]:
+      raise app.UsageError(
+          f'--teachers_from={path}: its {key} is {earlier.get(key)!r}, this '
+          f'run\'s {results[key]!r}')
+  for task in tasks:
+    saved_model = os.path.join(path, task, 'teacher_export', 'saved_model',
+                               'saved_model.pb')
+    if task not in earlier.get('tasks', {}) or not os.path.exists(saved_model):
+      raise app.UsageError(f'--teachers_from={path}: no exported {task} '
+                           f'teacher ({saved_model})')
+  return path
+
+
 def main(argv):
   try:
     demo(argv)
@@ -252,14 +304,19 @@ def demo(_):
   results = {'quick': _QUICK.value, 'seed': _SEED.value, 'sizes': size,
              'class_thresholds': _CLASS_THRESHOLDS.value or 'one threshold',
              'tasks': {}, 'wall_time_s': {}}
-  data_dir = os.path.join(out, 'data')
-  results['wall_time_s']['data'] = _run('data', 'make_digits_dataset', [
-      f'--output_dir={data_dir}',
-      f'--seed={_SEED.value}', f"--num_train={size['num_train']}",
-      f"--num_unlabeled={size['num_unlabeled']}",
-      f"--num_val={size['num_val']}",
-      f"--num_calibration={size['num_calibration']}"],
-      os.path.join(out, 'data.log'))
+  if _TEACHERS_FROM.value:
+    earlier = earlier_run(_TEACHERS_FROM.value, results, _TASKS.value)
+    results['teachers_from'] = earlier
+    data_dir = os.path.join(earlier, 'data')
+  else:
+    data_dir = os.path.join(out, 'data')
+    results['wall_time_s']['data'] = _run('data', 'make_digits_dataset', [
+        f'--output_dir={data_dir}',
+        f'--seed={_SEED.value}', f"--num_train={size['num_train']}",
+        f"--num_unlabeled={size['num_unlabeled']}",
+        f"--num_val={size['num_val']}",
+        f"--num_calibration={size['num_calibration']}"],
+        os.path.join(out, 'data.log'))
   data = {split: os.path.join(data_dir, f'{split}-*.tfrecord')
           for split in ('train', 'unlabeled', 'val', 'calibration')}
   data['val_annotations'] = os.path.join(data_dir, 'annotations_val.json')
@@ -272,7 +329,8 @@ def demo(_):
   results['parallel_tasks'] = {'lanes': lanes, 'threads': threads}
 
   def lane(task):
-    return lambda: run_task(task, data, out, train_steps(task, _QUICK.value))
+    return lambda: run_task(task, data, out, train_steps(task, _QUICK.value),
+                            results.get('teachers_from'))
 
   if _PARALLEL.value:
     results['tasks'] = stages.run_lanes(
