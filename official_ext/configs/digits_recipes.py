@@ -55,6 +55,21 @@ def schedule_overrides(steps: int, interval: int = 0,
 
 
 def config(name: str) -> cfg.ExperimentConfig:
+  """The digits experiment `name` with its recipe."""
+  return config_from(name, recipe(name))
+
+
+def config_from(experiment: str, recipe_file: str) -> cfg.ExperimentConfig:
+  """A registered experiment with a recipe YAML laid over it."""
   return hyperparams.override_params_dict(
-      exp_factory.get_exp_config(name), recipe(name),
-      is_strict=True)
+      exp_factory.get_exp_config(experiment), recipe_file, is_strict=True)
+
+
+def data_sizes(quick: bool) -> dict:
+  """The demo's digits data sizes (make_digits_dataset's flags); --quick:
+  toy sizes."""
+  if quick:
+    return dict(num_train=32, num_unlabeled=32, num_val=16,
+                num_calibration=16)
+  return dict(num_train=200, num_unlabeled=1000, num_val=200,
+              num_calibration=100)

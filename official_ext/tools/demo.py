@@ -38,8 +38,8 @@ from absl import app
 from absl import flags
 
 from official_ext.configs import digits_recipes
+from official_ext.utils import loop
 from official_ext.utils import stages
-from official_ext.utils import summaries
 
 _OUTPUT_DIR = flags.DEFINE_string('output_dir', 'runs/demo', 'Output folder.')
 _QUICK = flags.DEFINE_bool('quick', False,
@@ -74,14 +74,6 @@ PROGRESS = ('train | step', ' eval | step', 'Worker 0/', '"images_labeled"',
 _RUNNER = stages.Runner(PROGRESS, env={'TF_CPP_MIN_LOG_LEVEL': '2'})
 
 
-def sizes(quick: bool) -> dict:
-  if quick:
-    return dict(num_train=32, num_unlabeled=32, num_val=16,
-                num_calibration=16)
-  return dict(num_train=200, num_unlabeled=1000, num_val=200,
-              num_calibration=100)
-
-
 def train_steps(task: str, quick: bool) -> dict:
   """Teacher and student steps: their recipes' `trainer.train_steps`, or 20."""
   if quick:
@@ -89,13 +81,6 @@ def train_steps(task: str, quick: bool) -> dict:
   teacher, student = digits_recipes.EXPERIMENTS[task]
   return {'teacher': digits_recipes.config(teacher).trainer.train_steps,
           'student': digits_recipes.config(student).trainer.train_steps}
-
-
-def _run(stage, tool, args, log_path):
-  """Runs `python -m official_ext.tools.<tool> ARGS` as a stage; returns its
-  seconds."""
-  return _RUNNER.run(stage, ['-m', f'official_ext.tools.{tool}'] + args,
-                     log_path)
 
 
 def run_task(task: str, data: dict, out: str, num_steps: dict,
@@ -120,26 +105,20 @@ def run_task(task: str, data: dict, out: str, num_steps: dict,
   times = {}
 
   def train(stage, experiment, steps, extra=()):
-    overrides = ','.join(common + digits_recipes.schedule_overrides(steps) +
-                         list(extra))
-    times[stage] = _run(f'{task}/{stage}', 'train', [
-        f'--experiment={experiment}', '--mode=train_and_eval',
-        f'--model_dir={dirs[stage]}',
-        f'--config_file={digits_recipes.recipe(experiment)}',
-        f'--params_override={overrides}'], logs[stage])
+    times[stage] = loop.train(
+        _RUNNER, f'{task}/{stage}', experiment,
+        [digits_recipes.recipe(experiment)], dirs[stage], steps,
+        common + list(extra), logs[stage])
 
   def export(stage, experiment, model_dir):
-    times[stage] = _run(f'{task}/{stage}', 'export_saved_model', [
-        f'--experiment={experiment}',
-        f'--config_file={model_dir}/params.yaml',
-        f'--checkpoint_path={model_dir}', f'--export_dir={dirs[stage]}'],
-        logs[stage])
+    times[stage] = loop.export(_RUNNER, f'{task}/{stage}', experiment,
+                               model_dir, dirs[stage], logs[stage])
 
   if not teachers_from:
     train('teacher', teacher, num_steps['teacher'])
     export('teacher_export', teacher, dirs['teacher'])
   prefix = os.path.join(dirs['pseudo'], 'pseudo')
-  times['pseudo_label'] = _run(f'{task}/pseudo_label', 'pseudo_label', [
+  times['pseudo_label'] = loop.label(_RUNNER, f'{task}/pseudo_label', [
       f"--teacher={dirs['teacher_export']}",
       f'--task={task}', f"--input_pattern={data['unlabeled']}",
       f'--output_prefix={prefix}', f'--score_threshold={threshold}',
@@ -161,9 +140,7 @@ def run_task(task: str, data: dict, out: str, num_steps: dict,
                               if report.get(k) is not None},
             'calibration': calibration_summary(report, threshold)}
   for model in ('teacher', 'student'):
-    event_dir = os.path.join(dirs[model], 'validation')
-    result[model] = {m: summaries.last_value(event_dir, m)
-                     for m in METRICS[task]}
+    result[model] = loop.last_metrics(dirs[model], METRICS[task])
   result['student_minus_teacher'] = {
       m: result['student'][m] - result['teacher'][m] for m in METRICS[task]}
   return result
@@ -299,7 +276,7 @@ def demo(_):
           f'--tasks: {task!r} is not one of {sorted(METRICS)}')
   out = os.path.abspath(_OUTPUT_DIR.value)
   os.makedirs(out, exist_ok=True)
-  size = sizes(_QUICK.value)
+  size = digits_recipes.data_sizes(_QUICK.value)
   start = time.time()
   results = {'quick': _QUICK.value, 'seed': _SEED.value, 'sizes': size,
              'class_thresholds': _CLASS_THRESHOLDS.value or 'one threshold',
@@ -310,7 +287,8 @@ def demo(_):
     data_dir = os.path.join(earlier, 'data')
   else:
     data_dir = os.path.join(out, 'data')
-    results['wall_time_s']['data'] = _run('data', 'make_digits_dataset', [
+    results['wall_time_s']['data'] = _RUNNER.run('data', [
+        '-m', 'official_ext.tools.make_digits_dataset',
         f'--output_dir={data_dir}',
         f'--seed={_SEED.value}', f"--num_train={size['num_train']}",
         f"--num_unlabeled={size['num_unlabeled']}",

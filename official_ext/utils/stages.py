@@ -38,6 +38,7 @@ class Runner:
     self._live = set()
     self._lock = threading.Lock()
     self._stopped = False
+    self.commands = []  # {'stage', 'argv'} of every stage started.
 
   def run(self, stage: str, argv: List[str], log_path: str,
           env: Dict[str, str] = None) -> float:
@@ -54,6 +55,7 @@ class Runner:
                                 stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True)
         self._live.add(proc)
+        self.commands.append({'stage': stage, 'argv': list(argv)})
       try:
         last = None
         for line in proc.stdout:

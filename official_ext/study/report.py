@@ -1,0 +1,165 @@
+"""A study's results as the paper shows them: study.md, .csv, .json, .png.
+
+Input: one record per finished cell, as the study tool writes it into the
+cell's folder (`metrics.json`):
+  {'cell': {'init', 'augmentation', 'labeled_fraction', 'seed'},
+   'supervised': {metric: value}, 'selftrain': {metric: value}, ...}
+Rows of every table: each init, supervised and + self-training; a value is
+the mean over seeds, "value (delta vs the random-init supervised model of
+the same column)". One table per axis (augmentation, labeled fraction) for
+each value of the other axis.
+"""
+
+import csv
+import io
+import json
+import os
+from typing import Dict, List, Sequence
+
+import numpy as np
+
+from official_ext.study import cells as cells_lib
+from official_ext.study import study_config
+
+METRICS = {'detection': ('AP', 'AP50'), 'segmentation': ('mean_iou',)}
+MODELS = cells_lib.MODELS
+
+
+def headline(task: str) -> str:
+  """The metric the tables show."""
+  return METRICS[task][0]
+
+
+def row_label(init: str, model: str) -> str:
+  name = 'random init' if init == study_config.RANDOM else f'{init} init'
+  return name + (' + self-training' if model == cells_lib.SELFTRAIN else '')
+
+
+def mean_metric(records: Sequence[dict], metric: str, model: str,
+                **where) -> float:
+  """Mean over the records (seeds) matching `where` of model's metric."""
+  values = [r[model][metric] for r in records
+            if all(r['cell'][k] == v for k, v in where.items())]
+  return float(np.mean(values)) if values else float('nan')
+
+
+def axis_tables(study, records: Sequence[dict]) -> List[dict]:
+  """Each table: {'axis', 'fixed' (the other axis and its value),
+  'columns', 'rows': [{'label', 'init', 'model', 'values', 'deltas'}]}."""
+  metric = headline(study.task)
+  inits = [i.name for i in study.init]
+  axes = {'augmentation': [a.name for a in study.augmentation],
+          'labeled_fraction': [float(f) for f in study.labeled_fraction]}
+  tables = []
+  for axis, other in (('augmentation', 'labeled_fraction'),
+                      ('labeled_fraction', 'augmentation')):
+    for fixed in axes[other]:
+      rows = []
+      base = [mean_metric(records, metric, cells_lib.SUPERVISED,
+                          init=study_config.RANDOM, **{axis: c, other: fixed})
+              for c in axes[axis]]
+      for init in inits:
+        for model in MODELS:
+          values = [mean_metric(records, metric, model, init=init,
+                                **{axis: c, other: fixed})
+                    for c in axes[axis]]
+          rows.append({'label': row_label(init, model), 'init': init,
+                       'model': model, 'values': values,
+                       'deltas': [v - b for v, b in zip(values, base)]})
+      tables.append({'axis': axis, 'fixed': {other: fixed},
+                     'columns': axes[axis], 'rows': rows})
+  return tables
+
+
+def _text(value) -> str:
+  return f'{value:g}' if isinstance(value, float) else str(value)
+
+
+def _cell(value: float, delta: float, baseline: bool) -> str:
+  if np.isnan(value):
+    return 'pending'
+  return f'{value:.3f}' if baseline else f'{value:.3f} ({delta:+.3f})'
+
+
+def markdown(study, records: Sequence[dict], protocol: str) -> str:
+  metric = headline(study.task)
+  lines = [f'# Study {study.name}: {study.task}, {metric}', '',
+           f'{len(records)} cells finished. {protocol}', '',
+           f'Values: {metric} on the validation set, mean over seeds '
+           f'{list(study.seeds)}; in brackets the difference to the '
+           'random-init supervised model of the same column.']
+  for table in axis_tables(study, records):
+    (other, fixed), = table['fixed'].items()
+    lines += ['', f"## {metric} vs {table['axis'].replace('_', ' ')} "
+              f"({other.replace('_', ' ')} {_text(fixed)})", '',
+              '| | ' + ' | '.join(_text(c) for c in table['columns']) + ' |',
+              '|---|' + '---|' * len(table['columns'])]
+    for row in table['rows']:
+      baseline = (row['init'] == study_config.RANDOM and
+                  row['model'] == cells_lib.SUPERVISED)
+      lines.append(f"| {row['label']} | " + ' | '.join(
+          _cell(v, d, baseline) for v, d in zip(row['values'],
+                                                 row['deltas'])) + ' |')
+  return '\n'.join(lines) + '\n'
+
+
+def csv_text(study, records: Sequence[dict]) -> str:
+  """One line per cell and model."""
+  metrics = METRICS[study.task]
+  out = io.StringIO()
+  writer = csv.writer(out, lineterminator='\n')
+  writer.writerow(['init', 'augmentation', 'labeled_fraction', 'seed',
+                   'model', *metrics, 'train_steps', 'wall_time_s'])
+  for r in records:
+    c = r['cell']
+    for model in MODELS:
+      writer.writerow([c['init'], c['augmentation'], c['labeled_fraction'],
+                       c['seed'], model,
+                       *[f'{r[model][m]:.6f}' for m in metrics],
+                       r['steps'][model], f"{r['wall_time_s'][model]:.1f}"])
+  return out.getvalue()
+
+
+def plot(study, records: Sequence[dict], path: str):
+  """The paper's Figure 1: the metric vs augmentation strength, one line
+  per row (init, +self-training), one panel per labeled fraction."""
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  tables = [t for t in axis_tables(study, records)
+            if t['axis'] == 'augmentation']
+  fig, axes = plt.subplots(1, len(tables), squeeze=False,
+                           figsize=(4.2 * len(tables), 3.6))
+  for ax, table in zip(axes[0], tables):
+    xs = range(len(table['columns']))
+    for row in table['rows']:
+      ax.plot(list(xs), row['values'], marker='o', label=row['label'],
+              linestyle='--' if row['model'] == cells_lib.SELFTRAIN else '-')
+    ax.set_xticks(list(xs))
+    ax.set_xticklabels(table['columns'])
+    ax.set_xlabel('augmentation')
+    ax.set_ylabel(headline(study.task))
+    ax.set_title(f"labeled fraction {table['fixed']['labeled_fraction']:g}")
+    ax.grid(alpha=0.3)
+  axes[0][0].legend(fontsize=7)
+  fig.suptitle(f'study {study.name}')
+  fig.tight_layout()
+  fig.savefig(path, dpi=100)
+  plt.close(fig)
+
+
+def write(study, records: List[dict], output_dir: str, protocol: str
+          ) -> Dict[str, str]:
+  """study.md, study.csv, study.json, study.png under output_dir."""
+  paths = {ext: os.path.join(output_dir, f'study.{ext}')
+           for ext in ('md', 'csv', 'json', 'png')}
+  with open(paths['md'], 'w') as f:
+    f.write(markdown(study, records, protocol))
+  with open(paths['csv'], 'w') as f:
+    f.write(csv_text(study, records))
+  with open(paths['json'], 'w') as f:
+    json.dump({'study': study.as_dict(), 'protocol': protocol,
+               'tables': axis_tables(study, records), 'cells': records},
+              f, indent=2)
+  plot(study, records, paths['png'])
+  return paths

@@ -1,0 +1,242 @@
+"""A study file: the paper's pre-training vs self-training grid as YAML.
+
+    name: digits_detection
+    task: detection                  # or segmentation
+    supervised: {experiment: supervised_digits, recipe: supervised_digits_cpu.yaml}
+    selftrain: {experiment: selftrain_digits, recipe: selftrain_digits_cpu.yaml}
+    train_steps: 1500                # each model of each cell; --quick: quick_steps
+    init:                            # axis 1
+      - {name: random}
+      - {name: pretrained, checkpoint: runs/pretrain, modules: [backbone]}
+    augmentation:                    # axis 2: a preset s1..s4, or overrides
+      - {name: weak, overrides: ['task.train_data.parser.aug_scale_min=0.9']}
+      - {name: s1, preset: s1}
+    labeled_fraction: [0.5, 1.0]     # axis 3 (deterministic subsets)
+    seeds: [0]
+
+A recipe is a file name installed with the package (configs/experiments/) or
+a path (relative paths: from the study file's folder). `check` validates the
+whole file before anything trains and raises `StudyError` with one line
+naming the field.
+"""
+
+import dataclasses
+import os
+import re
+from typing import List
+
+from official.core import exp_factory
+from official.modeling import hyperparams
+
+from official_ext import registry_imports  # pylint: disable=unused-import
+from official_ext.configs import augmentation_presets
+from official_ext.configs import digits_recipes
+
+TASKS = ('detection', 'segmentation')
+RANDOM = 'random'
+_NAME = re.compile(r'^[A-Za-z0-9_.]+$')
+
+
+class StudyError(ValueError):
+  """A study file that cannot run; the message names the field."""
+
+
+@dataclasses.dataclass
+class ModelConfig(hyperparams.Config):
+  """A registered experiment and its recipe YAML."""
+  experiment: str = ''
+  recipe: str = ''
+
+
+@dataclasses.dataclass
+class InitConfig(hyperparams.Config):
+  """A starting point: `random`, or a checkpoint (Model Garden's
+  `task.init_checkpoint`) restoring `modules` (`init_checkpoint_modules`)."""
+  name: str = RANDOM
+  checkpoint: str = ''
+  modules: List[str] = dataclasses.field(
+      default_factory=lambda: ['backbone'])
+
+
+@dataclasses.dataclass
+class AugmentationConfig(hyperparams.Config):
+  """An augmentation strength: a preset (s1..s4) and/or `--params_override`
+  items on the train data (`task.train_data.parser.aug_scale_min=0.9`)."""
+  name: str = ''
+  preset: str = ''
+  overrides: List[str] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass
+class DataConfig(hyperparams.Config):
+  """TFRecord patterns; all empty: the tool makes the digits data."""
+  train: str = ''
+  unlabeled: str = ''
+  val: str = ''
+  val_annotations: str = ''  # Detection: COCO json of `val`.
+
+
+@dataclasses.dataclass
+class StudyConfig(hyperparams.Config):
+  name: str = ''
+  task: str = 'detection'
+  supervised: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+  selftrain: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+  data: DataConfig = dataclasses.field(default_factory=DataConfig)
+  train_steps: int = 0  # 0: the recipes' own trainer.train_steps.
+  quick_steps: int = 20
+  init: List[InitConfig] = dataclasses.field(default_factory=list)
+  augmentation: List[AugmentationConfig] = dataclasses.field(
+      default_factory=list)
+  labeled_fraction: List[float] = dataclasses.field(
+      default_factory=lambda: [1.0])
+  seeds: List[int] = dataclasses.field(default_factory=lambda: [0])
+
+
+_LISTS = {'init': InitConfig, 'augmentation': AugmentationConfig}
+
+
+def load(path: str) -> StudyConfig:
+  """The study file at `path`, checked (`StudyError` naming the field)."""
+  try:
+    raw = hyperparams.read_yaml_to_params_dict(path).as_dict()
+  except Exception as e:  # pylint: disable=broad-except
+    raise StudyError(f'{path}: not a readable YAML study file ({e})') from None
+  study = from_dict(raw)
+  check(study, os.path.dirname(os.path.abspath(path)))
+  return study
+
+
+def from_dict(raw: dict) -> StudyConfig:
+  """A StudyConfig; unknown keys (at any depth) raise StudyError."""
+  _known_keys(raw, StudyConfig, '')
+  study = StudyConfig()
+  try:
+    study.override(raw, is_strict=True)
+  except (KeyError, ValueError, TypeError) as e:
+    raise StudyError(f'study file: {e}') from None
+  return study
+
+
+def _known_keys(raw, cls, where: str):
+  if not isinstance(raw, dict):
+    raise StudyError(f'{where or "study file"}: expected a mapping, got '
+                     f'{raw!r}')
+  fields = {f.name: f for f in dataclasses.fields(cls)}
+  for key, value in raw.items():
+    path = f'{where}.{key}' if where else key
+    if key not in fields:
+      raise StudyError(f'{path}: unknown field; the fields are '
+                       f'{sorted(fields)}')
+    if key in _LISTS and where == '':
+      if not isinstance(value, list):
+        raise StudyError(f'{path}: expected a list')
+      for i, item in enumerate(value):
+        _known_keys(item, _LISTS[key], f'{path}[{i}]')
+    elif key in ('supervised', 'selftrain', 'data'):
+      _known_keys(value, {'data': DataConfig}.get(key, ModelConfig), path)
+
+
+def recipe_file(recipe: str, base_dir: str) -> str:
+  """A recipe path: as given if it exists (relative to `base_dir`), else
+  the packaged recipe of that name."""
+  path = os.path.join(base_dir, recipe)
+  if os.path.isfile(path):
+    return path
+  return digits_recipes.recipe_path(recipe)
+
+
+def check(study: StudyConfig, base_dir: str = '.'):
+  """Everything that can be checked before training; StudyError if not."""
+  if study.task not in TASKS:
+    raise StudyError(f'task: {study.task!r} is not one of {list(TASKS)}')
+  if not study.name or not _NAME.match(study.name):
+    raise StudyError(f'name: {study.name!r}: use letters, digits, _ and .')
+  for role in ('supervised', 'selftrain'):
+    model = getattr(study, role)
+    try:
+      exp_factory.get_exp_config(model.experiment)
+    except (LookupError, KeyError):
+      raise StudyError(f'{role}.experiment: {model.experiment!r} is not a '
+                       'registered experiment') from None
+    try:
+      recipe_file(model.recipe, base_dir)
+    except FileNotFoundError:
+      raise StudyError(f'{role}.recipe: no file {model.recipe!r} (from '
+                       f'{base_dir}) nor a packaged recipe of that name'
+                       ) from None
+  if study.train_steps < 0 or study.quick_steps <= 0:
+    raise StudyError('train_steps >= 0 (0: the recipes\') and quick_steps '
+                     f'> 0; got {study.train_steps}, {study.quick_steps}')
+  for axis in ('init', 'augmentation'):
+    items = getattr(study, axis)
+    if not items:
+      raise StudyError(f'{axis}: at least one entry')
+    names = [item.name for item in items]
+    for i, name in enumerate(names):
+      if not name or not _NAME.match(name):
+        raise StudyError(f'{axis}[{i}].name: {name!r}: use letters, digits, '
+                         '_ and .')
+    if len(set(names)) != len(names):
+      raise StudyError(f'{axis}: names repeat: {names}')
+  if RANDOM not in [i.name for i in study.init]:
+    raise StudyError(f'init: needs an entry named {RANDOM!r} (the baseline '
+                     'every delta is measured against)')
+  for i, init in enumerate(study.init):
+    _check_init(init, f'init[{i}]', base_dir)
+  for i, aug in enumerate(study.augmentation):
+    _check_augmentation(aug, f'augmentation[{i}]', study)
+  if not study.labeled_fraction:
+    raise StudyError('labeled_fraction: at least one entry')
+  for i, fraction in enumerate(study.labeled_fraction):
+    if not 0.0 < fraction <= 1.0:
+      raise StudyError(f'labeled_fraction[{i}]: {fraction} is not in (0, 1]')
+  if not study.seeds or len(set(study.seeds)) != len(study.seeds):
+    raise StudyError(f'seeds: at least one, none repeated: {study.seeds}')
+  data = [study.data.train, study.data.unlabeled, study.data.val]
+  if any(data) and not all(data):
+    raise StudyError('data: set train, unlabeled and val, or none (the '
+                     'digits data)')
+  if (all(data) and study.task == 'detection' and
+      not study.data.val_annotations):
+    raise StudyError('data.val_annotations: detection needs the COCO json '
+                     'of data.val')
+
+
+def _check_init(init: InitConfig, where: str, base_dir: str):
+  if init.name == RANDOM:
+    if init.checkpoint:
+      raise StudyError(f'{where}.checkpoint: the {RANDOM!r} init takes none')
+    return
+  if not init.checkpoint:
+    raise StudyError(f'{where}.checkpoint: {init.name!r} needs a checkpoint')
+  if not init.modules:
+    raise StudyError(f'{where}.modules: which modules to restore '
+                     "(e.g. ['backbone'])")
+  path = os.path.join(base_dir, init.checkpoint)
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  found = (tf.train.latest_checkpoint(path) if os.path.isdir(path) else
+           path if tf.io.gfile.exists(path + '.index') else None)
+  if not found:
+    raise StudyError(f'{where}.checkpoint: no checkpoint at {path}')
+  init.checkpoint = found
+
+
+def _check_augmentation(aug: AugmentationConfig, where: str,
+                        study: StudyConfig):
+  if not aug.preset and not aug.overrides:
+    raise StudyError(f'{where}: set a preset '
+                     f'({sorted(augmentation_presets.PRESETS)}) or overrides')
+  if aug.preset and aug.preset not in augmentation_presets.PRESETS:
+    raise StudyError(f'{where}.preset: {aug.preset!r} is not one of '
+                     f'{sorted(augmentation_presets.PRESETS)}')
+  for role in ('supervised', 'selftrain'):
+    config = exp_factory.get_exp_config(getattr(study, role).experiment)
+    for item in aug.overrides:
+      if '=' not in item or not item.startswith('task.train_data.'):
+        raise StudyError(f'{where}.overrides: {item!r}: use '
+                         "'task.train_data.FIELD=VALUE'")
+      try:
+        hyperparams.override_params_dict(config, item, is_strict=True)
+      except (KeyError, ValueError, TypeError) as e:
+        raise StudyError(f'{where}.overrides: {item!r}: {e}') from None

@@ -1,0 +1,202 @@
+"""The paper's question on your data: pre-training vs self-training over a
+grid of inits, augmentation strengths, labeled fractions and seeds.
+
+  python -m official_ext.tools.study --study=configs/studies/NAME.yaml \\
+      --output_dir=runs/study [--quick] [--num_workers=K --worker_index=I]
+
+The study file is checked first (a bad field: one line naming it, nothing
+trained). Each cell (official_ext/study/cells.py) trains its supervised
+model and its self-trained student with the commands a user runs (train,
+export_saved_model, pseudo_label; official_ext/utils/loop.py) under
+OUTPUT/cells/<cell>/; a cell with its metrics.json is finished and skipped
+on a rerun. Worker I of K runs every K-th cell; each worker rewrites the
+report from all the cells finished so far: OUTPUT/study.{md,csv,json,png}.
+Without data paths in the study file, the tool makes the digits data (the
+demo's sizes; --quick: its toy sizes) under OUTPUT/data.
+"""
+
+import json
+import os
+import shutil
+import sys
+import time
+
+from absl import app
+from absl import flags
+import yaml
+
+from official_ext.configs import digits_recipes
+from official_ext.study import cells as cells_lib
+from official_ext.study import report
+from official_ext.study import study_config
+from official_ext.utils import loop
+from official_ext.utils import stages
+
+_STUDY = flags.DEFINE_string('study', None, 'Study YAML file.')
+_OUTPUT_DIR = flags.DEFINE_string('output_dir', None, 'Output folder.')
+_QUICK = flags.DEFINE_bool('quick', False,
+                           "Each model trains the study's quick_steps on "
+                           'toy data sizes: checks the whole study quickly.')
+_NUM_WORKERS = flags.DEFINE_integer('num_workers', 1, 'Workers sharing it.')
+_WORKER_INDEX = flags.DEFINE_integer('worker_index', 0, 'This worker.')
+
+PROGRESS = ('train | step', ' eval | step', '"images_labeled"',
+            'Writing fingerprint')
+PROTOCOL = ('Protocol: in each cell the supervised model and the student '
+            'start from the same init and see the same labeled subset, '
+            'augmentation (the student on its pseudo-labeled images too) and '
+            'steps; the student learns from the pseudo labels of the '
+            'supervised model of its own cell (the paper\'s protocol), kept '
+            'at the self-training recipe\'s score threshold.')
+METRICS_FILE = 'metrics.json'
+
+
+def digits_data(out: str, quick: bool) -> dict:
+  """The digits data under out/data (made once; workers racing each make
+  it in a folder of their own and the first rename wins)."""
+  from official_ext.data import digits  # pylint: disable=g-import-not-at-top
+  sizes = digits_recipes.data_sizes(quick)
+  sizes.pop('num_calibration')
+  final = os.path.join(out, 'data')
+  if not os.path.isdir(final):
+    scratch = f'{final}.tmp{os.getpid()}'
+    digits.make_dataset(scratch, seed=0, **sizes)
+    try:
+      os.rename(scratch, final)
+    except OSError:  # Another worker's is there; the same bytes.
+      shutil.rmtree(scratch)
+  return {split: os.path.join(final, f'{split}-*.tfrecord')
+          for split in ('train', 'unlabeled', 'val')} | {
+              'val_annotations': os.path.join(final, 'annotations_val.json')}
+
+
+def steps(study, quick: bool) -> dict:
+  if quick:
+    return {role: study.quick_steps for role in cells_lib.MODELS}
+  if study.train_steps:
+    return {role: study.train_steps for role in cells_lib.MODELS}
+  return {role: digits_recipes.config_from(
+      getattr(study, role).experiment, _recipe(study, role)
+  ).trainer.train_steps for role in cells_lib.MODELS}
+
+
+def _recipe(study, role: str) -> str:
+  return study_config.recipe_file(getattr(study, role).recipe,
+                                  os.path.dirname(os.path.abspath(
+                                      _STUDY.value)))
+
+
+def run_cell(runner: stages.Runner, study, cell: cells_lib.Cell, data: dict,
+             num_steps: dict, cell_dir: str) -> dict:
+  """Trains, exports and pseudo-labels one cell; its metrics record."""
+  os.makedirs(cell_dir, exist_ok=True)
+  first_command = len(runner.commands)
+  common = [f"task.train_data.input_path={data['train']}",
+            f"task.validation_data.input_path={data['val']}"]
+  if study.task == 'detection':
+    common.append(f"task.annotation_file={data['val_annotations']}")
+  student = digits_recipes.config_from(study.selftrain.experiment,
+                                       _recipe(study, cells_lib.SELFTRAIN))
+  threshold = student.task.self_training.score_threshold
+  num_classes = student.task.model.num_classes
+  path = {role: os.path.join(cell_dir, role) for role in cells_lib.MODELS}
+  times = {}
+
+  def stage(role, what):
+    return f'{cell.name}/{role}{what}'
+
+  def train(role, extra=()):
+    overlay = os.path.join(cell_dir, f'{role}_cell.yaml')
+    with open(overlay, 'w') as f:
+      yaml.safe_dump(cells_lib.model_config(study, cell, role), f)
+    experiment = getattr(study, role).experiment
+    times[role] = loop.train(
+        runner, stage(role, ''), experiment, [_recipe(study, role), overlay],
+        path[role], num_steps[role],
+        common + cells_lib.augmentation_overrides(study, cell, role) +
+        list(extra), path[role] + '.log')
+    times[role + '_export'] = loop.export(
+        runner, stage(role, '_export'), experiment, path[role],
+        path[role] + '_export', path[role] + '_export.log')
+
+  train(cells_lib.SUPERVISED)
+  prefix = os.path.join(cell_dir, 'pseudo', 'pseudo')
+  times['pseudo_label'] = loop.label(runner, stage('', 'pseudo_label'), [
+      f'--teacher={path[cells_lib.SUPERVISED]}_export',
+      f'--task={study.task}', f"--input_pattern={data['unlabeled']}",
+      f'--output_prefix={prefix}', f'--score_threshold={threshold}',
+      f'--num_classes={num_classes}', '--no_progress'],
+                                     os.path.join(cell_dir, 'pseudo.log'))
+  train(cells_lib.SELFTRAIN,
+        [f'task.pseudo_data.input_path={prefix}-*.tfrecord'])
+  names = report.METRICS[study.task]
+  return {'cell': {'init': cell.init, 'augmentation': cell.augmentation,
+                   'labeled_fraction': cell.labeled_fraction,
+                   'seed': cell.seed},
+          'name': cell.name,
+          **{role: loop.last_metrics(path[role], names)
+             for role in cells_lib.MODELS},
+          'steps': num_steps, 'wall_time_s': times,
+          'commands': [' '.join(['python'] + c['argv'])
+                       for c in runner.commands[first_command:]]}
+
+
+def finished(out: str, cell: cells_lib.Cell):
+  path = os.path.join(out, 'cells', cell.name, METRICS_FILE)
+  if not os.path.exists(path):
+    return None
+  with open(path) as f:
+    return json.load(f)
+
+
+def _write_json(path: str, value):
+  scratch = f'{path}.tmp{os.getpid()}'
+  with open(scratch, 'w') as f:
+    json.dump(value, f, indent=2)
+  os.replace(scratch, path)
+
+
+def main(_):
+  try:
+    study = study_config.load(_STUDY.value)
+    mine = cells_lib.for_worker(cells_lib.all_cells(study),
+                                _NUM_WORKERS.value, _WORKER_INDEX.value)
+  except (study_config.StudyError, ValueError) as e:
+    sys.exit(f'study.py: error: {e}')
+  out = os.path.abspath(_OUTPUT_DIR.value)
+  os.makedirs(os.path.join(out, 'cells'), exist_ok=True)
+  data = (study.data.as_dict() if study.data.train else
+          digits_data(out, _QUICK.value))
+  num_steps = steps(study, _QUICK.value)
+  runner = stages.Runner(PROGRESS, env={'TF_CPP_MIN_LOG_LEVEL': '2'})
+  all_cells = cells_lib.all_cells(study)
+  print(f'[study] {study.name}: {len(all_cells)} cells, this worker '
+        f'{len(mine)}; steps {num_steps}', flush=True)
+  for cell in mine:
+    if finished(out, cell):
+      print(f'[{cell.name}] finished before: skipped', flush=True)
+      continue
+    start = time.time()
+    try:
+      record = run_cell(runner, study, cell, data, num_steps,
+                        os.path.join(out, 'cells', cell.name))
+    except stages.StageFailed as e:
+      sys.exit(str(e))
+    _write_json(os.path.join(out, 'cells', cell.name, METRICS_FILE), record)
+    print(f'[{cell.name}] done in {time.time() - start:.0f} s: '
+          f"{json.dumps({r: record[r] for r in cells_lib.MODELS})}",
+          flush=True)
+  records = [r for r in (finished(out, c) for c in all_cells) if r]
+  paths = report.write(study, records, out, PROTOCOL)
+  print(open(paths['md']).read())
+  print(f'[study] {len(records)} of {len(all_cells)} cells finished; '
+        f"{', '.join(paths.values())}")
+
+
+def run():
+  flags.mark_flags_as_required(['study', 'output_dir'])
+  app.run(main)
+
+
+if __name__ == '__main__':
+  run()

@@ -1,0 +1,92 @@
+"""official_ext/study/study_config.py: a study file is read and checked
+before anything trains; a bad one fails naming its field."""
+
+import os
+
+import pytest
+import tensorflow as tf
+import yaml
+
+from official_ext.study import study_config
+
+GOOD = {
+    'name': 'digits', 'task': 'detection',
+    'supervised': {'experiment': 'supervised_digits',
+                   'recipe': 'supervised_digits_cpu.yaml'},
+    'selftrain': {'experiment': 'selftrain_digits',
+                  'recipe': 'selftrain_digits_cpu.yaml'},
+    'init': [{'name': 'random'}],
+    'augmentation': [
+        {'name': 'weak',
+         'overrides': ['task.train_data.parser.aug_scale_min=0.9']},
+        {'name': 's1', 'preset': 's1'}],
+    'labeled_fraction': [0.5, 1.0], 'seeds': [0, 1]}
+
+
+def _write(tmp_path, study):
+  path = tmp_path / 'study.yaml'
+  path.write_text(yaml.safe_dump(study))
+  return str(path)
+
+
+def test_good_study_loads(tmp_path):
+  study = study_config.load(_write(tmp_path, GOOD))
+  assert [a.name for a in study.augmentation] == ['weak', 's1']
+  assert study.augmentation[0].overrides == [
+      'task.train_data.parser.aug_scale_min=0.9']
+  assert study.labeled_fraction == [0.5, 1.0]
+
+
+def test_shipped_studies_load():
+  root = os.path.join(os.path.dirname(os.path.dirname(__file__)), 'configs',
+                      'studies')
+  names = sorted(os.listdir(root))
+  assert names, root
+  for name in names:
+    assert study_config.load(os.path.join(root, name)).name
+
+
+def test_checkpoint_init_resolves_to_the_latest_checkpoint(tmp_path):
+  ckpt_dir = tmp_path / 'pretrained'
+  tf.train.Checkpoint(v=tf.Variable(1.0)).save(str(ckpt_dir / 'ckpt'))
+  study = dict(GOOD, init=[{'name': 'random'}, {
+      'name': 'pre', 'checkpoint': 'pretrained', 'modules': ['backbone']}])
+  loaded = study_config.load(_write(tmp_path, study))
+  assert loaded.init[1].checkpoint == str(ckpt_dir / 'ckpt-1')
+
+
+@pytest.mark.parametrize('change, message', [
+    ({'axes': [1]}, "axes: unknown field"),
+    ({'init': [{'name': 'random'}, {'nme': 'x'}]}, 'init[1].nme: unknown'),
+    ({'init': [{'name': 'pre', 'checkpoint': 'x'}]},
+     "init: needs an entry named 'random'"),
+    ({'init': [{'name': 'random'}, {'name': 'pre', 'checkpoint': 'nope'}]},
+     'init[1].checkpoint: no checkpoint at '),
+    ({'init': [{'name': 'random', 'checkpoint': 'x'}]},
+     "init[0].checkpoint: the 'random' init takes none"),
+    ({'augmentation': [{'name': 'x', 'preset': 's9'}]},
+     "augmentation[0].preset: 's9' is not one of ['s1', 's2', 's3', 's4']"),
+    ({'augmentation': [{'name': 'x', 'overrides': [
+        'task.train_data.parser.aug_scal=1']}]},
+     "augmentation[0].overrides: 'task.train_data.parser.aug_scal=1'"),
+    ({'augmentation': [{'name': 'x', 'overrides': ['trainer.x=1']}]},
+     "use 'task.train_data.FIELD=VALUE'"),
+    ({'augmentation': [{'name': 'x'}, {'name': 'y', 'preset': 's1'}]},
+     'augmentation[0]: set a preset'),
+    ({'augmentation': [{'name': 'a', 'preset': 's1'},
+                       {'name': 'a', 'preset': 's2'}]},
+     "augmentation: names repeat: ['a', 'a']"),
+    ({'labeled_fraction': [0.5, 0]}, 'labeled_fraction[1]: 0 is not in'),
+    ({'seeds': [1, 1]}, 'seeds: at least one, none repeated'),
+    ({'task': 'classification'}, "task: 'classification' is not one of"),
+    ({'supervised': {'experiment': 'nope', 'recipe': 'x'}},
+     "supervised.experiment: 'nope' is not a registered experiment"),
+    ({'selftrain': {'experiment': 'selftrain_digits', 'recipe': 'no.yaml'}},
+     "selftrain.recipe: no file 'no.yaml'"),
+    ({'data': {'train': 'a'}}, 'data: set train, unlabeled and val'),
+])
+def test_bad_study_names_the_field(tmp_path, change, message):
+  with pytest.raises(study_config.StudyError) as e:
+    study_config.load(_write(tmp_path, dict(GOOD, **change)))
+  assert message in str(e.value)
+  assert '\n' not in str(e.value)

@@ -1,0 +1,139 @@
+"""tools/study.py --quick end to end: a 2x1x1 segmentation study (two
+augmentation strengths; segmentation, because a 10-step detector scores AP 0
+and the deltas would be 0 - 0) trains every cell's two models through train.py, writes the
+report whose deltas are the cells' differences, skips finished cells on a
+rerun, gives each worker its slice, and rejects a bad study file before any
+training."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import tensorflow as tf
+import yaml
+
+from official.modeling import hyperparams
+from official_ext.study import report
+
+from study_config_test import GOOD
+
+STUDY = dict(GOOD, name='quick_seg', task='segmentation', quick_steps=10,
+             seeds=[0], labeled_fraction=[1.0],
+             supervised={'experiment': 'supervised_digits_seg',
+                         'recipe': 'supervised_digits_seg_cpu.yaml'},
+             selftrain={'experiment': 'selftrain_digits_seg',
+                        'recipe': 'selftrain_digits_seg_cpu.yaml'},
+             augmentation=[
+                 {'name': 'weak', 'overrides': [
+                     'task.train_data.aug_scale_min=0.9',
+                     'task.train_data.aug_scale_max=1.1']},
+                 {'name': 'strong', 'overrides': [
+                     'task.train_data.aug_scale_min=0.5',
+                     'task.train_data.aug_scale_max=1.5']}])
+CELLS = ['random-weak-f1-s0', 'random-strong-f1-s0']
+
+
+def _study(tmp_path, study, *flags):
+  path = tmp_path / 'study.yaml'
+  path.write_text(yaml.safe_dump(study))
+  return subprocess.run(
+      [sys.executable, '-m', 'official_ext.tools.study', f'--study={path}',
+       *flags], capture_output=True, text=True, timeout=1800)
+
+
+@pytest.fixture(scope='module')
+def quick_study(tmp_path_factory):
+  root = tmp_path_factory.mktemp('study')
+  out = str(root / 'out')
+  proc = _study(root, STUDY, f'--output_dir={out}', '--quick')
+  assert proc.returncode == 0, proc.stderr[-6000:]
+  return dict(root=root, out=out, stdout=proc.stdout)
+
+
+def test_every_cell_trained_both_models(quick_study):
+  for name in CELLS:
+    cell = os.path.join(quick_study['out'], 'cells', name)
+    with open(os.path.join(cell, 'metrics.json')) as f:
+      record = json.load(f)
+    assert record['name'] == name
+    for role in ('supervised', 'selftrain'):
+      assert tf.train.latest_checkpoint(os.path.join(cell, role)).endswith(
+          'ckpt-10')
+      assert os.path.exists(os.path.join(cell, f'{role}_export',
+                                         'saved_model', 'saved_model.pb'))
+      assert 0 < record[role]['mean_iou'] < 1
+      # The model trained with the cell's augmentation.
+      params = hyperparams.read_yaml_to_params_dict(
+          os.path.join(cell, role, 'params.yaml')).as_dict()
+      scale = 0.9 if 'weak' in name else 0.5
+      assert params['task']['train_data']['aug_scale_min'] == scale
+      if role == 'selftrain':
+        assert params['task']['pseudo_data']['aug_scale_min'] == scale
+        assert params['task']['pseudo_data']['input_path'] == os.path.join(
+            cell, 'pseudo', 'pseudo-*.tfrecord')
+    # The student learned from this cell's supervised model's labels.
+    with open(os.path.join(cell, 'pseudo', 'pseudo_report.json')) as f:
+      assert json.load(f)['teacher'] == os.path.join(cell,
+                                                     'supervised_export')
+    assert [c.split()[2] for c in record['commands']] == [
+        'official_ext.tools.train', 'official_ext.tools.export_saved_model',
+        'official_ext.tools.pseudo_label', 'official_ext.tools.train',
+        'official_ext.tools.export_saved_model']
+
+
+def test_report_deltas_are_the_cells_differences(quick_study):
+  out = quick_study['out']
+  with open(os.path.join(out, 'study.json')) as f:
+    data = json.load(f)
+  by_name = {r['name']: r for r in data['cells']}
+  assert sorted(by_name) == sorted(CELLS)
+  table = next(t for t in data['tables'] if t['axis'] == 'augmentation')
+  assert table['columns'] == ['weak', 'strong']
+  st = next(r for r in table['rows'] if r['model'] == 'selftrain')
+  for column, name, delta, value in zip(table['columns'], CELLS,
+                                        st['deltas'], st['values']):
+    cell = by_name[name]
+    assert value == cell['selftrain']['mean_iou']
+    assert delta == pytest.approx(cell['selftrain']['mean_iou'] -
+                                  cell['supervised']['mean_iou']), column
+  text = open(os.path.join(out, 'study.md')).read()
+  assert text == report.markdown(
+      _loaded(quick_study), data['cells'], data['protocol'])
+  for ext in ('csv', 'png'):
+    assert os.path.getsize(os.path.join(out, f'study.{ext}')) > 100
+  assert ('## mean_iou vs augmentation (labeled fraction 1)' in
+          quick_study['stdout'])
+
+
+def _loaded(quick_study):
+  from official_ext.study import study_config  # pylint: disable=g-import-not-at-top
+  return study_config.load(str(quick_study['root'] / 'study.yaml'))
+
+
+def test_rerun_skips_finished_cells_and_workers_take_their_slice(
+    quick_study):
+  out = quick_study['out']
+  index = [os.path.join(out, 'cells', name, role, 'checkpoint')
+           for name in CELLS for role in ('supervised', 'selftrain')]
+  before = [os.path.getmtime(p) for p in index]
+  proc = _study(quick_study['root'], STUDY, f'--output_dir={out}', '--quick',
+                '--num_workers=2', '--worker_index=1')
+  assert proc.returncode == 0, proc.stderr[-4000:]
+  assert f'[{CELLS[1]}] finished before: skipped' in proc.stdout
+  assert CELLS[0] not in proc.stdout
+  assert 'official_ext.tools.train' not in proc.stdout
+  assert [os.path.getmtime(p) for p in index] == before
+  assert '2 of 2 cells finished' in proc.stdout
+
+
+def test_bad_study_fails_before_training(tmp_path):
+  bad = dict(STUDY, augmentation=[{'name': 'x', 'preset': 's7'}])
+  out = tmp_path / 'out'
+  proc = _study(tmp_path, bad, f'--output_dir={out}', '--quick')
+  assert proc.returncode != 0
+  last = proc.stderr.strip().splitlines()[-1]
+  assert last == ("study.py: error: augmentation[0].preset: 's7' is not one "
+                  "of ['s1', 's2', 's3', 's4']")
+  assert not out.exists()
