@@ -80,3 +80,56 @@ def test_calibration_split_leaves_the_other_splits_unchanged(tmp_path):
   det = tf_example_decoder.TfExampleDecoder().decode(calibration[0])
   assert int(det['source_id']) >= 3_000_000
   assert det['groundtruth_classes'].shape[0] >= 1
+
+
+def test_classification_splits_hold_every_digit_read_by_model_garden(
+    tmp_path):
+  from official.vision.dataloaders import classification_input  # pylint: disable=g-import-not-at-top
+
+  def records(out, split):
+    return [r.numpy() for r in tf.data.TFRecordDataset(
+        sorted(tf.io.gfile.glob(out[split])))]
+
+  kw = dict(seed=1, num_train=3, num_unlabeled=6, num_val=4, num_shards=2)
+  plain = digits.make_dataset(str(tmp_path / 'a'), **kw)
+  out = digits.make_dataset(str(tmp_path / 'b'), classification=True, **kw)
+  for split in digits.SPLITS:  # The detection data does not change.
+    assert records(plain, split) == records(out, split)
+  # The digits of the canvases, in order: rendered again from the seed.
+  images, targets = digits.load_digits()
+  sources = digits.split_sources(len(images), seed=1)
+  for k, split in enumerate(digits.SPLITS):
+    if split not in digits.CLASSIFICATION:
+      continue
+    rng = np.random.RandomState(1000 + k)
+    canvases = [digits.render_canvas(rng, images, targets, sources[split])
+                for _ in range(kw[f'num_{split}'])]
+    want = sorted(int(c) - 1 for canvas in canvases for c in canvas.classes)
+    crops = records(out, digits.CLASSIFICATION[split])
+    decoder = classification_input.Decoder()
+    parser = classification_input.Parser(
+        output_size=[32, 32], num_classes=digits.NUM_DIGIT_CLASSES,
+        decode_jpeg_only=False, aug_rand_hflip=False)
+    labels = []
+    for crop in crops:
+      image, label = parser.parse_fn(is_training=True)(decoder.decode(
+          tf.constant(crop)))
+      assert image.shape == (32, 32, 3)
+      labels.append(int(label))
+    assert sorted(labels) == want and len(labels) > kw[f'num_{split}']
+
+
+def test_digit_crops_are_square_around_the_digit_and_clipped():
+  mask = np.zeros((128, 128), np.uint8)
+  canvas = digits.Canvas(
+      image=np.arange(128 * 128 * 3, dtype=np.int64).reshape(
+          128, 128, 3).astype(np.uint8),
+      boxes=np.array([[0.5, 0.25, 0.75, 0.375],  # 32 x 16 px at (64, 32).
+                      [0.0, 0.0, 0.125, 0.125]], np.float32),
+      classes=np.array([4, 10]), mask=mask)
+  (first, label1), (corner, label2) = list(digits.digit_crops(canvas, 0.25))
+  # Side: the longer edge (32) * 1.5 around the centre (80, 40).
+  assert first.shape == (48, 48, 3) and label1 == 3
+  np.testing.assert_array_equal(first, canvas.image[56:104, 16:64])
+  # The corner digit (16 px) is clipped at the canvas' edge: 12 + 8 px.
+  assert corner.shape == (20, 20, 3) and label2 == 9

@@ -23,6 +23,12 @@ SPLITS = ('train', 'unlabeled', 'val')
 # Labeled canvases of the train split's source digits that no model trains
 # on: the teacher's calibration set (pseudo_label --calibration_pattern).
 CALIBRATION = 'calibration'
+# Classification pre-training (the paper's labeled ImageNet): every digit of
+# the unlabeled split's canvases, cropped, with its class 0..9; and the val
+# split's digits to measure it.
+CLASSIFICATION = {'unlabeled': 'classification',
+                  'val': 'classification_val'}
+NUM_DIGIT_CLASSES = 10
 
 
 @dataclasses.dataclass
@@ -127,6 +133,42 @@ def write_split(output_dir: str, split: str, num_images: int, seed: int,
   return canvases
 
 
+def digit_crops(canvas: Canvas, margin: float = 0.15):
+  """Each digit of a canvas as (square crop around its box with `margin` of
+  its side on each side, clipped to the canvas; class 0..9)."""
+  h, w = canvas.image.shape[:2]
+  for box, cls in zip(canvas.boxes, canvas.classes):
+    y0, x0, y1, x1 = box * [h, w, h, w]
+    half = max(y1 - y0, x1 - x0) * (0.5 + margin)
+    cy, cx = (y0 + y1) / 2, (x0 + x1) / 2
+    top, left = max(0, int(cy - half)), max(0, int(cx - half))
+    bottom, right = min(h, int(np.ceil(cy + half))), min(
+        w, int(np.ceil(cx + half)))
+    yield canvas.image[top:bottom, left:right], int(cls) - 1
+
+
+def write_classification_split(output_dir: str, split: str,
+                               canvases: Sequence[Canvas],
+                               num_shards: int = 2) -> int:
+  """The canvases' digits as Model Garden classification TFExamples
+  (`image/encoded` PNG, `image/class/label` 0..9) in `split-*.tfrecord`;
+  returns how many."""
+  from official.vision.data import tf_example_builder  # pylint: disable=g-import-not-at-top
+  crops = [(f'{i}-{k}', crop, label) for i, c in enumerate(canvases)
+           for k, (crop, label) in enumerate(digit_crops(c))]
+
+  def to_example(item):
+    key, crop, label = item
+    builder = tf_example_builder.TfExampleBuilder()
+    builder.add_image_matrix_feature(crop, 'PNG', key.encode(), label=label)
+    return builder.example, None
+
+  sharded_writer.write_shards(crops, to_example,
+                              os.path.join(output_dir, split), num_shards,
+                              show_progress=False, resume=False)
+  return len(crops)
+
+
 def coco_annotations(canvases: Sequence[Canvas], split: str) -> dict:
   """COCO-format ground truth for pycocotools (boxes in pixels, xywh)."""
   images, annotations = [], []
@@ -148,10 +190,13 @@ def coco_annotations(canvases: Sequence[Canvas], split: str) -> dict:
 def make_dataset(output_dir: str, seed: int = 0, num_train: int = 200,
                  num_unlabeled: int = 1000, num_val: int = 200,
                  size: int = 128, num_shards: int = 2,
-                 num_calibration: int = 0) -> Dict[str, str]:
+                 num_calibration: int = 0,
+                 classification: bool = False) -> Dict[str, str]:
   """Writes train (labeled), unlabeled (image only) and val splits, and
   with `num_calibration` a labeled calibration split: new canvases of the
-  train split's source digits (the other splits do not change with it).
+  train split's source digits; with `classification`, the digits of the
+  unlabeled and val canvases as classification splits (`CLASSIFICATION`).
+  The other splits do not change with either.
 
   Returns a dict of file patterns and the val COCO json path.
   """
@@ -165,6 +210,10 @@ def make_dataset(output_dir: str, seed: int = 0, num_train: int = 200,
         images, targets, num_shards=num_shards, size=size,
         with_labels=(split != 'unlabeled'))
     out[split] = os.path.join(output_dir, f'{split}-*.tfrecord')
+    if classification and split in CLASSIFICATION:
+      name = CLASSIFICATION[split]
+      write_classification_split(output_dir, name, canvases, num_shards)
+      out[name] = os.path.join(output_dir, f'{name}-*.tfrecord')
     if split == 'val':
       path = os.path.join(output_dir, 'annotations_val.json')
       with tf.io.gfile.GFile(path, 'w') as f:

@@ -21,6 +21,11 @@ _NUM_CALIBRATION = flags.DEFINE_integer(
     'num_calibration', 0, 'Labeled calibration images (canvases of the train '
     "split's digits that no model trains on), for pseudo_label "
     '--calibration_pattern; 0 writes none.')
+_CLASSIFICATION = flags.DEFINE_bool(
+    'classification', False, 'Also write classification pre-training data: '
+    'the digits of the unlabeled canvases with their classes '
+    '(classification-*), and of the val canvases (classification_val-*), '
+    'in Model Garden\'s image classification TFExample format.')
 _SIZE = flags.DEFINE_integer('image_size', 128, 'Canvas size in pixels.')
 _NUM_SHARDS = flags.DEFINE_integer('num_shards', 2, 'Shards per split.')
 
@@ -30,7 +35,8 @@ def main(_):
       _OUTPUT_DIR.value, seed=_SEED.value, num_train=_NUM_TRAIN.value,
       num_unlabeled=_NUM_UNLABELED.value, num_val=_NUM_VAL.value,
       size=_SIZE.value, num_shards=_NUM_SHARDS.value,
-      num_calibration=_NUM_CALIBRATION.value)
+      num_calibration=_NUM_CALIBRATION.value,
+      classification=_CLASSIFICATION.value)
   print(json.dumps(paths, indent=2))
 
 

@@ -1,0 +1,52 @@
+"""Classification pre-training of the digits models' backbone.
+
+The paper's pre-training is ImageNet classification of the detector's
+backbone. At demo scale, `pretrain_digits` is Model Garden's image
+classification task (its config, task and parser, unchanged) on the digits
+of the unlabeled canvases (`make_digits_dataset --classification`), with
+the very backbone config of `supervised_digits` (the segmentation models use
+the same one): a detection or segmentation task then restores it with
+`task.init_checkpoint=MODEL_DIR task.init_checkpoint_modules=[backbone]`
+(the trainer's checkpoint holds `backbone` at its root).
+"""
+
+from official.core import config_definitions as cfg
+from official.core import exp_factory
+from official.vision.configs import image_classification as mg_ic
+
+from official_ext.configs import retinanet as _retinanet  # pylint: disable=unused-import
+from official_ext.data import digits
+
+# Crops are resized to this; the digits on the 128-pixel canvases are 20-56.
+CROP_SIZE = 64
+
+
+def _data(is_training: bool, batch_size: int) -> mg_ic.DataConfig:
+  # PNG records; digits are not flipped; a random crop of at least half the
+  # area keeps most of the digit.
+  return mg_ic.DataConfig(
+      is_training=is_training, global_batch_size=batch_size,
+      decode_jpeg_only=False, aug_rand_hflip=False,
+      aug_crop=is_training, crop_area_range=(0.5, 1.0),
+      shuffle_buffer_size=2000, drop_remainder=is_training)
+
+
+@exp_factory.register_config_factory('pretrain_digits')
+def pretrain_digits() -> cfg.ExperimentConfig:
+  """SpineNet-Mobile-49XS (supervised_digits' backbone) classifies digits."""
+  detection = exp_factory.get_exp_config('supervised_digits')
+  batch_size = 32
+  return cfg.ExperimentConfig(
+      runtime=cfg.RuntimeConfig(mixed_precision_dtype='float32'),
+      task=mg_ic.ImageClassificationTask(
+          model=mg_ic.ImageClassificationModel(
+              num_classes=digits.NUM_DIGIT_CLASSES,
+              input_size=[CROP_SIZE, CROP_SIZE, 3],
+              backbone=detection.task.model.backbone,
+              norm_activation=detection.task.model.norm_activation),
+          losses=mg_ic.Losses(l2_weight_decay=4e-5),
+          train_data=_data(True, batch_size),
+          validation_data=_data(False, batch_size)),
+      trainer=detection.trainer,
+      restrictions=['task.train_data.is_training != None',
+                    'task.validation_data.is_training != None'])

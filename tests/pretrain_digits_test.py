@@ -1,0 +1,55 @@
+"""pretrain_digits: Model Garden's classification task on the digits
+backbone, whose trainer checkpoint initializes the digits detection and
+segmentation backbones (`init_checkpoint_modules: [backbone]`)."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from official.core import exp_factory
+from official.core import task_factory
+from official_ext import registry_imports  # pylint: disable=unused-import
+
+
+def test_backbone_is_the_digits_models_backbone():
+  pretrain = exp_factory.get_exp_config('pretrain_digits').task.model
+  for name in ('supervised_digits', 'selftrain_digits',
+               'supervised_digits_seg', 'selftrain_digits_seg'):
+    model = exp_factory.get_exp_config(name).task.model
+    assert pretrain.backbone.as_dict() == model.backbone.as_dict(), name
+    assert (pretrain.norm_activation.activation ==
+            model.norm_activation.activation)
+  assert pretrain.num_classes == 10
+  data = exp_factory.get_exp_config('pretrain_digits').task.train_data
+  assert not data.aug_rand_hflip and not data.decode_jpeg_only
+
+
+@pytest.mark.parametrize('experiment', ['supervised_digits',
+                                        'supervised_digits_seg'])
+def test_trainer_checkpoint_initializes_the_backbone(tmp_path, experiment):
+  pretrain_config = exp_factory.get_exp_config('pretrain_digits')
+  classifier = task_factory.get_task(pretrain_config.task).build_model()
+  # As Model Garden's trainer writes it: the model's checkpoint_items
+  # (backbone) at the root, beside the model.
+  path = tf.train.Checkpoint(
+      model=classifier, **classifier.checkpoint_items).save(
+          str(tmp_path / 'ckpt'))
+  config = exp_factory.get_exp_config(experiment)
+  config.task.init_checkpoint = str(tmp_path)
+  config.task.init_checkpoint_modules = ['backbone']
+  task = task_factory.get_task(config.task)
+  model = task.build_model()
+  before = [v.numpy() for v in model.backbone.weights]
+  task.initialize(model)  # Model Garden asserts every backbone var matched.
+  # Same architecture, so the same variables in the same order (the names
+  # differ by Keras' per-process numbering).
+  want = classifier.backbone.weights
+  got = model.backbone.weights
+  assert len(got) == len(want) and path.endswith('ckpt-1')
+  kernels = 0
+  for v, w, old in zip(got, want, before):
+    np.testing.assert_array_equal(v.numpy(), w.numpy())
+    if 'kernel' in v.name:  # Random at build: each one was replaced.
+      assert not np.array_equal(v.numpy(), old), v.name
+      kernels += 1
+  assert kernels > 50
