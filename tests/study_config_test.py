@@ -22,6 +22,9 @@ GOOD = {
         {'name': 's1', 'preset': 's1'}],
     'labeled_fraction': [0.5, 1.0], 'seeds': [0, 1]}
 
+PRETRAIN = {'experiment': 'pretrain_digits',
+            'recipe': 'pretrain_digits_cpu.yaml'}
+
 
 def _write(tmp_path, study):
   path = tmp_path / 'study.yaml'
@@ -63,7 +66,24 @@ def test_checkpoint_init_resolves_to_the_latest_checkpoint(tmp_path):
     ({'init': [{'name': 'random'}, {'name': 'pre', 'checkpoint': 'nope'}]},
      'init[1].checkpoint: no checkpoint at '),
     ({'init': [{'name': 'random', 'checkpoint': 'x'}]},
-     "init[0].checkpoint: the 'random' init takes none"),
+     "init[0]: the 'random' init takes no checkpoint nor pretrain"),
+    ({'init': [{'name': 'random'}, {'name': 'pre'}]},
+     "init[1].checkpoint: 'pre' needs a checkpoint or a pretrain"),
+    ({'init': [{'name': 'random'}, {'name': 'pre', 'pretrain': {
+        'experiment': 'pretrain_digitz',
+        'recipe': 'pretrain_digits_cpu.yaml'}}]},
+     "init[1].pretrain.experiment: 'pretrain_digitz' is not a registered"),
+    ({'init': [{'name': 'random'}, {'name': 'pre', 'pretrain': {
+        'experiment': 'pretrain_digits', 'recipy': 'x'}}]},
+     'init[1].pretrain.recipy: unknown field'),
+    ({'init': [{'name': 'random'}, {'name': 'pre', 'checkpoint': 'x',
+                                    'pretrain': PRETRAIN}]},
+     'init[1]: a checkpoint or a pretrain, not both'),
+    ({'init': [{'name': 'random'}, {'name': 'pre', 'pretrain': PRETRAIN}],
+      'data': {'train': 't', 'unlabeled': 'u', 'val': 'v',
+               'val_annotations': 'a'}},
+     'data.classification_train, data.classification_val: an init with a '
+     'pretrain needs them'),
     ({'augmentation': [{'name': 'x', 'preset': 's9'}]},
      "augmentation[0].preset: 's9' is not one of ['s1', 's2', 's3', 's4']"),
     ({'augmentation': [{'name': 'x', 'overrides': [

@@ -1,9 +1,10 @@
-"""tools/study.py --quick end to end: a 2x1x1 segmentation study (two
-augmentation strengths; segmentation, because a 10-step detector scores AP 0
-and the deltas would be 0 - 0) trains every cell's two models through train.py, writes the
-report whose deltas are the cells' differences, skips finished cells on a
-rerun, gives each worker its slice, and rejects a bad study file before any
-training."""
+"""tools/study.py --quick end to end: a 2x1x1 segmentation study (random
+init and the classification pre-trained one that the tool trains first;
+segmentation, because a 10-step detector scores AP 0 and the deltas would be
+0 - 0) trains every cell's two models through train.py, writes the report
+whose deltas are the cells' differences, skips finished cells (and the
+pre-training) on a rerun, gives each worker its slice, and rejects a bad
+study file before any training."""
 
 import json
 import os
@@ -25,14 +26,15 @@ STUDY = dict(GOOD, name='quick_seg', task='segmentation', quick_steps=10,
                          'recipe': 'supervised_digits_seg_cpu.yaml'},
              selftrain={'experiment': 'selftrain_digits_seg',
                         'recipe': 'selftrain_digits_seg_cpu.yaml'},
+             init=[{'name': 'random'},
+                   {'name': 'classification', 'modules': ['backbone'],
+                    'pretrain': {'experiment': 'pretrain_digits',
+                                 'recipe': 'pretrain_digits_cpu.yaml'}}],
              augmentation=[
-                 {'name': 'weak', 'overrides': [
-                     'task.train_data.aug_scale_min=0.9',
-                     'task.train_data.aug_scale_max=1.1']},
                  {'name': 'strong', 'overrides': [
                      'task.train_data.aug_scale_min=0.5',
                      'task.train_data.aug_scale_max=1.5']}])
-CELLS = ['random-weak-f1-s0', 'random-strong-f1-s0']
+CELLS = ['random-strong-f1-s0', 'classification-strong-f1-s0']
 
 
 def _study(tmp_path, study, *flags):
@@ -67,10 +69,18 @@ def test_every_cell_trained_both_models(quick_study):
       # The model trained with the cell's augmentation.
       params = hyperparams.read_yaml_to_params_dict(
           os.path.join(cell, role, 'params.yaml')).as_dict()
-      scale = 0.9 if 'weak' in name else 0.5
-      assert params['task']['train_data']['aug_scale_min'] == scale
+      assert params['task']['train_data']['aug_scale_min'] == 0.5
+      # Both models of the pre-trained cell start from the pre-training.
+      if name.startswith('classification'):
+        assert params['task']['init_checkpoint'] == os.path.join(
+            quick_study['out'], 'pretrain', 'classification', 'ckpt-10')
+        assert params['task']['init_checkpoint_modules'] == ['backbone']
+        with open(os.path.join(cell, f'{role}.log')) as f:
+          assert 'Finished loading pretrained checkpoint' in f.read()
+      else:
+        assert not params['task']['init_checkpoint']
       if role == 'selftrain':
-        assert params['task']['pseudo_data']['aug_scale_min'] == scale
+        assert params['task']['pseudo_data']['aug_scale_min'] == 0.5
         assert params['task']['pseudo_data']['input_path'] == os.path.join(
             cell, 'pseudo', 'pseudo-*.tfrecord')
     # The student learned from this cell's supervised model's labels.
@@ -83,6 +93,23 @@ def test_every_cell_trained_both_models(quick_study):
         'official_ext.tools.export_saved_model']
 
 
+def test_the_pretraining_ran_once_before_the_cells(quick_study):
+  out = quick_study['out']
+  with open(os.path.join(out, 'pretrain', 'classification',
+                         'metrics.json')) as f:
+    record = json.load(f)
+  assert record['steps'] == 10
+  assert 0 <= record['metrics']['accuracy'] <= 1
+  assert record['command'].split()[2] == 'official_ext.tools.train'
+  assert '--experiment=pretrain_digits' in record['command']
+  assert 'classification-*.tfrecord' in record['command']
+  assert tf.train.latest_checkpoint(
+      os.path.join(out, 'pretrain', 'classification')).endswith('ckpt-10')
+  stdout = quick_study['stdout']
+  assert stdout.index('[pretrain/classification] done') < stdout.index(
+      f'[{CELLS[0]}/supervised] python')
+
+
 def test_report_deltas_are_the_cells_differences(quick_study):
   out = quick_study['out']
   with open(os.path.join(out, 'study.json')) as f:
@@ -90,17 +117,23 @@ def test_report_deltas_are_the_cells_differences(quick_study):
   by_name = {r['name']: r for r in data['cells']}
   assert sorted(by_name) == sorted(CELLS)
   table = next(t for t in data['tables'] if t['axis'] == 'augmentation')
-  assert table['columns'] == ['weak', 'strong']
-  st = next(r for r in table['rows'] if r['model'] == 'selftrain')
-  for column, name, delta, value in zip(table['columns'], CELLS,
-                                        st['deltas'], st['values']):
-    cell = by_name[name]
-    assert value == cell['selftrain']['mean_iou']
-    assert delta == pytest.approx(cell['selftrain']['mean_iou'] -
-                                  cell['supervised']['mean_iou']), column
+  assert table['columns'] == ['strong']
+  random_sup = by_name[CELLS[0]]['supervised']['mean_iou']
+  rows = {r['label']: r for r in table['rows']}
+  for label, name, model in [
+      ('random init', CELLS[0], 'supervised'),
+      ('random init + self-training', CELLS[0], 'selftrain'),
+      ('classification init', CELLS[1], 'supervised'),
+      ('classification init + self-training', CELLS[1], 'selftrain')]:
+    value = by_name[name][model]['mean_iou']
+    assert rows[label]['values'] == [value], label
+    assert rows[label]['deltas'] == [pytest.approx(value - random_sup)]
+  assert data['pretrained']['classification']['steps'] == 10
   text = open(os.path.join(out, 'study.md')).read()
   assert text == report.markdown(
-      _loaded(quick_study), data['cells'], data['protocol'])
+      _loaded(quick_study), data['cells'], data['protocol'],
+      data['pretrained'])
+  assert 'The classification init: pretrain_digits trained 10 steps' in text
   for ext in ('csv', 'png'):
     assert os.path.getsize(os.path.join(out, f'study.{ext}')) > 100
   assert ('## mean_iou vs augmentation (labeled fraction 1)' in
@@ -116,7 +149,8 @@ def test_rerun_skips_finished_cells_and_workers_take_their_slice(
     quick_study):
   out = quick_study['out']
   index = [os.path.join(out, 'cells', name, role, 'checkpoint')
-           for name in CELLS for role in ('supervised', 'selftrain')]
+           for name in CELLS for role in ('supervised', 'selftrain')] + [
+               os.path.join(out, 'pretrain', 'classification', 'checkpoint')]
   before = [os.path.getmtime(p) for p in index]
   proc = _study(quick_study['root'], STUDY, f'--output_dir={out}', '--quick',
                 '--num_workers=2', '--worker_index=1')

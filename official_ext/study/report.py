@@ -14,7 +14,7 @@ import csv
 import io
 import json
 import os
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -81,13 +81,20 @@ def _cell(value: float, delta: float, baseline: bool) -> str:
   return f'{value:.3f}' if baseline else f'{value:.3f} ({delta:+.3f})'
 
 
-def markdown(study, records: Sequence[dict], protocol: str) -> str:
+def markdown(study, records: Sequence[dict], protocol: str,
+             pretrained: Optional[Dict[str, dict]] = None) -> str:
+  """The tables; `pretrained`: the pre-training records by init name."""
   metric = headline(study.task)
   lines = [f'# Study {study.name}: {study.task}, {metric}', '',
            f'{len(records)} cells finished. {protocol}', '',
            f'Values: {metric} on the validation set, mean over seeds '
            f'{list(study.seeds)}; in brackets the difference to the '
            'random-init supervised model of the same column.']
+  for name, record in (pretrained or {}).items():
+    scores = ', '.join(f'{k} {v:.3f}' for k, v in record['metrics'].items())
+    lines += ['', f"The {name} init: {record['experiment']} trained "
+              f"{record['steps']} steps; on its classification val split "
+              f'{scores}.']
   for table in axis_tables(study, records):
     (other, fixed), = table['fixed'].items()
     lines += ['', f"## {metric} vs {table['axis'].replace('_', ' ')} "
@@ -148,17 +155,18 @@ def plot(study, records: Sequence[dict], path: str):
   plt.close(fig)
 
 
-def write(study, records: List[dict], output_dir: str, protocol: str
-          ) -> Dict[str, str]:
+def write(study, records: List[dict], output_dir: str, protocol: str,
+          pretrained: Optional[Dict[str, dict]] = None) -> Dict[str, str]:
   """study.md, study.csv, study.json, study.png under output_dir."""
   paths = {ext: os.path.join(output_dir, f'study.{ext}')
            for ext in ('md', 'csv', 'json', 'png')}
   with open(paths['md'], 'w') as f:
-    f.write(markdown(study, records, protocol))
+    f.write(markdown(study, records, protocol, pretrained))
   with open(paths['csv'], 'w') as f:
     f.write(csv_text(study, records))
   with open(paths['json'], 'w') as f:
     json.dump({'study': study.as_dict(), 'protocol': protocol,
+               'pretrained': pretrained or {},
                'tables': axis_tables(study, records), 'cells': records},
               f, indent=2)
   plot(study, records, paths['png'])

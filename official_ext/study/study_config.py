@@ -7,7 +7,9 @@
     train_steps: 1500                # each model of each cell; --quick: quick_steps
     init:                            # axis 1
       - {name: random}
-      - {name: pretrained, checkpoint: runs/pretrain, modules: [backbone]}
+      - {name: imagenet, checkpoint: runs/pretrain, modules: [backbone]}
+      - name: classification         # trained by the tool, before the cells
+        pretrain: {experiment: pretrain_digits, recipe: pretrain_digits_cpu.yaml}
     augmentation:                    # axis 2: a preset s1..s4, or overrides
       - {name: weak, overrides: ['task.train_data.parser.aug_scale_min=0.9']}
       - {name: s1, preset: s1}
@@ -51,9 +53,12 @@ class ModelConfig(hyperparams.Config):
 @dataclasses.dataclass
 class InitConfig(hyperparams.Config):
   """A starting point: `random`, or a checkpoint (Model Garden's
-  `task.init_checkpoint`) restoring `modules` (`init_checkpoint_modules`)."""
+  `task.init_checkpoint`) restoring `modules` (`init_checkpoint_modules`):
+  a given `checkpoint`, or the one of a classification `pretrain` the tool
+  trains first (on data.classification_train; the digits' own by default)."""
   name: str = RANDOM
   checkpoint: str = ''
+  pretrain: ModelConfig = dataclasses.field(default_factory=ModelConfig)
   modules: List[str] = dataclasses.field(
       default_factory=lambda: ['backbone'])
 
@@ -74,6 +79,9 @@ class DataConfig(hyperparams.Config):
   unlabeled: str = ''
   val: str = ''
   val_annotations: str = ''  # Detection: COCO json of `val`.
+  # Classification TFExamples for an init's `pretrain`.
+  classification_train: str = ''
+  classification_val: str = ''
 
 
 @dataclasses.dataclass
@@ -133,8 +141,9 @@ def _known_keys(raw, cls, where: str):
         raise StudyError(f'{path}: expected a list')
       for i, item in enumerate(value):
         _known_keys(item, _LISTS[key], f'{path}[{i}]')
-    elif key in ('supervised', 'selftrain', 'data'):
-      _known_keys(value, {'data': DataConfig}.get(key, ModelConfig), path)
+    elif isinstance(fields[key].default_factory, type) and issubclass(
+        fields[key].default_factory, hyperparams.Config):
+      _known_keys(value, fields[key].default_factory, path)
 
 
 def recipe_file(recipe: str, base_dir: str) -> str:
@@ -153,18 +162,7 @@ def check(study: StudyConfig, base_dir: str = '.'):
   if not study.name or not _NAME.match(study.name):
     raise StudyError(f'name: {study.name!r}: use letters, digits, _ and .')
   for role in ('supervised', 'selftrain'):
-    model = getattr(study, role)
-    try:
-      exp_factory.get_exp_config(model.experiment)
-    except (LookupError, KeyError):
-      raise StudyError(f'{role}.experiment: {model.experiment!r} is not a '
-                       'registered experiment') from None
-    try:
-      recipe_file(model.recipe, base_dir)
-    except FileNotFoundError:
-      raise StudyError(f'{role}.recipe: no file {model.recipe!r} (from '
-                       f'{base_dir}) nor a packaged recipe of that name'
-                       ) from None
+    _check_model(getattr(study, role), role, base_dir)
   if study.train_steps < 0 or study.quick_steps <= 0:
     raise StudyError('train_steps >= 0 (0: the recipes\') and quick_steps '
                      f'> 0; got {study.train_steps}, {study.quick_steps}')
@@ -201,18 +199,46 @@ def check(study: StudyConfig, base_dir: str = '.'):
       not study.data.val_annotations):
     raise StudyError('data.val_annotations: detection needs the COCO json '
                      'of data.val')
+  if (any(init.pretrain.experiment for init in study.init) and
+      any(data) and not (study.data.classification_train and
+                         study.data.classification_val)):
+    raise StudyError('data.classification_train, data.classification_val: '
+                     'an init with a pretrain needs them (with data paths '
+                     'set; the digits data has its own)')
+
+
+def _check_model(model: ModelConfig, where: str, base_dir: str):
+  try:
+    exp_factory.get_exp_config(model.experiment)
+  except (LookupError, KeyError):
+    raise StudyError(f'{where}.experiment: {model.experiment!r} is not a '
+                     'registered experiment') from None
+  try:
+    recipe_file(model.recipe, base_dir)
+  except FileNotFoundError:
+    raise StudyError(f'{where}.recipe: no file {model.recipe!r} (from '
+                     f'{base_dir}) nor a packaged recipe of that name'
+                     ) from None
 
 
 def _check_init(init: InitConfig, where: str, base_dir: str):
+  pretrain = bool(init.pretrain.experiment or init.pretrain.recipe)
   if init.name == RANDOM:
-    if init.checkpoint:
-      raise StudyError(f'{where}.checkpoint: the {RANDOM!r} init takes none')
+    if init.checkpoint or pretrain:
+      raise StudyError(f'{where}: the {RANDOM!r} init takes no checkpoint '
+                       'nor pretrain')
     return
-  if not init.checkpoint:
-    raise StudyError(f'{where}.checkpoint: {init.name!r} needs a checkpoint')
   if not init.modules:
     raise StudyError(f'{where}.modules: which modules to restore '
                      "(e.g. ['backbone'])")
+  if pretrain:
+    if init.checkpoint:
+      raise StudyError(f'{where}: a checkpoint or a pretrain, not both')
+    _check_model(init.pretrain, f'{where}.pretrain', base_dir)
+    return
+  if not init.checkpoint:
+    raise StudyError(f'{where}.checkpoint: {init.name!r} needs a checkpoint '
+                     'or a pretrain')
   path = os.path.join(base_dir, init.checkpoint)
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   found = (tf.train.latest_checkpoint(path) if os.path.isdir(path) else

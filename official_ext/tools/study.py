@@ -5,14 +5,16 @@ grid of inits, augmentation strengths, labeled fractions and seeds.
       --output_dir=runs/study [--quick] [--num_workers=K --worker_index=I]
 
 The study file is checked first (a bad field: one line naming it, nothing
-trained). Each cell (official_ext/study/cells.py) trains its supervised
+trained). Inits with a `pretrain` are trained first, once
+(official_ext/study/pretrain.py, under OUTPUT/pretrain/<init>). Each cell (official_ext/study/cells.py) trains its supervised
 model and its self-trained student with the commands a user runs (train,
 export_saved_model, pseudo_label; official_ext/utils/loop.py) under
 OUTPUT/cells/<cell>/; a cell with its metrics.json is finished and skipped
 on a rerun. Worker I of K runs every K-th cell; each worker rewrites the
 report from all the cells finished so far: OUTPUT/study.{md,csv,json,png}.
 Without data paths in the study file, the tool makes the digits data (the
-demo's sizes; --quick: its toy sizes) under OUTPUT/data.
+demo's sizes; --quick: its toy sizes) under OUTPUT/data, with the
+classification splits that the `pretrain_digits` pre-training reads.
 """
 
 import json
@@ -27,6 +29,7 @@ import yaml
 
 from official_ext.configs import digits_recipes
 from official_ext.study import cells as cells_lib
+from official_ext.study import pretrain
 from official_ext.study import report
 from official_ext.study import study_config
 from official_ext.utils import loop
@@ -60,14 +63,16 @@ def digits_data(out: str, quick: bool) -> dict:
   final = os.path.join(out, 'data')
   if not os.path.isdir(final):
     scratch = f'{final}.tmp{os.getpid()}'
-    digits.make_dataset(scratch, seed=0, **sizes)
+    digits.make_dataset(scratch, seed=0, classification=True, **sizes)
     try:
       os.rename(scratch, final)
     except OSError:  # Another worker's is there; the same bytes.
       shutil.rmtree(scratch)
-  return {split: os.path.join(final, f'{split}-*.tfrecord')
-          for split in ('train', 'unlabeled', 'val')} | {
-              'val_annotations': os.path.join(final, 'annotations_val.json')}
+  pattern = lambda split: os.path.join(final, f'{split}-*.tfrecord')
+  return {split: pattern(split) for split in ('train', 'unlabeled', 'val')} | {
+      'val_annotations': os.path.join(final, 'annotations_val.json'),
+      'classification_train': pattern(digits.CLASSIFICATION['unlabeled']),
+      'classification_val': pattern(digits.CLASSIFICATION['val'])}
 
 
 def steps(study, quick: bool) -> dict:
@@ -81,9 +86,29 @@ def steps(study, quick: bool) -> dict:
 
 
 def _recipe(study, role: str) -> str:
-  return study_config.recipe_file(getattr(study, role).recipe,
-                                  os.path.dirname(os.path.abspath(
-                                      _STUDY.value)))
+  return _recipe_file(getattr(study, role).recipe)
+
+
+def _recipe_file(name: str) -> str:
+  return study_config.recipe_file(
+      name, os.path.dirname(os.path.abspath(_STUDY.value)))
+
+
+def pretrain_inits(runner: stages.Runner, study, data: dict, out: str,
+                   quick: bool) -> dict:
+  """Each init with a `pretrain`, trained (or found); its record by name."""
+  records = {}
+  for init in study.init:
+    if not init.pretrain.experiment:
+      continue
+    recipe = _recipe_file(init.pretrain.recipe)
+    num_steps = (study.quick_steps if quick else digits_recipes.config_from(
+        init.pretrain.experiment, recipe).trainer.train_steps)
+    records[init.name] = pretrain.run(runner, init, recipe, data, out,
+                                      num_steps)
+    print(f'[pretrain/{init.name}] {json.dumps(records[init.name]["metrics"])}'
+          f' on the classification val split', flush=True)
+  return records
 
 
 def run_cell(runner: stages.Runner, study, cell: cells_lib.Cell, data: dict,
@@ -172,6 +197,10 @@ def main(_):
   all_cells = cells_lib.all_cells(study)
   print(f'[study] {study.name}: {len(all_cells)} cells, this worker '
         f'{len(mine)}; steps {num_steps}', flush=True)
+  try:
+    pretrained = pretrain_inits(runner, study, data, out, _QUICK.value)
+  except stages.StageFailed as e:
+    sys.exit(str(e))
   for cell in mine:
     if finished(out, cell):
       print(f'[{cell.name}] finished before: skipped', flush=True)
@@ -187,7 +216,7 @@ def main(_):
           f"{json.dumps({r: record[r] for r in cells_lib.MODELS})}",
           flush=True)
   records = [r for r in (finished(out, c) for c in all_cells) if r]
-  paths = report.write(study, records, out, PROTOCOL)
+  paths = report.write(study, records, out, PROTOCOL, pretrained)
   print(open(paths['md']).read())
   print(f'[study] {len(records)} of {len(all_cells)} cells finished; '
         f"{', '.join(paths.values())}")
