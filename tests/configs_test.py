@@ -81,7 +81,8 @@ def test_recipes_exist():
                    'selftrain_coco_spinenet49_640_gpu.yaml',
                    'selftrain_digits_cpu.yaml',
                    'selftrain_pascal_deeplabv3plus.yaml',
-                   'selftrain_digits_seg_cpu.yaml'):
+                   'selftrain_digits_seg_cpu.yaml',
+                   'pretrain_digits_cpu.yaml'):
     assert expected in names
 
 
