@@ -21,7 +21,9 @@ from conftest import REPO
 
 _ENV = dict(os.environ, PYTHONPATH=REPO)
 NUM_SHARDS = 2
-BATCH = 2  # Several batches per shard: a failure can land inside one.
+# Several batches per shard (a failure can land inside one), the last one
+# short: 8 images per shard.
+BATCH = 3
 
 
 def _tool(teacher, task, pattern, prefix, *extra, check=True,
@@ -79,7 +81,8 @@ def single_machine(request, references):
 
 
 @pytest.mark.parametrize('mode', [
-    [],  # In-process.
+    # In-process, two threads, the launcher's teacher shared.
+    ['--direct_num_workers=2', '--direct_running_mode=multi_threading'],
     ['--direct_num_workers=2', '--direct_running_mode=multi_processing']])
 def test_direct_runner_is_byte_identical(single_machine, tmp_path, mode):
   prefix = str(tmp_path / 'pseudo')
@@ -136,8 +139,8 @@ _DIES_MID_SHARD = textwrap.dedent('''
     beam_labeling.label(labeling.LabelingConfig(
         teacher=teacher, task=task, input_pattern=pattern,
         output_prefix=prefix, score_threshold=float(threshold), num_shards=2,
-        batch_size=2), [], 'DirectRunner', label_fn_class=DiesMidShard)
-''')
+        batch_size=BATCH_SIZE), [], 'DirectRunner', label_fn_class=DiesMidShard)
+''').replace('BATCH_SIZE', str(BATCH))
 
 
 def test_failed_attempt_then_rerun_is_byte_identical(references, tmp_path):

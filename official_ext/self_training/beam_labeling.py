@@ -6,7 +6,10 @@ options passed through) runs the pipeline
 
   unfinished shard indices -> Reshuffle -> LabelShard -> report
 
-`LabelShard` loads the teacher once per worker (DoFn.setup) and labels a
+`LabelShard` gets the teacher once per worker process (DoFn.setup, through
+`apache_beam.utils.shared`: threads of one process share it, and where the
+pipeline runs in the launcher's process, as the DirectRunner's in-memory and
+multi-threading modes do, it is the teacher the launcher loaded) and labels a
 shard with the single-machine tool's own pieces (`labeling.label_shards`:
 the same tf.data input, labeler and `PseudoShardWriter`), so the shard's
 bytes are the ones `labeling.label` writes with the same --num_shards. Each
@@ -27,6 +30,7 @@ from typing import Dict, List, Optional, Sequence
 from absl import logging
 import apache_beam as beam
 from apache_beam.options import pipeline_options
+from apache_beam.utils import shared
 import tensorflow as tf
 
 from official_ext.data import sharded_writer
@@ -57,9 +61,11 @@ class LabelShard(beam.DoFn):
 
   def __init__(self, config: labeling.LabelingConfig,
                plan: List[List[str]], overlay_shard: Optional[int] = None,
-               class_thresholds: Optional[Dict[int, float]] = None):
+               class_thresholds: Optional[Dict[int, float]] = None,
+               teacher_handle: Optional[shared.Shared] = None):
     super().__init__()
     self._config = config
+    self._teacher_handle = teacher_handle or shared.Shared()
     self._class_thresholds = class_thresholds
     self._plan = plan
     self._overlay_shard = overlay_shard
@@ -69,7 +75,10 @@ class LabelShard(beam.DoFn):
   def setup(self):
     # As the single-machine tool: same input, byte-identical shards.
     tf.config.experimental.enable_op_determinism()
-    self._teacher, self._config = labeling.load_teacher(self._config)
+    # `config` already has the teacher's batch size (see `label`).
+    config = self._config
+    self._teacher = self._teacher_handle.acquire(
+        lambda: labeling.load_teacher(config)[0])
     self._warm_up_seconds = self._teacher.warm_up(self._config.batch_size)
     self._labeler = labelers.for_teacher(self._teacher,
                                          self._config.score_threshold,
@@ -130,14 +139,16 @@ def build(pipeline: beam.Pipeline, config: labeling.LabelingConfig,
           plan: List[List[str]], todo: List[int],
           teacher_export_warning: Optional[str] = None,
           label_fn_class=LabelShard,
-          class_thresholds: Optional[Dict[int, float]] = None):
+          class_thresholds: Optional[Dict[int, float]] = None,
+          teacher_handle: Optional[shared.Shared] = None):
   """Adds the labeling steps to `pipeline`."""
   labeled = (pipeline
              | 'Shards' >> beam.Create(todo)
              | 'Spread' >> beam.Reshuffle()
              | 'Label' >> beam.ParDo(label_fn_class(
                  config, plan, overlay_shard=min(todo, default=None),
-                 class_thresholds=class_thresholds)))
+                 class_thresholds=class_thresholds,
+                 teacher_handle=teacher_handle)))
   _ = (labeled
        | 'Gather' >> beam.combiners.ToList()
        | 'Report' >> beam.Map(write_outputs, config, len(plan),
@@ -160,6 +171,11 @@ def label(config: labeling.LabelingConfig, beam_args: Sequence[str],
   config = dataclasses.replace(config, show_progress=False)
   plan = labeling.plan(config)
   teacher, config = labeling.load_teacher(config)
+  # Workers in this process (the DirectRunner's in-memory and threaded
+  # modes) take this teacher instead of loading their own; `teacher` keeps
+  # it alive until the pipeline ends.
+  teacher_handle = shared.Shared()
+  teacher_handle.acquire(lambda: teacher)
   _, todo = labeling.prepare_output(config, plan)
   class_thresholds, quality_section = pseudo_quality.prepare(config, teacher)
   options = pipeline_options.PipelineOptions(list(beam_args), runner=runner)
@@ -167,7 +183,7 @@ def label(config: labeling.LabelingConfig, beam_args: Sequence[str],
                len(todo), len(plan), teacher.path)
   pipeline = beam.Pipeline(options=options)
   build(pipeline, config, plan, todo, teacher.slow_export_reason,
-        label_fn_class, class_thresholds)
+        label_fn_class, class_thresholds, teacher_handle)
   result = pipeline.run()
   result.wait_until_finish()
   report = labeling_report.read_report(config.output_prefix)

@@ -69,16 +69,31 @@ def build_dataset(files: List[str], batch_size: int,
             'filename': feats['image/filename'], 'shard': shard,
             'file': file_index, 'record': record_index}
 
-  ds = tf.data.Dataset.from_tensor_slices(
-      (tf.constant(files, tf.string), tf.constant(shards, tf.int32),
-       tf.range(len(files), dtype=tf.int64)))
-  ds = ds.flat_map(lambda f, j, i: tf.data.TFRecordDataset(f).enumerate().map(
-      lambda k, r: (r, j, i, k)))
-  ds = ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-  # A record that cannot be read or decoded is dropped here, not fatal;
-  # bad_inputs.RecordTracker finds it from the (file, record) positions.
-  ds = ds.ignore_errors()
-  ds = ds.batch(batch_size if target_size else 1)
+  # Batches never span two shards: an image's teacher outputs depend (in
+  # the last bits) on the batch it is in, so a shard's bytes then depend on
+  # its own files only, whichever worker or Beam bundle labels it. A
+  # shard's files are contiguous in `files`.
+  starts = [i for i in range(len(files))
+            if i == 0 or shards[i] != shards[i - 1]]
+  bounds = (tf.constant(list(zip(starts, starts[1:] + [len(files)])),
+                        tf.int64) if files else tf.zeros([0, 2], tf.int64))
+  files_t = tf.constant(files, tf.string)
+  shards_t = tf.constant(shards, tf.int32)
+
+  def shard_batches(bound):
+    start, end = bound[0], bound[1]
+    ds = tf.data.Dataset.from_tensor_slices(
+        (files_t[start:end], shards_t[start:end], tf.range(start, end)))
+    ds = ds.flat_map(lambda f, j, i: tf.data.TFRecordDataset(f).enumerate()
+                     .map(lambda k, r: (r, j, i, k)))
+    ds = ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE,
+                deterministic=True)
+    # A record that cannot be read or decoded is dropped here, not fatal;
+    # bad_inputs.RecordTracker finds it from the (file, record) positions.
+    ds = ds.ignore_errors()
+    return ds.batch(batch_size if target_size else 1)
+
+  ds = tf.data.Dataset.from_tensor_slices(bounds).flat_map(shard_batches)
   return ds.prefetch(tf.data.AUTOTUNE)
 
 

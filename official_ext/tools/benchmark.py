@@ -39,7 +39,9 @@ Figures:
     --direct_running_mode=multi_processing` over images/s of the
     single-machine tool, both whole runs of the tool (start-up, teacher
     loading, labeling, report) on the same input and --num_shards.
-    Target >= 0.8.
+    Target >= 0.8. beam_threads_vs_single_machine: the same with
+    --direct_running_mode=multi_threading (one process, the launcher's
+    teacher shared by the 2 threads).
 """
 
 import json

@@ -5,8 +5,9 @@ Each figure times our tools as a user runs them, every run a fresh process
 
   export_figures  export_saved_model without vs with Keras layer traces,
                   and tf.saved_model.load of the two exports.
-  beam_figures    pseudo_label on Beam's DirectRunner (2 worker processes)
-                  vs the single-machine tool, images/s of the whole run.
+  beam_figures    pseudo_label on Beam's DirectRunner (2 worker processes;
+                  2 threads in one process) vs the single-machine tool,
+                  images/s of the whole run.
 """
 
 import os
@@ -18,8 +19,13 @@ from typing import List
 from official_ext.configs import digits_recipes
 from official_ext.self_training import labeling_report
 
-BEAM_OPTIONS = ('--runner=DirectRunner', '--direct_num_workers=2',
-                '--direct_running_mode=multi_processing')
+# Each Beam arm: its name -> the pipeline options it adds.
+BEAM_ARMS = {
+    'beam': ('--runner=DirectRunner', '--direct_num_workers=2',
+             '--direct_running_mode=multi_processing'),
+    'beam_threads': ('--runner=DirectRunner', '--direct_num_workers=2',
+                     '--direct_running_mode=multi_threading'),
+}
 
 # (key, label, target, format), as benchmark.TABLE.
 TABLES = {
@@ -38,8 +44,12 @@ TABLES = {
     'beam': (
         ('beam_vs_single_machine', 'beam_vs_single_machine', '>= 0.8',
          '.3f'),
-        ('beam_images_per_second', '  Beam DirectRunner x2 images/s', '',
-         '.1f'),
+        ('beam_images_per_second', '  Beam DirectRunner 2 processes img/s',
+         '', '.1f'),
+        ('beam_threads_vs_single_machine', 'beam_threads_vs_single_machine',
+         '', '.3f'),
+        ('beam_threads_images_per_second',
+         '  Beam DirectRunner 2 threads img/s', '', '.1f'),
         ('single_machine_images_per_second', '  single-machine images/s', '',
          '.1f'),
     ),
@@ -106,22 +116,23 @@ def beam_figures(task: str, label_args: List[str], work_dir: str,
                  repeats: int) -> dict:
   """beam_vs_single_machine; `label_args`: pseudo_label's flags but the
   output prefix."""
-  runs = {'single_machine': [], 'beam': []}
+  arms = {'single_machine': (), **BEAM_ARMS}
+  runs = {name: [] for name in arms}
   images = None
   for r in range(repeats):
-    for name, extra in (('single_machine', []), ('beam', BEAM_OPTIONS)):
+    for name, extra in arms.items():
       prefix = os.path.join(work_dir, f'{name}{r}', 'pseudo')
       seconds = run_tool('pseudo_label', [f'--task={task}',
                                           f'--output_prefix={prefix}',
                                           *label_args, *extra])
       images = labeling_report.read_report(prefix)['images_labeled']
       runs[name].append(images / seconds)
-  return {
-      'beam_vs_single_machine': max(runs['beam']) /
-                                max(runs['single_machine']),
-      'beam_images_per_second': max(runs['beam']),
-      'single_machine_images_per_second': max(runs['single_machine']),
-      'beam_runs': runs['beam'],
-      'single_machine_runs': runs['single_machine'], 'images': images,
-      'beam_options': ' '.join(BEAM_OPTIONS),
-  }
+  out = {'single_machine_images_per_second': max(runs['single_machine']),
+         'single_machine_runs': runs['single_machine'], 'images': images}
+  for name, options in BEAM_ARMS.items():
+    out.update({f'{name}_vs_single_machine':
+                    max(runs[name]) / max(runs['single_machine']),
+                f'{name}_images_per_second': max(runs[name]),
+                f'{name}_runs': runs[name],
+                f'{name}_options': ' '.join(options)})
+  return out
