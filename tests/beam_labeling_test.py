@@ -135,12 +135,13 @@ _DIES_MID_SHARD = textwrap.dedent('''
           writer.write_batch = dying
         return writer
 
-    teacher, task, pattern, prefix, threshold = sys.argv[1:]
+    teacher, task, pattern, prefix, threshold, batch_size = sys.argv[1:]
     beam_labeling.label(labeling.LabelingConfig(
         teacher=teacher, task=task, input_pattern=pattern,
         output_prefix=prefix, score_threshold=float(threshold), num_shards=2,
-        batch_size=BATCH_SIZE), [], 'DirectRunner', label_fn_class=DiesMidShard)
-''').replace('BATCH_SIZE', str(BATCH))
+        batch_size=int(batch_size)), [], 'DirectRunner',
+        label_fn_class=DiesMidShard)
+''')
 
 
 def test_failed_attempt_then_rerun_is_byte_identical(references, tmp_path):
@@ -150,7 +151,8 @@ def test_failed_attempt_then_rerun_is_byte_identical(references, tmp_path):
   script.write_text(_DIES_MID_SHARD)
   proc = subprocess.run(
       [sys.executable, str(script), single_machine['teacher'], 'detection',
-       single_machine['pattern'], prefix, str(single_machine['threshold'])],
+       single_machine['pattern'], prefix, str(single_machine['threshold']),
+       str(BATCH)],
       cwd=str(tmp_path), env=_ENV,
       capture_output=True, text=True, timeout=600)
   assert proc.returncode != 0 and 'worker died mid-shard' in proc.stderr
