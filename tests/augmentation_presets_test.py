@@ -86,7 +86,8 @@ def _first_images(experiment, data_path, preset, seed=7):
 def test_preset_changes_the_pipeline_output(experiment, digits_data):
   plain = _first_images(experiment, digits_data['train'], 's1')
   strong = _first_images(experiment, digits_data['train'], 's4')
-  assert plain.shape == strong.shape == (8, 128, 128, 3)
+  size = exp_factory.get_exp_config(experiment).task.model.input_size
+  assert plain.shape == strong.shape == (8, *size)
   assert np.isfinite(strong).all()
   # Same examples, different augmentation: the batches must differ.
   assert np.abs(plain - strong).mean() > 0.01

@@ -3,6 +3,8 @@ assertions: these machines are noisy)."""
 
 import json
 
+from official_ext.configs import common
+
 from conftest import run_tool
 
 
@@ -28,4 +30,5 @@ def test_benchmark_prints_json(digits_teacher, digits_data, tmp_path):
   assert result['images'] == 16
   assert result['raw_inference_images_per_second'] > 0
   assert result['pseudo_label_images_per_second'] > 0
-  assert result['image_size'] == '128x128'
+  size = common.DIGITS_IMAGE_SIZE
+  assert result['image_size'] == f'{size}x{size}'

@@ -38,7 +38,7 @@ def test_each_half_gets_model_gardens_loss_of_that_half(digits_data,
   params.task.pseudo_data.global_batch_size = 4
   task = task_factory.get_task(params.task)
   model = task.build_model()
-  model(tf.zeros([1, 128, 128, 3]), training=False)
+  model(tf.zeros([1] + params.task.model.input_size), training=False)
   # A freshly built head predicts the same for every pixel/anchor (zero
   # init); noise on every weight makes each image's loss its own.
   for v in model.trainable_variables:

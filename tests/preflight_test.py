@@ -9,9 +9,13 @@ import pytest
 
 from official.core import exp_factory
 from official_ext import registry_imports  # pylint: disable=unused-import
+from official_ext.configs import common
 from official_ext.self_training import preflight
 
 from conftest import REPO
+
+# The digits recipes' [height, width].
+SIZE = [common.DIGITS_IMAGE_SIZE] * 2
 
 
 def _student(digits_data, teacher=''):
@@ -97,8 +101,8 @@ def test_train_py_prints_one_line_and_stops_early(digits_data, tmp_path):
 @pytest.mark.parametrize('override,words', [
     ({'crop_size': [64, 64]}, ['task.pseudo_data.crop_size=[] but '
                                'task.train_data.crop_size=[64, 64]']),
-    ({'output_size': [96, 96]}, ['task.pseudo_data.output_size=[128, 128] '
-                                 'but task.train_data.output_size=[96, 96]']),
+    ({'output_size': [64, 64]}, [f'task.pseudo_data.output_size={SIZE} '
+                                 'but task.train_data.output_size=[64, 64]']),
 ])
 def test_segmentation_halves_must_match(digits_data, override, words):
   """Without the check these fail at trace time with a shape error."""

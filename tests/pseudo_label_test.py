@@ -15,6 +15,7 @@ import pytest
 import tensorflow as tf
 
 from official.vision.dataloaders import tf_example_decoder
+from official_ext.configs import common
 from official_ext.data import digits
 from official_ext.data import record_files
 from official_ext.data import sharded_writer
@@ -26,17 +27,22 @@ from official_ext.self_training import teacher as teacher_lib
 
 from conftest import REPO
 
+# The digits teachers' input size: canvases of this size reach the teacher
+# unresized, so its outputs on them are the reference, bit for bit.
+SIZE = common.DIGITS_IMAGE_SIZE
+
 @pytest.fixture(scope='module')
 def unlabeled(tmp_path_factory):
-  """48 unlabeled digits canvases in 6 files, plus a non-square JPEG file."""
+  """48 unlabeled digits canvases (SIZE x SIZE) in 6 files, plus a
+  non-square JPEG file."""
   out = str(tmp_path_factory.mktemp('unlabeled'))
   images, targets = digits.load_digits()
   digits.write_split(out, 'unlabeled', 48, seed=5, pool=np.arange(300),
                      images=images, targets=targets, num_shards=6,
-                     with_labels=False)
+                     size=SIZE, with_labels=False)
   rng = np.random.RandomState(0)
   canvas = digits.render_canvas(rng, images, targets, np.arange(300), size=160)
-  odd = canvas.image[20:116]  # 96 x 160, not the teacher's 128 x 128.
+  odd = canvas.image[20:116]  # 96 x 160, not the teacher's square input.
   buf = io.BytesIO()
   Image.fromarray(odd).save(buf, format='JPEG', quality=95)
   path = os.path.join(out, 'odd.tfrecord')
@@ -80,13 +86,13 @@ def test_pseudo_labels_equal_the_teachers_outputs(digits_teacher, unlabeled,
     out = teacher(image)
     n = int(out['num_detections'][0])
     keep = out['detection_scores'][0][:n] >= teacher_threshold
-    boxes = out['detection_boxes'][0][:n][keep] / 128.0
+    boxes = out['detection_boxes'][0][:n][keep] / SIZE
     got = by_id[sid]
     np.testing.assert_allclose(got['groundtruth_boxes'].numpy(),
                                np.clip(boxes, 0, 1), atol=1e-6)
     np.testing.assert_array_equal(got['groundtruth_classes'].numpy(),
                                   out['detection_classes'][0][:n][keep])
-    assert got['image'].shape == (128, 128, 3)
+    assert got['image'].shape == (SIZE, SIZE, 3)
     assert tf.train.Example.FromString(r).features.feature[
         'image/encoded'].bytes_list.value[0] == encoded
     total_boxes += int(keep.sum())
@@ -114,17 +120,20 @@ def test_non_square_image_boxes_map_back(digits_teacher, unlabeled, tmp_path):
   assert got['source_id'].numpy() == b'777'
   assert got['image'].shape == (96, 160, 3)
   # Reference: the teacher on the very input the pipeline built, re-made
-  # here (resize 96x160 to fit 128x128 -> 77x128, round to uint8, pad with
-  # the teacher's pad value). Its boxes are pixels of that 128x128 input;
-  # mapped back by the 0.8 scale they are boxes of the original image.
-  assert teacher.input_size == [128, 128]
+  # here (resize 96x160 to fit the teacher's square input, round to uint8,
+  # pad with the teacher's pad value). Its boxes are pixels of that input;
+  # mapped back by the fit's scale they are boxes of the original image.
+  size = teacher.input_size[0]
+  assert teacher.input_size == [size, size] and size != 160
+  scale = size / 160
   fitted = tf.cast(tf.clip_by_value(tf.round(tf.image.resize(
-      got['image'], [77, 128], method='bilinear')), 0, 255), tf.int32)
+      got['image'], [round(96 * scale), size], method='bilinear')), 0, 255),
+                   tf.int32)
   pad = tf.constant(teacher.pad_value, tf.int32)
-  padded = tf.image.pad_to_bounding_box(fitted - pad, 0, 0, 128, 128) + pad
+  padded = tf.image.pad_to_bounding_box(fitted - pad, 0, 0, size, size) + pad
   out = teacher(tf.cast(padded, tf.uint8)[None])
   n = int(out['num_detections'][0])
-  reference = out['detection_boxes'][0][:n] / 0.8 / [96, 160, 96, 160]
+  reference = out['detection_boxes'][0][:n] / scale / [96, 160, 96, 160]
   boxes = got['groundtruth_boxes'].numpy()
   assert n > 0 and len(boxes) > 0
   assert abs(len(boxes) - n) <= 2
@@ -133,7 +142,7 @@ def test_non_square_image_boxes_map_back(digits_teacher, unlabeled, tmp_path):
     return bool((np.abs(candidates - box).max(axis=1) <= 0.01).any())
 
   # Stored boxes are the teacher's own, in original-image coordinates
-  # (unmapped 128x128-frame boxes would be off by up to 25%). Batch size
+  # (unmapped boxes of the teacher's input frame would be far off). Batch size
   # may move near-tied low scores across NMS, hence >= 0.95, not all.
   assert np.mean([near(b, np.clip(reference, 0, 1)) for b in boxes]) >= 0.95
 

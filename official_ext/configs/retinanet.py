@@ -54,20 +54,17 @@ def supervised_coco() -> cfg.ExperimentConfig:
   return config
 
 
-DIGITS_NUM_CLASSES = 11  # background + digits 0..9 as classes 1..10.
-DIGITS_IMAGE_SIZE = 128
-
-
 @exp_factory.register_config_factory('supervised_digits')
 def supervised_digits() -> cfg.ExperimentConfig:
   """Tiny RetinaNet (SpineNet-Mobile-49XS, 128x128) that trains on a CPU."""
   batch_size = 8
+  size = common.DIGITS_IMAGE_SIZE
   config = cfg.ExperimentConfig(
       runtime=cfg.RuntimeConfig(mixed_precision_dtype='float32'),
       task=RetinaNetTask(
           model=mg_retinanet.RetinaNet(
-              num_classes=DIGITS_NUM_CLASSES,
-              input_size=[DIGITS_IMAGE_SIZE, DIGITS_IMAGE_SIZE, 3],
+              num_classes=common.DIGITS_NUM_CLASSES,
+              input_size=[size, size, 3],
               min_level=3,
               max_level=5,
               backbone=backbones.Backbone(

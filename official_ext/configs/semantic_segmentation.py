@@ -49,10 +49,6 @@ def supervised_pascal() -> cfg.ExperimentConfig:
       exp_factory.get_exp_config('seg_deeplabv3plus_pascal'))
 
 
-DIGITS_NUM_CLASSES = 11  # background 0 + digits 0..9 as classes 1..10.
-DIGITS_IMAGE_SIZE = 128
-
-
 @exp_factory.register_config_factory('supervised_digits_seg')
 def supervised_digits_seg() -> cfg.ExperimentConfig:
   """Tiny DeepLabV3 (ASPP) on SpineNet-Mobile-49XS, 128x128, for a CPU.
@@ -65,12 +61,12 @@ def supervised_digits_seg() -> cfg.ExperimentConfig:
   """
   batch_size = 8
   steps = 2500
-  size = [DIGITS_IMAGE_SIZE, DIGITS_IMAGE_SIZE]
+  size = [common.DIGITS_IMAGE_SIZE, common.DIGITS_IMAGE_SIZE]
   config = cfg.ExperimentConfig(
       runtime=cfg.RuntimeConfig(mixed_precision_dtype='float32'),
       task=SemanticSegmentationTask(
           model=mg_seg.SemanticSegmentationModel(
-              num_classes=DIGITS_NUM_CLASSES,
+              num_classes=common.DIGITS_NUM_CLASSES,
               input_size=size + [3],
               min_level=3,
               max_level=5,
