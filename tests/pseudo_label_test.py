@@ -31,6 +31,7 @@ from conftest import REPO
 # unresized, so its outputs on them are the reference, bit for bit.
 SIZE = common.DIGITS_IMAGE_SIZE
 
+
 @pytest.fixture(scope='module')
 def unlabeled(tmp_path_factory):
   """48 unlabeled digits canvases (SIZE x SIZE) in 6 files, plus a

@@ -39,6 +39,10 @@ class Canvas:
   mask: np.ndarray        # uint8 [H, W], 0 background, 1..10 digits
 
 
+# Canvas side in pixels (the digits are drawn 20-56 pixels tall).
+CANVAS_SIZE = 128
+
+
 def load_digits():
   from sklearn import datasets  # pylint: disable=g-import-not-at-top
   digits = datasets.load_digits()
@@ -63,7 +67,7 @@ def _background(rng: np.random.RandomState, size: int) -> np.ndarray:
 
 
 def render_canvas(rng: np.random.RandomState, images: np.ndarray,
-                  targets: np.ndarray, pool: Sequence[int], size: int = 128,
+                  targets: np.ndarray, pool: Sequence[int], size: int = CANVAS_SIZE,
                   max_digits: int = 4, min_scale: int = 20,
                   max_scale: int = 56) -> Canvas:
   """Draws 1..max_digits non-overlapping digits from `pool` on a canvas."""
@@ -111,7 +115,7 @@ def source_id(split: str, index: int) -> int:
 
 def write_split(output_dir: str, split: str, num_images: int, seed: int,
                 pool: Sequence[int], images: np.ndarray, targets: np.ndarray,
-                num_shards: int = 2, size: int = 128,
+                num_shards: int = 2, size: int = CANVAS_SIZE,
                 with_labels: bool = True) -> List[Canvas]:
   """Writes `split-xxxxx-of-yyyyy.tfrecord` shards; returns the canvases."""
   rng = np.random.RandomState(seed)
@@ -189,7 +193,7 @@ def coco_annotations(canvases: Sequence[Canvas], split: str) -> dict:
 
 def make_dataset(output_dir: str, seed: int = 0, num_train: int = 200,
                  num_unlabeled: int = 1000, num_val: int = 200,
-                 size: int = 128, num_shards: int = 2,
+                 size: int = CANVAS_SIZE, num_shards: int = 2,
                  num_calibration: int = 0,
                  classification: bool = False) -> Dict[str, str]:
   """Writes train (labeled), unlabeled (image only) and val splits, and

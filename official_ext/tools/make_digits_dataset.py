@@ -26,7 +26,8 @@ _CLASSIFICATION = flags.DEFINE_bool(
     'the digits of the unlabeled canvases with their classes '
     '(classification-*), and of the val canvases (classification_val-*), '
     'in Model Garden\'s image classification TFExample format.')
-_SIZE = flags.DEFINE_integer('image_size', 128, 'Canvas size in pixels.')
+_SIZE = flags.DEFINE_integer('image_size', digits.CANVAS_SIZE,
+                            'Canvas size in pixels.')
 _NUM_SHARDS = flags.DEFINE_integer('num_shards', 2, 'Shards per split.')
 
 
