@@ -15,6 +15,8 @@ from PIL import Image
 import pytest
 import tensorflow as tf
 
+from official.modeling.hyperparams import params_dict
+
 from official_ext.configs import digits_recipes
 from official_ext.data import sharded_writer
 from official_ext.self_training import labeling
@@ -185,6 +187,33 @@ def test_every_stage_left_its_outputs(demo):
     assert np.asarray(plot.convert('L')).std() > 0
 
 
+def _student_init(run_dir, task):
+  """The student's task.init_checkpoint (params.yaml) and the checkpoint its
+  log says Model Garden loaded, or None."""
+  root = os.path.join(run_dir, task)
+  init = params_dict.read_yaml_to_params_dict(
+      os.path.join(root, 'student', 'params.yaml')).task.init_checkpoint
+  with open(os.path.join(root, 'student.log')) as f:
+    loaded = [l.split('Finished loading pretrained checkpoint from ')[1].strip()
+              for l in f if 'Finished loading pretrained checkpoint from' in l]
+  return init, loaded
+
+
+def test_student_starts_from_its_teachers_checkpoint_when_asked(demo,
+                                                                 auto_demo):
+  """By default every student starts from random weights; with
+  --students_from_teacher=detection (the auto run) Model Garden's
+  init_checkpoint loads the teacher's last checkpoint before the first step."""
+  for task in METRICS:
+    assert demo['results']['tasks'][task]['student_init'] == 'scratch'
+    assert _student_init(demo['out'], task) == (None, [])
+  assert auto_demo['results']['tasks']['detection']['student_init'] == (
+      'teacher')
+  teacher_dir = os.path.join(demo['out'], 'detection', 'teacher')
+  assert _student_init(auto_demo['out'], 'detection') == (
+      teacher_dir, [os.path.join(teacher_dir, 'ckpt-20')])
+
+
 def test_exported_student_labels_round_two(demo, tmp_path):
   """The student becomes the next teacher (the paper's iterated loop)."""
   data = os.path.join(demo['out'], 'data', 'unlabeled-*.tfrecord')
@@ -201,10 +230,11 @@ def test_exported_student_labels_round_two(demo, tmp_path):
 @pytest.fixture(scope='module')
 def auto_demo(demo, wheel_install):
   """The detection loop again on the quick demo's teachers, with the
-  per-class thresholds applied."""
+  per-class thresholds applied and the student from its teacher's checkpoint."""
   out = os.path.join(wheel_install['cwd'], 'auto')
   proc = _python(['-m', 'official_ext.tools.demo', '--quick',
                   '--tasks=detection', '--class_thresholds=auto',
+                  '--students_from_teacher=detection',
                   f"--teachers_from={demo['out']}", f'--output_dir={out}'],
                  cwd=wheel_install['cwd'], env=wheel_install['env'])
   with open(os.path.join(out, 'results.json')) as f:

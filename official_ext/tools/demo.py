@@ -16,7 +16,9 @@ from any directory; output logged, progress printed):
   pseudo_label   pseudo_label (the teacher labels the unlabeled split; it is
                  first measured on a labeled calibration split that no model
                  trains on: precision/recall per class, thresholds, warnings)
-  student        train --experiment=selftrain_digits[_seg] train_and_eval
+  student        train --experiment=selftrain_digits[_seg] train_and_eval,
+                 from random weights or the teacher's checkpoint
+                 (--students_from_teacher)
   student_export export_saved_model
 for detection and segmentation, side by side (--noparallel_tasks: one after
 the other; each child process then uses TensorFlow's default threads).
@@ -36,6 +38,7 @@ import time
 
 from absl import app
 from absl import flags
+import tensorflow as tf
 
 from official_ext.configs import digits_recipes
 from official_ext.utils import loop
@@ -61,6 +64,13 @@ _CLASS_THRESHOLDS = flags.DEFINE_enum(
     'are reported either way).')
 _TARGET_PRECISION = flags.DEFINE_float(
     'target_precision', 0.8, 'For the per-class thresholds (pseudo_label).')
+_FROM_TEACHER = flags.DEFINE_list(
+    'students_from_teacher', [],
+    'Tasks whose student starts from its teacher\'s last training checkpoint '
+    '(Model Garden\'s task.init_checkpoint, all modules) instead of random '
+    'weights; either way the student trains for its recipe\'s steps. Off by '
+    'default: it beat its teacher only through the extra steps (README, '
+    'issue 19).')
 _TEACHERS_FROM = flags.DEFINE_string(
     'teachers_from', None,
     'Output folder of an earlier, finished demo run with the same --seed and '
@@ -84,9 +94,10 @@ def train_steps(task: str, quick: bool) -> dict:
 
 
 def run_task(task: str, data: dict, out: str, num_steps: dict,
-             teachers_from: str = None) -> dict:
+             teachers_from: str = None, student_init: str = 'scratch') -> dict:
   """teacher -> export -> pseudo-label -> student -> export for one task;
-  with `teachers_from`, that run's teacher and export replace the first two."""
+  with `teachers_from`, that run's teacher and export replace the first two;
+  student_init 'teacher' starts the student from the teacher's checkpoint."""
   teacher, student = digits_recipes.EXPERIMENTS[task]
   # The student recipe's pseudo-label threshold; the labeler uses the same.
   threshold = digits_recipes.config(student).task.self_training.score_threshold
@@ -127,13 +138,17 @@ def run_task(task: str, data: dict, out: str, num_steps: dict,
       f"--labeled_pattern={data['train']}",
       f'--class_thresholds={_CLASS_THRESHOLDS.value}',
       f'--target_precision={_TARGET_PRECISION.value}'], logs['pseudo'])
-  train('student', student, num_steps['student'],
-        extra=[f'task.pseudo_data.input_path={prefix}-*.tfrecord'])
+  student_extra = [f'task.pseudo_data.input_path={prefix}-*.tfrecord']
+  if student_init == 'teacher':
+    student_extra += [f"task.init_checkpoint={dirs['teacher']}",
+                      'task.init_checkpoint_modules=all']
+  train('student', student, num_steps['student'], extra=student_extra)
   export('student_export', student, dirs['student'])
 
   with open(prefix + '_report.json') as f:
     report = json.load(f)
-  result = {'steps': num_steps, 'wall_time_s': times, 'dirs': dirs,
+  result = {'steps': num_steps, 'student_init': student_init,
+            'wall_time_s': times, 'dirs': dirs,
             'pseudo_labels': {k: report.get(k) for k in (
                 'images_labeled', 'score_threshold', 'boxes_per_image_mean',
                 'ignored_fraction', 'teacher_images_per_second')
@@ -184,6 +199,11 @@ def table(results: dict) -> str:
       lines.append(f"| {task} | {m} | {r['teacher'][m]:.4f} | "
                    f"{r['student'][m]:.4f} | "
                    f"{r['student_minus_teacher'][m]:+.4f} |")
+  for task, r in results['tasks'].items():
+    init = {'teacher': "from the teacher's checkpoint",
+            'scratch': 'from random weights'}.get(r.get('student_init'), '')
+    lines.append(f"\n{task}: teacher {r['steps']['teacher']} steps, student "
+                 f"{r['steps']['student']} steps {init}".rstrip())
   lines += ['', '| task | calibration split: precision, recall at the '
             'threshold | per-class thresholds (precision >= target) | '
             'applied |', '|---|---|---|---|']
@@ -259,6 +279,12 @@ def earlier_run(path: str, results: dict, tasks: list) -> str:
     if task not in earlier.get('tasks', {}) or not os.path.exists(saved_model):
       raise app.UsageError(f'--teachers_from={path}: no exported {task} '
                            f'teacher ({saved_model})')
+    teacher_dir = os.path.join(path, task, 'teacher')
+    if (task in _FROM_TEACHER.value and
+        not tf.train.latest_checkpoint(teacher_dir)):
+      raise app.UsageError(
+          f'--teachers_from={path}: no {task} teacher checkpoint in '
+          f'{teacher_dir} for --students_from_teacher')
   return path
 
 
@@ -270,10 +296,11 @@ def main(argv):
 
 
 def demo(_):
-  for task in _TASKS.value:
-    if task not in METRICS:
-      raise app.UsageError(
-          f'--tasks: {task!r} is not one of {sorted(METRICS)}')
+  for flag in (_TASKS, _FROM_TEACHER):
+    for task in flag.value:
+      if task not in METRICS:
+        raise app.UsageError(
+            f'--{flag.name}: {task!r} is not one of {sorted(METRICS)}')
   out = os.path.abspath(_OUTPUT_DIR.value)
   os.makedirs(out, exist_ok=True)
   size = digits_recipes.data_sizes(_QUICK.value)
@@ -308,7 +335,9 @@ def demo(_):
 
   def lane(task):
     return lambda: run_task(task, data, out, train_steps(task, _QUICK.value),
-                            results.get('teachers_from'))
+                            results.get('teachers_from'),
+                            'teacher' if task in _FROM_TEACHER.value
+                            else 'scratch')
 
   if _PARALLEL.value:
     results['tasks'] = stages.run_lanes(
