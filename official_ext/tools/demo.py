@@ -41,6 +41,7 @@ from absl import flags
 import tensorflow as tf
 
 from official_ext.configs import digits_recipes
+from official_ext.utils import demo_report
 from official_ext.utils import loop
 from official_ext.utils import stages
 
@@ -94,10 +95,10 @@ def train_steps(task: str, quick: bool) -> dict:
 
 
 def run_task(task: str, data: dict, out: str, num_steps: dict,
-             teachers_from: str = None, student_init: str = 'scratch') -> dict:
+             teachers_from: str = None, from_teacher: bool = False) -> dict:
   """teacher -> export -> pseudo-label -> student -> export for one task;
   with `teachers_from`, that run's teacher and export replace the first two;
-  student_init 'teacher' starts the student from the teacher's checkpoint."""
+  `from_teacher` starts the student from the teacher's last checkpoint."""
   teacher, student = digits_recipes.EXPERIMENTS[task]
   # The student recipe's pseudo-label threshold; the labeler uses the same.
   threshold = digits_recipes.config(student).task.self_training.score_threshold
@@ -139,15 +140,15 @@ def run_task(task: str, data: dict, out: str, num_steps: dict,
       f'--class_thresholds={_CLASS_THRESHOLDS.value}',
       f'--target_precision={_TARGET_PRECISION.value}'], logs['pseudo'])
   student_extra = [f'task.pseudo_data.input_path={prefix}-*.tfrecord']
-  if student_init == 'teacher':
-    student_extra += [f"task.init_checkpoint={dirs['teacher']}",
-                      'task.init_checkpoint_modules=all']
+  if from_teacher:  # Model Garden restores all modules by default.
+    student_extra.append(f"task.init_checkpoint={dirs['teacher']}")
   train('student', student, num_steps['student'], extra=student_extra)
   export('student_export', student, dirs['student'])
 
   with open(prefix + '_report.json') as f:
     report = json.load(f)
-  result = {'steps': num_steps, 'student_init': student_init,
+  result = {'steps': num_steps,
+            'student_init': 'teacher' if from_teacher else 'scratch',
             'wall_time_s': times, 'dirs': dirs,
             'pseudo_labels': {k: report.get(k) for k in (
                 'images_labeled', 'score_threshold', 'boxes_per_image_mean',
@@ -189,69 +190,6 @@ def calibration_summary(report: dict, threshold: float) -> dict:
     out['mean_iou_at_class_thresholds'] = table['at_class_thresholds'][
         'mean_iou_at_threshold']
   return out
-
-
-def table(results: dict) -> str:
-  lines = ['| task | metric | teacher | student | student - teacher |',
-           '|---|---|---|---|---|']
-  for task, r in results['tasks'].items():
-    for m in r['teacher']:
-      lines.append(f"| {task} | {m} | {r['teacher'][m]:.4f} | "
-                   f"{r['student'][m]:.4f} | "
-                   f"{r['student_minus_teacher'][m]:+.4f} |")
-  for task, r in results['tasks'].items():
-    init = {'teacher': "from the teacher's checkpoint",
-            'scratch': 'from random weights'}.get(r.get('student_init'), '')
-    lines.append(f"\n{task}: teacher {r['steps']['teacher']} steps, student "
-                 f"{r['steps']['student']} steps {init}".rstrip())
-  lines += ['', '| task | calibration split: precision, recall at the '
-            'threshold | per-class thresholds (precision >= target) | '
-            'applied |', '|---|---|---|---|']
-  for task, r in results['tasks'].items():
-    cal = r.get('calibration')
-    if cal:
-      chosen = ' '.join(f'{c}:{t:g}' for c, t in sorted(
-          cal['class_thresholds'].items(), key=lambda kv: int(kv[0])))
-      figures = ', '.join('n/a' if v is None else f'{v:.2f}'
-                          for v in (cal['precision'], cal['recall']))
-      lines.append(f"| {task} | {figures} at {cal['threshold']:g} | "
-                   f"{chosen} | {cal['class_thresholds_applied']} |")
-  lines += ['', '| stage | seconds |', '|---|---|']
-  if 'data' in results['wall_time_s']:
-    lines.append(f"| data | {results['wall_time_s']['data']:.0f} |")
-  if results.get('teachers_from'):
-    lines.append(f"| data, teachers | from {results['teachers_from']} |")
-  for task, r in results['tasks'].items():
-    for stage, s in r['wall_time_s'].items():
-      lines.append(f'| {task}/{stage} | {s:.0f} |')
-  lines.append(f"| total | {results['wall_time_s']['total']:.0f} |")
-  return '\n'.join(lines)
-
-
-def plot(results: dict, path: str):
-  """Grouped bars: teacher vs student for each task's metrics."""
-  import matplotlib  # pylint: disable=g-import-not-at-top
-  matplotlib.use('Agg')
-  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
-  labels, teacher, student = [], [], []
-  for task, r in results['tasks'].items():
-    for m in r['teacher']:
-      labels.append(f'{task}\n{m}')
-      teacher.append(r['teacher'][m])
-      student.append(r['student'][m])
-  xs = range(len(labels))
-  fig, ax = plt.subplots(figsize=(1.8 * len(labels) + 2, 3.5))
-  ax.bar([x - 0.2 for x in xs], teacher, 0.4, label='teacher (supervised)')
-  ax.bar([x + 0.2 for x in xs], student, 0.4, label='student (self-trained)')
-  ax.set_xticks(list(xs))
-  ax.set_xticklabels(labels)
-  ax.set_ylim(0, 1)
-  ax.set_title(f"digits validation, seed {results['seed']}"
-               + (' (--quick)' if results['quick'] else ''))
-  ax.legend(loc='upper left', fontsize=8)
-  fig.tight_layout()
-  fig.savefig(path, dpi=100)
-  plt.close(fig)
 
 
 def earlier_run(path: str, results: dict, tasks: list) -> str:
@@ -336,8 +274,7 @@ def demo(_):
   def lane(task):
     return lambda: run_task(task, data, out, train_steps(task, _QUICK.value),
                             results.get('teachers_from'),
-                            'teacher' if task in _FROM_TEACHER.value
-                            else 'scratch')
+                            task in _FROM_TEACHER.value)
 
   if _PARALLEL.value:
     results['tasks'] = stages.run_lanes(
@@ -351,8 +288,8 @@ def demo(_):
          if not math.isfinite(v)]
   with open(os.path.join(out, 'results.json'), 'w') as f:
     json.dump(results, f, indent=2)
-  plot(results, os.path.join(out, 'teacher_vs_student.png'))
-  print('\n' + table(results))
+  demo_report.plot(results, os.path.join(out, 'teacher_vs_student.png'))
+  print('\n' + demo_report.table(results))
   print(f"\nresults: {os.path.join(out, 'results.json')}\n"
         f"plot:    {os.path.join(out, 'teacher_vs_student.png')}\n"
         f'logs:    tensorboard --logdir={out}')
