@@ -82,7 +82,8 @@ def test_recipes_exist():
                    'selftrain_digits_cpu.yaml',
                    'selftrain_pascal_deeplabv3plus.yaml',
                    'selftrain_digits_seg_cpu.yaml',
-                   'pretrain_digits_cpu.yaml'):
+                   'pretrain_digits_cpu.yaml',
+                   'pretrain_digits_seg_cpu.yaml'):
     assert expected in names
 
 

@@ -84,6 +84,16 @@ def test_checkpoint_init_resolves_to_the_latest_checkpoint(tmp_path):
                'val_annotations': 'a'}},
      'data.classification_train, data.classification_val: an init with a '
      'pretrain needs them'),
+    ({'task': 'segmentation',
+      'supervised': {'experiment': 'supervised_digits_seg',
+                     'recipe': 'supervised_digits_seg_cpu.yaml'},
+      'selftrain': {'experiment': 'selftrain_digits_seg',
+                    'recipe': 'selftrain_digits_seg_cpu.yaml'},
+      'augmentation': [{'name': 's1', 'preset': 's1'}],
+      'init': [{'name': 'random'}, {'name': 'pre', 'pretrain': PRETRAIN}]},
+     "init[1].pretrain.experiment: 'pretrain_digits' pre-trains a "
+     "spinenet_mobile backbone that differs from the study models' "
+     "(supervised_digits_seg: resnet) in ["),
     ({'augmentation': [{'name': 'x', 'preset': 's9'}]},
      "augmentation[0].preset: 's9' is not one of ['s1', 's2', 's3', 's4']"),
     ({'augmentation': [{'name': 'x', 'overrides': [

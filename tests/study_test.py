@@ -28,8 +28,8 @@ STUDY = dict(GOOD, name='quick_seg', task='segmentation', quick_steps=10,
                         'recipe': 'selftrain_digits_seg_cpu.yaml'},
              init=[{'name': 'random'},
                    {'name': 'classification', 'modules': ['backbone'],
-                    'pretrain': {'experiment': 'pretrain_digits',
-                                 'recipe': 'pretrain_digits_cpu.yaml'}}],
+                    'pretrain': {'experiment': 'pretrain_digits_seg',
+                                 'recipe': 'pretrain_digits_seg_cpu.yaml'}}],
              augmentation=[
                  {'name': 'strong', 'overrides': [
                      'task.train_data.aug_scale_min=0.5',
@@ -101,7 +101,7 @@ def test_the_pretraining_ran_once_before_the_cells(quick_study):
   assert record['steps'] == 10
   assert 0 <= record['metrics']['accuracy'] <= 1
   assert record['command'].split()[2] == 'official_ext.tools.train'
-  assert '--experiment=pretrain_digits' in record['command']
+  assert '--experiment=pretrain_digits_seg' in record['command']
   assert 'classification-*.tfrecord' in record['command']
   assert tf.train.latest_checkpoint(
       os.path.join(out, 'pretrain', 'classification')).endswith('ckpt-10')
@@ -133,7 +133,7 @@ def test_report_deltas_are_the_cells_differences(quick_study):
   assert text == report.markdown(
       _loaded(quick_study), data['cells'], data['protocol'],
       data['pretrained'])
-  assert 'The classification init: pretrain_digits trained 10 steps' in text
+  assert 'The classification init: pretrain_digits_seg trained 10 steps' in text
   for ext in ('csv', 'png'):
     assert os.path.getsize(os.path.join(out, f'study.{ext}')) > 100
   assert ('## mean_iou vs augmentation (labeled fraction 1)' in

@@ -4,8 +4,9 @@ The paper's pre-training is ImageNet classification of the detector's
 backbone. At demo scale, `pretrain_digits` is Model Garden's image
 classification task (its config, task and parser, unchanged) on the digits
 of the unlabeled canvases (`make_digits_dataset --classification`), with
-the very backbone config of `supervised_digits` (the segmentation models use
-the same one): a detection or segmentation task then restores it with
+the very backbone config of `supervised_digits` (the detectors);
+`pretrain_digits_seg` is the same with `supervised_digits_seg`'s backbone
+(the segmenters). A detection or segmentation task then restores its own with
 `task.init_checkpoint=MODEL_DIR task.init_checkpoint_modules=[backbone]`
 (the trainer's checkpoint holds `backbone` at its root).
 """
@@ -15,6 +16,7 @@ from official.core import exp_factory
 from official.vision.configs import image_classification as mg_ic
 
 from official_ext.configs import retinanet as _retinanet  # pylint: disable=unused-import
+from official_ext.configs import semantic_segmentation as _segmentation  # pylint: disable=unused-import
 from official_ext.data import digits
 
 # Crops are resized to this; the digits on the 128-pixel canvases are 20-56.
@@ -31,9 +33,11 @@ def _data(is_training: bool, batch_size: int) -> mg_ic.DataConfig:
       shuffle_buffer_size=2000, drop_remainder=is_training)
 
 
-@exp_factory.register_config_factory('pretrain_digits')
-def pretrain_digits() -> cfg.ExperimentConfig:
-  """SpineNet-Mobile-49XS (supervised_digits' backbone) classifies digits."""
+def pretrain_for(experiment: str) -> cfg.ExperimentConfig:
+  """Classification of digit crops with `experiment`'s backbone and
+  activation, so its trainer checkpoint restores into that model's backbone;
+  the digits detection recipe's trainer (SGD, cosine)."""
+  model = exp_factory.get_exp_config(experiment).task.model
   detection = exp_factory.get_exp_config('supervised_digits')
   batch_size = 32
   return cfg.ExperimentConfig(
@@ -42,11 +46,23 @@ def pretrain_digits() -> cfg.ExperimentConfig:
           model=mg_ic.ImageClassificationModel(
               num_classes=digits.NUM_DIGIT_CLASSES,
               input_size=[CROP_SIZE, CROP_SIZE, 3],
-              backbone=detection.task.model.backbone,
-              norm_activation=detection.task.model.norm_activation),
+              backbone=model.backbone,
+              norm_activation=model.norm_activation),
           losses=mg_ic.Losses(l2_weight_decay=4e-5),
           train_data=_data(True, batch_size),
           validation_data=_data(False, batch_size)),
       trainer=detection.trainer,
       restrictions=['task.train_data.is_training != None',
                     'task.validation_data.is_training != None'])
+
+
+@exp_factory.register_config_factory('pretrain_digits')
+def pretrain_digits() -> cfg.ExperimentConfig:
+  """SpineNet-Mobile-49XS (the digits detectors' backbone) classifies digits."""
+  return pretrain_for('supervised_digits')
+
+
+@exp_factory.register_config_factory('pretrain_digits_seg')
+def pretrain_digits_seg() -> cfg.ExperimentConfig:
+  """ResNet-18 x0.25 (the digits segmenters' backbone) classifies digits."""
+  return pretrain_for('supervised_digits_seg')

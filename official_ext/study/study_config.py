@@ -10,6 +10,8 @@
       - {name: imagenet, checkpoint: runs/pretrain, modules: [backbone]}
       - name: classification         # trained by the tool, before the cells
         pretrain: {experiment: pretrain_digits, recipe: pretrain_digits_cpu.yaml}
+                                     # (its backbone must be the models':
+                                     # pretrain_digits_seg for segmentation)
     augmentation:                    # axis 2: a preset s1..s4, or overrides
       - {name: weak, overrides: ['task.train_data.parser.aug_scale_min=0.9']}
       - {name: s1, preset: s1}
@@ -182,6 +184,9 @@ def check(study: StudyConfig, base_dir: str = '.'):
                      'every delta is measured against)')
   for i, init in enumerate(study.init):
     _check_init(init, f'init[{i}]', base_dir)
+    if init.pretrain.experiment:
+      _check_same_backbone(init.pretrain.experiment,
+                           study.supervised.experiment, f'init[{i}].pretrain')
   for i, aug in enumerate(study.augmentation):
     _check_augmentation(aug, f'augmentation[{i}]', study)
   if not study.labeled_fraction:
@@ -246,6 +251,27 @@ def _check_init(init: InitConfig, where: str, base_dir: str):
   if not found:
     raise StudyError(f'{where}.checkpoint: no checkpoint at {path}')
   init.checkpoint = found
+
+
+def _backbone(experiment: str) -> dict:
+  """The registered experiment's backbone config, less its drop rates (which
+  do not change the variables a checkpoint holds)."""
+  backbone = exp_factory.get_exp_config(experiment).task.model.backbone
+  return {'type': backbone.type,
+          **{k: v for k, v in backbone.get().as_dict().items()
+             if 'drop_rate' not in k}}
+
+
+def _check_same_backbone(pretrain: str, model: str, where: str):
+  """A pretrain's checkpoint restores only into the same backbone."""
+  want, got = _backbone(model), _backbone(pretrain)
+  differ = sorted(k for k in set(want) | set(got) if want.get(k) != got.get(k))
+  if differ:
+    raise StudyError(
+        f'{where}.experiment: {pretrain!r} pre-trains a {got["type"]} '
+        f'backbone that differs from the study models\' ({model}: '
+        f'{want["type"]}) in {differ}; its checkpoint would not restore '
+        'into them (pretrain_digits_seg is the segmenters\' one)')
 
 
 def _check_augmentation(aug: AugmentationConfig, where: str,

@@ -14,7 +14,7 @@ on a rerun. Worker I of K runs every K-th cell; each worker rewrites the
 report from all the cells finished so far: OUTPUT/study.{md,csv,json,png}.
 Without data paths in the study file, the tool makes the digits data (the
 demo's sizes; --quick: its toy sizes) under OUTPUT/data, with the
-classification splits that the `pretrain_digits` pre-training reads.
+classification splits that the `pretrain_digits[_seg]` pre-training reads.
 """
 
 import json
