@@ -271,7 +271,8 @@ def _check_same_backbone(pretrain: str, model: str, where: str):
         f'{where}.experiment: {pretrain!r} pre-trains a {got["type"]} '
         f'backbone that differs from the study models\' ({model}: '
         f'{want["type"]}) in {differ}; its checkpoint would not restore '
-        'into them (pretrain_digits_seg is the segmenters\' one)')
+        'into them: pre-train their backbone (as pretrain_digits_seg does '
+        'for the digits segmenters)')
 
 
 def _check_augmentation(aug: AugmentationConfig, where: str,
