@@ -11,10 +11,10 @@ from PIL import Image
 import pytest
 import tensorflow as tf
 
-from official_ext.data import digits
-from official_ext.data import tfexample
-from official_ext.self_training import bad_inputs
 from official_ext.data import sharded_writer
+from official_ext.data import tfexample
+from official_ext.digits import canvases
+from official_ext.labeling import bad_inputs
 
 from conftest import REPO
 
@@ -26,8 +26,8 @@ def _png(array) -> bytes:
 
 
 def _canvas(seed):
-  images, targets = digits.load_digits()
-  return digits.render_canvas(np.random.RandomState(seed), images, targets,
+  images, targets = canvases.load_digits()
+  return canvases.render_canvas(np.random.RandomState(seed), images, targets,
                               np.arange(300)).image
 
 
@@ -102,7 +102,7 @@ def test_tracker_reports_gaps_trailing_records_and_truncation(bad_data):
       (1, 3, bad_inputs.TRUNCATED_FILE)]
 
 
-# ---- pseudo-labeling with a real teacher ---------------------------------------
+# ---- pseudo-labeling with a teacher SavedModel (the fake one) ------------------
 
 def _pseudo_label(teacher, pattern, prefix, *extra):
   return subprocess.run(
@@ -119,10 +119,10 @@ RUNNERS = [[], ['--runner=DirectRunner']]
 
 
 @pytest.mark.parametrize('runner', RUNNERS)
-def test_bad_inputs_are_skipped_and_counted(digits_teacher, bad_data,
+def test_bad_inputs_are_skipped_and_counted(fake_teacher, bad_data,
                                             tmp_path, runner):
   prefix = str(tmp_path / 'p' / 'pseudo')
-  proc = _pseudo_label(digits_teacher, bad_data['pattern'], prefix, *runner)
+  proc = _pseudo_label(fake_teacher, bad_data['pattern'], prefix, *runner)
   assert proc.returncode == 0, proc.stderr[-3000:]
   report = json.loads(open(prefix + '_report.json').read())
   assert report['images_labeled'] == 7
@@ -148,10 +148,10 @@ def test_bad_inputs_are_skipped_and_counted(digits_teacher, bad_data,
 
 
 @pytest.mark.parametrize('runner', RUNNERS)
-def test_strict_stops_at_the_first_bad_input(digits_teacher, bad_data,
+def test_strict_stops_at_the_first_bad_input(fake_teacher, bad_data,
                                              tmp_path, runner):
   prefix = str(tmp_path / 'strict' / 'pseudo')
-  proc = _pseudo_label(digits_teacher, bad_data['pattern'], prefix,
+  proc = _pseudo_label(fake_teacher, bad_data['pattern'], prefix,
                        '--strict', *runner)
   assert proc.returncode != 0
   last = proc.stderr.strip().splitlines()[-1]
@@ -166,9 +166,9 @@ def test_strict_stops_at_the_first_bad_input(digits_teacher, bad_data,
     (['--teacher=/no/such/teacher'], ['/no/such/teacher', 'does not exist']),
     (['--num_classes=7'], ['num_classes=7', 'predicts 11']),
 ])
-def test_bad_flags_fail_fast_with_one_line(digits_teacher, bad_data, tmp_path,
+def test_bad_flags_fail_fast_with_one_line(fake_teacher, bad_data, tmp_path,
                                            flags, words):
-  args = dict(teacher=digits_teacher, input_pattern=bad_data['pattern'])
+  args = dict(teacher=fake_teacher, input_pattern=bad_data['pattern'])
   extra = []
   for flag in flags:
     name, value = flag[2:].split('=', 1)

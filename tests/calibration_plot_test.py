@@ -3,12 +3,13 @@
 import numpy as np
 from PIL import Image
 
-from official_ext.self_training import calibration_plot
-from official_ext.self_training import quality
+from official_ext.quality import calibration_plot
+from official_ext.quality import measures
+from official_ext.quality import thresholds as thresholds_lib
 
 
 def test_plot_draws_every_class_and_survives_missing_points(tmp_path):
-  thresholds = list(quality.THRESHOLDS)
+  thresholds = list(measures.THRESHOLDS)
   n = len(thresholds)
   per_class = {
       str(c): {'ground_truth_boxes': 10,
@@ -19,7 +20,7 @@ def test_plot_draws_every_class_and_survives_missing_points(tmp_path):
   table = {'thresholds': thresholds, 'per_class': per_class,
            'overall': {'precision': list(np.linspace(0.5, 1.0, n)),
                        'recall': list(np.linspace(1.0, 0.0, n))}}
-  chosen = quality.auto_thresholds(table, 0.8, 0.3, 3)
+  chosen = thresholds_lib.auto_thresholds(table, 0.8, 0.3, 3)
   path = str(tmp_path / 'cal.png')
   calibration_plot.write(path, table, 0.3, chosen, title='t')
   with Image.open(path) as image:

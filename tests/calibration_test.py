@@ -13,9 +13,10 @@ import tensorflow as tf
 from official.vision.dataloaders import tf_example_decoder
 from official_ext.data import record_files
 from official_ext.data import sharded_writer
-from official_ext.self_training import calibration
-from official_ext.self_training import quality
-from official_ext.self_training import teacher as teacher_lib
+from official_ext.labeling import teacher as teacher_lib
+from official_ext.quality import calibration
+from official_ext.quality import measures
+from official_ext.quality import thresholds as thresholds_lib
 from official_ext.utils import summaries
 
 from conftest import REPO
@@ -88,9 +89,9 @@ def test_auto_thresholds_reach_the_report_shards_and_labels(
     report = json.load(f)
   section = report['quality']
   table = section['calibration']
-  assert table['thresholds'] == list(quality.THRESHOLDS)
+  assert table['thresholds'] == list(measures.THRESHOLDS)
   # The thresholds are the rule's on the calibration table ...
-  want = quality.auto_thresholds(table, 0.6, 0.5, 3)
+  want = thresholds_lib.auto_thresholds(table, 0.6, 0.5, 3)
   assert section['auto_thresholds'] == want
   chosen = {c: v['threshold'] for c, v in want.items() if v['threshold'] != 0.5}
   assert chosen, 'a 500-step teacher has some class off the global 0.5'
@@ -112,7 +113,7 @@ def test_auto_thresholds_reach_the_report_shards_and_labels(
   sweep = section['target_precision_sweep']
   assert [r['target_precision'] for r in sweep] == [0.5, 0.6, 0.7, 0.8, 0.9,
                                                     0.95]
-  at_target = quality.at_thresholds(
+  at_target = thresholds_lib.at_thresholds(
       table, {c: v['threshold'] for c, v in want.items()})
   assert sweep[1]['precision'] == at_target['precision']
   assert sweep[1]['recall'] == at_target['recall']
@@ -171,9 +172,9 @@ def test_bad_class_thresholds_fail_before_labeling(digits_teacher, digits_data,
 
 
 def test_first_use_passes_the_quality_options():
-  from official_ext.configs import digits_recipes  # pylint: disable=g-import-not-at-top
+  from official_ext.digits import recipes  # pylint: disable=g-import-not-at-top
   from official_ext.self_training import task as st_task  # pylint: disable=g-import-not-at-top
-  config = digits_recipes.config('selftrain_digits').task
+  config = recipes.config('selftrain_digits').task
   config.train_data.input_path = 'L/train-*'
   assert st_task.quality_flags(config) == [
       '--target_precision=0.8', '--labeled_pattern=L/train-*']

@@ -45,9 +45,9 @@ def two_replica_strategy():
 @pytest.fixture(scope='session')
 def digits_data(tmp_path_factory):
   """Real scikit-learn digits on 128x128 canvases, a few dozen images."""
-  from official_ext.data import digits  # pylint: disable=g-import-not-at-top
+  from official_ext.digits import canvases  # pylint: disable=g-import-not-at-top
   out = tmp_path_factory.mktemp('digits')
-  return digits.make_dataset(str(out), seed=0, num_train=48,
+  return canvases.make_dataset(str(out), seed=0, num_train=48,
                              num_unlabeled=16, num_val=16, num_shards=2)
 
 
@@ -58,14 +58,14 @@ SUMMARY_INTERVAL = 100
 def _train_eval_export(task, data, model_dir):
   """The tiny CPU recipe as a user runs it: train.py --mode=train_and_eval
   (Model Garden's driver), then tools/export_saved_model.py."""
-  from official_ext.configs import digits_recipes  # pylint: disable=g-import-not-at-top
-  experiment = digits_recipes.EXPERIMENTS[task][0]
-  recipe = digits_recipes.recipe(experiment)
+  from official_ext.digits import recipes  # pylint: disable=g-import-not-at-top
+  experiment = recipes.EXPERIMENTS[task][0]
+  recipe = recipes.recipe(experiment)
   steps = TEACHER_STEPS[task]
   overrides = [
       f"task.train_data.input_path={data['train']}",
       f"task.validation_data.input_path={data['val']}",
-      *digits_recipes.schedule_overrides(steps, interval=SUMMARY_INTERVAL,
+      *recipes.schedule_overrides(steps, interval=SUMMARY_INTERVAL,
                                          warmup=20),
   ]
   if task == 'detection':  # COCO AP against the json annotation file.
@@ -132,6 +132,39 @@ def digits_seg_teacher(digits_seg_teacher_run):
 
 
 @pytest.fixture(scope='session')
+def fake_teachers(tmp_path_factory, worker_id):
+  """{'detection': dir, 'segmentation': dir}: SavedModels with a Model
+  Garden export's interface and params.yaml but no trained network
+  (official_ext/testing/fake_teacher.py), for the plumbing tests (shards,
+  resume, ids, bad inputs, Beam). Made in a child process, once per run."""
+  def make(directory):
+    out = {task: os.path.join(directory, task)
+           for task in ('detection', 'segmentation')}
+    run_tool(['-c', 'import sys; from official_ext.testing import '
+              'fake_teacher as f; f.export(sys.argv[1], "detection"); '
+              'f.export(sys.argv[2], "segmentation")',
+              out['detection'], out['segmentation']])
+    return out
+  return _once_per_run(tmp_path_factory, worker_id, 'fake_teachers', make)
+
+
+@pytest.fixture(scope='session')
+def fake_teacher(fake_teachers):
+  return fake_teachers['detection']
+
+
+@pytest.fixture(scope='session')
+def fake_seg_teacher(fake_teachers):
+  return fake_teachers['segmentation']
+
+
+@pytest.fixture(scope='session')
+def fake_threshold(fake_teacher, digits_data):
+  """As teacher_threshold, for the fake detection teacher."""
+  return median_top_score(fake_teacher, digits_data['unlabeled'])
+
+
+@pytest.fixture(scope='session')
 def teacher_threshold(digits_teacher, digits_data):
   """A score threshold that keeps some of the test teacher's boxes and drops
   others: the median of its top score per unlabeled image.
@@ -139,10 +172,14 @@ def teacher_threshold(digits_teacher, digits_data):
   A 500-step teacher is unsure and its scores vary from run to run (CPU
   training is not bit-deterministic), so a fixed number is flaky.
   """
+  return median_top_score(digits_teacher, digits_data['unlabeled'])
+
+
+def median_top_score(teacher_dir, pattern):
   import numpy as np  # pylint: disable=g-import-not-at-top
-  from official_ext.self_training import teacher as teacher_lib  # pylint: disable=g-import-not-at-top
-  teacher = teacher_lib.Teacher(digits_teacher, 'detection')
-  files = sorted(tf.io.gfile.glob(digits_data['unlabeled']))
+  from official_ext.labeling import teacher as teacher_lib  # pylint: disable=g-import-not-at-top
+  teacher = teacher_lib.Teacher(teacher_dir, 'detection')
+  files = sorted(tf.io.gfile.glob(pattern))
   tops = []
   for record in tf.data.TFRecordDataset(files):
     feature = tf.train.Example.FromString(record.numpy()).features.feature
@@ -183,3 +220,15 @@ def layer_traces(saved_model_dir):
   return [f.signature.name
           for f in proto.meta_graphs[0].graph_def.library.function
           if '_layer_call_' in f.signature.name]
+
+
+def assert_drawn_plot(path, min_width=400, min_height=250, min_colors=4):
+  """A PNG that matplotlib drew something into: its size, and more than a
+  blank canvas's colours (lines, text, legend)."""
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  with Image.open(path) as image:
+    assert image.format == 'PNG', image.format
+    width, height = image.size
+    colors = image.convert('RGB').getcolors(maxcolors=1 << 16)
+  assert width >= min_width and height >= min_height, image.size
+  assert colors is None or len(colors) >= min_colors, colors

@@ -1,10 +1,10 @@
-"""official_ext/utils/demo_report.py: the demo's table and plot from a
+"""official_ext/digits/demo_report.py: the demo's table and plot from a
 results.json dict."""
 
 import numpy as np
 from PIL import Image
 
-from official_ext.utils import demo_report
+from official_ext.digits import demo_report
 
 
 def _results():

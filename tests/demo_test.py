@@ -1,7 +1,7 @@
 """The demo --quick, run from a wheel install in another directory: every
 stage of the loop leaves its outputs, and results.json holds finite teacher
 and student metrics. (Whether the student wins needs the full run: see
-README.)"""
+docs/results/.)"""
 
 import glob
 import json
@@ -17,13 +17,14 @@ import tensorflow as tf
 
 from official.modeling.hyperparams import params_dict
 
-from official_ext.configs import digits_recipes
 from official_ext.data import sharded_writer
-from official_ext.self_training import labeling
+from official_ext.digits import recipes
+from official_ext.labeling import pipeline
 from official_ext.utils import stages
 from official_ext.utils import summaries
 
 from conftest import REPO
+from conftest import assert_drawn_plot
 
 STAGES = ('teacher', 'teacher_export', 'pseudo_label', 'student',
           'student_export')
@@ -58,7 +59,7 @@ def wheel_install(tmp_path_factory):
 def test_wheel_install_finds_package_and_recipes(wheel_install):
   proc = _python(['-c', (
       'import official_ext.tools.train, official_ext.serving.export_saved_model\n'
-      'from official_ext.configs import digits_recipes as r\n'
+      'from official_ext.digits import recipes as r\n'
       'print(official_ext.__file__)\n'
       'print(r.recipe("selftrain_digits_seg"))\n'
       'print(r.config("selftrain_digits_seg").trainer.train_steps)')],
@@ -67,7 +68,7 @@ def test_wheel_install_finds_package_and_recipes(wheel_install):
   assert package.startswith(wheel_install['target'] + os.sep), package
   assert recipe == os.path.join(wheel_install['target'], 'official_ext',
                                 'recipes', 'selftrain_digits_seg_cpu.yaml')
-  assert int(steps) == digits_recipes.config(
+  assert int(steps) == recipes.config(
       'selftrain_digits_seg').trainer.train_steps
 
 
@@ -83,8 +84,8 @@ def demo(wheel_install):
 
 def test_full_demo_trains_teacher_and_student_equally_long():
   """The full demo trains the recipes' steps; equal steps keep it fair."""
-  for task, (teacher, student) in digits_recipes.EXPERIMENTS.items():
-    steps = [digits_recipes.config(name).trainer.train_steps
+  for task, (teacher, student) in recipes.EXPERIMENTS.items():
+    steps = [recipes.config(name).trainer.train_steps
              for name in (teacher, student)]
     assert steps[0] == steps[1] >= 1000, (task, steps)
 
@@ -108,7 +109,7 @@ def test_results_hold_finite_metrics_and_stage_times(demo):
     assert all(t > 0 for t in r['wall_time_s'].values())
     assert r['pseudo_labels']['images_labeled'] == results['sizes'][
         'num_unlabeled']
-    student = digits_recipes.config(digits_recipes.EXPERIMENTS[task][1])
+    student = recipes.config(recipes.EXPERIMENTS[task][1])
     assert r['pseudo_labels']['score_threshold'] == pytest.approx(
         student.task.self_training.score_threshold)
   # The two tasks' loops ran side by side: the whole run is at least the
@@ -146,7 +147,7 @@ def test_teacher_is_calibrated_on_a_split_nobody_trains_on(demo):
     assert report['class_thresholds'] == {}
     assert report['quality']['labeled_set']['pattern'].endswith(
         'train-*.tfrecord')
-    assert os.path.getsize(cal['plot']) > 10_000
+    assert_drawn_plot(cal['plot'])
     if task == 'detection':
       assert 0 <= cal['teacher_coco']['AP'] <= 1
     else:
@@ -218,7 +219,7 @@ def test_exported_student_labels_round_two(demo, tmp_path):
   """The student becomes the next teacher (the paper's iterated loop)."""
   data = os.path.join(demo['out'], 'data', 'unlabeled-*.tfrecord')
   for task in METRICS:
-    report = labeling.label(labeling.LabelingConfig(
+    report = pipeline.label(pipeline.LabelingConfig(
         teacher=os.path.join(demo['out'], task, 'student_export'), task=task,
         input_pattern=data, output_prefix=str(tmp_path / task / 'pseudo'),
         score_threshold=0.0, num_classes=11, show_progress=False))
@@ -260,8 +261,10 @@ def test_teachers_from_reuses_data_and_teachers(demo, auto_demo):
        'student_export.log'])
   assert tf.train.latest_checkpoint(os.path.join(root, 'student')).endswith(
       'ckpt-20')
-  with open(os.path.join(root, 'student', 'params.yaml')) as f:
-    assert os.path.join(root, 'pseudo', 'pseudo-*.tfrecord') in f.read()
+  student = params_dict.read_yaml_to_params_dict(
+      os.path.join(root, 'student', 'params.yaml'))
+  assert student.task.pseudo_data.input_path == os.path.join(
+      root, 'pseudo', 'pseudo-*.tfrecord')
   with open(os.path.join(root, 'pseudo', 'pseudo_report.json')) as f:
     report = json.load(f)
   chosen = report['quality']['auto_thresholds']

@@ -7,22 +7,22 @@ import tensorflow as tf
 
 from official.vision.dataloaders import segmentation_input
 from official.vision.dataloaders import tf_example_decoder
-from official_ext.data import digits
+from official_ext.digits import canvases
 
 
 def test_splits_are_disjoint_by_source_digit():
-  images, _ = digits.load_digits()
-  splits = digits.split_sources(len(images), seed=0)
-  a, b, c = (set(splits[s]) for s in digits.SPLITS)
+  images, _ = canvases.load_digits()
+  splits = canvases.split_sources(len(images), seed=0)
+  a, b, c = (set(splits[s]) for s in canvases.SPLITS)
   assert not (a & b or a & c or b & c)
   assert len(a | b | c) == len(images) == 1797
 
 
 def test_rendering_is_deterministic_and_labels_agree():
-  images, targets = digits.load_digits()
+  images, targets = canvases.load_digits()
   pool = np.arange(100)
-  c1 = digits.render_canvas(np.random.RandomState(3), images, targets, pool)
-  c2 = digits.render_canvas(np.random.RandomState(3), images, targets, pool)
+  c1 = canvases.render_canvas(np.random.RandomState(3), images, targets, pool)
+  c2 = canvases.render_canvas(np.random.RandomState(3), images, targets, pool)
   np.testing.assert_array_equal(c1.image, c2.image)
   np.testing.assert_array_equal(c1.boxes, c2.boxes)
   assert len(c1.boxes) >= 1 and set(c1.classes) <= set(range(1, 11))
@@ -66,15 +66,15 @@ def test_calibration_split_leaves_the_other_splits_unchanged(tmp_path):
     return [r.numpy() for r in tf.data.TFRecordDataset(
         sorted(tf.io.gfile.glob(out[split])))]
 
-  without = digits.make_dataset(str(tmp_path / 'a'), seed=2, num_train=6,
+  without = canvases.make_dataset(str(tmp_path / 'a'), seed=2, num_train=6,
                                 num_unlabeled=4, num_val=4, num_shards=1)
-  with_cal = digits.make_dataset(str(tmp_path / 'b'), seed=2, num_train=6,
+  with_cal = canvases.make_dataset(str(tmp_path / 'b'), seed=2, num_train=6,
                                  num_unlabeled=4, num_val=4, num_shards=1,
                                  num_calibration=5)
-  assert digits.CALIBRATION not in without
-  for split in digits.SPLITS:
+  assert canvases.CALIBRATION not in without
+  for split in canvases.SPLITS:
     assert records(without, split) == records(with_cal, split)
-  calibration = records(with_cal, digits.CALIBRATION)
+  calibration = records(with_cal, canvases.CALIBRATION)
   assert len(calibration) == 5
   assert not set(calibration) & set(records(with_cal, 'train'))
   det = tf_example_decoder.TfExampleDecoder().decode(calibration[0])
@@ -91,24 +91,24 @@ def test_classification_splits_hold_every_digit_read_by_model_garden(
         sorted(tf.io.gfile.glob(out[split])))]
 
   kw = dict(seed=1, num_train=3, num_unlabeled=6, num_val=4, num_shards=2)
-  plain = digits.make_dataset(str(tmp_path / 'a'), **kw)
-  out = digits.make_dataset(str(tmp_path / 'b'), classification=True, **kw)
-  for split in digits.SPLITS:  # The detection data does not change.
+  plain = canvases.make_dataset(str(tmp_path / 'a'), **kw)
+  out = canvases.make_dataset(str(tmp_path / 'b'), classification=True, **kw)
+  for split in canvases.SPLITS:  # The detection data does not change.
     assert records(plain, split) == records(out, split)
   # The digits of the canvases, in order: rendered again from the seed.
-  images, targets = digits.load_digits()
-  sources = digits.split_sources(len(images), seed=1)
-  for k, split in enumerate(digits.SPLITS):
-    if split not in digits.CLASSIFICATION:
+  images, targets = canvases.load_digits()
+  sources = canvases.split_sources(len(images), seed=1)
+  for k, split in enumerate(canvases.SPLITS):
+    if split not in canvases.CLASSIFICATION:
       continue
     rng = np.random.RandomState(1000 + k)
-    canvases = [digits.render_canvas(rng, images, targets, sources[split])
+    rendered = [canvases.render_canvas(rng, images, targets, sources[split])
                 for _ in range(kw[f'num_{split}'])]
-    want = sorted(int(c) - 1 for canvas in canvases for c in canvas.classes)
-    crops = records(out, digits.CLASSIFICATION[split])
+    want = sorted(int(c) - 1 for canvas in rendered for c in canvas.classes)
+    crops = records(out, canvases.CLASSIFICATION[split])
     decoder = classification_input.Decoder()
     parser = classification_input.Parser(
-        output_size=[32, 32], num_classes=digits.NUM_DIGIT_CLASSES,
+        output_size=[32, 32], num_classes=canvases.NUM_DIGIT_CLASSES,
         decode_jpeg_only=False, aug_rand_hflip=False)
     labels = []
     for crop in crops:
@@ -121,13 +121,13 @@ def test_classification_splits_hold_every_digit_read_by_model_garden(
 
 def test_digit_crops_are_square_around_the_digit_and_clipped():
   mask = np.zeros((128, 128), np.uint8)
-  canvas = digits.Canvas(
+  canvas = canvases.Canvas(
       image=np.arange(128 * 128 * 3, dtype=np.int64).reshape(
           128, 128, 3).astype(np.uint8),
       boxes=np.array([[0.5, 0.25, 0.75, 0.375],  # 32 x 16 px at (64, 32).
                       [0.0, 0.0, 0.125, 0.125]], np.float32),
       classes=np.array([4, 10]), mask=mask)
-  (first, label1), (corner, label2) = list(digits.digit_crops(canvas, 0.25))
+  (first, label1), (corner, label2) = list(canvases.digit_crops(canvas, 0.25))
   # Side: the longer edge (32) * 1.5 around the centre (80, 40).
   assert first.shape == (48, 48, 3) and label1 == 3
   np.testing.assert_array_equal(first, canvas.image[56:104, 16:64])

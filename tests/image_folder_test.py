@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from official.vision.dataloaders import tf_example_decoder
 from official_ext.data import image_folder
-from official_ext.self_training import labeling
+from official_ext.labeling import pipeline
 
 from conftest import run_tool
 
@@ -117,12 +117,12 @@ def test_no_images_is_a_clear_error(tmp_path):
                          show_progress=False)
 
 
-def test_output_feeds_pseudo_labeling(folder, digits_teacher, tmp_path):
+def test_output_feeds_pseudo_labeling(folder, fake_teacher, tmp_path):
   prefix = str(tmp_path / 'unlabeled')
   image_folder.convert(folder['root'], prefix, num_shards=2,
                        show_progress=False)
-  report = labeling.label(labeling.LabelingConfig(
-      teacher=digits_teacher, input_pattern=prefix + '-*.tfrecord',
+  report = pipeline.label(pipeline.LabelingConfig(
+      teacher=fake_teacher, input_pattern=prefix + '-*.tfrecord',
       output_prefix=str(tmp_path / 'pseudo'), score_threshold=0.05,
       show_progress=False))
   assert report['images_labeled'] == 6
@@ -135,9 +135,9 @@ def test_output_feeds_pseudo_labeling(folder, digits_teacher, tmp_path):
     assert ((boxes >= 0) & (boxes <= 1)).all()
 
 
-def test_readme_steps_2_to_3_read_no_sidecar(folder, digits_teacher,
+def test_readme_steps_2_to_3_read_no_sidecar(folder, fake_teacher,
                                              tmp_path):
-  """README workflow steps 2 -> 3 with its own patterns (`unlabeled-*`):
+  """docs/coco.md steps 2 -> 3 with its own patterns (`unlabeled-*`):
   the `.stats.json` files step 2 writes beside its shards are not read as
   records (issue 18: they were counted as 4 truncated files), while a
   really truncated record file beside them is still reported."""
@@ -146,7 +146,7 @@ def test_readme_steps_2_to_3_read_no_sidecar(folder, digits_teacher,
             f'--output_prefix={unlabeled}', '--num_shards=4', '--no_progress'])
   assert len(tf.io.gfile.glob(unlabeled + '-*.stats.json')) == 4
   pseudo = str(tmp_path / 'P' / 'pseudo')
-  args = ['tools/pseudo_label.py', f'--teacher={digits_teacher}',
+  args = ['tools/pseudo_label.py', f'--teacher={fake_teacher}',
           '--task=detection', f'--input_pattern={unlabeled}-*',
           f'--output_prefix={pseudo}', '--score_threshold=0.3',
           '--no_progress']
@@ -163,8 +163,8 @@ def test_readme_steps_2_to_3_read_no_sidecar(folder, digits_teacher,
     data = f.read()
   with open(unlabeled + '-extra.tfrecord', 'wb') as f:
     f.write(data[:20])  # The header of record 0 and 8 bytes of its data.
-  report = labeling.label(labeling.LabelingConfig(  # The tool's code path.
-      teacher=digits_teacher, input_pattern=f'{unlabeled}-*',
+  report = pipeline.label(pipeline.LabelingConfig(  # The tool's code path.
+      teacher=fake_teacher, input_pattern=f'{unlabeled}-*',
       output_prefix=str(tmp_path / 'P2' / 'pseudo'), score_threshold=0.3,
       show_progress=False))
   assert report['skipped_reasons'] == {'truncated_tfrecord_file': 1}

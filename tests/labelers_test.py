@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from official_ext.self_training import labelers
+from official_ext.labeling import labelers
 
 
 def _outputs(boxes, scores, image_info=None):

@@ -6,11 +6,12 @@ import sys
 import time
 
 import pytest
+import tensorflow as tf
 
 from official.core import exp_factory
 from official_ext import registry_imports  # pylint: disable=unused-import
 from official_ext.configs import common
-from official_ext.self_training import preflight
+from official_ext.tools import train
 
 from conftest import REPO
 
@@ -55,28 +56,38 @@ def test_bad_fields_are_named(digits_data, override, error, words):
       nested = {part: nested}
     params.override(nested, is_strict=True)
   with pytest.raises(error) as info:
-    preflight.check_experiment(params, 'train_and_eval')
+    train.check_experiment(params, 'train_and_eval')
   for word in words:
     assert word in str(info.value)
 
 
-def test_teacher_checked_against_the_student(digits_data, digits_teacher,
-                                             digits_seg_teacher):
-  params = _student(digits_data, digits_teacher)
-  preflight.check_experiment(params, 'train')  # A good config passes.
+def test_teacher_checked_against_the_student(digits_data, fake_teacher,
+                                             fake_seg_teacher):
+  params = _student(digits_data, fake_teacher)
+  train.check_experiment(params, 'train')  # A good config passes.
   params.task.model.num_classes = 5
   with pytest.raises(ValueError, match='teacher.*predicts 11 classes.*=5'):
-    preflight.check_experiment(params, 'train')
-  params = _student(digits_data, digits_seg_teacher)
+    train.check_experiment(params, 'train')
+  params = _student(digits_data, fake_seg_teacher)
   with pytest.raises(ValueError, match='teacher.*not a detection model'):
-    preflight.check_experiment(params, 'train')
+    train.check_experiment(params, 'train')
+
+
+def test_preflight_reads_the_signature_without_loading_the_teacher(
+    digits_data, fake_teacher, monkeypatch):
+  """The check reads saved_model.pb's MetaGraph and params.yaml; loading the
+  teacher's graph is the labeler's work, not the trainer's."""
+  def no_loading(*unused_args, **unused_kwargs):
+    raise AssertionError('the preflight loaded the teacher SavedModel')
+  monkeypatch.setattr(tf.saved_model, 'load', no_loading)
+  train.check_experiment(_student(digits_data, fake_teacher), 'train')
 
 
 def test_eval_mode_does_not_need_training_data(digits_data):
   params = _student(digits_data)
   params.task.train_data.input_path = ''
   params.task.pseudo_data.input_path = ''
-  preflight.check_experiment(params, 'eval')
+  train.check_experiment(params, 'eval')
 
 
 def test_train_py_prints_one_line_and_stops_early(digits_data, tmp_path):
@@ -110,14 +121,14 @@ def test_segmentation_halves_must_match(digits_data, override, words):
   params.task.train_data.input_path = digits_data['train']
   params.task.pseudo_data.input_path = digits_data['unlabeled']
   params.task.validation_data.input_path = digits_data['val']
-  preflight.check_experiment(params, 'train')  # As registered: passes.
+  train.check_experiment(params, 'train')  # As registered: passes.
   params.task.train_data.override(override)
   with pytest.raises(ValueError) as info:
-    preflight.check_experiment(params, 'train')
+    train.check_experiment(params, 'train')
   for word in words:
     assert word in str(info.value)
   params.task.pseudo_data.override(override)
   params.task.train_input_partition_dims = [1, 2, 1, 1]
   with pytest.raises(ValueError, match='train_input_partition_dims=.*not '
                      'implemented'):
-    preflight.check_experiment(params, 'train')
+    train.check_experiment(params, 'train')

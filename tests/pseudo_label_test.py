@@ -1,4 +1,7 @@
-"""Pseudo-labeling with a real exported teacher: exactness, shards, resume."""
+"""Pseudo-labeling through a SavedModel with Model Garden's export interface
+(the fake teacher: no trained network, cheap and exact): exactness, shards,
+ids, resume, labeling on first use. Real trained teachers label in
+calibration_test, selftrain_test and the demo test."""
 
 import io
 import json
@@ -16,14 +19,14 @@ import tensorflow as tf
 
 from official.vision.dataloaders import tf_example_decoder
 from official_ext.configs import common
-from official_ext.data import digits
 from official_ext.data import record_files
 from official_ext.data import sharded_writer
 from official_ext.data import tfexample
+from official_ext.digits import canvases
+from official_ext.labeling import input_pipeline
+from official_ext.labeling import pipeline
+from official_ext.labeling import teacher as teacher_lib
 from official_ext.self_training import first_use
-from official_ext.self_training import labeling
-from official_ext.self_training import labeling_input
-from official_ext.self_training import teacher as teacher_lib
 
 from conftest import REPO
 
@@ -37,12 +40,12 @@ def unlabeled(tmp_path_factory):
   """48 unlabeled digits canvases (SIZE x SIZE) in 6 files, plus a
   non-square JPEG file."""
   out = str(tmp_path_factory.mktemp('unlabeled'))
-  images, targets = digits.load_digits()
-  digits.write_split(out, 'unlabeled', 48, seed=5, pool=np.arange(300),
+  images, targets = canvases.load_digits()
+  canvases.write_split(out, 'unlabeled', 48, seed=5, pool=np.arange(300),
                      images=images, targets=targets, num_shards=6,
                      size=SIZE, with_labels=False)
   rng = np.random.RandomState(0)
-  canvas = digits.render_canvas(rng, images, targets, np.arange(300), size=160)
+  canvas = canvases.render_canvas(rng, images, targets, np.arange(300), size=160)
   odd = canvas.image[20:116]  # 96 x 160, not the teacher's square input.
   buf = io.BytesIO()
   Image.fromarray(odd).save(buf, format='JPEG', quality=95)
@@ -54,7 +57,7 @@ def unlabeled(tmp_path_factory):
 
 
 def _label(teacher, pattern, prefix, **kwargs):
-  return labeling.label(labeling.LabelingConfig(
+  return pipeline.label(pipeline.LabelingConfig(
       teacher=teacher, input_pattern=pattern, output_prefix=prefix,
       show_progress=False, **kwargs))
 
@@ -64,11 +67,11 @@ def _records(pattern):
   return [r.numpy() for r in tf.data.TFRecordDataset(files)]
 
 
-def test_pseudo_labels_equal_the_teachers_outputs(digits_teacher, unlabeled,
-                                                  teacher_threshold, tmp_path):
-  report = _label(digits_teacher, unlabeled['pattern'], str(tmp_path / 'p'),
-                  score_threshold=teacher_threshold)
-  teacher = teacher_lib.Teacher(digits_teacher, 'detection')
+def test_pseudo_labels_equal_the_teachers_outputs(fake_teacher, unlabeled,
+                                                  fake_threshold, tmp_path):
+  report = _label(fake_teacher, unlabeled['pattern'], str(tmp_path / 'p'),
+                  score_threshold=fake_threshold)
+  teacher = teacher_lib.Teacher(fake_teacher, 'detection')
   decoder = tf_example_decoder.TfExampleDecoder()
   inputs = _records(unlabeled['pattern'])
   outputs = _records(sharded_writer.output_pattern(str(tmp_path / 'p')))
@@ -86,7 +89,7 @@ def test_pseudo_labels_equal_the_teachers_outputs(digits_teacher, unlabeled,
     image = tf.io.decode_image(encoded, channels=3)[None]
     out = teacher(image)
     n = int(out['num_detections'][0])
-    keep = out['detection_scores'][0][:n] >= teacher_threshold
+    keep = out['detection_scores'][0][:n] >= fake_threshold
     boxes = out['detection_boxes'][0][:n][keep] / SIZE
     got = by_id[sid]
     np.testing.assert_allclose(got['groundtruth_boxes'].numpy(),
@@ -110,12 +113,12 @@ def test_pseudo_labels_equal_the_teachers_outputs(digits_teacher, unlabeled,
   assert len(os.listdir(str(tmp_path / 'p') + '_overlays')) == 4
 
 
-def test_non_square_image_boxes_map_back(digits_teacher, unlabeled, tmp_path):
+def test_non_square_image_boxes_map_back(fake_teacher, unlabeled, tmp_path):
   # Threshold 0: every detection is stored, so no box is lost or gained
   # at the threshold and the test always has boxes to compare.
-  _label(digits_teacher, unlabeled['odd'], str(tmp_path / 'odd'),
+  _label(fake_teacher, unlabeled['odd'], str(tmp_path / 'odd'),
          score_threshold=0.0)
-  teacher = teacher_lib.Teacher(digits_teacher, 'detection')
+  teacher = teacher_lib.Teacher(fake_teacher, 'detection')
   (record,) = _records(sharded_writer.output_pattern(str(tmp_path / 'odd')))
   got = tf_example_decoder.TfExampleDecoder().decode(tf.constant(record))
   assert got['source_id'].numpy() == b'777'
@@ -148,12 +151,12 @@ def test_non_square_image_boxes_map_back(digits_teacher, unlabeled, tmp_path):
   assert np.mean([near(b, np.clip(reference, 0, 1)) for b in boxes]) >= 0.95
 
 
-def test_pseudo_records_keep_the_inputs_ids(digits_teacher, tmp_path):
+def test_pseudo_records_keep_the_inputs_ids(fake_teacher, tmp_path):
   """Open Images / ImageNet ids are strings: the record gets a numeric
   image/source_id (Model Garden parses ints) and keeps the input's id in
   image/original_source_id and its image/filename; a numeric id stays."""
-  images, targets = digits.load_digits()
-  canvas = digits.render_canvas(np.random.RandomState(1), images, targets,
+  images, targets = canvases.load_digits()
+  canvas = canvases.render_canvas(np.random.RandomState(1), images, targets,
                                 np.arange(300))
   inputs = [('n01440764_10026', 'train/n01440764/n01440764_10026.JPEG'),
             ('42', None), ('', 'no_id.png')]
@@ -162,7 +165,7 @@ def test_pseudo_records_keep_the_inputs_ids(digits_teacher, tmp_path):
     for sid, filename in inputs:
       w.write(tfexample.make_example(canvas.image, sid, filename=filename)
               .SerializeToString())
-  _label(digits_teacher, path, str(tmp_path / 'p'), score_threshold=0.5)
+  _label(fake_teacher, path, str(tmp_path / 'p'), score_threshold=0.5)
   records = [tf.train.Example.FromString(r).features.feature for r in
              _records(sharded_writer.output_pattern(str(tmp_path / 'p')))]
   assert len(records) == 3
@@ -184,13 +187,13 @@ def test_pseudo_records_keep_the_inputs_ids(digits_teacher, tmp_path):
   assert [int(d['source_id'].numpy()) for d in decoded] == [int(i) for i in ids]
 
 
-def test_two_workers_equal_one(digits_teacher, unlabeled, teacher_threshold,
+def test_two_workers_equal_one(fake_teacher, unlabeled, fake_threshold,
                               tmp_path):
-  _label(digits_teacher, unlabeled['pattern'], str(tmp_path / 'one' / 'p'),
-         score_threshold=teacher_threshold)
+  _label(fake_teacher, unlabeled['pattern'], str(tmp_path / 'one' / 'p'),
+         score_threshold=fake_threshold)
   for i in range(2):
-    _label(digits_teacher, unlabeled['pattern'], str(tmp_path / 'two' / 'p'),
-           score_threshold=teacher_threshold, num_workers=2, worker_index=i)
+    _label(fake_teacher, unlabeled['pattern'], str(tmp_path / 'two' / 'p'),
+           score_threshold=fake_threshold, num_workers=2, worker_index=i)
   one = sorted(tf.io.gfile.glob(str(tmp_path / 'one' / 'p-*.tfrecord')))
   two = sorted(tf.io.gfile.glob(str(tmp_path / 'two' / 'p-*.tfrecord')))
   assert [os.path.basename(f) for f in one] == [
@@ -201,8 +204,8 @@ def test_two_workers_equal_one(digits_teacher, unlabeled, teacher_threshold,
       assert fa.read() == fb.read()
 
 
-def test_worker_only_writes_its_shards(digits_teacher, unlabeled, tmp_path):
-  report = _label(digits_teacher, unlabeled['pattern'], str(tmp_path / 'p'),
+def test_worker_only_writes_its_shards(fake_teacher, unlabeled, tmp_path):
+  report = _label(fake_teacher, unlabeled['pattern'], str(tmp_path / 'p'),
                   num_workers=3, worker_index=1, num_shards=3)
   files = sorted(os.path.basename(f) for f in
                  tf.io.gfile.glob(str(tmp_path / 'p-*.tfrecord')))
@@ -222,12 +225,12 @@ _ENV = dict(os.environ, PYTHONPATH=REPO)
 
 
 @pytest.fixture(scope='module')
-def uninterrupted(digits_teacher, unlabeled, teacher_threshold,
+def uninterrupted(fake_teacher, unlabeled, fake_threshold,
                   tmp_path_factory):
   """Output prefix of one clean tool run, the bytes both kill tests expect."""
   prefix = str(tmp_path_factory.mktemp('clean') / 'p')
-  subprocess.run(_tool(digits_teacher, unlabeled['pattern'], prefix,
-                       teacher_threshold),
+  subprocess.run(_tool(fake_teacher, unlabeled['pattern'], prefix,
+                       fake_threshold),
                  cwd=REPO, env=_ENV, check=True, capture_output=True)
   return prefix
 
@@ -260,11 +263,11 @@ def _assert_partial_then_identical_after(rerun, prefix, clean):
       assert a.read() == b.read(), j
 
 
-def test_kill_mid_run_then_rerun_is_byte_identical(digits_teacher, unlabeled,
-                                                   teacher_threshold,
+def test_kill_mid_run_then_rerun_is_byte_identical(fake_teacher, unlabeled,
+                                                   fake_threshold,
                                                    uninterrupted, tmp_path):
   killed = str(tmp_path / 'killed' / 'p')
-  args = _tool(digits_teacher, unlabeled['pattern'], killed, teacher_threshold)
+  args = _tool(fake_teacher, unlabeled['pattern'], killed, fake_threshold)
   _kill_after_first_shard(args, killed)
   _assert_partial_then_identical_after(
       lambda: subprocess.run(args, cwd=REPO, env=_ENV, check=True,
@@ -285,15 +288,15 @@ def _running(marker):
   return found
 
 
-def test_kill_during_label_on_first_use_then_rerun(digits_teacher, unlabeled,
-                                                   teacher_threshold,
+def test_kill_during_label_on_first_use_then_rerun(fake_teacher, unlabeled,
+                                                   fake_threshold,
                                                    uninterrupted, tmp_path):
   """The training process (here: the call the task makes) is killed -9
   while its labeler child runs: the child dies too, no partial shard has a
   final name, and the restarted call gives the same bytes as the tool."""
   out = str(tmp_path / 'first_use')
   prefix = os.path.join(out, 'pseudo')
-  args = (digits_teacher, unlabeled['pattern'], out, teacher_threshold)
+  args = (fake_teacher, unlabeled['pattern'], out, fake_threshold)
   _kill_after_first_shard(
       [sys.executable, '-c', 'from official_ext.self_training import '
        f'first_use; first_use.label_on_first_use("detection", *{args!r}, '
@@ -316,28 +319,28 @@ def test_kill_during_label_on_first_use_then_rerun(digits_teacher, unlabeled,
     (dict(score_threshold=1.5), 'score_threshold=1.5'),
     (dict(num_workers=2, worker_index=2), 'worker_index=2'),
 ])
-def test_bad_arguments_fail_fast(kwargs, match, digits_teacher, unlabeled,
+def test_bad_arguments_fail_fast(kwargs, match, fake_teacher, unlabeled,
                                  tmp_path):
-  config = dict(teacher=digits_teacher, input_pattern=unlabeled['pattern'],
+  config = dict(teacher=fake_teacher, input_pattern=unlabeled['pattern'],
                 output_prefix=str(tmp_path / 'p'), show_progress=False)
   config.update(kwargs)
   with pytest.raises(ValueError, match=match):
-    labeling.label(labeling.LabelingConfig(**config))
+    pipeline.label(pipeline.LabelingConfig(**config))
 
 
-def test_teacher_checks(digits_teacher, tmp_path):
+def test_teacher_checks(fake_teacher, tmp_path):
   with pytest.raises(FileNotFoundError, match='does not exist'):
     teacher_lib.Teacher(str(tmp_path / 'nope'), 'detection')
   with pytest.raises(ValueError, match='predicts 11 classes.*num_classes=91'):
-    teacher_lib.Teacher(digits_teacher, 'detection', num_classes=91)
+    teacher_lib.Teacher(fake_teacher, 'detection', num_classes=91)
   with pytest.raises(ValueError, match=r"lack \['logits'\]"):
-    teacher_lib.Teacher(digits_teacher, 'segmentation')
+    teacher_lib.Teacher(fake_teacher, 'segmentation')
 
 
-def test_slow_nms_export_is_flagged(digits_teacher, tmp_path):
-  assert teacher_lib.Teacher(digits_teacher, 'detection').slow_export_reason is None
+def test_slow_nms_export_is_flagged(fake_teacher, tmp_path):
+  assert teacher_lib.Teacher(fake_teacher, 'detection').slow_export_reason is None
   copy = str(tmp_path / 'v2_teacher')
-  shutil.copytree(digits_teacher, copy)
+  shutil.copytree(fake_teacher, copy)
   params = os.path.join(copy, 'params.yaml')
   with open(params) as f:
     text = f.read()
@@ -348,27 +351,27 @@ def test_slow_nms_export_is_flagged(digits_teacher, tmp_path):
   assert "nms_version='v2'" in reason and 'nms_version=batched' in reason
 
 
-def test_empty_input_pattern(digits_teacher, tmp_path):
+def test_empty_input_pattern(fake_teacher, tmp_path):
   with pytest.raises(FileNotFoundError, match='matches no file'):
-    _label(digits_teacher, str(tmp_path / 'none-*'), str(tmp_path / 'p'))
+    _label(fake_teacher, str(tmp_path / 'none-*'), str(tmp_path / 'p'))
 
 
-def test_shards_stream_across_boundaries(digits_teacher, teacher_threshold,
+def test_shards_stream_across_boundaries(fake_teacher, fake_threshold,
                                          tmp_path):
   """An empty input file still gets its (empty) finished shard, and records
   land in the shard of their file although batches span shards."""
-  images, targets = digits.load_digits()
+  images, targets = canvases.load_digits()
   src = tmp_path / 'src'
-  digits.write_split(str(src), 'train', 5, seed=3, pool=np.arange(300),
+  canvases.write_split(str(src), 'train', 5, seed=3, pool=np.arange(300),
                      images=images, targets=targets, num_shards=1,
                      with_labels=False)
-  digits.write_split(str(src), 'val', 3, seed=4, pool=np.arange(300),
+  canvases.write_split(str(src), 'val', 3, seed=4, pool=np.arange(300),
                      images=images, targets=targets, num_shards=1,
                      with_labels=False)
   with tf.io.TFRecordWriter(str(src / 'u-empty.tfrecord')):
     pass
-  report = _label(digits_teacher, str(src / '*.tfrecord'),
-                  str(tmp_path / 'p'), score_threshold=teacher_threshold,
+  report = _label(fake_teacher, str(src / '*.tfrecord'),
+                  str(tmp_path / 'p'), score_threshold=fake_threshold,
                   batch_size=4)
   counts = [len(_records(sharded_writer.shard_path(str(tmp_path / 'p'), j, 3)))
             for j in range(3)]
@@ -379,9 +382,9 @@ def test_shards_stream_across_boundaries(digits_teacher, teacher_threshold,
 
 def test_short_batch_is_padded_for_a_fixed_batch_teacher():
   images = tf.zeros([3, 8, 8, 3], tf.uint8)
-  assert labeling_input.pad_batch(images, 8).shape == (8, 8, 8, 3)
-  assert labeling_input.pad_batch(images, None) is images
-  assert labeling_input.pad_batch(images, 3) is images
+  assert input_pipeline.pad_batch(images, 8).shape == (8, 8, 8, 3)
+  assert input_pipeline.pad_batch(images, None) is images
+  assert input_pipeline.pad_batch(images, 3) is images
 
 
 def test_first_use_names_the_log_when_the_labeler_fails(tmp_path, unlabeled):
@@ -395,7 +398,7 @@ def test_first_use_names_the_log_when_the_labeler_fails(tmp_path, unlabeled):
     assert 'does not exist' in f.read()  # The child's own error, as it ran.
 
 
-def test_first_use_stops_a_stalled_labeler(digits_teacher, tmp_path):
+def test_first_use_stops_a_stalled_labeler(fake_teacher, tmp_path):
   """A labeler that shows no progress (here: reading a FIFO nobody writes)
   is killed after stall_seconds, with a clear error."""
   fifo = str(tmp_path / 'stuck.tfrecord')
@@ -403,7 +406,7 @@ def test_first_use_stops_a_stalled_labeler(digits_teacher, tmp_path):
   start = time.time()
   with pytest.raises(RuntimeError, match='stalled: no log line and no '
                      'finished shard for 20 s; killed it'):
-    first_use.label_on_first_use('detection', digits_teacher, fifo,
+    first_use.label_on_first_use('detection', fake_teacher, fifo,
                                  str(tmp_path / 'out'), 0.5, poll_seconds=0.5,
                                  stall_seconds=20)
   assert time.time() - start < 120
@@ -411,7 +414,7 @@ def test_first_use_stops_a_stalled_labeler(digits_teacher, tmp_path):
 
 
 def test_first_use_waits_for_other_workers_then_names_them(
-    digits_teacher, unlabeled, tmp_path, monkeypatch):
+    fake_teacher, unlabeled, tmp_path, monkeypatch):
   monkeypatch.setenv('TF_CONFIG', json.dumps({
       'cluster': {'worker': ['localhost:1', 'localhost:2']},
       'task': {'type': 'worker', 'index': 0}}))
@@ -419,7 +422,7 @@ def test_first_use_waits_for_other_workers_then_names_them(
   out = str(tmp_path / 'out')
   with pytest.raises(RuntimeError, match=r'Waited 3 s for pseudo-label '
                      r'shards \[1, 3, 5\] \(3 missing\) from workers \[1\] of 2'):
-    first_use.label_on_first_use('detection', digits_teacher,
+    first_use.label_on_first_use('detection', fake_teacher,
                                  unlabeled['pattern'], out, 0.5,
                                  poll_seconds=0.5, wait_seconds=3)
   # Worker 0 finished its own shards (0, 2, 4) before it waited.

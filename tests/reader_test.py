@@ -6,7 +6,7 @@ import os
 import pytest
 
 from official_ext.data import record_files
-from official_ext.self_training import shard_plan
+from official_ext.labeling import shard_plan
 
 
 def _touch(root, names):

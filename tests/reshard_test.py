@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from official_ext.data import digits
 from official_ext.data import sharded_writer
-from official_ext.self_training import shard_plan
+from official_ext.digits import canvases
+from official_ext.labeling import shard_plan
 
 from conftest import run_tool
 
@@ -16,8 +16,8 @@ def _records(files):
 
 
 def test_two_files_to_eight_shards(tmp_path):
-  images, targets = digits.load_digits()
-  digits.write_split(str(tmp_path / 'in'), 'unlabeled', 20, seed=1,
+  images, targets = canvases.load_digits()
+  canvases.write_split(str(tmp_path / 'in'), 'unlabeled', 20, seed=1,
                      pool=np.arange(300), images=images, targets=targets,
                      num_shards=2, with_labels=False)
   pattern = str(tmp_path / 'in' / 'unlabeled-*.tfrecord')

@@ -15,14 +15,14 @@ import tensorflow as tf
 from official.core import exp_factory
 from official.core import task_factory
 import official_ext.registry_imports  # pylint: disable=unused-import
-from official_ext.configs import digits_recipes
-from official_ext.data import digits
 from official_ext.data import record_files
 from official_ext.data import sharded_writer
 from official_ext.data import tfexample
-from official_ext.self_training import labeling
+from official_ext.digits import canvases
+from official_ext.digits import recipes
+from official_ext.labeling import pipeline
+from official_ext.labeling import teacher as teacher_lib
 from official_ext.self_training import task as st_task
-from official_ext.self_training import teacher as teacher_lib
 
 from conftest import read_scalars
 from conftest import run_tool
@@ -61,9 +61,9 @@ def seg_setup(digits_seg_teacher, digits_data, tmp_path_factory):
   pixels and ignores others, and the labeled output."""
   root = str(tmp_path_factory.mktemp('seg_pl'))
   teacher = teacher_lib.Teacher(digits_seg_teacher, 'segmentation')
-  images, targets = digits.load_digits()
+  images, targets = canvases.load_digits()
   rng = np.random.RandomState(0)
-  canvas = digits.render_canvas(rng, images, targets, np.arange(300), size=160)
+  canvas = canvases.render_canvas(rng, images, targets, np.arange(300), size=160)
   odd = canvas.image[20:116]  # 96 x 160.
   buf = io.BytesIO()
   Image.fromarray(odd).save(buf, format='JPEG', quality=95)
@@ -80,7 +80,7 @@ def seg_setup(digits_seg_teacher, digits_data, tmp_path_factory):
   # when most confidences are ~1.
   threshold = math.floor(float(np.quantile(confidence, 0.1)) * 1e4) / 1e4
   prefix = os.path.join(root, 'pseudo')
-  report = labeling.label(labeling.LabelingConfig(
+  report = pipeline.label(pipeline.LabelingConfig(
       teacher=digits_seg_teacher, task='segmentation',
       input_pattern=f"{digits_data['unlabeled']},{odd_path}",
       output_prefix=prefix, score_threshold=threshold, num_shards=3,
@@ -127,7 +127,7 @@ def test_non_square_mask_maps_back(seg_setup, tmp_path):
   # Geometry: at threshold 0 (argmax everywhere, no flips at the threshold)
   # the mask equals the teacher run on the original image with its own
   # resize and padding, but for resize rounding.
-  labeling.label(labeling.LabelingConfig(
+  pipeline.label(pipeline.LabelingConfig(
       teacher=s['teacher'].path, task='segmentation',
       input_pattern=s['odd_path'], output_prefix=str(tmp_path / 'p'),
       score_threshold=0.0, show_progress=False))
@@ -181,7 +181,7 @@ def seg_student(digits_data, digits_seg_teacher, tmp_path_factory):
       f"task.pseudo_data.input_path={digits_data['unlabeled']}",
       f"task.validation_data.input_path={digits_data['val']}",
       f'task.self_training.teacher={digits_seg_teacher}',
-      *digits_recipes.schedule_overrides(STEPS, interval=15, warmup=5)])
+      *recipes.schedule_overrides(STEPS, interval=15, warmup=5)])
   run_tool(['train.py', '--experiment=selftrain_digits_seg',
             '--mode=train_and_eval', f'--model_dir={model_dir}',
             f'--params_override={overrides}'])

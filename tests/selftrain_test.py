@@ -13,7 +13,7 @@ import tensorflow as tf
 from official.core import exp_factory
 from official.core import task_factory
 import official_ext.registry_imports  # pylint: disable=unused-import
-from official_ext.configs import digits_recipes
+from official_ext.digits import recipes
 from official_ext.self_training import task as st_task
 
 from conftest import read_scalars
@@ -28,7 +28,7 @@ def _overrides(data, pseudo_path, threshold, extra=()):
       f'task.pseudo_data.input_path={pseudo_path}',
       f"task.validation_data.input_path={data['val']}",
       f'task.self_training.score_threshold={threshold}',
-      *digits_recipes.schedule_overrides(STEPS, interval=20, warmup=5),
+      *recipes.schedule_overrides(STEPS, interval=20, warmup=5),
       *extra])
 
 

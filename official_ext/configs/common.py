@@ -5,15 +5,15 @@ import dataclasses
 from official.core import config_definitions as cfg
 from official.modeling import hyperparams
 
-from official_ext.data import digits
-
-# The built-in digits data (official_ext/data/digits.py): background 0 and the
-# digits 0..9 as classes 1..10, in both tasks.
-DIGITS_NUM_CLASSES = digits.NUM_DIGIT_CLASSES + 1
-# The digits models' input: the canvases' own size, so the parsers do not
-# resize them. 96 (issue 19) made train steps 1.3-1.5x faster but cost the
-# seed-0 teachers 0.12 COCO AP and 0.09 mIoU.
-DIGITS_IMAGE_SIZE = digits.CANVAS_SIZE
+# The built-in digits data (official_ext/digits/canvases.py, which draws
+# with these): the digits 0..9, as classes 1..10 with background 0 in both
+# tasks.
+NUM_DIGIT_CLASSES = 10
+DIGITS_NUM_CLASSES = NUM_DIGIT_CLASSES + 1
+# The canvases' side in pixels, also the digits models' input, so the parsers
+# do not resize them (96 made steps 1.3-1.5x faster but cost the teachers
+# 0.12 AP and 0.09 mIoU: docs/results/).
+DIGITS_IMAGE_SIZE = 128
 
 
 @dataclasses.dataclass

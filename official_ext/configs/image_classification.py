@@ -15,9 +15,9 @@ from official.core import config_definitions as cfg
 from official.core import exp_factory
 from official.vision.configs import image_classification as mg_ic
 
+from official_ext.configs import common
 from official_ext.configs import retinanet as _retinanet  # pylint: disable=unused-import
 from official_ext.configs import semantic_segmentation as _segmentation  # pylint: disable=unused-import
-from official_ext.data import digits
 
 # Crops are resized to this; the digits on the 128-pixel canvases are 20-56.
 CROP_SIZE = 64
@@ -44,7 +44,7 @@ def pretrain_for(experiment: str) -> cfg.ExperimentConfig:
       runtime=cfg.RuntimeConfig(mixed_precision_dtype='float32'),
       task=mg_ic.ImageClassificationTask(
           model=mg_ic.ImageClassificationModel(
-              num_classes=digits.NUM_DIGIT_CLASSES,
+              num_classes=common.NUM_DIGIT_CLASSES,
               input_size=[CROP_SIZE, CROP_SIZE, 3],
               backbone=model.backbone,
               norm_activation=model.norm_activation),

@@ -38,7 +38,7 @@ def from_model_garden(mg_config: cfg.ExperimentConfig,
 
 def _fast_teacher_nms(config: cfg.ExperimentConfig):
   # `batched` NMS serves ~100x faster than `v2` on CPU at equal boxes for
-  # the small batches a teacher sees; see README (teacher export).
+  # the small batches a teacher sees; see docs/coco.md (teacher export).
   config.task.model.detection_generator.nms_version = 'batched'
 
 

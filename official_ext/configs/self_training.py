@@ -3,12 +3,25 @@
 import dataclasses
 
 from official.modeling import hyperparams
-from official_ext.self_training import quality
+
+
+def check_threshold_options(class_thresholds: str, calibration_pattern: str,
+                            target_precision: float, name=lambda f: f):
+  """Raises ValueError for per-class threshold options that cannot work;
+  `name(field)` is how the user spells a field (a flag or a config path)."""
+  if class_thresholds == 'auto' and not calibration_pattern:
+    raise ValueError(
+        f"{name('class_thresholds')}=auto needs "
+        f"{name('calibration_pattern')} (labeled TFRecords the student does "
+        'not train on).')
+  if not 0.0 < target_precision <= 1.0:
+    raise ValueError(f"{name('target_precision')}={target_precision}: must "
+                     'be in (0, 1].')
 
 
 @dataclasses.dataclass
 class SelfTrainingConfig(hyperparams.Config):
-  """Teacher, pseudo-label threshold and loss normalization (DESIGN.md).
+  """Teacher, pseudo-label threshold and loss normalization (docs/self_training.md).
 
   Attributes:
     teacher: SavedModel dir (Model Garden export). When set, the task treats
@@ -59,7 +72,7 @@ class SelfTrainingConfig(hyperparams.Config):
       raise ValueError(
           f'task.self_training.max_loss_ratio={self.max_loss_ratio}: must be '
           '> 0 (default 10).')
-    quality.check_threshold_options(
+    check_threshold_options(
         self.class_thresholds, self.calibration_pattern,
         self.target_precision,
         name=lambda field: f'task.self_training.{field}')

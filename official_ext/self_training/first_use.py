@@ -22,7 +22,7 @@ from absl import logging
 import tensorflow as tf
 
 from official_ext.data import sharded_writer
-from official_ext.self_training import shard_plan
+from official_ext.labeling import shard_plan
 
 PSEUDO_PREFIX = 'pseudo'
 STALL_SECONDS = 1800.0  # The labeler logs its progress every minute.
@@ -30,7 +30,13 @@ STALL_SECONDS = 1800.0  # The labeler logs its progress every minute.
 
 def worker_slice() -> Tuple[int, int]:
   """(num_workers, worker_index) of this process in its TF_CONFIG cluster:
-  chief and workers, in that order; (1, 0) without a cluster."""
+  chief and workers, in that order; (1, 0) without a cluster.
+
+  TF_CONFIG, not the `input_context` build_inputs gets: a single client that
+  feeds several input pipelines (TPUStrategy on a pod) calls build_inputs
+  once per pipeline in one process, and must label every slice in its first
+  call rather than wait for pipelines that its own later calls would
+  serve."""
   resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
   cluster = resolver.cluster_spec().as_dict()
   members = [(t, i) for t in ('chief', 'worker')

@@ -1,4 +1,4 @@
-"""Loss normalization of Zoph et al. 2020 (DESIGN.md, step 4).
+"""Loss normalization of Zoph et al. 2020 (docs/self_training.md).
 
     L = (L_h + alpha * sg(avg(L_h) / avg(L_p)) * L_p) / (1 + alpha)
 

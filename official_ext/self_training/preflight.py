@@ -1,26 +1,10 @@
-"""Checks a training experiment before any heavy work (model, data, teacher).
+"""The self-training fields of a task config, checked before heavy work.
 
-`train.py` runs `check_experiment` right after parsing the config, so a bad
-field fails in a second with one line naming it and the fix, not minutes
-later inside a tf.function or an input pipeline.
+The task runs `check_self_training` when it builds its inputs, and the train
+tool (`official_ext/tools/train.py`) right after parsing the config, so a
+bad field fails in a second with one line naming it and the fix, not
+minutes later inside a tf.function or an input pipeline.
 """
-
-from official.core import config_definitions as cfg
-from official.core import task_factory
-
-from official_ext.data import record_files
-
-
-def _check_pattern(field: str, data_config):
-  if not data_config or data_config.get('tfds_name'):
-    return
-  pattern = data_config.input_path
-  if isinstance(pattern, (list, tuple)):
-    pattern = ','.join(pattern)
-  if not pattern:
-    raise ValueError(f'{field}.input_path is empty: point it at TFRecords '
-                     '(e.g. DATA/train-*.tfrecord).')
-  record_files.match(pattern, f'{field}.input_path')
 
 
 # Data fields that set the dtype or shape of the images both halves put into
@@ -63,25 +47,3 @@ def check_self_training(task):
     if task.get(field):
       raise ValueError(f'task.{field}={task.get(field)!r}: {why} in '
                        f'self-training; remove it (default: empty).')
-
-
-def check_experiment(params: cfg.ExperimentConfig, mode: str):
-  """Raises ValueError/FileNotFoundError naming the bad field and the fix."""
-  task = params.task
-  if 'train' in mode:
-    _check_pattern('task.train_data', task.get('train_data'))
-  if 'eval' in mode:
-    _check_pattern('task.validation_data', task.get('validation_data'))
-  st = task.get('self_training')
-  if st is None or 'train' not in mode:
-    return
-  check_self_training(task)
-  _check_pattern('task.pseudo_data', task.pseudo_data)
-  if st.teacher:
-    from official_ext.self_training import teacher as teacher_lib  # pylint: disable=g-import-not-at-top
-    label_task = task_factory.get_task_cls(type(task)).LABEL_TASK
-    try:
-      teacher_lib.Teacher(st.teacher, label_task,
-                          num_classes=task.model.num_classes)
-    except (ValueError, FileNotFoundError) as e:
-      raise type(e)(f'task.self_training.teacher: {e}') from None

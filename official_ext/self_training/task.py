@@ -140,7 +140,10 @@ class SelfTrainingMixin:
   @staticmethod
   def _assert_finite(normalizer, human_loss, pseudo_loss, loss):
     """Stops the step, before any update, on a NaN/inf loss, naming the step
-    and the losses; the last checkpoint stays the last good one.
+    and the losses; the last checkpoint stays the last good one. (Model
+    Garden's `trainer.loss_upper_bound` acts after a whole loop of steps,
+    on its mean loss, by restoring the last checkpoint, and names neither
+    the step nor the half that went bad.)
 
     The step is the normalizer's count of good steps + 1 (checkpointed with
     the model); optimizer.iterations may not exist yet inside a replica

@@ -34,7 +34,7 @@ from official.modeling import hyperparams
 
 from official_ext import registry_imports  # pylint: disable=unused-import
 from official_ext.configs import augmentation_presets
-from official_ext.configs import digits_recipes
+from official_ext.digits import recipes
 
 TASKS = ('detection', 'segmentation')
 RANDOM = 'random'
@@ -154,7 +154,7 @@ def recipe_file(recipe: str, base_dir: str) -> str:
   path = os.path.join(base_dir, recipe)
   if os.path.isfile(path):
     return path
-  return digits_recipes.recipe_path(recipe)
+  return recipes.recipe_path(recipe)
 
 
 def check(study: StudyConfig, base_dir: str = '.'):

@@ -55,14 +55,11 @@ from absl import flags
 from absl import logging
 import tensorflow as tf
 
-from official_ext.configs import digits_recipes
-from official_ext.data import digits
-from official_ext.self_training import labeling
-from official_ext.self_training import teacher as teacher_lib
-from official_ext.tools import step_benchmark
-from official_ext.tools import tool_benchmark
-from official_ext.self_training import labeling_input
-from official_ext.self_training import shard_plan
+from official_ext.benchmarks import labeling_benchmark
+from official_ext.benchmarks import step_benchmark
+from official_ext.benchmarks import tool_benchmark
+from official_ext.digits import canvases
+from official_ext.digits import recipes
 
 _QUICK = flags.DEFINE_bool('quick', False, 'Small sizes: a few minutes.')
 _TASK = flags.DEFINE_enum('task', 'detection', ['detection', 'segmentation'],
@@ -90,13 +87,13 @@ _NUM_SHARDS = flags.DEFINE_integer('num_shards', 0, 'Output shards of the '
 
 def prepare(task: str, work_dir: str, quick: bool):
   """(teacher export dir, unlabeled pattern, labeled train pattern)."""
-  data = digits.make_dataset(
+  data = canvases.make_dataset(
       os.path.join(work_dir, 'data'), seed=0,
       num_train=64 if quick else 200,
       num_unlabeled=160 if quick else 1000, num_val=16, num_shards=2)
   pattern = _INPUT.value or data['unlabeled']
   teacher = _TEACHER.value
-  experiment = digits_recipes.EXPERIMENTS[task][0]
+  experiment = recipes.EXPERIMENTS[task][0]
   if not teacher:
     model_dir = os.path.join(work_dir, 'teacher')
     steps = 30 if quick else 300
@@ -106,112 +103,12 @@ def prepare(task: str, work_dir: str, quick: bool):
         f'--experiment={experiment}', '--mode=train',
         f'--model_dir={model_dir}', '--params_override=' + ','.join(
             [f"task.train_data.input_path={data['train']}"] +
-            digits_recipes.schedule_overrides(steps, interval=steps,
+            recipes.schedule_overrides(steps, interval=steps,
                                               warmup=10))])
     teacher = os.path.join(work_dir, 'teacher_export')
     tool_benchmark.run_tool('export_saved_model', tool_benchmark.export_args(
         task, model_dir, teacher))
   return teacher, pattern, data['train']
-
-
-def raw_inference(teacher, files, batch_size):
-  """images/s of the bare SavedModel on pre-decoded, pre-batched tensors."""
-  batches = [b['image'] for b in labeling_input.build_dataset(
-      files, batch_size, teacher.input_size, pad_value=teacher.pad_value)]
-  teacher(batches[0])  # Warm up.
-  start = time.perf_counter()
-  for images in batches:
-    teacher(images)
-  seconds = time.perf_counter() - start
-  return sum(int(b.shape[0]) for b in batches) / seconds
-
-
-def pseudo_label_pipeline(task, teacher_path, pattern, out_prefix, batch_size,
-                          threshold):
-  """images/s of labeling.label's shard loop (the teacher already loaded)."""
-  report = labeling.label(labeling.LabelingConfig(
-      teacher=teacher_path, task=task, input_pattern=pattern,
-      output_prefix=out_prefix,
-      score_threshold=threshold, batch_size=batch_size, show_progress=False,
-      num_overlays=0))
-  return report['images_per_second'], report
-
-
-def bench_pseudo_label(task, teacher_path, pattern, work_dir, repeats):
-  teacher = teacher_lib.Teacher(teacher_path, task)
-  files = shard_plan.input_files(pattern)
-  raw, pipe, report = [], [], None
-  for r in range(repeats):
-    raw.append(raw_inference(teacher, files, _BATCH.value))
-    ips, report = pseudo_label_pipeline(
-        task, teacher_path, pattern,
-        os.path.join(work_dir, f'pl{r}', 'pseudo'), _BATCH.value,
-        _THRESHOLD.value)
-    pipe.append(ips)
-  size = teacher.input_size or ['any', 'any']
-  result = {
-      'pseudo_label_vs_raw_inference': max(pipe) / max(raw),
-      'pseudo_label_images_per_second': max(pipe),
-      'raw_inference_images_per_second': max(raw),
-      'pseudo_label_runs': pipe, 'raw_inference_runs': raw,
-      'images': report['images_labeled'], 'batch_size': _BATCH.value,
-      'image_size': f'{size[0]}x{size[1]}', 'teacher': teacher_path,
-  }
-  if task == 'detection':
-    result['pseudo_boxes_per_image'] = report['boxes_per_image_mean']
-  else:
-    result['pseudo_ignored_fraction'] = report['ignored_fraction']
-  return result
-
-
-def bench_training(task, train_pattern, quick, repeats):
-  """selftrain_vs_supervised_step and input_pipeline_vs_step."""
-  pair = step_benchmark.build_pair(task, train_pattern, _HUMAN_BATCH.value,
-                                   _PSEUDO_BATCH.value)
-  # 5-step runs (--quick) vary by +-15% on a busy 2-core CPU: a smoke test.
-  # 40-step runs agree within ~2%.
-  steps = 5 if quick else 40
-  sup, st, pipe = [], [], []
-  total = pair.human_batch + pair.pseudo_batch
-  for _ in range(repeats):
-    sup.append(step_benchmark.step_seconds(
-        pair.supervised_step, pair.supervised_batch, steps))
-    st.append(step_benchmark.step_seconds(
-        pair.selftrain_step, pair.selftrain_batch, steps))
-    pipe.append(step_benchmark.pipeline_rate(
-        pair.selftrain_dataset, total, 10 if quick else 50))
-  st_rate = total / min(st)
-  return {
-      'selftrain_vs_supervised_step': min(st) / min(sup),
-      'selftrain_step_seconds': min(st), 'supervised_step_seconds': min(sup),
-      'selftrain_images_per_second': st_rate,
-      'supervised_images_per_second': total / min(sup),
-      'selftrain_step_runs': st, 'supervised_step_runs': sup,
-      'input_pipeline_vs_step': max(pipe) / st_rate,
-      'input_pipeline_images_per_second': max(pipe),
-      'input_pipeline_runs': pipe,
-      'train_batch': f'{pair.human_batch} human + {pair.pseudo_batch} pseudo '
-                     f'(supervised: {total})',
-      'train_image_size': f'{pair.image_size[0]}x{pair.image_size[1]}',
-      'model': pair.model,
-  }
-
-
-def bench_forward(task, teacher_path, pattern, train_pattern, quick,
-                  repeats):
-  """teacher_vs_train_forward: both measured here, alternating."""
-  teacher = teacher_lib.Teacher(teacher_path, task)
-  files = shard_plan.input_files(pattern)
-  batches = 5 if quick else 20
-  served, forward = [], []
-  for _ in range(repeats):
-    served.append(raw_inference(teacher, files, _BATCH.value))
-    forward.append(step_benchmark.forward_rate(task, train_pattern,
-                                               _BATCH.value, batches))
-  return {'teacher_vs_train_forward': max(served) / max(forward),
-          'train_forward_images_per_second': max(forward),
-          'teacher_images_per_second': max(served),
-          'train_forward_runs': forward, 'teacher_runs': served}
 
 
 def _device() -> str:
@@ -268,14 +165,17 @@ def main(_):
     return
   # Training-side figures first: Model Garden's input pipeline does not run
   # under op determinism, which cannot be turned off once on.
-  results.update(bench_training(task, train_pattern, _QUICK.value,
-                                _REPEATS.value))
-  results.update(bench_forward(task, teacher, pattern, train_pattern,
-                               _QUICK.value, _REPEATS.value))
+  results.update(step_benchmark.bench_training(
+      task, train_pattern, _QUICK.value, _REPEATS.value, _HUMAN_BATCH.value,
+      _PSEUDO_BATCH.value))
+  results.update(step_benchmark.bench_forward(
+      task, teacher, pattern, train_pattern, _QUICK.value, _REPEATS.value,
+      _BATCH.value))
   # As tools/pseudo_label.py runs (byte-identical reruns).
   tf.config.experimental.enable_op_determinism()
-  results.update(bench_pseudo_label(task, teacher, pattern, work_dir,
-                                    _REPEATS.value))
+  results.update(labeling_benchmark.bench_pseudo_label(
+      task, teacher, pattern, work_dir, _REPEATS.value, _BATCH.value,
+      _THRESHOLD.value))
   print(f"{task} on {results['device']}: {results['model']}, teacher batch "
         f"{results['batch_size']} at {results['image_size']}, train batch "
         f"{results['train_batch']} at {results['train_image_size']}")

@@ -23,10 +23,10 @@ import numpy as np
 import tensorflow as tf
 
 from official.vision.ops import iou_similarity
-from official_ext.self_training import labelers
-from official_ext.self_training import teacher as teacher_lib
-from official_ext.self_training import labeling_input
-from official_ext.self_training import shard_plan
+from official_ext.labeling import input_pipeline
+from official_ext.labeling import labelers
+from official_ext.labeling import shard_plan
+from official_ext.labeling import teacher as teacher_lib
 
 _A = flags.DEFINE_string('teacher_a', None, 'First detection SavedModel.')
 _B = flags.DEFINE_string('teacher_b', None, 'Second detection SavedModel.')
@@ -65,7 +65,7 @@ def compare(path_a: str, path_b: str, pattern: str, num_images: int,
   if teachers[0].input_size != teachers[1].input_size:
     raise ValueError(f'input sizes differ: {teachers[0].input_size} vs '
                      f'{teachers[1].input_size}')
-  dataset = labeling_input.build_dataset(
+  dataset = input_pipeline.build_dataset(
       shard_plan.input_files(pattern), batch_size, teachers[0].input_size,
       pad_value=teachers[0].pad_value)
   batches = list(dataset.unbatch().take(num_images).batch(batch_size))
@@ -76,10 +76,10 @@ def compare(path_a: str, path_b: str, pattern: str, num_images: int,
   labels, rates = [], []
   for teacher in teachers:
     labeler = labelers.for_teacher(teacher, threshold)
-    teacher(labeling_input.pad_batch(batches[0]['image'], teacher.batch_size))
+    teacher(input_pipeline.pad_batch(batches[0]['image'], teacher.batch_size))
     start, outputs = time.perf_counter(), []  # After the tracing call.
     for batch in batches:
-      outputs.append(teacher(labeling_input.pad_batch(batch['image'],
+      outputs.append(teacher(input_pipeline.pad_batch(batch['image'],
                                                 teacher.batch_size)))
     rates.append(sum(len(b['image']) for b in batches) /
                  (time.perf_counter() - start))

@@ -40,8 +40,8 @@ from absl import app
 from absl import flags
 import tensorflow as tf
 
-from official_ext.configs import digits_recipes
-from official_ext.utils import demo_report
+from official_ext.digits import demo_report
+from official_ext.digits import recipes
 from official_ext.utils import loop
 from official_ext.utils import stages
 
@@ -70,7 +70,7 @@ _FROM_TEACHER = flags.DEFINE_list(
     'Tasks whose student starts from its teacher\'s last training checkpoint '
     '(Model Garden\'s task.init_checkpoint, all modules) instead of random '
     'weights; either way the student trains for its recipe\'s steps. Off by '
-    'default: it beat its teacher only through the extra steps (README, '
+    'default: it beat its teacher only through the extra steps (docs/results/2026-11-25-demo.md, '
     'issue 19).')
 _TEACHERS_FROM = flags.DEFINE_string(
     'teachers_from', None,
@@ -89,9 +89,9 @@ def train_steps(task: str, quick: bool) -> dict:
   """Teacher and student steps: their recipes' `trainer.train_steps`, or 20."""
   if quick:
     return {'teacher': 20, 'student': 20}
-  teacher, student = digits_recipes.EXPERIMENTS[task]
-  return {'teacher': digits_recipes.config(teacher).trainer.train_steps,
-          'student': digits_recipes.config(student).trainer.train_steps}
+  teacher, student = recipes.EXPERIMENTS[task]
+  return {'teacher': recipes.config(teacher).trainer.train_steps,
+          'student': recipes.config(student).trainer.train_steps}
 
 
 def run_task(task: str, data: dict, out: str, num_steps: dict,
@@ -99,9 +99,9 @@ def run_task(task: str, data: dict, out: str, num_steps: dict,
   """teacher -> export -> pseudo-label -> student -> export for one task;
   with `teachers_from`, that run's teacher and export replace the first two;
   `from_teacher` starts the student from the teacher's last checkpoint."""
-  teacher, student = digits_recipes.EXPERIMENTS[task]
+  teacher, student = recipes.EXPERIMENTS[task]
   # The student recipe's pseudo-label threshold; the labeler uses the same.
-  threshold = digits_recipes.config(student).task.self_training.score_threshold
+  threshold = recipes.config(student).task.self_training.score_threshold
   root = os.path.join(out, task)
   dirs = {k: os.path.join(root, k) for k in (
       'teacher', 'teacher_export', 'pseudo', 'student', 'student_export')}
@@ -119,7 +119,7 @@ def run_task(task: str, data: dict, out: str, num_steps: dict,
   def train(stage, experiment, steps, extra=()):
     times[stage] = loop.train(
         _RUNNER, f'{task}/{stage}', experiment,
-        [digits_recipes.recipe(experiment)], dirs[stage], steps,
+        [recipes.recipe(experiment)], dirs[stage], steps,
         common + list(extra), logs[stage])
 
   def export(stage, experiment, model_dir):
@@ -241,7 +241,7 @@ def demo(_):
             f'--{flag.name}: {task!r} is not one of {sorted(METRICS)}')
   out = os.path.abspath(_OUTPUT_DIR.value)
   os.makedirs(out, exist_ok=True)
-  size = digits_recipes.data_sizes(_QUICK.value)
+  size = recipes.data_sizes(_QUICK.value)
   start = time.time()
   results = {'quick': _QUICK.value, 'seed': _SEED.value, 'sizes': size,
              'class_thresholds': _CLASS_THRESHOLDS.value or 'one threshold',

@@ -8,7 +8,7 @@ import json
 from absl import app
 from absl import flags
 
-from official_ext.data import digits
+from official_ext.digits import canvases
 
 _OUTPUT_DIR = flags.DEFINE_string('output_dir', None, 'Where to write.',
                                   required=True)
@@ -26,13 +26,13 @@ _CLASSIFICATION = flags.DEFINE_bool(
     'the digits of the unlabeled canvases with their classes '
     '(classification-*), and of the val canvases (classification_val-*), '
     'in Model Garden\'s image classification TFExample format.')
-_SIZE = flags.DEFINE_integer('image_size', digits.CANVAS_SIZE,
+_SIZE = flags.DEFINE_integer('image_size', canvases.CANVAS_SIZE,
                             'Canvas size in pixels.')
 _NUM_SHARDS = flags.DEFINE_integer('num_shards', 2, 'Shards per split.')
 
 
 def main(_):
-  paths = digits.make_dataset(
+  paths = canvases.make_dataset(
       _OUTPUT_DIR.value, seed=_SEED.value, num_train=_NUM_TRAIN.value,
       num_unlabeled=_NUM_UNLABELED.value, num_val=_NUM_VAL.value,
       size=_SIZE.value, num_shards=_NUM_SHARDS.value,

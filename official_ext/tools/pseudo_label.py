@@ -11,7 +11,7 @@
 
 Worker I of K labels a disjoint set of output shards; run K of them (on K
 machines) for the full set. Or give --runner: the shards become the
-elements of an Apache Beam pipeline (beam_labeling.py) on that runner, with
+elements of an Apache Beam pipeline (labeling/beam_pipeline.py) on that runner, with
 Beam's own options (--project, --region, --temp_location, --setup_file,
 --flink_master, --environment_type, --direct_num_workers, ...) passed
 through; same bytes. Rerunning skips finished shards. Writes
@@ -24,7 +24,7 @@ reason in the report (`skipped_reasons`, `skipped_inputs`); the run exits 0.
 With --strict the first bad input stops the run with a non-zero exit that
 names it. Grayscale and RGBA images are converted to RGB, not skipped.
 
-Quality (pseudo_quality.py): with --calibration_pattern the teacher first
+Quality (quality/labeling_quality.py): with --calibration_pattern the teacher first
 labels held-out labeled images and the report's "quality.calibration" has
 precision/recall per class at thresholds 0.05..0.95 (and the teacher's COCO
 AP, or the masks' mIoU), the per-class thresholds that reach
@@ -48,9 +48,10 @@ from absl import flags
 from absl import logging
 import tensorflow as tf
 
-from official_ext.self_training import bad_inputs
-from official_ext.self_training import labeling
-from official_ext.self_training import pseudo_quality
+from official_ext.labeling import bad_inputs
+from official_ext.labeling import labeling_report
+from official_ext.labeling import pipeline
+from official_ext.quality import labeling_quality
 from official_ext.utils import process
 
 _TEACHER = flags.DEFINE_string('teacher', None, 'Teacher SavedModel dir '
@@ -125,6 +126,28 @@ def _strict_failure(error: Exception):
   return match.group(0) if match else None
 
 
+def label(config: pipeline.LabelingConfig, runner: str = '',
+          beam_args=()) -> dict:
+  """Thresholds from the quality package -> labeling (here or on a Beam
+  runner) -> quality's review of the report; returns the report."""
+  if runner:
+    from official_ext.labeling import beam_pipeline  # pylint: disable=g-import-not-at-top
+    beam_pipeline.check(config)
+  else:
+    config.check()
+  teacher, config = pipeline.load_teacher(config)
+  class_thresholds, section = labeling_quality.prepare(config, teacher)
+  if runner:
+    report = beam_pipeline.label(config, beam_args, runner, teacher=teacher,
+                                 class_thresholds=class_thresholds)
+  else:
+    report = pipeline.label(config, teacher, class_thresholds)
+  labeling_quality.add_to_report(config, report, section)
+  labeling_report.write_report(config.output_prefix, report)
+  labeling_quality.enforce(config, report)
+  return report
+
+
 def main(argv):
   beam_args = argv[1:]
   if beam_args and not _RUNNER.value:
@@ -139,7 +162,7 @@ def main(argv):
     process.die_with_parent(_DIE_WITH_PARENT.value)
   # Same input -> byte-identical shards, run after run (resume relies on it).
   tf.config.experimental.enable_op_determinism()
-  config = labeling.LabelingConfig(
+  config = pipeline.LabelingConfig(
       teacher=_TEACHER.value, task=_TASK.value,
       input_pattern=_INPUT.value, output_prefix=_OUTPUT.value,
       score_threshold=_THRESHOLD.value, num_shards=_NUM_SHARDS.value,
@@ -152,14 +175,10 @@ def main(argv):
       min_calibration_examples=_MIN_EXAMPLES.value,
       labeled_pattern=_LABELED.value, strict_quality=_STRICT_QUALITY.value)
   try:
-    if _RUNNER.value:
-      from official_ext.self_training import beam_labeling  # pylint: disable=g-import-not-at-top
-      report = beam_labeling.label(config, beam_args, _RUNNER.value)
-    else:
-      report = labeling.label(config)
+    report = label(config, _RUNNER.value, beam_args)
   except bad_inputs.BadInputError as e:
     sys.exit(f'pseudo_label.py: --strict: {e}')
-  except pseudo_quality.QualityError as e:
+  except labeling_quality.QualityError as e:
     sys.exit(f'pseudo_label.py: {e} (report: {config.output_prefix}'
              '_report.json)')
   except (ValueError, FileNotFoundError) as e:

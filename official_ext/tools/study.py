@@ -27,7 +27,7 @@ from absl import app
 from absl import flags
 import yaml
 
-from official_ext.configs import digits_recipes
+from official_ext.digits import recipes
 from official_ext.study import cells as cells_lib
 from official_ext.study import pretrain
 from official_ext.study import report
@@ -57,13 +57,13 @@ METRICS_FILE = 'metrics.json'
 def digits_data(out: str, quick: bool) -> dict:
   """The digits data under out/data (made once; workers racing each make
   it in a folder of their own and the first rename wins)."""
-  from official_ext.data import digits  # pylint: disable=g-import-not-at-top
-  sizes = digits_recipes.data_sizes(quick)
+  from official_ext.digits import canvases  # pylint: disable=g-import-not-at-top
+  sizes = recipes.data_sizes(quick)
   sizes.pop('num_calibration')
   final = os.path.join(out, 'data')
   if not os.path.isdir(final):
     scratch = f'{final}.tmp{os.getpid()}'
-    digits.make_dataset(scratch, seed=0, classification=True, **sizes)
+    canvases.make_dataset(scratch, seed=0, classification=True, **sizes)
     try:
       os.rename(scratch, final)
     except OSError:  # Another worker's is there; the same bytes.
@@ -71,8 +71,8 @@ def digits_data(out: str, quick: bool) -> dict:
   pattern = lambda split: os.path.join(final, f'{split}-*.tfrecord')
   return {split: pattern(split) for split in ('train', 'unlabeled', 'val')} | {
       'val_annotations': os.path.join(final, 'annotations_val.json'),
-      'classification_train': pattern(digits.CLASSIFICATION['unlabeled']),
-      'classification_val': pattern(digits.CLASSIFICATION['val'])}
+      'classification_train': pattern(canvases.CLASSIFICATION['unlabeled']),
+      'classification_val': pattern(canvases.CLASSIFICATION['val'])}
 
 
 def steps(study, quick: bool) -> dict:
@@ -80,7 +80,7 @@ def steps(study, quick: bool) -> dict:
     return {role: study.quick_steps for role in cells_lib.MODELS}
   if study.train_steps:
     return {role: study.train_steps for role in cells_lib.MODELS}
-  return {role: digits_recipes.config_from(
+  return {role: recipes.config_from(
       getattr(study, role).experiment, _recipe(study, role)
   ).trainer.train_steps for role in cells_lib.MODELS}
 
@@ -102,7 +102,7 @@ def pretrain_inits(runner: stages.Runner, study, data: dict, out: str,
     if not init.pretrain.experiment:
       continue
     recipe = _recipe_file(init.pretrain.recipe)
-    num_steps = (study.quick_steps if quick else digits_recipes.config_from(
+    num_steps = (study.quick_steps if quick else recipes.config_from(
         init.pretrain.experiment, recipe).trainer.train_steps)
     records[init.name] = pretrain.run(runner, init, recipe, data, out,
                                       num_steps)
@@ -120,7 +120,7 @@ def run_cell(runner: stages.Runner, study, cell: cells_lib.Cell, data: dict,
             f"task.validation_data.input_path={data['val']}"]
   if study.task == 'detection':
     common.append(f"task.annotation_file={data['val_annotations']}")
-  student = digits_recipes.config_from(study.selftrain.experiment,
+  student = recipes.config_from(study.selftrain.experiment,
                                        _recipe(study, cells_lib.SELFTRAIN))
   threshold = student.task.self_training.score_threshold
   num_classes = student.task.model.num_classes

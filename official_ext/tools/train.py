@@ -7,8 +7,9 @@ Same flags, checkpoints, summaries and params.yaml as
       --model_dir=/tmp/teacher \
       --params_override=task.train_data.input_path=DATA/train*
 
-The experiment is checked first (official_ext/self_training/preflight.py):
-a bad field stops the run with one line naming it and the fix. A NaN/inf
+The experiment is checked first (`check_experiment`: data paths, the
+self-training fields, the teacher's signature): a bad field stops the run
+with one line naming it and the fix. A NaN/inf
 loss of a self-training step stops the run before that step's update, with
 one line naming the step and the losses.
 """
@@ -20,18 +21,56 @@ from absl import app
 from absl import flags
 
 from official.common import flags as tfm_flags
+from official.core import config_definitions as cfg
+from official.core import task_factory
 from official.core import train_utils
 from official.vision import train as mg_train
 import official_ext.registry_imports  # pylint: disable=unused-import
+from official_ext.data import record_files
+from official_ext.labeling import teacher as teacher_lib
 from official_ext.self_training import preflight
 from official_ext.self_training import task as st_task
 import tensorflow as tf
 
 
+def check_pattern(field: str, data_config):
+  """The files of a data config's input_path exist (not for TFDS)."""
+  if not data_config or data_config.get('tfds_name'):
+    return
+  pattern = data_config.input_path
+  if isinstance(pattern, (list, tuple)):
+    pattern = ','.join(pattern)
+  if not pattern:
+    raise ValueError(f'{field}.input_path is empty: point it at TFRecords '
+                     '(e.g. DATA/train-*.tfrecord).')
+  record_files.match(pattern, f'{field}.input_path')
+
+
+def check_experiment(params: cfg.ExperimentConfig, mode: str):
+  """Raises ValueError/FileNotFoundError naming the bad field and the fix."""
+  task = params.task
+  if 'train' in mode:
+    check_pattern('task.train_data', task.get('train_data'))
+  if 'eval' in mode:
+    check_pattern('task.validation_data', task.get('validation_data'))
+  st = task.get('self_training')
+  if st is None or 'train' not in mode:
+    return
+  preflight.check_self_training(task)
+  check_pattern('task.pseudo_data', task.pseudo_data)
+  if st.teacher:
+    label_task = task_factory.get_task_cls(type(task)).LABEL_TASK
+    try:  # The signature and params.yaml; the graph is not loaded.
+      teacher_lib.check(st.teacher, label_task,
+                        num_classes=task.model.num_classes)
+    except (ValueError, FileNotFoundError) as e:
+      raise type(e)(f'task.self_training.teacher: {e}') from None
+
+
 def main(argv):
   try:
     params = train_utils.parse_configuration(flags.FLAGS, print_return=False)
-    preflight.check_experiment(params, flags.FLAGS.mode)
+    check_experiment(params, flags.FLAGS.mode)
   except (ValueError, FileNotFoundError, KeyError) as e:
     sys.exit(f'train.py: error: {e}')
   try:

@@ -12,7 +12,7 @@ user would. Each returns the stage's seconds.
 import os
 from typing import Dict, Sequence
 
-from official_ext.configs import digits_recipes
+from official_ext.digits import recipes
 from official_ext.utils import stages
 from official_ext.utils import summaries
 
@@ -29,7 +29,7 @@ def train(runner: stages.Runner, stage: str, experiment: str,
   checkpoint and evaluation at the end), the config files laid over each
   other in order, then the `--params_override` items."""
   override = ','.join(list(overrides) +
-                      digits_recipes.schedule_overrides(steps))
+                      recipes.schedule_overrides(steps))
   return _tool(runner, stage, 'train', [
       f'--experiment={experiment}', '--mode=train_and_eval',
       f'--model_dir={model_dir}',

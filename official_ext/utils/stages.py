@@ -94,7 +94,7 @@ class Runner:
 def lane_threads(num_lanes: int, cpus: int = 0) -> Dict[str, str]:
   """TensorFlow thread counts for each of `num_lanes` processes side by side
   on `cpus` CPUs (default: this machine's); {} for one lane (TF's own
-  defaults). Measured on 2 cores (README, issue 19): intra-op 1 and inter-op 2
+  defaults). Measured on 2 cores (docs/results/2026-11-25-demo.md): intra-op 1 and inter-op 2
   per process."""
   if num_lanes <= 1:
     return {}

@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from official_ext.data import sharded_writer
 from official_ext.data import tfexample
-from official_ext.self_training import labelers
+from official_ext.labeling import labelers
 
 
 def _sum_stats(total: dict, stats: dict):

@@ -16,8 +16,8 @@ import sys
 import time
 from typing import List
 
-from official_ext.configs import digits_recipes
-from official_ext.self_training import labeling_report
+from official_ext.digits import recipes
+from official_ext.labeling import labeling_report
 
 # Each Beam arm: its name -> the pipeline options it adds.
 BEAM_ARMS = {
@@ -69,7 +69,7 @@ def run_tool(tool: str, args: List[str]) -> float:
 
 def export_args(task: str, model_dir: str, export_dir: str) -> List[str]:
   """export_saved_model's flags for a digits model trained in model_dir."""
-  experiment = digits_recipes.EXPERIMENTS[task][0]
+  experiment = recipes.EXPERIMENTS[task][0]
   return [f'--experiment={experiment}',
           f'--config_file={model_dir}/params.yaml',
           f'--checkpoint_path={model_dir}', f'--export_dir={export_dir}']

@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image
 import tensorflow as tf
 
+from official_ext.configs import common
 from official_ext.data import sharded_writer
 from official_ext.data import tfexample
 
@@ -28,7 +29,7 @@ CALIBRATION = 'calibration'
 # split's digits to measure it.
 CLASSIFICATION = {'unlabeled': 'classification',
                   'val': 'classification_val'}
-NUM_DIGIT_CLASSES = 10
+NUM_DIGIT_CLASSES = common.NUM_DIGIT_CLASSES
 
 
 @dataclasses.dataclass
@@ -40,7 +41,7 @@ class Canvas:
 
 
 # Canvas side in pixels (the digits are drawn 20-56 pixels tall).
-CANVAS_SIZE = 128
+CANVAS_SIZE = common.DIGITS_IMAGE_SIZE
 
 
 def load_digits():

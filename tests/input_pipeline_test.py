@@ -1,10 +1,10 @@
-"""self_training/labeling_input.py: the labeling input pipeline."""
+"""labeling/input_pipeline.py: the labeling input pipeline."""
 
 import numpy as np
 import tensorflow as tf
 
 from official_ext.data import tfexample
-from official_ext.self_training import labeling_input
+from official_ext.labeling import input_pipeline
 
 
 def _write(path, ids, bad_at=()):
@@ -22,7 +22,7 @@ def _write(path, ids, bad_at=()):
 
 def _batches(files, shards, batch_size):
   return [{k: v.numpy() for k, v in b.items()}
-          for b in labeling_input.build_dataset(files, batch_size, [8, 8],
+          for b in input_pipeline.build_dataset(files, batch_size, [8, 8],
                                                 shards)]
 
 

@@ -6,7 +6,7 @@ from typing import List, Optional, Sequence
 
 import tensorflow as tf
 
-# Input features a pseudo record keeps (traceability: DESIGN.md, Data files).
+# Input features a pseudo record keeps (traceability: docs/pseudo_labeling.md).
 _KEPT_FEATURES = ('image/source_id', 'image/format', 'image/filename')
 
 

@@ -6,6 +6,7 @@ detection_scores, detection_classes, num_detections; segmentation teachers
 return logits. Inputs: `image_tensor`, uint8 [B, H, W, 3].
 """
 
+import dataclasses
 import os
 import time
 from typing import Dict, List, Optional
@@ -14,6 +15,7 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 
+from tensorflow.core.protobuf import saved_model_pb2
 from official.modeling.hyperparams import params_dict
 from official.vision.ops import preprocess_ops
 
@@ -52,55 +54,102 @@ def _export_params(saved_model_dir: str) -> Optional[dict]:
   return None
 
 
+def read_signature(saved_model_dir: str
+                   ) -> Dict[str, Dict[str, tf.TensorSpec]]:
+  """{signature: {'inputs': {name: spec}, 'outputs': {name: spec}}} of the
+  serving MetaGraph in saved_model.pb, read without loading the model."""
+  proto = saved_model_pb2.SavedModel()
+  with tf.io.gfile.GFile(os.path.join(saved_model_dir, 'saved_model.pb'),
+                         'rb') as f:
+    proto.ParseFromString(f.read())
+  graphs = [g for g in proto.meta_graphs
+            if tf.saved_model.SERVING in g.meta_info_def.tags]
+  if not graphs:
+    return {}
+
+  def specs(infos):  # (An init op's signature has DT_INVALID entries.)
+    return {name: tf.TensorSpec(tf.TensorShape(info.tensor_shape),
+                                tf.as_dtype(info.dtype), name)
+            for name, info in infos.items() if info.dtype}
+
+  return {name: {'inputs': specs(sig.inputs), 'outputs': specs(sig.outputs)}
+          for name, sig in graphs[0].signature_def.items()}
+
+
+@dataclasses.dataclass
+class Checked:
+  """What `check` found in a teacher's signature and params.yaml."""
+  path: str          # The dir holding saved_model.pb.
+  input_name: str
+  batch_size: Optional[int]
+  params: Optional[dict]
+  num_classes: Optional[int]
+
+
+def check(path: str, task: str, num_classes: Optional[int] = None) -> Checked:
+  """Checks a teacher SavedModel from its MetaGraph and params.yaml (what a
+  trainer's preflight needs: nothing is loaded); ValueError or
+  FileNotFoundError naming what is wrong and the fix."""
+  if task not in REQUIRED_OUTPUTS:
+    raise ValueError(f'task={task!r}: use one of {sorted(REQUIRED_OUTPUTS)}.')
+  saved_model_dir = resolve_saved_model_dir(path)
+  signatures = read_signature(saved_model_dir)
+  if SIGNATURE not in signatures:
+    raise ValueError(
+        f'teacher {path}: no {SIGNATURE!r} signature (has '
+        f'{sorted(signatures)}); export with tools/export_saved_model.py.')
+  inputs = signatures[SIGNATURE]['inputs']
+  if len(inputs) != 1:
+    raise ValueError(f'teacher {path}: expected one image input, got '
+                     f'{sorted(inputs)}.')
+  input_name, spec = next(iter(inputs.items()))
+  if spec.dtype != tf.uint8 or spec.shape.rank != 4:
+    raise ValueError(
+        f'teacher {path}: input {input_name!r} is {spec.dtype.name} '
+        f'{spec.shape}; pseudo-labeling needs --input_type=image_tensor '
+        '(uint8 [B, H, W, 3]). Re-export the teacher with it.')
+  outputs = signatures[SIGNATURE]['outputs']
+  missing = [k for k in REQUIRED_OUTPUTS[task] if k not in outputs]
+  if missing:
+    kind = ('classification' if 'logits' in outputs and task == 'detection'
+            else 'this')
+    raise ValueError(
+        f'teacher {path} is not a {task} model: its {SIGNATURE} outputs '
+        f'{sorted(outputs)} lack {missing} ({kind} SavedModel?).')
+  params = _export_params(saved_model_dir)
+  if task == 'segmentation':
+    found = outputs['logits'].shape[-1]
+  else:
+    found = int(params['task']['model']['num_classes']) if params else None
+  if num_classes is not None and found is not None and (
+      int(num_classes) != found):
+    raise ValueError(
+        f'teacher {path} predicts {found} classes but the '
+        f'student has task.model.num_classes={num_classes}; use a teacher '
+        'trained on the same label set or fix the student config.')
+  return Checked(saved_model_dir, input_name, spec.shape[0], params, found)
+
+
 class Teacher:
   """A checked, callable teacher SavedModel."""
 
   def __init__(self, path: str, task: str,
                num_classes: Optional[int] = None):
-    if task not in REQUIRED_OUTPUTS:
-      raise ValueError(f'task={task!r}: use one of {sorted(REQUIRED_OUTPUTS)}.')
+    checked = check(path, task, num_classes)
     self.task = task
-    self.path = resolve_saved_model_dir(path)
+    self.path = checked.path
+    self.input_name = checked.input_name
+    self.params = checked.params
+    self.num_classes = checked.num_classes
+    self.batch_size = checked.batch_size
     self._model = tf.saved_model.load(self.path)
-    signatures = dict(self._model.signatures)
-    if SIGNATURE not in signatures:
-      raise ValueError(
-          f'teacher {path}: no {SIGNATURE!r} signature (has '
-          f'{sorted(signatures)}); export with tools/export_saved_model.py.')
-    self._fn = signatures[SIGNATURE]
-    inputs = self._fn.structured_input_signature[1]
-    if len(inputs) != 1:
-      raise ValueError(f'teacher {path}: expected one image input, got '
-                       f'{sorted(inputs)}.')
-    self.input_name, spec = next(iter(inputs.items()))
-    if spec.dtype != tf.uint8 or spec.shape.rank != 4:
-      raise ValueError(
-          f'teacher {path}: input {self.input_name!r} is {spec.dtype.name} '
-          f'{spec.shape}; pseudo-labeling needs --input_type=image_tensor '
-          '(uint8 [B, H, W, 3]). Re-export the teacher with it.')
-    outputs = self._fn.structured_outputs
-    missing = [k for k in REQUIRED_OUTPUTS[task] if k not in outputs]
-    if missing:
-      kind = ('classification' if 'logits' in outputs and task == 'detection'
-              else 'this')
-      raise ValueError(
-          f'teacher {path} is not a {task} model: its {SIGNATURE} outputs '
-          f'{sorted(outputs)} lack {missing} ({kind} SavedModel?).')
-    self.params = _export_params(self.path)
-    self.num_classes = self._num_classes(outputs)
-    if num_classes is not None and self.num_classes is not None and (
-        int(num_classes) != self.num_classes):
-      raise ValueError(
-          f'teacher {path} predicts {self.num_classes} classes but the '
-          f'student has task.model.num_classes={num_classes}; use a teacher '
-          'trained on the same label set or fix the student config.')
+    self._fn = self._model.signatures[SIGNATURE]
     self.input_size = self._input_size()
     self.pad_value = self._pad_value()
     self.normalized_boxes = bool(
         task == 'detection' and self.params and
         (self.params['task'].get('export_config') or {}).get(
             'output_normalized_coordinates'))
-    self.batch_size = spec.shape[0]
     self.slow_export_reason = self._slow_export_reason()
     if self.slow_export_reason:
       logging.warning('Teacher %s: %s', self.path, self.slow_export_reason)
@@ -118,13 +167,6 @@ class Teacher:
             'Re-export with --params_override=task.model.detection_generator.'
             'nms_version=batched (our configs\' default) for fast '
             'pseudo-labeling.')
-
-  def _num_classes(self, outputs) -> Optional[int]:
-    if self.task == 'segmentation':
-      return outputs['logits'].shape[-1]
-    if self.params:
-      return int(self.params['task']['model']['num_classes'])
-    return None
 
   def _pad_value(self) -> List[int]:
     """RGB its exporter pads with: the normalization mean (normalized 0)."""

@@ -23,8 +23,8 @@ import tensorflow as tf
 
 from official_ext.data import sharded_writer
 from official_ext.data import tfexample
-from official_ext.self_training import bad_inputs
-from official_ext.self_training import labelers
+from official_ext.labeling import bad_inputs
+from official_ext.labeling import labelers
 
 MAX_SKIPPED_LISTED = 100  # Per shard, in its stats and the report.
 

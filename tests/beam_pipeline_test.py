@@ -54,18 +54,18 @@ def _report(prefix):
 
 
 @pytest.fixture(scope='module')
-def references(digits_data, digits_teacher, digits_seg_teacher,
-               teacher_threshold, tmp_path_factory):
+def references(digits_data, fake_teacher, fake_seg_teacher,
+               fake_threshold, tmp_path_factory):
   """task -> the single-machine tool's output (made once), the bytes every
   Beam run must equal."""
   made = {}
 
   def get(task):
     if task not in made:
-      teacher = {'detection': digits_teacher,
-                 'segmentation': digits_seg_teacher}[task]
+      teacher = {'detection': fake_teacher,
+                 'segmentation': fake_seg_teacher}[task]
       # Detection: a threshold that keeps some of this teacher's boxes.
-      threshold = teacher_threshold if task == 'detection' else 0.3
+      threshold = fake_threshold if task == 'detection' else 0.3
       prefix = str(tmp_path_factory.mktemp(f'single_{task}') / 'pseudo')
       _tool(teacher, task, digits_data['unlabeled'], prefix,
             threshold=threshold)
@@ -117,10 +117,10 @@ def test_direct_runner_is_byte_identical(single_machine, tmp_path, mode):
 _DIES_MID_SHARD = textwrap.dedent('''
     """A LabelShard whose attempt at shard 1 dies after writing 2 images."""
     import sys
-    from official_ext.self_training import beam_labeling
-    from official_ext.self_training import labeling
+    from official_ext.labeling import beam_pipeline
+    from official_ext.labeling import pipeline
 
-    class DiesMidShard(beam_labeling.LabelShard):
+    class DiesMidShard(beam_pipeline.LabelShard):
 
       def shard_writer(self, index, overlays):
         writer = super().shard_writer(index, overlays)
@@ -129,14 +129,14 @@ _DIES_MID_SHARD = textwrap.dedent('''
           def dying(*args):
             n = write_batch(*args)
             if writer.stats['num_images'] >= 2:
-              writer.shard._writer.flush()
+              writer.close()  # As a dying worker leaves it: a temp file.
               raise RuntimeError('worker died mid-shard')
             return n
           writer.write_batch = dying
         return writer
 
     teacher, task, pattern, prefix, threshold, batch_size = sys.argv[1:]
-    beam_labeling.label(labeling.LabelingConfig(
+    beam_pipeline.label(pipeline.LabelingConfig(
         teacher=teacher, task=task, input_pattern=pattern,
         output_prefix=prefix, score_threshold=float(threshold), num_shards=2,
         batch_size=int(batch_size)), [], 'DirectRunner',
@@ -175,18 +175,18 @@ def test_failed_attempt_then_rerun_is_byte_identical(references, tmp_path):
   assert _shards(prefix) == _shards(single_machine['prefix'])
 
 
-def test_beam_options_without_runner_are_refused(digits_teacher, digits_data,
+def test_beam_options_without_runner_are_refused(fake_teacher, digits_data,
                                                  tmp_path):
-  proc = _tool(digits_teacher, 'detection', digits_data['unlabeled'],
+  proc = _tool(fake_teacher, 'detection', digits_data['unlabeled'],
                str(tmp_path / 'p'), '--direct_num_workers=2', check=False)
   assert proc.returncode != 0
   last = proc.stderr.strip().splitlines()[-1]
   assert '--direct_num_workers=2' in last and '--runner' in last
 
 
-def test_workers_by_hand_and_runner_are_exclusive(digits_teacher, digits_data,
+def test_workers_by_hand_and_runner_are_exclusive(fake_teacher, digits_data,
                                                   tmp_path):
-  proc = _tool(digits_teacher, 'detection', digits_data['unlabeled'],
+  proc = _tool(fake_teacher, 'detection', digits_data['unlabeled'],
                str(tmp_path / 'p'), '--runner=DirectRunner',
                '--num_workers=2', check=False)
   assert proc.returncode != 0

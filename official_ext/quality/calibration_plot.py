@@ -6,6 +6,7 @@ precision curve. Written next to the labeling report as
 `{prefix}_calibration.png`.
 """
 
+import os
 from typing import Dict, Optional
 
 import numpy as np
@@ -48,6 +49,7 @@ def write(path: str, table: dict, score_threshold: float,
   if title:
     fig.suptitle(title, fontsize=10)
   fig.tight_layout()
+  tf.io.gfile.makedirs(os.path.dirname(path) or '.')
   with tf.io.gfile.GFile(path, 'wb') as f:
     fig.savefig(f, format='png', dpi=90)
   plt.close(fig)

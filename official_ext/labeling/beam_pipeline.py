@@ -10,14 +10,14 @@ options passed through) runs the pipeline
 `apache_beam.utils.shared`: threads of one process share it, and where the
 pipeline runs in the launcher's process, as the DirectRunner's in-memory and
 multi-threading modes do, it is the teacher the launcher loaded) and labels a
-shard with the single-machine tool's own pieces (`labeling.label_shards`:
+shard with the single-machine tool's own pieces (`pipeline.label_shards`:
 the same tf.data input, labeler and `PseudoShardWriter`), so the shard's
-bytes are the ones `labeling.label` writes with the same --num_shards. Each
+bytes are the ones `pipeline.label` writes with the same --num_shards. Each
 attempt writes under a temporary name of its own and renames when complete:
 a bundle the runner retries or runs twice writes the same bytes and never
 leaves a partial file under a final name; a shard already complete is
 skipped. The last step sums the shards' stats into `{prefix}_report.json`
-and writes the overlays, as `labeling.label` does.
+and writes the overlays, as `pipeline.label` does.
 
 Progress shows in the runner's UI and logs as Beam counters in the
 `pseudo_label` namespace: shards, images, boxes or pixels, skipped_<reason>.
@@ -34,11 +34,10 @@ from apache_beam.utils import shared
 import tensorflow as tf
 
 from official_ext.data import sharded_writer
-from official_ext.self_training import labelers
-from official_ext.self_training import labeling
-from official_ext.self_training import labeling_report
-from official_ext.self_training import pseudo_quality
-from official_ext.self_training import pseudo_shards
+from official_ext.labeling import labelers
+from official_ext.labeling import labeling_report
+from official_ext.labeling import pipeline
+from official_ext.labeling import pseudo_shards
 
 NAMESPACE = 'pseudo_label'
 # Labeler stats summed into a counter of the same name.
@@ -49,6 +48,9 @@ def _counter(name: str):
   return beam.metrics.Metrics.counter(NAMESPACE, name)
 
 
+# Our DoFn, not Beam's RunInference: a shard is the unit of work (one
+# element), so its bytes match the single-machine run's; RunInference batches
+# elements across shards as the runner pleases.
 class LabelShard(beam.DoFn):
   """Output shard index -> that shard, labeled and renamed when complete.
 
@@ -59,7 +61,7 @@ class LabelShard(beam.DoFn):
   images travel through the pipeline but those.
   """
 
-  def __init__(self, config: labeling.LabelingConfig,
+  def __init__(self, config: pipeline.LabelingConfig,
                plan: List[List[str]], overlay_shard: Optional[int] = None,
                class_thresholds: Optional[Dict[int, float]] = None,
                teacher_handle: Optional[shared.Shared] = None):
@@ -78,7 +80,7 @@ class LabelShard(beam.DoFn):
     # `config` already has the teacher's batch size (see `label`).
     config = self._config
     self._teacher = self._teacher_handle.acquire(
-        lambda: labeling.load_teacher(config)[0])
+        lambda: pipeline.load_teacher(config)[0])
     self._warm_up_seconds = self._teacher.warm_up(self._config.batch_size)
     self._labeler = labelers.for_teacher(self._teacher,
                                          self._config.score_threshold,
@@ -101,7 +103,7 @@ class LabelShard(beam.DoFn):
       _counter('shards_already_complete').inc()
       return
     overlays = []
-    labeling.label_shards(self._teacher, self.shard_writer(index, overlays),
+    pipeline.label_shards(self._teacher, self.shard_writer(index, overlays),
                           self._config)
     stats = sharded_writer.read_stats(path)
     _counter('shards').inc()
@@ -113,7 +115,7 @@ class LabelShard(beam.DoFn):
     yield index, overlays, self._warm_up_seconds
 
 
-def write_outputs(results: Sequence[tuple], config: labeling.LabelingConfig,
+def write_outputs(results: Sequence[tuple], config: pipeline.LabelingConfig,
                   num_shards: int, teacher_export_warning: Optional[str]):
   """The report over every complete shard and the overlays (of the first
   shard labeled); temporary files of attempts that lost a race or died are
@@ -135,14 +137,14 @@ def write_outputs(results: Sequence[tuple], config: labeling.LabelingConfig,
   labeling_report.write_report(config.output_prefix, report)
 
 
-def build(pipeline: beam.Pipeline, config: labeling.LabelingConfig,
+def build(p: beam.Pipeline, config: pipeline.LabelingConfig,
           plan: List[List[str]], todo: List[int],
           teacher_export_warning: Optional[str] = None,
           label_fn_class=LabelShard,
           class_thresholds: Optional[Dict[int, float]] = None,
           teacher_handle: Optional[shared.Shared] = None):
-  """Adds the labeling steps to `pipeline`."""
-  labeled = (pipeline
+  """Adds the labeling steps to the Beam pipeline `p`."""
+  labeled = (p
              | 'Shards' >> beam.Create(todo)
              | 'Spread' >> beam.Reshuffle()
              | 'Label' >> beam.ParDo(label_fn_class(
@@ -155,44 +157,52 @@ def build(pipeline: beam.Pipeline, config: labeling.LabelingConfig,
                               teacher_export_warning))
 
 
-def label(config: labeling.LabelingConfig, beam_args: Sequence[str],
-          runner: str, label_fn_class=LabelShard) -> dict:
-  """Labels every unfinished shard on `runner`; returns the report.
-
-  The teacher is loaded here first, so a bad teacher fails before a job is
-  submitted; `config.num_workers`/`worker_index` do not apply (the runner
-  spreads the shards).
-  """
+def check(config: pipeline.LabelingConfig):
+  """ValueError for options a Beam run does not take."""
   config.check()
   if config.num_workers != 1:
     raise ValueError('--num_workers/--worker_index split the work between '
                      'processes started by hand; with --runner the runner '
                      'spreads the shards: leave them out.')
+
+
+def label(config: pipeline.LabelingConfig, beam_args: Sequence[str],
+          runner: str, label_fn_class=LabelShard, teacher=None,
+          class_thresholds: Optional[Dict[int, float]] = None) -> dict:
+  """Labels every unfinished shard on `runner`; writes and returns the
+  report.
+
+  The teacher is loaded here first (unless given, as `pipeline.label`
+  takes it), so a bad teacher fails before a job is submitted;
+  `config.num_workers`/`worker_index` do not apply (the runner spreads the
+  shards).
+  """
+  check(config)
   config = dataclasses.replace(config, show_progress=False)
-  plan = labeling.plan(config)
-  teacher, config = labeling.load_teacher(config)
+  plan = pipeline.plan(config)
+  if teacher is None:
+    teacher, config = pipeline.load_teacher(config)
+  class_thresholds = class_thresholds or {}
   # Workers in this process (the DirectRunner's in-memory and threaded
   # modes) take this teacher instead of loading their own; `teacher` keeps
   # it alive until the pipeline ends.
   teacher_handle = shared.Shared()
   teacher_handle.acquire(lambda: teacher)
-  _, todo = labeling.prepare_output(config, plan)
-  class_thresholds, quality_section = pseudo_quality.prepare(config, teacher)
+  _, todo = pipeline.prepare_output(config, plan)
   options = pipeline_options.PipelineOptions(list(beam_args), runner=runner)
   logging.info('%s: %d of %d shards to label, teacher %s.', runner,
                len(todo), len(plan), teacher.path)
-  pipeline = beam.Pipeline(options=options)
-  build(pipeline, config, plan, todo, teacher.slow_export_reason,
+  beam_run = beam.Pipeline(options=options)
+  build(beam_run, config, plan, todo, teacher.slow_export_reason,
         label_fn_class, class_thresholds, teacher_handle)
-  result = pipeline.run()
+  result = beam_run.run()
   result.wait_until_finish()
   report = labeling_report.read_report(config.output_prefix)
+  report['class_thresholds'] = {str(c): t for c, t in
+                                sorted(class_thresholds.items())}
   report['runner'] = runner
   report['runner_counters'] = counters(result)
-  pseudo_quality.add_to_report(config, report, class_thresholds,
-                               quality_section)
   labeling_report.write_report(config.output_prefix, report)
-  pseudo_quality.enforce(config, report)
   return report
 
 

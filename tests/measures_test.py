@@ -1,15 +1,18 @@
-"""official_ext/self_training/quality.py against values computed by hand."""
+"""official_ext/quality/measures.py, thresholds.py and bias.py against values
+computed by hand."""
 
 import numpy as np
 import pytest
 
-from official_ext.self_training import quality
+from official_ext.quality import bias
+from official_ext.quality import measures
+from official_ext.quality import thresholds as thresholds_lib
 
 T = (0.15, 0.25, 0.5)
 
 
 def _det():
-  counts = quality.DetectionCounts(num_classes=3, thresholds=T)
+  counts = measures.DetectionCounts(num_classes=3, thresholds=T)
   counts.add(
       boxes=[[0, 0, 10, 10], [0, 0, 10, 9], [50, 50, 60, 60],
              [20, 20, 30, 31]],
@@ -40,7 +43,7 @@ def test_detection_precision_recall_by_hand():
 
 
 def test_detection_matching_is_greedy_by_score_like_pycocotools():
-  counts = quality.DetectionCounts(num_classes=2, thresholds=(0.5, 0.85))
+  counts = measures.DetectionCounts(num_classes=2, thresholds=(0.5, 0.85))
   # 0.9 overlaps the box by IoU 0.6, 0.8 by 0.95: the higher score takes it.
   counts.add(boxes=[[0, 0, 10, 6], [0, 0, 10, 9.5]], classes=[1, 1],
              scores=[0.9, 0.8], gt_boxes=[[0, 0, 10, 10]], gt_classes=[1])
@@ -60,7 +63,7 @@ def test_detection_matching_is_greedy_by_score_like_pycocotools():
 
 
 def test_crowd_boxes_count_neither_way():
-  counts = quality.DetectionCounts(num_classes=2, thresholds=(0.5,))
+  counts = measures.DetectionCounts(num_classes=2, thresholds=(0.5,))
   counts.add(boxes=[[0, 0, 10, 10], [20, 20, 30, 30]], classes=[1, 1],
              scores=[0.9, 0.9], gt_boxes=[[0, 0, 10, 10], [20, 20, 30, 30]],
              gt_classes=[1, 1], gt_crowd=[False, True])
@@ -69,8 +72,23 @@ def test_crowd_boxes_count_neither_way():
                  'recall': [1.0], 'true_positives': [1], 'predictions': [1]}
 
 
+def test_a_prediction_inside_a_crowd_region_is_ignored_by_ioa():
+  """COCO measures crowds by intersection over the prediction's area: a
+  small box inside a large crowd region (IoU 0.04, IoA 1) counts neither
+  way; the same box off the region is a false positive."""
+  counts = measures.DetectionCounts(num_classes=2, thresholds=(0.5,))
+  counts.add(boxes=[[0, 0, 10, 10], [20, 20, 30, 30], [70, 70, 80, 80]],
+             classes=[1, 1, 1], scores=[0.9, 0.8, 0.7],
+             gt_boxes=[[0, 0, 10, 10], [0, 0, 50, 50]], gt_classes=[1, 1],
+             gt_crowd=[False, True])
+  row = counts.table()['per_class']['1']
+  assert row['ground_truth_boxes'] == 1
+  assert row['predictions'] == [2]  # The box in the crowd is not counted.
+  assert row['true_positives'] == [1]
+
+
 def test_segmentation_pixels_by_hand():
-  counts = quality.SegmentationCounts(num_classes=3, score_threshold=0.5,
+  counts = measures.SegmentationCounts(num_classes=3, score_threshold=0.5,
                                       thresholds=(0.4, 0.7))
   gt = np.array([[1, 1, 2, 255]])
   classes = np.array([[1, 2, 2, 1]])
@@ -92,7 +110,7 @@ def test_segmentation_pixels_by_hand():
 
 
 def test_segmentation_class_thresholds():
-  counts = quality.SegmentationCounts(num_classes=3, score_threshold=0.9)
+  counts = measures.SegmentationCounts(num_classes=3, score_threshold=0.9)
   counts.add(np.array([1, 2]), np.array([0.6, 0.6]), np.array([1, 2]),
              class_thresholds=np.array([0.5, 0.5, 0.7]))
   table = counts.table()
@@ -109,7 +127,7 @@ def test_auto_thresholds_pick_lowest_reaching_target():
                      'precision': [0.2, 0.4, 0.6, None]},
                '3': {'ground_truth_boxes': 3,
                      'precision': [0.9, 0.9, 0.9, 0.9]}}}
-  chosen = quality.auto_thresholds(table, target_precision=0.8,
+  chosen = thresholds_lib.auto_thresholds(table, target_precision=0.8,
                                    fallback=0.5, min_ground_truths=10)
   assert {c: v['threshold'] for c, v in chosen.items()} == {
       '1': 0.3, '2': 0.5, '3': 0.5}
@@ -120,19 +138,19 @@ def test_auto_thresholds_pick_lowest_reaching_target():
 def test_overall_figures_at_per_class_thresholds_by_hand():
   table = _det().table()
   # Class 1 at 0.5: 1 of 2 right; class 2 at 0.15: 1 of 2 right; 2 boxes.
-  assert quality.at_thresholds(table, {'1': 0.5, '2': 0.15}) == {
+  assert thresholds_lib.at_thresholds(table, {'1': 0.5, '2': 0.15}) == {
       'precision': 0.5, 'recall': 1.0}
   # Class 2 at 0.25: its one box kept is wrong: 1 of 3 right, 1 of 2 found.
-  assert quality.at_thresholds(table, {'1': 0.15, '2': 0.25}) == {
+  assert thresholds_lib.at_thresholds(table, {'1': 0.15, '2': 0.25}) == {
       'precision': pytest.approx(1 / 3), 'recall': 0.5}
   # One threshold for all equals the table's overall row.
   for i, t in enumerate(T):
-    got = quality.at_thresholds(table, {'1': t, '2': t})
+    got = thresholds_lib.at_thresholds(table, {'1': t, '2': t})
     assert got['precision'] == pytest.approx(
         table['overall']['precision'][i] or None, abs=1e-6)
     assert got['recall'] == table['overall']['recall'][i]
   with pytest.raises(ValueError, match='class 2: threshold 0.3 is not one'):
-    quality.at_thresholds(table, {'1': 0.5, '2': 0.3})
+    thresholds_lib.at_thresholds(table, {'1': 0.5, '2': 0.3})
 
 
 def test_target_precision_sweep_by_hand():
@@ -145,7 +163,7 @@ def test_target_precision_sweep_by_hand():
   for c, row in table['per_class'].items():
     row['precision'] = [tp / n for tp, n in zip(row['true_positives'],
                                                 row['predictions'])]
-  rows = quality.target_precision_sweep(table, [0.5, 0.9], fallback=0.1,
+  rows = thresholds_lib.target_precision_sweep(table, [0.5, 0.9], fallback=0.1,
                                         min_ground_truths=5)
   # 0.5: both classes at 0.1: 17 of 26 right, 17 of 20 found.
   assert rows[0] == {'target_precision': 0.5,
@@ -159,10 +177,10 @@ def test_target_precision_sweep_by_hand():
 
 def test_warnings_name_the_biased_class_and_silence():
   labeled = {'1': 100, '2': 100, '3': 100, '0': 5000}
-  assert quality.warnings({'1': 90, '2': 110, '3': 100, '0': 9}, labeled,
+  assert bias.warnings({'1': 90, '2': 110, '3': 100, '0': 9}, labeled,
                           empty_fraction=0.05, per_image=2.0,
                           labeled_per_image=2.5) == []
-  found = quality.warnings({'1': 300, '2': 10, '3': 10}, labeled,
+  found = bias.warnings({'1': 300, '2': 10, '3': 10}, labeled,
                            empty_fraction=0.5, per_image=0.4,
                            labeled_per_image=2.5)
   assert len(found) == 3
@@ -178,11 +196,11 @@ def test_masks_at_other_class_thresholds_without_another_pass():
   gt[:, :2] = 255
   classes = np.where(rng.rand(6, 32, 32) < 0.7, gt % 255, rng.randint(0, 4))
   confidence = rng.rand(6, 32, 32).astype(np.float32)
-  counts = quality.SegmentationCounts(num_classes=4, score_threshold=0.33)
+  counts = measures.SegmentationCounts(num_classes=4, score_threshold=0.33)
   for i in range(6):
     counts.add(classes[i], confidence[i], gt[i])
   chosen = {1: 0.05, 2: 0.6, 3: 0.95}  # Class 0 keeps 0.33.
-  again = quality.SegmentationCounts(num_classes=4, score_threshold=0.33)
+  again = measures.SegmentationCounts(num_classes=4, score_threshold=0.33)
   vector = np.array([0.33, 0.05, 0.6, 0.95], np.float32)
   for i in range(6):
     again.add(classes[i], confidence[i], gt[i], class_thresholds=vector)

@@ -19,9 +19,9 @@ import tensorflow as tf
 
 from official.vision.evaluation import coco_evaluator
 
-from official_ext.self_training import labelers
-from official_ext.self_training import labeling_input
-from official_ext.self_training import quality
+from official_ext.labeling import input_pipeline
+from official_ext.labeling import labelers
+from official_ext.quality import measures
 
 _MASK_KEY = 'image/segmentation/class/encoded'
 
@@ -81,7 +81,7 @@ def class_shares(files: List[str], task: str) -> Dict[str, int]:
     values = labels['classes'] if task == 'detection' else labels['mask']
     ids, n = np.unique(np.asarray(values).reshape(-1), return_counts=True)
     for c, v in zip(ids, n):
-      if c != quality.IGNORE_LABEL:
+      if c != measures.IGNORE_LABEL:
         counts[str(int(c))] = counts.get(str(int(c)), 0) + int(v)
   per_image = (sum(counts.values()) / max(images, 1)
                if task == 'detection' else None)
@@ -99,27 +99,27 @@ def measure(teacher, files: List[str], score_threshold: float,
 def measure_with_counts(teacher, files: List[str], score_threshold: float,
                         class_thresholds: Optional[Dict[int, float]] = None,
                         batch_size: int = 8):
-  """`measure`'s table and its counts (quality.DetectionCounts or
+  """`measure`'s table and its counts (measures.DetectionCounts or
   SegmentationCounts), for figures at other thresholds without another
   teacher pass."""
   truth = ground_truth(files, teacher.task)
   num_classes = int(teacher.num_classes or 0)
-  dataset = labeling_input.build_dataset(files, batch_size,
+  dataset = input_pipeline.build_dataset(files, batch_size,
                                          teacher.input_size, None,
                                          teacher.pad_value)
   if teacher.task == 'detection':
-    counts = quality.DetectionCounts(num_classes)
+    counts = measures.DetectionCounts(num_classes)
     labeler = labelers.DetectionLabeler(
         0.0, normalized_boxes=teacher.normalized_boxes)
     coco = coco_evaluator.COCOEvaluator(
         annotation_file=None, include_mask=False, need_rescale_bboxes=False)
   else:
-    counts = quality.SegmentationCounts(num_classes, score_threshold)
+    counts = measures.SegmentationCounts(num_classes, score_threshold)
     vector = labelers.threshold_vector(score_threshold, class_thresholds,
                                        num_classes)
   image_id = 0
   for batch in dataset:
-    outputs = teacher(labeling_input.pad_batch(batch['image'],
+    outputs = teacher(input_pipeline.pad_batch(batch['image'],
                                                teacher.batch_size))
     outputs = {k: np.asarray(v) for k, v in outputs.items()}
     meta = {k: batch[k].numpy() for k in ('scale', 'height', 'width', 'file',

@@ -7,7 +7,7 @@ TFExamples with `image/encoded` (any labels are dropped). Output:
 a `.stats.json` per shard and `{prefix}_report.json`.
 
 The pieces, one module each: `shard_plan` (which files make which shard,
-which worker labels it), `labeling_input` (the tf.data pipeline),
+which worker labels it), `input_pipeline` (the tf.data pipeline),
 `labelers` (teacher outputs -> labels), `pseudo_shards` (labels -> records
 in resumable shards), `labeling_report` (the report and overlays). This
 module runs them: three stages overlap, tf.data decodes and batches ahead
@@ -21,19 +21,18 @@ from concurrent import futures
 import dataclasses
 import os
 import time
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 from absl import logging
 import tensorflow as tf
 
-from official_ext.self_training import labelers
-from official_ext.self_training import labeling_input
-from official_ext.self_training import labeling_report
-from official_ext.self_training import pseudo_quality
-from official_ext.self_training import pseudo_shards
-from official_ext.self_training import quality
-from official_ext.self_training import shard_plan
-from official_ext.self_training import teacher as teacher_lib
+from official_ext.configs import self_training as st_config
+from official_ext.labeling import input_pipeline
+from official_ext.labeling import labelers
+from official_ext.labeling import labeling_report
+from official_ext.labeling import pseudo_shards
+from official_ext.labeling import shard_plan
+from official_ext.labeling import teacher as teacher_lib
 
 PROGRESS_LOG_SECONDS = 60
 
@@ -76,7 +75,7 @@ class LabelingConfig:
                        f'[0, --num_workers={self.num_workers}).')
     if self.batch_size < 1:
       raise ValueError(f'--batch_size={self.batch_size}: must be >= 1.')
-    quality.check_threshold_options(
+    st_config.check_threshold_options(
         self.class_thresholds, self.calibration_pattern,
         self.target_precision, name=lambda field: f'--{field}')
 
@@ -84,7 +83,7 @@ class LabelingConfig:
 def label_shards(teacher, writer: pseudo_shards.PseudoShardWriter, config):
   """Streams the writer's shards through the teacher (see the module doc).
 
-  Also the unit of work of a Beam run (`beam_labeling`: one shard each)."""
+  Also the unit of work of a Beam run (`beam_pipeline`: one shard each)."""
   progress = None
   if config.show_progress:
     from tqdm import tqdm  # pylint: disable=g-import-not-at-top
@@ -102,7 +101,7 @@ def label_shards(teacher, writer: pseudo_shards.PseudoShardWriter, config):
                                 PROGRESS_LOG_SECONDS, done)
 
   writer.advance_to(writer.todo[0])  # Shard times tile the run.
-  dataset = labeling_input.build_dataset(
+  dataset = input_pipeline.build_dataset(
       writer.files, config.batch_size, teacher.input_size,
       writer.file_shards, teacher.pad_value)
   try:
@@ -110,10 +109,10 @@ def label_shards(teacher, writer: pseudo_shards.PseudoShardWriter, config):
       try:
         for batch in dataset:
           t0 = time.time()
-          outputs = teacher(labeling_input.pad_batch(batch['image'],
+          outputs = teacher(input_pipeline.pad_batch(batch['image'],
                                                      teacher.batch_size))
           seconds = time.time() - t0
-          meta = {k: batch[k].numpy() for k in labeling_input.META_KEYS}
+          meta = {k: batch[k].numpy() for k in input_pipeline.META_KEYS}
           if len(pending) >= 2:
             finish_oldest()
           pending.append(pool.submit(writer.write_batch, meta, outputs,
@@ -159,11 +158,21 @@ def prepare_output(config: LabelingConfig, shards: List[List[str]]):
   return mine, shard_plan.unfinished(config.output_prefix, mine, len(shards))
 
 
-def label(config: LabelingConfig) -> dict:
-  """Labels this worker's shards; returns the report over finished shards."""
+def label(config: LabelingConfig, teacher=None,
+          class_thresholds: Optional[Dict[int, float]] = None) -> dict:
+  """Labels this worker's shards; writes and returns the report over the
+  finished shards.
+
+  `teacher`: one `load_teacher(config)` returned (with that config), or
+  None to load it here. `class_thresholds`: {class id: threshold} over
+  `config.score_threshold` (the quality package picks them from a
+  calibration set; the pseudo_label tool composes the two).
+  """
   config.check()
   shards = plan(config)
-  teacher, config = load_teacher(config)
+  if teacher is None:
+    teacher, config = load_teacher(config)
+  class_thresholds = class_thresholds or {}
   mine, todo = prepare_output(config, shards)
   logging.info('Worker %d/%d: %d of %d shards (%d already complete) from %d '
                'files; teacher %s.', config.worker_index, config.num_workers,
@@ -171,7 +180,6 @@ def label(config: LabelingConfig) -> dict:
                sum(len(p) for p in shards), teacher.path)
   overlays = []
   warm_up_seconds = 0.0
-  class_thresholds, quality_section = pseudo_quality.prepare(config, teacher)
   if todo:
     warm_up_seconds = teacher.warm_up(config.batch_size)
     labeler = labelers.for_teacher(teacher, config.score_threshold,
@@ -180,13 +188,12 @@ def label(config: LabelingConfig) -> dict:
         config, labeler, todo, shards, overlays), config)
   labeling_report.write_overlays(config.output_prefix, overlays)
   report = labeling_report.aggregate_report(config, len(shards))
-  pseudo_quality.add_to_report(config, report, class_thresholds,
-                               quality_section)
+  report['class_thresholds'] = {str(c): t for c, t in
+                                sorted(class_thresholds.items())}
   report['teacher_warm_up_seconds'] = warm_up_seconds
   report['teacher_export_warning'] = teacher.slow_export_reason
   if report.get('teacher_images_per_second'):
     logging.info('Teacher served %.1f img/s (batch %d).',
                  report['teacher_images_per_second'], config.batch_size)
   labeling_report.write_report(config.output_prefix, report)
-  pseudo_quality.enforce(config, report)
   return report

@@ -9,7 +9,7 @@ the report's `target_precision_sweep` shows what other targets would give.
 and returns the warnings; `enforce` makes them an error with
 `strict_quality`.
 
-Thresholds for "far" (quality.warnings): a class's share of the pseudo
+Thresholds for "far" (bias.warnings): a class's share of the pseudo
 labels over 2x its share of the labeled set; over 20% of the images with
 no pseudo label; pseudo boxes per image off by over 2x either way.
 """
@@ -21,9 +21,10 @@ from absl import logging
 import tensorflow as tf
 
 from official_ext.data import record_files
-from official_ext.self_training import calibration
-from official_ext.self_training import calibration_plot
-from official_ext.self_training import quality
+from official_ext.quality import bias
+from official_ext.quality import calibration
+from official_ext.quality import calibration_plot
+from official_ext.quality import thresholds as thresholds_lib
 
 
 # Target precisions the report compares (with the one asked for).
@@ -81,14 +82,14 @@ def _calibrate(config, teacher, thresholds: Dict[int, float]
   section['calibration'] = table
   # What `auto` picks, reported with or without it (the user's evidence
   # for choosing); applied only with class_thresholds='auto'.
-  chosen = quality.auto_thresholds(
+  chosen = thresholds_lib.auto_thresholds(
       table, config.target_precision, config.score_threshold,
       config.min_calibration_examples)
   applied = config.class_thresholds == 'auto'
   section['auto_thresholds'] = chosen
   section['auto_thresholds_applied'] = applied
   if any(abs(t - config.score_threshold) < 1e-6 for t in table['thresholds']):
-    section['target_precision_sweep'] = quality.target_precision_sweep(
+    section['target_precision_sweep'] = thresholds_lib.target_precision_sweep(
         table, sorted({*SWEEP_TARGETS, config.target_precision}),
         config.score_threshold, config.min_calibration_examples)
   logging.info('Per-class thresholds at target precision %.2f (%s): %s',
@@ -129,7 +130,7 @@ def review(config, report: dict, section: dict) -> dict:
   and the warnings (logged; raised with --strict_quality)."""
   labeled = _labeled_set(config, section)
   pseudo = report.get('class_counts', report.get('class_pixel_counts', {}))
-  found = quality.warnings(
+  found = bias.warnings(
       pseudo, labeled['counts'] if labeled else {},
       empty_fraction=report.get('empty_image_fraction'),
       per_image=report.get('boxes_per_image_mean'),
@@ -146,11 +147,8 @@ def review(config, report: dict, section: dict) -> dict:
   return section
 
 
-def add_to_report(config, report: dict, class_thresholds: Dict[int, float],
-                  section: dict):
-  """The thresholds used and the 'quality' section, into the report."""
-  report['class_thresholds'] = {str(c): t for c, t in
-                                sorted(class_thresholds.items())}
+def add_to_report(config, report: dict, section: dict):
+  """The 'quality' section (`review`) into a labeling report."""
   report['quality'] = review(config, report, section)
 
 

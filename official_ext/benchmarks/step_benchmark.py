@@ -7,6 +7,9 @@ recipe YAML, so the timed code is the code `train.py` runs:
                     (no input pipeline in the timing).
   pipeline_rate     examples/s the task's training input delivers alone.
   forward_rate      images/s of the model's forward pass in training mode.
+
+and the figures built from them: `bench_training` (selftrain_vs_supervised_step,
+input_pipeline_vs_step) and `bench_forward` (teacher_vs_train_forward).
 """
 
 import dataclasses
@@ -18,7 +21,11 @@ import tensorflow as tf
 
 from official.core import task_factory
 
-from official_ext.configs import digits_recipes
+from official_ext.benchmarks import labeling_benchmark
+from official_ext.digits import recipes
+from official_ext.labeling import shard_plan
+from official_ext.labeling import teacher as teacher_lib
+
 
 @dataclasses.dataclass
 class Pair:
@@ -39,7 +46,7 @@ class Pair:
 def experiment(name: str, train_pattern: str, batch_size: int,
                pseudo_batch_size: int = 0):
   """The registered experiment + its CPU recipe, pointed at the data."""
-  config = digits_recipes.config(name)
+  config = recipes.config(name)
   config.task.train_data.input_path = train_pattern
   config.task.train_data.global_batch_size = batch_size
   if pseudo_batch_size:
@@ -76,7 +83,7 @@ def _compiled_step(task, config):
 def build_pair(task_name: str, train_pattern: str, human_batch: int,
                pseudo_batch: int) -> Pair:
   """Both tasks at the same total batch and model, one batch each."""
-  sup_name, st_name = digits_recipes.EXPERIMENTS[task_name]
+  sup_name, st_name = recipes.EXPERIMENTS[task_name]
   sup_cfg = experiment(sup_name, train_pattern, human_batch + pseudo_batch)
   st_cfg = experiment(st_name, train_pattern, human_batch, pseudo_batch)
   sup_task = task_factory.get_task(sup_cfg.task)
@@ -123,7 +130,7 @@ def pipeline_rate(dataset: tf.data.Dataset, examples_per_element: int,
 def forward_rate(task_name: str, train_pattern: str, batch_size: int,
                  batches: int) -> float:
   """images/s of the teacher architecture's training-mode forward pass."""
-  config = experiment(digits_recipes.EXPERIMENTS[task_name][0], train_pattern,
+  config = experiment(recipes.EXPERIMENTS[task_name][0], train_pattern,
                       batch_size)
   model = task_factory.get_task(config.task).build_model()
   height, width = config.task.model.input_size[:2]
@@ -131,3 +138,53 @@ def forward_rate(task_name: str, train_pattern: str, batch_size: int,
       -1, 1, [batch_size, height, width, 3]).astype(np.float32))
   forward = tf.function(lambda x: model(x, training=True))
   return batch_size / step_seconds(forward, images, batches)
+
+
+def bench_training(task, train_pattern, quick, repeats, human_batch,
+                   pseudo_batch):
+  """selftrain_vs_supervised_step and input_pipeline_vs_step."""
+  pair = build_pair(task, train_pattern, human_batch, pseudo_batch)
+  # 5-step runs (--quick) vary by +-15% on a busy 2-core CPU: a smoke test.
+  # 40-step runs agree within ~2%.
+  steps = 5 if quick else 40
+  sup, st, pipe = [], [], []
+  total = pair.human_batch + pair.pseudo_batch
+  for _ in range(repeats):
+    sup.append(step_seconds(
+        pair.supervised_step, pair.supervised_batch, steps))
+    st.append(step_seconds(
+        pair.selftrain_step, pair.selftrain_batch, steps))
+    pipe.append(pipeline_rate(
+        pair.selftrain_dataset, total, 10 if quick else 50))
+  st_rate = total / min(st)
+  return {
+      'selftrain_vs_supervised_step': min(st) / min(sup),
+      'selftrain_step_seconds': min(st), 'supervised_step_seconds': min(sup),
+      'selftrain_images_per_second': st_rate,
+      'supervised_images_per_second': total / min(sup),
+      'selftrain_step_runs': st, 'supervised_step_runs': sup,
+      'input_pipeline_vs_step': max(pipe) / st_rate,
+      'input_pipeline_images_per_second': max(pipe),
+      'input_pipeline_runs': pipe,
+      'train_batch': f'{pair.human_batch} human + {pair.pseudo_batch} pseudo '
+                     f'(supervised: {total})',
+      'train_image_size': f'{pair.image_size[0]}x{pair.image_size[1]}',
+      'model': pair.model,
+  }
+
+
+def bench_forward(task, teacher_path, pattern, train_pattern, quick,
+                  repeats, batch_size):
+  """teacher_vs_train_forward: both measured here, alternating."""
+  teacher = teacher_lib.Teacher(teacher_path, task)
+  files = shard_plan.input_files(pattern)
+  batches = 5 if quick else 20
+  served, forward = [], []
+  for _ in range(repeats):
+    served.append(labeling_benchmark.raw_inference(teacher, files, batch_size))
+    forward.append(forward_rate(task, train_pattern,
+                                               batch_size, batches))
+  return {'teacher_vs_train_forward': max(served) / max(forward),
+          'train_forward_images_per_second': max(forward),
+          'teacher_images_per_second': max(served),
+          'train_forward_runs': forward, 'teacher_runs': served}

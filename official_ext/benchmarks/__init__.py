@@ -1,0 +1,1 @@
+"""The ratios tools/benchmark.py prints (train step, input, labeling)."""

@@ -1,0 +1,1 @@
+"""The built-in digits data, its experiments and recipes, the demo report."""

@@ -1,0 +1,1 @@
+"""The offline pseudo-labeling pipeline: teacher SavedModel -> labeled shards."""

@@ -1,0 +1,1 @@
+"""Pseudo-label quality: calibration on held-out labels, thresholds, warnings."""

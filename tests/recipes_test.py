@@ -1,0 +1,27 @@
+"""official_ext/digits/recipes.py: each digits experiment resolves with its
+own CPU recipe."""
+
+import os
+
+import yaml
+
+from official_ext.digits import recipes
+
+
+def test_every_experiment_has_its_recipe_applied():
+  for task, names in recipes.EXPERIMENTS.items():
+    for name in names:
+      path = recipes.recipe(name)
+      assert os.path.basename(path) == f'{name}_cpu.yaml'
+      with open(path) as f:
+        raw = yaml.safe_load(f)
+      config = recipes.config(name)
+      assert config.trainer.train_steps == raw['trainer']['train_steps']
+      assert (config.task.train_data.global_batch_size ==
+              raw['task']['train_data']['global_batch_size']), (task, name)
+
+
+def test_students_read_pseudo_labels():
+  for teacher, student in recipes.EXPERIMENTS.values():
+    assert not hasattr(recipes.config(teacher).task, 'pseudo_data')
+    assert recipes.config(student).task.pseudo_data.global_batch_size > 0
