@@ -25,6 +25,12 @@ INSTALL_REQUIRES = [
     'scipy==1.17.1',
     'tqdm==4.70.1',
     'PyYAML==6.0.3',
+    # TensorBoard's event reader (utils/summaries.py); the version
+    # tensorflow 2.20 brings.
+    'tensorboard==2.20.0',
+    # The study's pre-training lock (released by the kernel if its holder
+    # dies).
+    'filelock==3.20.0',
 ]
 
 setuptools.setup(
@@ -50,5 +56,5 @@ setuptools.setup(
                      'create_pascal_tfrecord', 'demo', 'benchmark', 'study',
                      'compare_teachers', 'reshard_tfrecords')]},
     extras_require={'test': ['pytest==8.4.2', 'pytest-xdist==3.8.0',
-                             'filelock==3.20.0', 'execnet==2.1.2']},
+                             'execnet==2.1.2']},
 )

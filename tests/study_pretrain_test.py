@@ -2,9 +2,13 @@
 
 import json
 import os
+import subprocess
+import sys
 import threading
 import time
 
+import filelock
+import pytest
 import tensorflow as tf
 
 from official_ext.study import pretrain
@@ -38,13 +42,16 @@ def test_a_finished_pretrain_is_not_trained_again(tmp_path):
 
 def test_a_worker_waits_for_the_one_holding_the_lock(tmp_path, capsys):
   model_dir = str(tmp_path / 'pretrain' / 'classification')
-  os.makedirs(model_dir + '.lock')  # Another worker is training it.
+  os.makedirs(os.path.dirname(model_dir))
+  # Released by another thread: not thread-local.
+  holder = filelock.FileLock(model_dir + '.lock', thread_local=False)
+  holder.acquire()  # Another worker is training it.
   results = {}
 
   def other_worker():
     time.sleep(0.5)
     _finish(model_dir, 0.7)
-    os.rmdir(model_dir + '.lock')
+    holder.release()
 
   thread = threading.Thread(target=other_worker)
   thread.start()
@@ -57,4 +64,62 @@ def test_a_worker_waits_for_the_one_holding_the_lock(tmp_path, capsys):
   assert results['record']['metrics'] == {'accuracy': 0.7}
   assert init.checkpoint == model_dir + '/ckpt-1'
   assert 'another worker is training it' in capsys.readouterr().out
-  assert not os.path.exists(model_dir + '.lock')
+
+
+def test_a_worker_killed_holding_the_lock_does_not_block_the_others(
+    tmp_path):
+  """kill -9 of the worker that holds the lock: the next worker takes it and
+  trains (here: its runner is called) instead of waiting forever."""
+  model_dir = str(tmp_path / 'pretrain' / 'classification')
+  os.makedirs(os.path.dirname(model_dir))
+  holder = subprocess.Popen(
+      [sys.executable, '-c', 'import filelock, sys, time; '
+       f'filelock.FileLock({model_dir + ".lock"!r}).acquire(); '
+       'print("held", flush=True); time.sleep(600)'],
+      stdout=subprocess.PIPE, text=True)
+  assert holder.stdout.readline().strip() == 'held'
+  holder.kill()
+  holder.wait()
+  runner = _FakeTrainRunner()
+  record = pretrain.run(runner, _init(), 'recipe.yaml',
+                        {'classification_train': 'T', 'classification_val': 'V'},
+                        str(tmp_path), 10, poll_s=0.05, timeout_s=30)
+  assert [c['stage'] for c in runner.commands] == ['pretrain/classification']
+  assert record['metrics'] == pytest.approx({'accuracy': 0.8,
+                                            'top_5_accuracy': 0.9})
+  assert record['model_dir'] == model_dir
+
+
+class _FakeTrainRunner:
+  """A stages.Runner whose train command leaves what train.py would: a
+  checkpoint and the validation metrics' event file."""
+
+  def __init__(self):
+    self.commands = []
+
+  def run(self, stage, argv, unused_log_path):
+    self.commands.append({'stage': stage, 'argv': list(argv)})
+    model_dir = next(a.split('=', 1)[1] for a in argv
+                     if a.startswith('--model_dir='))
+    tf.train.Checkpoint(v=tf.Variable(1.0)).save(
+        os.path.join(model_dir, 'ckpt'))
+    writer = tf.summary.create_file_writer(
+        os.path.join(model_dir, 'validation'))
+    with writer.as_default():
+      tf.summary.scalar('accuracy', 0.8, step=10)
+      tf.summary.scalar('top_5_accuracy', 0.9, step=10)
+    writer.close()
+    return 1.0
+
+
+def test_a_live_holder_past_the_timeout_names_the_lock(tmp_path):
+  model_dir = str(tmp_path / 'pretrain' / 'classification')
+  os.makedirs(os.path.dirname(model_dir))
+  holder = filelock.FileLock(model_dir + '.lock')
+  holder.acquire()
+  try:
+    with pytest.raises(TimeoutError, match='classification.lock'):
+      pretrain.run(None, _init(), 'recipe.yaml', {}, str(tmp_path), 10,
+                   poll_s=0.05, timeout_s=0.3)
+  finally:
+    holder.release()

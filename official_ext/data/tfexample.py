@@ -10,6 +10,7 @@ from typing import Optional
 import numpy as np
 import tensorflow as tf
 
+from official.vision.data import tf_example_builder
 from official.vision.data import tfrecord_lib
 
 
@@ -22,22 +23,6 @@ def numeric_id(key: bytes) -> str:
   """A stable positive int64 id string for any key (Model Garden's parsers
   read `image/source_id` as an integer)."""
   return str(int(hashlib.sha1(key).hexdigest()[:15], 16))
-
-
-# Model Garden's feature helper: lists and arrays of bytes, floats, ints.
-_feature = tfrecord_lib.convert_to_feature
-
-
-def _bytes(values):
-  return _feature(list(values), 'bytes_list')
-
-
-def _floats(values):
-  return _feature(values, 'float_list')
-
-
-def _ints(values):
-  return _feature(values, 'int64_list')
 
 
 def make_example(image: Optional[np.ndarray],
@@ -77,18 +62,21 @@ def make_example(image: Optional[np.ndarray],
     height, width = int(image.shape[0]), int(image.shape[1])
   if encoded_image is None:
     encoded_image, image_format = encode_png(image), 'png'
-  feature = {
-      'image/encoded': _bytes([encoded_image]),
-      'image/format': _bytes([image_format.encode()]),
-      'image/source_id': _bytes([str(source_id).encode()]),
-      'image/height': _ints([height]),
-      'image/width': _ints([width]),
-  }
+  # Model Garden's builder writes the keys. The image goes in through the
+  # generic feature calls, not `add_encoded_image_feature`, which would
+  # upper-case the input's `image/format` (and refuse a format it does not
+  # list, e.g. 'jpg') and add `image/channels`: a pseudo record keeps the
+  # input's own format string.
+  builder = tf_example_builder.TfExampleBuilder()
+  builder.add_bytes_feature('image/encoded', encoded_image)
+  builder.add_bytes_feature('image/format', image_format)
+  builder.add_bytes_feature('image/source_id', str(source_id))
+  builder.add_ints_feature('image/height', height)
+  builder.add_ints_feature('image/width', width)
   if filename is not None:
-    feature['image/filename'] = _bytes([filename.encode()])
+    builder.add_bytes_feature('image/filename', filename)
   if original_source_id is not None:
-    feature['image/original_source_id'] = _bytes(
-        [original_source_id.encode()])
+    builder.add_bytes_feature('image/original_source_id', original_source_id)
   if boxes is not None:
     boxes = np.asarray(boxes, np.float32).reshape([-1, 4])
     classes = np.asarray(classes, np.int64).reshape([-1])
@@ -96,17 +84,16 @@ def make_example(image: Optional[np.ndarray],
       raise ValueError(f'{len(boxes)} boxes but {len(classes)} classes.')
     areas = ((boxes[:, 2] - boxes[:, 0]) * height *
              (boxes[:, 3] - boxes[:, 1]) * width)
-    feature.update({
-        'image/object/bbox/ymin': _floats(boxes[:, 0]),
-        'image/object/bbox/xmin': _floats(boxes[:, 1]),
-        'image/object/bbox/ymax': _floats(boxes[:, 2]),
-        'image/object/bbox/xmax': _floats(boxes[:, 3]),
-        'image/object/class/label': _ints(classes),
-        'image/object/area': _floats(areas),
-        'image/object/is_crowd': _ints(np.zeros(len(boxes))),
-    })
+    builder.add_boxes_feature(
+        xmins=boxes[:, 1].tolist(), xmaxs=boxes[:, 3].tolist(),
+        ymins=boxes[:, 0].tolist(), ymaxs=boxes[:, 2].tolist(),
+        labels=classes.tolist())
+    builder.add_floats_feature('image/object/area', areas.tolist())
+    builder.add_ints_feature('image/object/is_crowd', [0] * len(boxes))
     if scores is not None:
-      feature['image/object/score'] = _floats(scores)
+      # DESIGN's key (the builder's `confidences` go to .../bbox/confidence).
+      builder.add_floats_feature('image/object/score',
+                                 np.asarray(scores, np.float32).tolist())
   if mask is not None:
     mask = np.asarray(mask, np.uint8)
     if mask.shape[:2] != (height, width):
@@ -114,6 +101,5 @@ def make_example(image: Optional[np.ndarray],
                        f'{(height, width)}')
     encoded_mask = encode_png(mask)
   if encoded_mask is not None:
-    feature['image/segmentation/class/encoded'] = _bytes([encoded_mask])
-    feature['image/segmentation/class/format'] = _bytes([b'png'])
-  return tf.train.Example(features=tf.train.Features(feature=feature))
+    builder.add_encoded_semantic_mask_feature(encoded_mask, mask_format='png')
+  return builder.example

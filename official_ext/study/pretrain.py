@@ -6,13 +6,15 @@ with train.py (`train_and_eval` of the pretrain experiment on the
 classification splits) under OUTPUT/pretrain/<init>; its latest checkpoint
 then initializes the modules the init names in every cell of that init.
 Workers share it: the first to get there takes OUTPUT/pretrain/<init>.lock
-(a folder) and trains; the others wait for its metrics.json.
+and trains; the others wait for the lock, then read its metrics.json. The
+lock is `filelock`'s (an flock the kernel releases when its holder dies), so
+a worker killed while training leaves no stale lock: the next one trains.
 """
 
 import json
 import os
-import time
 
+import filelock
 import tensorflow as tf
 
 from official_ext.utils import loop
@@ -24,30 +26,34 @@ METRICS_FILE = 'metrics.json'
 
 
 def run(runner: stages.Runner, init, recipe: str, data: dict, out: str,
-        steps: int, poll_s: float = 10.0) -> dict:
+        steps: int, poll_s: float = 10.0,
+        timeout_s: float = 7 * 24 * 3600.0) -> dict:
   """Trains (or finds) `init`'s pre-training and points `init.checkpoint`
   at it; returns its record: metrics on the classification val split,
-  steps, seconds, the model_dir."""
+  steps, seconds, the model_dir. Waits at most `timeout_s` for a worker
+  that holds the lock."""
   model_dir = os.path.join(out, 'pretrain', init.name)
   record_path = os.path.join(model_dir, METRICS_FILE)
-  lock = model_dir + '.lock'
-  waiting = False
-  while not os.path.exists(record_path):
+  if not os.path.exists(record_path):
+    os.makedirs(os.path.dirname(model_dir), exist_ok=True)
+    lock = filelock.FileLock(model_dir + '.lock')
     try:
-      os.makedirs(lock)
-    except FileExistsError:
-      if not waiting:
-        print(f'[pretrain/{init.name}] another worker is training it; '
-              f'waiting for {record_path} (if no worker is, remove {lock})',
-              flush=True)
-        waiting = True
-      time.sleep(poll_s)
-      continue
+      lock.acquire(timeout=0)
+    except filelock.Timeout:
+      print(f'[pretrain/{init.name}] another worker is training it; '
+            f'waiting for {lock.lock_file}', flush=True)
+      try:
+        lock.acquire(timeout=timeout_s, poll_interval=poll_s)
+      except filelock.Timeout:
+        raise TimeoutError(
+            f'pretrain/{init.name}: waited {timeout_s:.0f} s for '
+            f'{lock.lock_file}, held by another live worker; is it still '
+            'training?') from None
     try:
-      if not os.path.exists(record_path):  # Finished while we looked.
+      if not os.path.exists(record_path):  # Finished while we waited.
         _train(runner, init, recipe, data, model_dir, steps, record_path)
     finally:
-      os.rmdir(lock)
+      lock.release()
   with open(record_path) as f:
     record = json.load(f)
   init.checkpoint = tf.train.latest_checkpoint(model_dir)
@@ -55,7 +61,6 @@ def run(runner: stages.Runner, init, recipe: str, data: dict, out: str,
 
 
 def _train(runner, init, recipe, data, model_dir, steps, record_path):
-  os.makedirs(os.path.dirname(model_dir), exist_ok=True)
   seconds = loop.train(
       runner, f'pretrain/{init.name}', init.pretrain.experiment, [recipe],
       model_dir, steps,

@@ -1,28 +1,32 @@
 """Reads scalars back from Model Garden's TensorBoard event files."""
 
-import os
 from typing import Dict, List, Tuple
 
+from tensorboard.backend.event_processing import event_accumulator
 import tensorflow as tf
+
+# Keep every event (TensorBoard's reader samples long runs by default).
+_EVERYTHING = {event_accumulator.TENSORS: 0, event_accumulator.SCALARS: 0}
 
 
 def read_scalars(event_dir: str) -> Dict[str, List[Tuple[int, float]]]:
   """{tag: [(step, value), ...]} for every scalar in a directory's events
-  (TensorFlow's summary iterator; image summaries are left out)."""
+  (TensorBoard's event reader; image and other non-scalar summaries are left
+  out). TF2 summaries store scalars as tensors; TF1 ones as simple values."""
   scalars = {}
   if not tf.io.gfile.isdir(event_dir):
     return scalars
-  for name in sorted(tf.io.gfile.listdir(event_dir)):
-    if 'tfevents' not in name:
-      continue
-    for event in tf.compat.v1.train.summary_iterator(
-        os.path.join(event_dir, name)):
-      for v in event.summary.value:
-        value = (tf.make_ndarray(v.tensor) if v.HasField('tensor')
-                 else v.simple_value)
-        if getattr(value, 'size', 1) != 1:
-          continue
-        scalars.setdefault(v.tag, []).append((event.step, float(value)))
+  events = event_accumulator.EventAccumulator(event_dir, _EVERYTHING)
+  events.Reload()
+  tags = events.Tags()
+  for tag in tags.get(event_accumulator.TENSORS, []):
+    for e in events.Tensors(tag):
+      value = tf.make_ndarray(e.tensor_proto)
+      if value.size == 1 and value.dtype.kind in 'fiub':
+        scalars.setdefault(tag, []).append((e.step, float(value)))
+  for tag in tags.get(event_accumulator.SCALARS, []):
+    scalars.setdefault(tag, []).extend(
+        (e.step, float(e.value)) for e in events.Scalars(tag))
   return scalars
 
 
