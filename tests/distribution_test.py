@@ -1,5 +1,10 @@
 """The self-training task under tf.distribute: 2 replicas, 2 workers, TPU
-config path, and deterministic first steps."""
+config path, and deterministic first steps.
+
+The steps run the segmentation student (ResNet-18 x0.25): the shared
+self-training core is the same for both tasks, and its steps are ~3x faster
+on CPU than the SpineNet detector's. mixed_batch_test and selftrain_test
+cover the detection task's step."""
 
 import json
 import os
@@ -18,9 +23,17 @@ from official_ext.testing import distributed_steps
 from conftest import REPO
 
 
+EXPERIMENT = 'selftrain_digits_seg'
+
+
+# The replicas' losses differ by ~0.1% at the start (per-pixel means of 4
+# images each); the "!=" checks below separate them at 1e-4, the "=="
+# checks hold to 1e-5.
+
+
 def _params(digits_data, batch=8):
   return distributed_steps.experiment(
-      'selftrain_digits', digits_data['train'], digits_data['train'], batch)
+      EXPERIMENT, digits_data['train'], digits_data['train'], batch)
 
 
 def test_mirrored_two_replicas_share_the_loss_averages(digits_data,
@@ -37,13 +50,13 @@ def test_mirrored_two_replicas_share_the_loss_averages(digits_data,
   decay = _params(digits_data).task.self_training.loss_average_decay
   for half in ('human', 'pseudo'):
     steps = result[f'{half}_loss_per_replica']
-    assert steps[0][0] != pytest.approx(steps[0][1], rel=1e-3), steps
+    assert steps[0][0] != pytest.approx(steps[0][1], rel=1e-4), steps
     mean = [sum(s) / 2 for s in steps]
     expected = decay * mean[0] + (1 - decay) * mean[1]
     first_only = decay * steps[0][0] + (1 - decay) * steps[1][0]
     average = result[f'{half}_average']
     assert average[0] == average[1] == pytest.approx(expected, rel=1e-5)
-    assert average[0] != pytest.approx(first_only, rel=1e-3)
+    assert average[0] != pytest.approx(first_only, rel=1e-4)
   assert result['num_updates'] == [2.0, 2.0]
   assert result['optimizer_iterations'] == 2
 
@@ -78,6 +91,7 @@ def test_multi_worker_mirrored_two_processes(digits_data, tmp_path):
                                               'index': index}}))
     procs.append(subprocess.Popen(
         [sys.executable, '-m', 'official_ext.testing.distributed_steps',
+         f'--experiment={EXPERIMENT}',
          '--strategy=multi_worker_mirrored', '--steps=2',
          f"--train={digits_data['train']}",
          f"--pseudo={digits_data['train']}"],
@@ -100,13 +114,13 @@ def test_multi_worker_mirrored_two_processes(digits_data, tmp_path):
   decay = _params(digits_data).task.self_training.loss_average_decay
   for half in ('human', 'pseudo'):
     own = [[s[0] for s in r[f'{half}_loss_per_replica']] for r in results]
-    assert own[0][0] != pytest.approx(own[1][0], rel=1e-3), own
+    assert own[0][0] != pytest.approx(own[1][0], rel=1e-4), own
     mean = [(a + b) / 2 for a, b in zip(*own)]
     expected = decay * mean[0] + (1 - decay) * mean[1]
     for r, losses in zip(results, own):
       assert r[f'{half}_average'][0] == pytest.approx(expected, rel=1e-5)
       assert r[f'{half}_average'][0] != pytest.approx(
-          decay * losses[0] + (1 - decay) * losses[1], rel=1e-3)
+          decay * losses[0] + (1 - decay) * losses[1], rel=1e-4)
 
 
 def test_tpu_config_selects_tpu_strategy(monkeypatch):
@@ -142,6 +156,7 @@ def test_first_steps_are_deterministic(digits_data, tmp_path):
   for run in range(2):
     procs.append(subprocess.Popen(
         [sys.executable, '-m', 'official_ext.testing.distributed_steps',
+         f'--experiment={EXPERIMENT}',
          '--strategy=one_device', '--deterministic', '--steps=3',
          f"--train={digits_data['train']}",
          f"--pseudo={digits_data['train']}"],

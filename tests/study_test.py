@@ -6,6 +6,7 @@ whose deltas are the cells' differences, skips finished cells (and the
 pre-training) on a rerun, gives each worker its slice, and rejects a bad
 study file before any training."""
 
+import csv
 import json
 import os
 import subprocess
@@ -18,6 +19,7 @@ import yaml
 from official.modeling import hyperparams
 from official_ext.study import report
 
+from conftest import assert_drawn_plot
 from study_config_test import GOOD
 
 STUDY = dict(GOOD, name='quick_seg', task='segmentation', quick_steps=10,
@@ -134,8 +136,16 @@ def test_report_deltas_are_the_cells_differences(quick_study):
       _loaded(quick_study), data['cells'], data['protocol'],
       data['pretrained'])
   assert 'The classification init: pretrain_digits_seg trained 10 steps' in text
-  for ext in ('csv', 'png'):
-    assert os.path.getsize(os.path.join(out, f'study.{ext}')) > 100
+  with open(os.path.join(out, 'study.csv')) as f:
+    rows = list(csv.DictReader(f))
+  assert len(rows) == len(data['cells']) * 2  # Each cell's two models.
+  for row in rows:  # The json's values, cell by cell.
+    cell = next(c for c in data['cells'] if c['name'].startswith(
+        row['init'] + '-'))
+    assert float(row['mean_iou']) == pytest.approx(
+        cell[row['model']]['mean_iou'], abs=1e-6)
+    assert int(row['train_steps']) == 10
+  assert_drawn_plot(os.path.join(out, 'study.png'))
   assert ('## mean_iou vs augmentation (labeled fraction 1)' in
           quick_study['stdout'])
 
