@@ -26,9 +26,9 @@ from conftest import REPO
 EXPERIMENT = 'selftrain_digits_seg'
 
 
-# The replicas' losses differ by ~0.1% at the start (per-pixel means of 4
-# images each); the "!=" checks below separate them at 1e-4, the "=="
-# checks hold to 1e-5.
+# The replicas' losses differ by 0.01-0.1% at the start (per-pixel means of
+# 4 images each): the "!=" checks below separate values at 2e-5, twice the
+# 1e-5 to which the "==" checks hold (float32 sums agree to ~1e-7).
 
 
 def _params(digits_data, batch=8):
@@ -50,13 +50,13 @@ def test_mirrored_two_replicas_share_the_loss_averages(digits_data,
   decay = _params(digits_data).task.self_training.loss_average_decay
   for half in ('human', 'pseudo'):
     steps = result[f'{half}_loss_per_replica']
-    assert steps[0][0] != pytest.approx(steps[0][1], rel=1e-4), steps
+    assert steps[0][0] != pytest.approx(steps[0][1], rel=2e-5), steps
     mean = [sum(s) / 2 for s in steps]
     expected = decay * mean[0] + (1 - decay) * mean[1]
     first_only = decay * steps[0][0] + (1 - decay) * steps[1][0]
     average = result[f'{half}_average']
     assert average[0] == average[1] == pytest.approx(expected, rel=1e-5)
-    assert average[0] != pytest.approx(first_only, rel=1e-4)
+    assert average[0] != pytest.approx(first_only, rel=2e-5)
   assert result['num_updates'] == [2.0, 2.0]
   assert result['optimizer_iterations'] == 2
 
@@ -114,13 +114,13 @@ def test_multi_worker_mirrored_two_processes(digits_data, tmp_path):
   decay = _params(digits_data).task.self_training.loss_average_decay
   for half in ('human', 'pseudo'):
     own = [[s[0] for s in r[f'{half}_loss_per_replica']] for r in results]
-    assert own[0][0] != pytest.approx(own[1][0], rel=1e-4), own
+    assert own[0][0] != pytest.approx(own[1][0], rel=2e-5), own
     mean = [(a + b) / 2 for a, b in zip(*own)]
     expected = decay * mean[0] + (1 - decay) * mean[1]
     for r, losses in zip(results, own):
       assert r[f'{half}_average'][0] == pytest.approx(expected, rel=1e-5)
       assert r[f'{half}_average'][0] != pytest.approx(
-          decay * losses[0] + (1 - decay) * losses[1], rel=1e-4)
+          decay * losses[0] + (1 - decay) * losses[1], rel=2e-5)
 
 
 def test_tpu_config_selects_tpu_strategy(monkeypatch):
