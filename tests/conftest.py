@@ -140,10 +140,12 @@ def fake_teachers(tmp_path_factory, worker_id):
   def make(directory):
     out = {task: os.path.join(directory, task)
            for task in ('detection', 'segmentation')}
+    out['slow_detection'] = os.path.join(directory, 'slow_detection')
     run_tool(['-c', 'import sys; from official_ext.testing import '
               'fake_teacher as f; f.export(sys.argv[1], "detection"); '
-              'f.export(sys.argv[2], "segmentation")',
-              out['detection'], out['segmentation']])
+              'f.export(sys.argv[2], "segmentation"); '
+              'f.export(sys.argv[3], "detection", work=200)',
+              out['detection'], out['segmentation'], out['slow_detection']])
     return out
   return _once_per_run(tmp_path_factory, worker_id, 'fake_teachers', make)
 
@@ -156,6 +158,13 @@ def fake_teacher(fake_teachers):
 @pytest.fixture(scope='session')
 def fake_seg_teacher(fake_teachers):
   return fake_teachers['segmentation']
+
+
+@pytest.fixture(scope='session')
+def slow_fake_teacher(fake_teachers):
+  """The fake detector made ~0.1 s per batch slower (same outputs): slow
+  enough for the kill -9 tests to stop a run between shards."""
+  return fake_teachers['slow_detection']
 
 
 @pytest.fixture(scope='session')

@@ -191,9 +191,18 @@ def test_two_workers_equal_one(fake_teacher, unlabeled, fake_threshold,
                               tmp_path):
   _label(fake_teacher, unlabeled['pattern'], str(tmp_path / 'one' / 'p'),
          score_threshold=fake_threshold)
-  for i in range(2):
-    _label(fake_teacher, unlabeled['pattern'], str(tmp_path / 'two' / 'p'),
-           score_threshold=fake_threshold, num_workers=2, worker_index=i)
+  reports = [_label(fake_teacher, unlabeled['pattern'],
+                   str(tmp_path / 'two' / 'p'), score_threshold=fake_threshold,
+                   num_workers=2, worker_index=i) for i in (1, 0)]
+  # Worker 1 finished first: its report names worker 0's shards as missing;
+  # worker 0's, written last, covers all.
+  assert reports[0]['shards_missing'] == [0, 2, 4]
+  assert reports[0]['images_labeled'] == 24
+  assert reports[1]['shards_missing'] == []
+  assert reports[1]['images_labeled'] == 48
+  with open(str(tmp_path / 'two' / 'p') + '_report.json') as f:
+    assert json.load(f)['shards_complete'] == 6
+  assert not tf.io.gfile.glob(str(tmp_path / 'two' / 'p') + '*.tmp*')
   one = sorted(tf.io.gfile.glob(str(tmp_path / 'one' / 'p-*.tfrecord')))
   two = sorted(tf.io.gfile.glob(str(tmp_path / 'two' / 'p-*.tfrecord')))
   assert [os.path.basename(f) for f in one] == [
@@ -225,11 +234,11 @@ _ENV = dict(os.environ, PYTHONPATH=REPO)
 
 
 @pytest.fixture(scope='module')
-def uninterrupted(fake_teacher, unlabeled, fake_threshold,
+def uninterrupted(slow_fake_teacher, unlabeled, fake_threshold,
                   tmp_path_factory):
   """Output prefix of one clean tool run, the bytes both kill tests expect."""
   prefix = str(tmp_path_factory.mktemp('clean') / 'p')
-  subprocess.run(_tool(fake_teacher, unlabeled['pattern'], prefix,
+  subprocess.run(_tool(slow_fake_teacher, unlabeled['pattern'], prefix,
                        fake_threshold),
                  cwd=REPO, env=_ENV, check=True, capture_output=True)
   return prefix
@@ -263,11 +272,11 @@ def _assert_partial_then_identical_after(rerun, prefix, clean):
       assert a.read() == b.read(), j
 
 
-def test_kill_mid_run_then_rerun_is_byte_identical(fake_teacher, unlabeled,
+def test_kill_mid_run_then_rerun_is_byte_identical(slow_fake_teacher, unlabeled,
                                                    fake_threshold,
                                                    uninterrupted, tmp_path):
   killed = str(tmp_path / 'killed' / 'p')
-  args = _tool(fake_teacher, unlabeled['pattern'], killed, fake_threshold)
+  args = _tool(slow_fake_teacher, unlabeled['pattern'], killed, fake_threshold)
   _kill_after_first_shard(args, killed)
   _assert_partial_then_identical_after(
       lambda: subprocess.run(args, cwd=REPO, env=_ENV, check=True,
@@ -288,7 +297,7 @@ def _running(marker):
   return found
 
 
-def test_kill_during_label_on_first_use_then_rerun(fake_teacher, unlabeled,
+def test_kill_during_label_on_first_use_then_rerun(slow_fake_teacher, unlabeled,
                                                    fake_threshold,
                                                    uninterrupted, tmp_path):
   """The training process (here: the call the task makes) is killed -9
@@ -296,7 +305,7 @@ def test_kill_during_label_on_first_use_then_rerun(fake_teacher, unlabeled,
   final name, and the restarted call gives the same bytes as the tool."""
   out = str(tmp_path / 'first_use')
   prefix = os.path.join(out, 'pseudo')
-  args = (fake_teacher, unlabeled['pattern'], out, fake_threshold)
+  args = (slow_fake_teacher, unlabeled['pattern'], out, fake_threshold)
   _kill_after_first_shard(
       [sys.executable, '-c', 'from official_ext.self_training import '
        f'first_use; first_use.label_on_first_use("detection", *{args!r}, '
@@ -308,8 +317,9 @@ def test_kill_during_label_on_first_use_then_rerun(fake_teacher, unlabeled,
   assert not _running(marker), 'the labeler outlived its killed parent'
 
   def rerun():
+    # The pattern of this run's 6 shards only, not any count's.
     assert first_use.label_on_first_use(
-        'detection', *args, batch_size=2) == sharded_writer.output_pattern(prefix)
+        'detection', *args, batch_size=2) == prefix + '-*-of-00006.tfrecord'
 
   _assert_partial_then_identical_after(rerun, prefix, uninterrupted)
 
@@ -335,6 +345,30 @@ def test_teacher_checks(fake_teacher, tmp_path):
     teacher_lib.Teacher(fake_teacher, 'detection', num_classes=91)
   with pytest.raises(ValueError, match=r"lack \['logits'\]"):
     teacher_lib.Teacher(fake_teacher, 'segmentation')
+
+
+def test_a_detector_without_params_yaml_or_image_info_is_refused(
+    fake_teacher, digits_data, tmp_path):
+  """Its boxes are in its own resized frame, which nothing then names: one
+  line with both fixes, from the teacher check and from calibration (which
+  used to fail with an IndexError)."""
+  copy = str(tmp_path / 'no_params')
+  shutil.copytree(fake_teacher, copy)
+  os.remove(os.path.join(copy, 'params.yaml'))
+  with pytest.raises(ValueError, match='no params.yaml.*no image_info.*'
+                     'tools/export_saved_model.py.*params.yaml'):
+    teacher_lib.Teacher(copy, 'detection')
+  proc = subprocess.run(
+      [sys.executable, '-m', 'official_ext.tools.pseudo_label',
+       f'--teacher={copy}', f"--input_pattern={digits_data['unlabeled']}",
+       f'--output_prefix={tmp_path}/p/pseudo', '--no_progress',
+       f"--calibration_pattern={digits_data['val']}"],
+      cwd=REPO, env=dict(os.environ, PYTHONPATH=REPO), capture_output=True,
+      text=True, timeout=300)
+  assert proc.returncode != 0
+  last = proc.stderr.strip().splitlines()[-1]
+  assert last.startswith('pseudo_label.py: error: teacher'), last
+  assert 'no params.yaml' in last and 'Traceback' not in proc.stderr
 
 
 def test_slow_nms_export_is_flagged(fake_teacher, tmp_path):
@@ -387,14 +421,20 @@ def test_short_batch_is_padded_for_a_fixed_batch_teacher():
   assert input_pipeline.pad_batch(images, 3) is images
 
 
-def test_first_use_names_the_log_when_the_labeler_fails(tmp_path, unlabeled):
-  out = str(tmp_path / 'first_use')
+@pytest.mark.parametrize('where', ['local', 'ram'])
+def test_first_use_names_the_log_when_the_labeler_fails(tmp_path, unlabeled,
+                                                        where):
+  """The labeler's log lands under model_dir/pseudo_labels, also when that
+  is on another file system (ram:// stands for gs:// here: TensorFlow's
+  in-memory one, which a child's stdout cannot be)."""
+  out = (str(tmp_path / 'first_use') if where == 'local' else
+         f'ram://{tmp_path}/first_use')
   with pytest.raises(RuntimeError, match=r'Pseudo-labeling failed \(exit 1\)'
                      r'\. Log: .*labeler-worker0\.log'):
     first_use.label_on_first_use('detection', str(tmp_path / 'nope'),
                                  unlabeled['pattern'], out, 0.5,
                                  poll_seconds=0.2)
-  with open(os.path.join(out, 'labeler-worker0.log')) as f:
+  with tf.io.gfile.GFile(os.path.join(out, 'labeler-worker0.log')) as f:
     assert 'does not exist' in f.read()  # The child's own error, as it ran.
 
 
@@ -429,3 +469,74 @@ def test_first_use_waits_for_other_workers_then_names_them(
   assert [sharded_writer.is_complete(sharded_writer.shard_path(
       os.path.join(out, 'pseudo'), j, 6)) for j in range(6)] == [
           True, False, True, False, True, False]
+
+
+# ---- nothing stale: what made a shard is checked on every rerun ------------
+
+def test_rerun_with_other_inputs_refuses_instead_of_reusing(
+    fake_teacher, unlabeled, digits_data, tmp_path):
+  """Two files labeled into P/pseudo, then two other files into the same
+  prefix: the old shards were kept as the new ones (exit 0); now the rerun
+  stops with one line naming what changed, and --overwrite starts over."""
+  prefix = str(tmp_path / 'P' / 'pseudo')
+  files = record_files.match(unlabeled['pattern'])
+  first, other = files[:2], files[2:4]
+  _label(fake_teacher, ','.join(first), prefix, num_shards=2)
+  with open(sharded_writer.stats_path(
+      sharded_writer.shard_path(prefix, 0, 2))) as f:
+    made_from = json.load(f)['made_from']
+  assert made_from['inputs'] == [[first[0], os.path.getsize(first[0])]]
+  assert made_from['num_shards'] == 2
+  assert made_from['teacher'].startswith('fingerprint:')
+  with pytest.raises(ValueError, match=r'pseudo-00000-of-00002.tfrecord was '
+                     r'made from other inputs .*changed: inputs\).*'
+                     r'--overwrite'):
+    _label(fake_teacher, ','.join(other), prefix, num_shards=2)
+  with pytest.raises(ValueError, match=r'changed: thresholds'):
+    _label(fake_teacher, ','.join(first), prefix, num_shards=2,
+           score_threshold=0.9)
+  report = _label(fake_teacher, ','.join(other), prefix, num_shards=2,
+                  overwrite=True)
+  got = {tf.train.Example.FromString(r).features.feature[
+      'image/source_id'].bytes_list.value[0] for r in _records(
+          sharded_writer.output_pattern(prefix, 2))}
+  want = {tf.train.Example.FromString(r).features.feature[
+      'image/source_id'].bytes_list.value[0] for r in _records(
+          ','.join(other))}
+  assert got == want and report['images_labeled'] == len(want)
+
+
+def test_shards_of_another_count_are_refused_then_removed(
+    fake_teacher, unlabeled, tmp_path):
+  prefix = str(tmp_path / 'pseudo')
+  _label(fake_teacher, unlabeled['pattern'], prefix, num_shards=3)
+  with pytest.raises(ValueError, match=r'another shard count than this '
+                     r"run's 2.*--overwrite"):
+    _label(fake_teacher, unlabeled['pattern'], prefix, num_shards=2)
+  _label(fake_teacher, unlabeled['pattern'], prefix, num_shards=2,
+         overwrite=True)
+  names = sorted(os.path.basename(p) for p in tf.io.gfile.glob(
+      sharded_writer.output_pattern(prefix)))
+  assert names == ['pseudo-00000-of-00002.tfrecord',
+                   'pseudo-00001-of-00002.tfrecord']
+  assert sharded_writer.output_pattern(prefix, 2).endswith(
+      '-*-of-00002.tfrecord')
+
+
+def test_the_tool_names_a_stale_shard_in_one_line(fake_teacher, unlabeled,
+                                                  tmp_path):
+  prefix = str(tmp_path / 'pseudo')
+  args = [sys.executable, '-m', 'official_ext.tools.pseudo_label',
+          f'--teacher={fake_teacher}', f'--output_prefix={prefix}',
+          '--no_progress']
+  files = record_files.match(unlabeled['pattern'])
+  ok = subprocess.run(args + [f'--input_pattern={files[0]}'], cwd=REPO,
+                      env=_ENV, capture_output=True, text=True, timeout=300)
+  assert ok.returncode == 0, ok.stderr[-2000:]
+  stale = subprocess.run(args + [f'--input_pattern={files[1]}'], cwd=REPO,
+                         env=_ENV, capture_output=True, text=True,
+                         timeout=300)
+  assert stale.returncode != 0
+  last = stale.stderr.strip().splitlines()[-1]
+  assert last.startswith('pseudo_label.py: error: ') and (
+      'changed: inputs' in last and '--overwrite' in last), last

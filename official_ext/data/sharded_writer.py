@@ -25,8 +25,11 @@ def shard_path(prefix: str, index: int, num_shards: int) -> str:
   return f'{prefix}-{index:05d}-of-{num_shards:05d}.tfrecord'
 
 
-def output_pattern(prefix: str) -> str:
-  return f'{prefix}-*-of-*.tfrecord'
+def output_pattern(prefix: str, num_shards: int = 0) -> str:
+  """The shards under `prefix`: of `num_shards` shards when given (what
+  readers of one run's output use), of any count otherwise."""
+  count = f'{num_shards:05d}' if num_shards else '*'
+  return f'{prefix}-*-of-{count}.tfrecord'
 
 
 def stats_path(shard: str) -> str:

@@ -64,9 +64,11 @@ class LabelShard(beam.DoFn):
   def __init__(self, config: pipeline.LabelingConfig,
                plan: List[List[str]], overlay_shard: Optional[int] = None,
                class_thresholds: Optional[Dict[int, float]] = None,
-               teacher_handle: Optional[shared.Shared] = None):
+               teacher_handle: Optional[shared.Shared] = None,
+               made_from: Optional[Dict[int, dict]] = None):
     super().__init__()
     self._config = config
+    self._made_from = made_from
     self._teacher_handle = teacher_handle or shared.Shared()
     self._class_thresholds = class_thresholds
     self._plan = plan
@@ -94,7 +96,7 @@ class LabelShard(beam.DoFn):
       config = dataclasses.replace(config, num_overlays=0)
     return pseudo_shards.PseudoShardWriter(
         config, self._labeler, [index], self._plan, overlays,
-        tmp_suffix=f'.tmp-beam-{uuid.uuid4().hex}')
+        tmp_suffix=f'.tmp-beam-{uuid.uuid4().hex}', made_from=self._made_from)
 
   def process(self, index: int):
     path = sharded_writer.shard_path(self._config.output_prefix, index,
@@ -142,7 +144,8 @@ def build(p: beam.Pipeline, config: pipeline.LabelingConfig,
           teacher_export_warning: Optional[str] = None,
           label_fn_class=LabelShard,
           class_thresholds: Optional[Dict[int, float]] = None,
-          teacher_handle: Optional[shared.Shared] = None):
+          teacher_handle: Optional[shared.Shared] = None,
+          made_from: Optional[Dict[int, dict]] = None):
   """Adds the labeling steps to the Beam pipeline `p`."""
   labeled = (p
              | 'Shards' >> beam.Create(todo)
@@ -150,7 +153,7 @@ def build(p: beam.Pipeline, config: pipeline.LabelingConfig,
              | 'Label' >> beam.ParDo(label_fn_class(
                  config, plan, overlay_shard=min(todo, default=None),
                  class_thresholds=class_thresholds,
-                 teacher_handle=teacher_handle)))
+                 teacher_handle=teacher_handle, made_from=made_from)))
   _ = (labeled
        | 'Gather' >> beam.combiners.ToList()
        | 'Report' >> beam.Map(write_outputs, config, len(plan),
@@ -188,13 +191,14 @@ def label(config: pipeline.LabelingConfig, beam_args: Sequence[str],
   # it alive until the pipeline ends.
   teacher_handle = shared.Shared()
   teacher_handle.acquire(lambda: teacher)
-  _, todo = pipeline.prepare_output(config, plan)
+  expected = pipeline.made_from(config, teacher, plan, class_thresholds)
+  _, todo = pipeline.prepare_output(config, plan, expected)
   options = pipeline_options.PipelineOptions(list(beam_args), runner=runner)
   logging.info('%s: %d of %d shards to label, teacher %s.', runner,
                len(todo), len(plan), teacher.path)
   beam_run = beam.Pipeline(options=options)
   build(beam_run, config, plan, todo, teacher.slow_export_reason,
-        label_fn_class, class_thresholds, teacher_handle)
+        label_fn_class, class_thresholds, teacher_handle, expected)
   result = beam_run.run()
   result.wait_until_finish()
   report = labeling_report.read_report(config.output_prefix)

@@ -3,6 +3,7 @@
 
 import json
 import os
+import uuid
 from typing import List
 
 import numpy as np
@@ -13,8 +14,13 @@ from official_ext.data import tfexample
 from official_ext.labeling import labelers
 
 
+MAX_MISSING_LISTED = 100
+
+
 def _sum_stats(total: dict, stats: dict):
   for k, v in stats.items():
+    if k == 'made_from':  # Per shard (provenance.py); not summed.
+      continue
     if k == 'thresholds':  # Kept, not summed; shards of a resumed run
       if v != total.get(k):  # with other thresholds are named.
         total.setdefault('thresholds_differ', []).append(v)
@@ -30,10 +36,11 @@ def _sum_stats(total: dict, stats: dict):
 
 def aggregate_report(config, num_shards: int) -> dict:
   """Sums the stats of the shards that are complete into one report."""
-  total, done = None, 0
+  total, done, missing = None, 0, []
   for j in range(num_shards):
     path = sharded_writer.shard_path(config.output_prefix, j, num_shards)
     if not sharded_writer.is_complete(path):
+      missing.append(j)
       continue
     done += 1
     stats = sharded_writer.read_stats(path)
@@ -48,6 +55,8 @@ def aggregate_report(config, num_shards: int) -> dict:
       'score_threshold': config.score_threshold,
       'thresholds': total.get('thresholds'),
       'shards_complete': done, 'num_shards': num_shards,
+      # Other workers' shards not finished when this report was made.
+      'shards_missing': missing[:MAX_MISSING_LISTED],
       'images_labeled': n,
       'images_skipped': sum(total.get('skipped', {}).values()),
       'skipped_reasons': total.get('skipped', {}),
@@ -70,8 +79,11 @@ def read_report(prefix: str) -> dict:
 
 
 def write_report(prefix: str, report: dict):
+  """Atomically, under a temporary name of this writer's own: K workers
+  writing at once leave one whole report, never a mix."""
   sharded_writer.write_text_atomically(prefix + '_report.json',
-                                       json.dumps(report, indent=2))
+                                       json.dumps(report, indent=2),
+                                       _own_tmp_suffix())
 
 
 def write_overlays(prefix: str, overlays: List[np.ndarray]):
@@ -79,6 +91,13 @@ def write_overlays(prefix: str, overlays: List[np.ndarray]):
     return
   out_dir = prefix + '_overlays'
   tf.io.gfile.makedirs(out_dir)
+  suffix = _own_tmp_suffix()
   for k, image in enumerate(overlays):
-    with tf.io.gfile.GFile(os.path.join(out_dir, f'{k:02d}.png'), 'wb') as f:
+    path = os.path.join(out_dir, f'{k:02d}.png')
+    with tf.io.gfile.GFile(path + suffix, 'wb') as f:
       f.write(tfexample.encode_png(image))
+    tf.io.gfile.rename(path + suffix, path, overwrite=True)
+
+
+def _own_tmp_suffix() -> str:
+  return f'.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}'

@@ -30,6 +30,7 @@ from official_ext.configs import self_training as st_config
 from official_ext.labeling import input_pipeline
 from official_ext.labeling import labelers
 from official_ext.labeling import labeling_report
+from official_ext.labeling import provenance
 from official_ext.labeling import pseudo_shards
 from official_ext.labeling import shard_plan
 from official_ext.labeling import teacher as teacher_lib
@@ -60,6 +61,9 @@ class LabelingConfig:
   min_calibration_examples: int = 20  # Fewer: the global threshold.
   labeled_pattern: str = ''  # The labeled set, for the bias warnings.
   strict_quality: bool = False  # Quality warnings are errors.
+  # Remove this run's earlier outputs under output_prefix first, instead of
+  # refusing ones made from other inputs (provenance.py).
+  overwrite: bool = False
 
   def check(self):
     if not self.input_pattern:
@@ -147,15 +151,43 @@ def load_teacher(config: LabelingConfig):
   return teacher, config
 
 
-def prepare_output(config: LabelingConfig, shards: List[List[str]]):
+def made_from(config: LabelingConfig, teacher, shards: List[List[str]],
+              class_thresholds: Optional[Dict[int, float]]) -> Dict[int, dict]:
+  """Shard j -> the record of what makes it (provenance.py), for this
+  worker's shards."""
+  fingerprint = provenance.teacher_fingerprint(teacher.path)
+  thresholds = labelers.thresholds_record(config.score_threshold,
+                                          class_thresholds)
+  mine = shard_plan.worker_shards(len(shards), config.num_workers,
+                                  config.worker_index)
+  return {j: provenance.made_from(config.task, fingerprint, shards[j],
+                                  len(shards), thresholds) for j in mine}
+
+
+def prepare_output(config: LabelingConfig, shards: List[List[str]],
+                   expected: Dict[int, dict]):
   """Creates the output folder; (this worker's shards, those of them not
-  yet complete)."""
+  yet complete). A finished shard made from other inputs, or shards of
+  another shard count under the prefix, stop the run (StaleOutputError)
+  unless `config.overwrite`, which removes them first."""
   out_dir = os.path.dirname(config.output_prefix)
   if out_dir:
     tf.io.gfile.makedirs(out_dir)
   mine = shard_plan.worker_shards(len(shards), config.num_workers,
                                   config.worker_index)
-  return mine, shard_plan.unfinished(config.output_prefix, mine, len(shards))
+  prefix = config.output_prefix
+  if config.overwrite:
+    provenance.remove_outputs(prefix, mine, len(shards),
+                              everything=config.worker_index == 0)
+  others = provenance.other_shard_counts(prefix, len(shards))
+  if others:
+    raise provenance.StaleOutputError(
+        f'{others[0]} ({len(others)} files) under --output_prefix={prefix} '
+        f'has another shard count than this run\'s {len(shards)}; readers '
+        'of the prefix would mix them. Rerun with --overwrite to remove '
+        'them, or give a new --output_prefix.')
+  provenance.check_finished(prefix, mine, len(shards), expected)
+  return mine, shard_plan.unfinished(prefix, mine, len(shards))
 
 
 def label(config: LabelingConfig, teacher=None,
@@ -173,7 +205,8 @@ def label(config: LabelingConfig, teacher=None,
   if teacher is None:
     teacher, config = load_teacher(config)
   class_thresholds = class_thresholds or {}
-  mine, todo = prepare_output(config, shards)
+  expected = made_from(config, teacher, shards, class_thresholds)
+  mine, todo = prepare_output(config, shards, expected)
   logging.info('Worker %d/%d: %d of %d shards (%d already complete) from %d '
                'files; teacher %s.', config.worker_index, config.num_workers,
                len(mine), len(shards), len(mine) - len(todo),
@@ -185,7 +218,7 @@ def label(config: LabelingConfig, teacher=None,
     labeler = labelers.for_teacher(teacher, config.score_threshold,
                                    class_thresholds)
     label_shards(teacher, pseudo_shards.PseudoShardWriter(
-        config, labeler, todo, shards, overlays), config)
+        config, labeler, todo, shards, overlays, made_from=expected), config)
   labeling_report.write_overlays(config.output_prefix, overlays)
   report = labeling_report.aggregate_report(config, len(shards))
   report['class_thresholds'] = {str(c): t for c, t in

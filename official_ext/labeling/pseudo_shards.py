@@ -15,7 +15,7 @@ the input had none) and its `image/filename` when the input has one.
 
 import os
 import time
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 from absl import logging
 import numpy as np
@@ -42,10 +42,13 @@ class PseudoShardWriter:
 
   def __init__(self, config, labeler, todo: List[int],
                plan: List[List[str]], overlays: List[np.ndarray],
-               tmp_suffix: Optional[str] = None):
+               tmp_suffix: Optional[str] = None,
+               made_from: Optional[Dict[int, dict]] = None):
     """`tmp_suffix`: of the shards' temporary names (default: one per
-    worker, `.tmp-I`; attempts that may run at once need their own)."""
+    worker, `.tmp-I`; attempts that may run at once need their own).
+    `made_from`: shard j -> what makes it, kept in its stats."""
     self.config, self.labeler, self.plan = config, labeler, plan
+    self.made_from = made_from or {}
     self.tmp_suffix = tmp_suffix or f'.tmp-{config.worker_index}'
     self.todo = list(todo)
     self.num_shards = len(plan)
@@ -92,6 +95,8 @@ class PseudoShardWriter:
     stats['seconds'] = time.time() - self.start
     stats['input_files'] = [os.path.basename(f)
                             for f in self.plan[self.current]]
+    if self.current in self.made_from:
+      stats['made_from'] = self.made_from[self.current]
     self.shard.finish(stats)
     logging.info('Shard %s: %d images, %.1f img/s.', self.shard.final,
                  stats['num_images'],

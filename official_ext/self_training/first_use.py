@@ -15,6 +15,7 @@ no finished shard) for `stall_seconds`, stops the job with the log named.
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from typing import Optional, Sequence, Tuple
 
@@ -67,29 +68,47 @@ class _Progress:
     return time.monotonic() - self.since > self.stall_seconds
 
 
+def _is_local(path: str) -> bool:
+  return '://' not in path
+
+
 def _run_labeler(cmd, log_path: str, missing, stall_seconds: float,
                  poll_seconds: float):
+  """Runs the labeler with its output in `log_path`. A child writes to a
+  local file; for a model_dir on cloud storage (gs://..., which a process's
+  stdout cannot be), that is a local temporary file, copied to `log_path`
+  (through tf.io.gfile) when the labeler ends, however it ends."""
   env = dict(os.environ)
   env.pop('TF_CONFIG', None)  # The labeler is a plain single process.
-  with open(log_path, 'ab') as log:
-    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
-  progress = _Progress(lambda: (os.path.getsize(log_path), len(missing())),
-                       stall_seconds)
+  local = log_path
+  if not _is_local(log_path):
+    fd, local = tempfile.mkstemp(prefix='labeler-', suffix='.log')
+    os.close(fd)
   try:
-    while proc.poll() is None:
-      if progress.stalled():
-        raise RuntimeError(
-            f'Pseudo-labeling stalled: no log line and no finished shard for '
-            f'{stall_seconds:.0f} s; killed it. Log: {log_path}\n'
-            f'{_tail(log_path)}')
-      time.sleep(poll_seconds)
+    with open(local, 'ab') as log:
+      proc = subprocess.Popen(cmd, env=env, stdout=log,
+                              stderr=subprocess.STDOUT)
+    progress = _Progress(lambda: (os.path.getsize(local), len(missing())),
+                         stall_seconds)
+    try:
+      while proc.poll() is None:
+        if progress.stalled():
+          raise RuntimeError(
+              f'Pseudo-labeling stalled: no log line and no finished shard '
+              f'for {stall_seconds:.0f} s; killed it. Log: {log_path}\n'
+              f'{_tail(local)}')
+        time.sleep(poll_seconds)
+    finally:
+      if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+    if proc.returncode:
+      raise RuntimeError(f'Pseudo-labeling failed (exit {proc.returncode}). '
+                         f'Log: {log_path}\n{_tail(local)}')
   finally:
-    if proc.poll() is None:
-      proc.kill()
-      proc.wait()
-  if proc.returncode:
-    raise RuntimeError(f'Pseudo-labeling failed (exit {proc.returncode}). '
-                       f'Log: {log_path}\n{_tail(log_path)}')
+    if local != log_path:
+      tf.io.gfile.copy(local, log_path, overwrite=True)
+      os.remove(local)
 
 
 def label_on_first_use(task: str, teacher: str, input_pattern: str,
@@ -118,7 +137,7 @@ def label_on_first_use(task: str, teacher: str, input_pattern: str,
 
   if not missing():
     logging.info('Reusing the pseudo labels in %s.', output_dir)
-    return sharded_writer.output_pattern(prefix)
+    return sharded_writer.output_pattern(prefix, num_shards)
   num_workers, worker_index = worker_slice()
   tf.io.gfile.makedirs(output_dir)
   log_path = os.path.join(output_dir, f'labeler-worker{worker_index}.log')
@@ -149,4 +168,4 @@ def label_on_first_use(task: str, teacher: str, input_pattern: str,
     logging.info('Waiting for %d pseudo-label shards from other workers.',
                  len(missing()))
     time.sleep(poll_seconds)
-  return sharded_writer.output_pattern(prefix)
+  return sharded_writer.output_pattern(prefix, num_shards)

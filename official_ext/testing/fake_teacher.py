@@ -85,15 +85,35 @@ def _params(task: str, num_classes: int, size: int) -> dict:
                    'validation_data': {'output_size': [size, size]}}}
 
 
+def _busy(images, work: int):
+  """`work` 256 x 256 matrix products that change no output: a teacher as
+  slow as a small real one, for tests that kill a labeler mid-run."""
+  x = tf.reshape(tf.image.resize(tf.cast(images[:1], tf.float32),
+                                 [256, 256]), [256, 768])[:, :256]
+  x = tf.while_loop(lambda i, m: i < work,
+                    lambda i, m: (i + 1, tf.tanh(tf.matmul(m, m) / 256.0)),
+                    (tf.constant(0), x))[1]
+  return tf.minimum(tf.reduce_sum(tf.abs(x)), 0.0)  # Always 0.
+
+
 def export(export_dir: str, task: str, num_classes: int = 11,
-           size: int = 128, batch_size: Optional[int] = None) -> str:
+           size: int = 128, batch_size: Optional[int] = None,
+           work: int = 0) -> str:
   """Writes the fake teacher to `export_dir` (saved_model.pb + params.yaml
-  beside it, as Model Garden's exporter lays them out); returns the dir."""
+  beside it, as Model Garden's exporter lays them out); returns the dir.
+  `work` > 0 makes each call that much slower (see `_busy`)."""
   module = (_Detector if task == 'detection' else _Segmenter)(num_classes,
                                                               size)
+
+  def serve_fn(inputs):
+    outputs = module.outputs(inputs)
+    if work:
+      zero = _busy(inputs, work)
+      outputs = {k: v + tf.cast(zero, v.dtype) for k, v in outputs.items()}
+    return outputs
+
   spec = tf.TensorSpec([batch_size, size, size, 3], tf.uint8, name='inputs')
-  serve = tf.function(lambda inputs: module.outputs(inputs),
-                      input_signature=[spec])
+  serve = tf.function(serve_fn, input_signature=[spec])
   tf.saved_model.save(module, export_dir,
                       signatures={'serving_default': serve})
   with tf.io.gfile.GFile(os.path.join(export_dir, 'params.yaml'), 'w') as f:

@@ -40,6 +40,7 @@ from absl import app
 from absl import flags
 import tensorflow as tf
 
+from official_ext.data import sharded_writer
 from official_ext.digits import demo_report
 from official_ext.digits import recipes
 from official_ext.utils import loop
@@ -139,14 +140,16 @@ def run_task(task: str, data: dict, out: str, num_steps: dict,
       f"--labeled_pattern={data['train']}",
       f'--class_thresholds={_CLASS_THRESHOLDS.value}',
       f'--target_precision={_TARGET_PRECISION.value}'], logs['pseudo'])
-  student_extra = [f'task.pseudo_data.input_path={prefix}-*.tfrecord']
+  with open(prefix + '_report.json') as f:
+    report = json.load(f)
+  # This run's shards only (their count is in the name).
+  student_extra = ['task.pseudo_data.input_path=' +
+                   sharded_writer.output_pattern(prefix, report['num_shards'])]
   if from_teacher:  # Model Garden restores all modules by default.
     student_extra.append(f"task.init_checkpoint={dirs['teacher']}")
   train('student', student, num_steps['student'], extra=student_extra)
   export('student_export', student, dirs['student'])
 
-  with open(prefix + '_report.json') as f:
-    report = json.load(f)
   result = {'steps': num_steps,
             'student_init': 'teacher' if from_teacher else 'scratch',
             'wall_time_s': times, 'dirs': dirs,

@@ -14,7 +14,9 @@ machines) for the full set. Or give --runner: the shards become the
 elements of an Apache Beam pipeline (labeling/beam_pipeline.py) on that runner, with
 Beam's own options (--project, --region, --temp_location, --setup_file,
 --flink_master, --environment_type, --direct_num_workers, ...) passed
-through; same bytes. Rerunning skips finished shards. Writes
+through; same bytes. Rerunning skips finished shards made from the same
+teacher, inputs and options, and refuses any other (--overwrite to start
+over; labeling/provenance.py). Writes
 OUT/pseudo-xxxxx-of-yyyyy.tfrecord, OUT/pseudo_report.json and
 OUT/pseudo_overlays/*.png.
 
@@ -100,6 +102,11 @@ _STRICT_QUALITY = flags.DEFINE_bool(
     'strict_quality', False, 'A quality warning (a class far over its '
     'labeled share, many images with no pseudo label, boxes per image far '
     'off) fails the run, after the report is written.')
+_OVERWRITE = flags.DEFINE_bool(
+    'overwrite', False, 'Remove the outputs under --output_prefix first. '
+    'Without it, a rerun resumes: finished shards made from the same '
+    'teacher, inputs and options are kept, and one made from anything else '
+    'stops the run with a line naming what changed.')
 _RUNNER = flags.DEFINE_string(
     'runner', None, 'Run on Apache Beam with this runner (DirectRunner, '
     'DataflowRunner, FlinkRunner, SparkRunner, PortableRunner); flags this '
@@ -142,8 +149,22 @@ def label(config: pipeline.LabelingConfig, runner: str = '',
                                  class_thresholds=class_thresholds)
   else:
     report = pipeline.label(config, teacher, class_thresholds)
-  labeling_quality.add_to_report(config, report, section)
-  labeling_report.write_report(config.output_prefix, report)
+  while True:
+    labeling_quality.add_to_report(config, report, section)
+    labeling_report.write_report(config.output_prefix, report)
+    # Another worker may have finished shards since this report was made,
+    # and written its own report before this one: then this worker writes
+    # again, so the last report written covers every finished shard.
+    fresh = labeling_report.aggregate_report(config, report['num_shards'])
+    if fresh['shards_complete'] == report['shards_complete']:
+      break
+    report.update(fresh)
+  if report['shards_missing']:
+    logging.info('Shards %s%s are not finished yet (other workers); the '
+                 'report covers the %d finished of %d.',
+                 report['shards_missing'][:10],
+                 '...' if len(report['shards_missing']) > 10 else '',
+                 report['shards_complete'], report['num_shards'])
   labeling_quality.enforce(config, report)
   return report
 
@@ -173,7 +194,8 @@ def main(argv):
       calibration_pattern=_CALIBRATION.value,
       target_precision=_TARGET_PRECISION.value,
       min_calibration_examples=_MIN_EXAMPLES.value,
-      labeled_pattern=_LABELED.value, strict_quality=_STRICT_QUALITY.value)
+      labeled_pattern=_LABELED.value, strict_quality=_STRICT_QUALITY.value,
+      overwrite=_OVERWRITE.value)
   try:
     report = label(config, _RUNNER.value, beam_args)
   except bad_inputs.BadInputError as e:

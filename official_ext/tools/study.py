@@ -27,6 +27,7 @@ from absl import app
 from absl import flags
 import yaml
 
+from official_ext.data import sharded_writer
 from official_ext.digits import recipes
 from official_ext.study import cells as cells_lib
 from official_ext.study import pretrain
@@ -152,8 +153,11 @@ def run_cell(runner: stages.Runner, study, cell: cells_lib.Cell, data: dict,
       f'--output_prefix={prefix}', f'--score_threshold={threshold}',
       f'--num_classes={num_classes}', '--no_progress'],
                                      os.path.join(cell_dir, 'pseudo.log'))
-  train(cells_lib.SELFTRAIN,
-        [f'task.pseudo_data.input_path={prefix}-*.tfrecord'])
+  with open(prefix + '_report.json') as f:  # This run's shards only.
+    num_shards = json.load(f)['num_shards']
+  train(cells_lib.SELFTRAIN, ['task.pseudo_data.input_path=' +
+                              sharded_writer.output_pattern(prefix,
+                                                            num_shards)])
   names = report.METRICS[study.task]
   return {'cell': {'init': cell.init, 'augmentation': cell.augmentation,
                    'labeled_fraction': cell.labeled_fraction,
