@@ -21,6 +21,18 @@ from official_ext.dataloaders import subset
 ParseWrapper = Callable[[Callable], Callable]
 
 
+def check_tfds(params, where: str = 'the data config'):
+  """ValueError when a TFDS data config asks for a subset (TFDS data is
+  read by Model Garden's TFDS reader, past our record-file subset filter)."""
+  subset_config = params.get('subset') if hasattr(params, 'get') else None
+  if params.tfds_name and subset_config is not None and subset_config.enabled:
+    raise ValueError(
+        f'{where}: subset (num_examples={subset_config.num_examples}, '
+        f'fraction={subset_config.fraction}) cannot apply to '
+        f'tfds_name={params.tfds_name!r}; convert the data to TFRecords, or '
+        'use TFDS split slicing in tfds_split (e.g. "train[:20%]").')
+
+
 def with_record_files(params):
   """The data config with its input path narrowed to record files."""
   if params.file_type != 'tfrecord' or not params.input_path:

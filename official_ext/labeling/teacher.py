@@ -117,6 +117,14 @@ def check(path: str, task: str, num_classes: Optional[int] = None) -> Checked:
         f'teacher {path} is not a {task} model: its {SIGNATURE} outputs '
         f'{sorted(outputs)} lack {missing} ({kind} SavedModel?).')
   params = _export_params(saved_model_dir)
+  if task == 'detection' and params is None and 'image_info' not in outputs:
+    # Model Garden's detector resizes its input and returns boxes in that
+    # frame: without either, they would be read as the image's pixels.
+    raise ValueError(
+        f'teacher {path}: no params.yaml beside saved_model.pb and no '
+        'image_info output, so the frame of its boxes is unknown; export it '
+        'with tools/export_saved_model.py (it writes params.yaml there), or '
+        "copy the training run's params.yaml next to saved_model.pb.")
   if task == 'segmentation':
     found = outputs['logits'].shape[-1]
   else:

@@ -23,8 +23,12 @@ class ExtendedInputs:
 
   def build_inputs(self, params,
                    input_context: Optional[tf.distribute.InputContext] = None):
-    if params.tfds_name:
-      return super().build_inputs(params, input_context)
-    params = reader.with_record_files(self.resolve_data_config(params))
+    # TFDS data gets the preset and the parse wrapper too; a subset, which
+    # ranks record ids as files are read, cannot apply to it (an error, not
+    # a silent full set).
+    reader.check_tfds(params)
+    if not params.tfds_name:
+      params = reader.with_record_files(params)
+    params = self.resolve_data_config(params)
     with reader.extended(self.parse_wrapper(params)):
       return super().build_inputs(params, input_context)

@@ -27,6 +27,7 @@ from official.core import train_utils
 from official.vision import train as mg_train
 import official_ext.registry_imports  # pylint: disable=unused-import
 from official_ext.data import record_files
+from official_ext.dataloaders import reader
 from official_ext.labeling import teacher as teacher_lib
 from official_ext.self_training import preflight
 from official_ext.self_training import task as st_task
@@ -34,8 +35,11 @@ import tensorflow as tf
 
 
 def check_pattern(field: str, data_config):
-  """The files of a data config's input_path exist (not for TFDS)."""
-  if not data_config or data_config.get('tfds_name'):
+  """The files of a data config's input_path exist (for TFDS: no subset)."""
+  if not data_config:
+    return
+  if data_config.get('tfds_name'):
+    reader.check_tfds(data_config, field)
     return
   pattern = data_config.input_path
   if isinstance(pattern, (list, tuple)):
