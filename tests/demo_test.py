@@ -263,8 +263,9 @@ def test_teachers_from_reuses_data_and_teachers(demo, auto_demo):
       'ckpt-20')
   student = params_dict.read_yaml_to_params_dict(
       os.path.join(root, 'student', 'params.yaml'))
+  # This run's shards only: their count is in the pattern.
   assert student.task.pseudo_data.input_path == os.path.join(
-      root, 'pseudo', 'pseudo-*.tfrecord')
+      root, 'pseudo', 'pseudo-*-of-00002.tfrecord')
   with open(os.path.join(root, 'pseudo', 'pseudo_report.json')) as f:
     report = json.load(f)
   chosen = report['quality']['auto_thresholds']

@@ -83,8 +83,9 @@ def test_every_cell_trained_both_models(quick_study):
         assert not params['task']['init_checkpoint']
       if role == 'selftrain':
         assert params['task']['pseudo_data']['aug_scale_min'] == 0.5
+        # This cell's shards only: their count is in the pattern.
         assert params['task']['pseudo_data']['input_path'] == os.path.join(
-            cell, 'pseudo', 'pseudo-*.tfrecord')
+            cell, 'pseudo', 'pseudo-*-of-00002.tfrecord')
     # The student learned from this cell's supervised model's labels.
     with open(os.path.join(cell, 'pseudo', 'pseudo_report.json')) as f:
       assert json.load(f)['teacher'] == os.path.join(cell,
