@@ -202,8 +202,8 @@ def label(config: pipeline.LabelingConfig, beam_args: Sequence[str],
   result = beam_run.run()
   result.wait_until_finish()
   report = labeling_report.read_report(config.output_prefix)
-  report['class_thresholds'] = {str(c): t for c, t in
-                                sorted(class_thresholds.items())}
+  report['class_thresholds'] = labelers.thresholds_record(
+      config.score_threshold, class_thresholds)['class_thresholds']
   report['runner'] = runner
   report['runner_counters'] = counters(result)
   labeling_report.write_report(config.output_prefix, report)

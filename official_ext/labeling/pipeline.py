@@ -166,15 +166,14 @@ def made_from(config: LabelingConfig, teacher, shards: List[List[str]],
 
 def prepare_output(config: LabelingConfig, shards: List[List[str]],
                    expected: Dict[int, dict]):
-  """Creates the output folder; (this worker's shards, those of them not
-  yet complete). A finished shard made from other inputs, or shards of
+  """Creates the output folder; (this worker's shards, the keys of `expected`,
+  and those of them not yet complete). A finished shard made from other inputs, or
   another shard count under the prefix, stop the run (StaleOutputError)
   unless `config.overwrite`, which removes them first."""
   out_dir = os.path.dirname(config.output_prefix)
   if out_dir:
     tf.io.gfile.makedirs(out_dir)
-  mine = shard_plan.worker_shards(len(shards), config.num_workers,
-                                  config.worker_index)
+  mine = sorted(expected)  # This worker's shards (`made_from`).
   prefix = config.output_prefix
   if config.overwrite:
     provenance.remove_outputs(prefix, mine, len(shards),
@@ -221,8 +220,8 @@ def label(config: LabelingConfig, teacher=None,
         config, labeler, todo, shards, overlays, made_from=expected), config)
   labeling_report.write_overlays(config.output_prefix, overlays)
   report = labeling_report.aggregate_report(config, len(shards))
-  report['class_thresholds'] = {str(c): t for c, t in
-                                sorted(class_thresholds.items())}
+  report['class_thresholds'] = labelers.thresholds_record(
+      config.score_threshold, class_thresholds)['class_thresholds']
   report['teacher_warm_up_seconds'] = warm_up_seconds
   report['teacher_export_warning'] = teacher.slow_export_reason
   if report.get('teacher_images_per_second'):
