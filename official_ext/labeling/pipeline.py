@@ -166,10 +166,11 @@ def made_from(config: LabelingConfig, teacher, shards: List[List[str]],
 
 def prepare_output(config: LabelingConfig, shards: List[List[str]],
                    expected: Dict[int, dict]):
-  """Creates the output folder; (this worker's shards, the keys of `expected`,
-  and those of them not yet complete). A finished shard made from other inputs, or
-  another shard count under the prefix, stop the run (StaleOutputError)
-  unless `config.overwrite`, which removes them first."""
+  """Creates the output folder; (this worker's shards, the keys of
+  `expected`, and those of them not yet complete). A finished shard made
+  from other inputs, or shards of another shard count under the prefix,
+  stop the run (StaleOutputError) unless `config.overwrite`, which removes
+  them first."""
   out_dir = os.path.dirname(config.output_prefix)
   if out_dir:
     tf.io.gfile.makedirs(out_dir)
