@@ -17,6 +17,8 @@ def test_benchmark_prints_json(digits_teacher, digits_data, tmp_path):
   for key, rate in [('selftrain_vs_supervised_step', 'selftrain_step_seconds'),
                     ('input_pipeline_vs_step',
                      'input_pipeline_images_per_second'),
+                    ('seeded_vs_unseeded_input',
+                     'unseeded_input_images_per_second'),
                     ('teacher_vs_train_forward',
                      'train_forward_images_per_second')]:
     assert result[key] > 0 and result[rate] > 0, key

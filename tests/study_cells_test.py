@@ -39,6 +39,7 @@ def test_model_config_and_overrides():
   pre_weak = cells.Cell('pre', 'weak', 0.5, 1)
   cfg = cells.model_config(study, pre_weak, cells.SUPERVISED)
   assert cfg == {'task': {
+      'seed': 1,
       'train_data': {'subset': {'fraction': 0.5, 'seed': 1}, 'seed': 1},
       'init_checkpoint': '/ckpt/ckpt-5',
       'init_checkpoint_modules': ['backbone', 'decoder']}}

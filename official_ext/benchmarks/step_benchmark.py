@@ -9,7 +9,7 @@ recipe YAML, so the timed code is the code `train.py` runs:
   forward_rate      images/s of the model's forward pass in training mode.
 
 and the figures built from them: `bench_training` (selftrain_vs_supervised_step,
-input_pipeline_vs_step) and `bench_forward` (teacher_vs_train_forward).
+input_pipeline_vs_step, seeded_vs_unseeded_input) and `bench_forward` (teacher_vs_train_forward).
 """
 
 import dataclasses
@@ -37,6 +37,7 @@ class Pair:
   supervised_batch: object
   selftrain_batch: object
   selftrain_dataset: tf.data.Dataset
+  unseeded_dataset: tf.data.Dataset
   human_batch: int
   pseudo_batch: int
   image_size: List[int]
@@ -89,6 +90,11 @@ def build_pair(task_name: str, train_pattern: str, human_batch: int,
   sup_task = task_factory.get_task(sup_cfg.task)
   st_task = task_factory.get_task(st_cfg.task)
   st_data = st_task.build_inputs(st_cfg.task.train_data)
+  # The same input without task.seed: parse functions on every core.
+  unseeded_cfg = experiment(st_name, train_pattern, human_batch, pseudo_batch)
+  unseeded_cfg.task.seed = None
+  unseeded_data = task_factory.get_task(unseeded_cfg.task).build_inputs(
+      unseeded_cfg.task.train_data)
   return Pair(
       supervised=sup_task, selftrain=st_task,
       supervised_step=_compiled_step(sup_task, sup_cfg),
@@ -96,7 +102,8 @@ def build_pair(task_name: str, train_pattern: str, human_batch: int,
       supervised_batch=next(iter(
           sup_task.build_inputs(sup_cfg.task.train_data))),
       selftrain_batch=next(iter(st_data)),
-      selftrain_dataset=st_data, human_batch=human_batch,
+      selftrain_dataset=st_data, unseeded_dataset=unseeded_data,
+      human_batch=human_batch,
       pseudo_batch=pseudo_batch,
       image_size=list(st_cfg.task.model.input_size[:2]),
       model=model_name(st_cfg))
@@ -147,7 +154,7 @@ def bench_training(task, train_pattern, quick, repeats, human_batch,
   # 5-step runs (--quick) vary by +-15% on a busy 2-core CPU: a smoke test.
   # 40-step runs agree within ~2%.
   steps = 5 if quick else 40
-  sup, st, pipe = [], [], []
+  sup, st, pipe, unseeded = [], [], [], []
   total = pair.human_batch + pair.pseudo_batch
   for _ in range(repeats):
     sup.append(step_seconds(
@@ -156,6 +163,8 @@ def bench_training(task, train_pattern, quick, repeats, human_batch,
         pair.selftrain_step, pair.selftrain_batch, steps))
     pipe.append(pipeline_rate(
         pair.selftrain_dataset, total, 10 if quick else 50))
+    unseeded.append(pipeline_rate(
+        pair.unseeded_dataset, total, 10 if quick else 50))
   st_rate = total / min(st)
   return {
       'selftrain_vs_supervised_step': min(st) / min(sup),
@@ -166,6 +175,8 @@ def bench_training(task, train_pattern, quick, repeats, human_batch,
       'input_pipeline_vs_step': max(pipe) / st_rate,
       'input_pipeline_images_per_second': max(pipe),
       'input_pipeline_runs': pipe,
+      'seeded_vs_unseeded_input': max(pipe) / max(unseeded),
+      'unseeded_input_images_per_second': max(unseeded),
       'train_batch': f'{pair.human_batch} human + {pair.pseudo_batch} pseudo '
                      f'(supervised: {total})',
       'train_image_size': f'{pair.image_size[0]}x{pair.image_size[1]}',

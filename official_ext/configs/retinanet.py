@@ -28,6 +28,9 @@ class RetinaNetTask(mg_retinanet.RetinaNetTask):
       default_factory=lambda: DataConfig(is_training=True))
   validation_data: DataConfig = dataclasses.field(
       default_factory=lambda: DataConfig(is_training=False))
+  # Seeds the model's init, augmentation and input order, and makes TF ops
+  # deterministic (tasks/seeding.py); None: Model Garden's behaviour.
+  seed: Optional[int] = None
 
 
 def from_model_garden(mg_config: cfg.ExperimentConfig,
@@ -86,6 +89,7 @@ def supervised_digits() -> cfg.ExperimentConfig:
                   nms_version='batched', max_num_detections=50,
                   pre_nms_top_k=1000)),
           losses=mg_retinanet.Losses(l2_weight_decay=4e-5),
+          seed=0,  # repeatable on a CPU (tasks/seeding.py)
           train_data=DataConfig(
               input_path='', is_training=True, global_batch_size=batch_size,
               dtype='float32', shuffle_buffer_size=1000,

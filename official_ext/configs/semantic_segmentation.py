@@ -34,6 +34,9 @@ class SemanticSegmentationTask(mg_seg.SemanticSegmentationTask):
       default_factory=lambda: DataConfig(is_training=True))
   validation_data: DataConfig = dataclasses.field(
       default_factory=lambda: DataConfig(is_training=False))
+  # Seeds the model's init, augmentation and input order, and makes TF ops
+  # deterministic (tasks/seeding.py); None: Model Garden's behaviour.
+  seed: Optional[int] = None
 
 
 def from_model_garden(mg_config: cfg.ExperimentConfig,
@@ -84,6 +87,7 @@ def supervised_digits_seg() -> cfg.ExperimentConfig:
                   activation='relu', norm_momentum=0.99, norm_epsilon=1e-3,
                   use_sync_bn=False)),
           losses=mg_seg.Losses(l2_weight_decay=4e-5, ignore_label=255),
+          seed=0,  # repeatable on a CPU (tasks/seeding.py)
           train_data=DataConfig(
               input_path='', output_size=size, is_training=True,
               global_batch_size=batch_size, aug_scale_min=0.8,

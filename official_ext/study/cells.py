@@ -55,10 +55,13 @@ def model_config(study: study_config.StudyConfig, cell: Cell,
                  role: str) -> Dict:
   """The cell's settings for one of its models, as a config dict laid over
   the recipe (written next to the model, passed as a second --config_file):
-  init checkpoint, labeled subset and seed, augmentation preset."""
+  seed, init checkpoint, labeled subset, augmentation preset."""
   init = next(i for i in study.init if i.name == cell.init)
   aug = next(a for a in study.augmentation if a.name == cell.augmentation)
-  task = {'train_data': {'subset': {'fraction': cell.labeled_fraction,
+  # task.seed: the model's init, augmentation and data order (repeatable
+  # on a CPU, so two cells that differ in one axis are a paired comparison).
+  task = {'seed': cell.seed,
+          'train_data': {'subset': {'fraction': cell.labeled_fraction,
                                     'seed': cell.seed},
                          'seed': cell.seed}}
   if init.name != study_config.RANDOM:

@@ -9,12 +9,14 @@ from official_ext.configs import augmentation_presets
 from official_ext.configs import semantic_segmentation as exp_cfg
 from official_ext.dataloaders import segmentation_input
 from official_ext.tasks import inputs
+from official_ext.tasks import seeding
 
 
 @task_factory.register_task_cls(exp_cfg.SemanticSegmentationTask)
-class SemanticSegmentationTask(inputs.ExtendedInputs,
+class SemanticSegmentationTask(seeding.SeededTask, inputs.ExtendedInputs,
                                mg_seg.SemanticSegmentationTask):
-  """Model Garden's segmentation task; inputs honor presets and subsets."""
+  """Model Garden's segmentation task; inputs honor presets and subsets, and
+  `task.seed` makes a run repeatable."""
 
   def resolve_data_config(self, params):
     params = augmentation_presets.apply_segmentation_preset(params)

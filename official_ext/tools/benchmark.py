@@ -24,7 +24,10 @@ Figures:
     Target <= 1.05.
   input_pipeline_vs_step: examples/s the mixed (human + pseudo) training
     input delivers alone over examples/s the self-training step consumes.
-    Target >= 2.
+    Target >= 2. With task.seed (the digits recipes) the input runs its
+    parse functions on one thread (tasks/seeding.py);
+    seeded_vs_unseeded_input: its examples/s over the same input without
+    the seed (no target; what repeatable runs cost in input speed).
   teacher_vs_train_forward: teacher SavedModel images/s over the same
     architecture's training-mode forward pass images/s, same batch.
     Target >= 0.5.
@@ -133,6 +136,7 @@ TABLE = (
     ('supervised_images_per_second', '  Model Garden step images/s', '',
      '.1f'),
     ('input_pipeline_vs_step', 'input_pipeline_vs_step', '>= 2', '.2f'),
+    ('seeded_vs_unseeded_input', 'seeded_vs_unseeded_input', '(cost)', '.2f'),
     ('input_pipeline_images_per_second', '  mixed input images/s', '', '.1f'),
     ('teacher_vs_train_forward', 'teacher_vs_train_forward', '>= 0.5', '.3f'),
     ('teacher_images_per_second', '  teacher SavedModel images/s', '', '.1f'),

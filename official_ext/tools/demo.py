@@ -50,7 +50,9 @@ _OUTPUT_DIR = flags.DEFINE_string('output_dir', 'runs/demo', 'Output folder.')
 _QUICK = flags.DEFINE_bool('quick', False,
                            'Toy sizes (a few minutes): checks the pipeline, '
                            'too short for the student to win.')
-_SEED = flags.DEFINE_integer('seed', 0, 'Data seed.')
+_SEED = flags.DEFINE_integer(
+    'seed', 0, 'Seed of the data and of every model (init, augmentation, '
+    'data order).')
 _TASKS = flags.DEFINE_list('tasks', ['detection', 'segmentation'],
                            'Which tasks to run.')
 _PARALLEL = flags.DEFINE_bool(
@@ -111,8 +113,11 @@ def run_task(task: str, data: dict, out: str, num_steps: dict,
     for k in ('teacher', 'teacher_export'):
       dirs[k] = os.path.join(teachers_from, task, k)
   os.makedirs(root, exist_ok=True)
+  # The seed picks the data and every model's init, augmentation and data
+  # order (a repeatable run on a CPU: tasks/seeding.py).
   common = [f"task.train_data.input_path={data['train']}",
-            f"task.validation_data.input_path={data['val']}"]
+            f"task.validation_data.input_path={data['val']}",
+            f'task.seed={_SEED.value}']
   if task == 'detection':  # COCO AP against the val json (pycocotools).
     common.append(f"task.annotation_file={data['val_annotations']}")
   times = {}
