@@ -21,6 +21,13 @@ def test_every_combination_once_in_file_order():
   assert len({c.name for c in got}) == len(got)
 
 
+def test_quick_takes_the_first_cell_of_each_init():
+  study = _study(init=[{'name': 'random'}, {'name': 'pre', 'checkpoint': 'c'}])
+  assert len(cells.all_cells(study)) == 2 * 2 * 2 * 2
+  assert [c.name for c in cells.quick_cells(study)] == [
+      'random-weak-f0.5-s0', 'pre-weak-f0.5-s0']
+
+
 @pytest.mark.parametrize('k', [1, 2, 3, 8, 9])
 def test_workers_split_the_cells_without_overlap(k):
   every = cells.all_cells(_study())

@@ -91,3 +91,56 @@ def test_files(tmp_path):
   with Image.open(paths['png']) as png:
     assert png.size[0] > 600
     assert np.asarray(png.convert('L')).std() > 0
+
+
+def _gain_records(gains_by_init):
+  """One cell per init and seed; supervised AP 0.5 + seed / 100, the
+  student that plus the given gain."""
+  out = []
+  for init, gains in gains_by_init.items():
+    for seed, gain in enumerate(gains):
+      sup = 0.5 + seed / 100
+      out.append({'cell': {'init': init, 'augmentation': 'weak',
+                           'labeled_fraction': 1.0, 'seed': seed},
+                  'supervised': {'AP': sup, 'AP50': sup},
+                  'selftrain': {'AP': sup + gain, 'AP50': sup},
+                  'steps': {'supervised': 20, 'selftrain': 20},
+                  'images_per_step': {'supervised': 16, 'selftrain': 16},
+                  'labeled_images_per_step': {'supervised': 16,
+                                              'selftrain': 8},
+                  'wall_time_s': {'supervised': 10.0, 'selftrain': 12.0}})
+  return out
+
+
+def test_gains_are_paired_differences_with_t_intervals():
+  study = study_config.from_dict(dict(GOOD, init=[
+      {'name': 'random'}, {'name': 'pre', 'checkpoint': 'c'},
+      {'name': 'third', 'checkpoint': 'c'}], seeds=[0, 1, 2],
+      augmentation=[{'name': 'weak'}], labeled_fraction=[1.0]))
+  records = _gain_records({'random': [0.02, 0.02, 0.04],
+                           'pre': [0.05, 0.06, 0.07], 'third': [0.01]})
+  got = {g['init']: g for g in report.gains(study, records)}
+  # Hand-computed: t(0.975, 2 dof) = 4.302653.
+  # random: mean 0.026667, sd 0.011547 -> half-width 0.028684.
+  assert got['random']['gain']['mean'] == pytest.approx(0.026667, abs=1e-6)
+  assert got['random']['gain']['low'] == pytest.approx(-0.002017, abs=1e-6)
+  assert got['random']['gain']['high'] == pytest.approx(0.055351, abs=1e-6)
+  assert report.verdict(got['random']['gain']) == (
+      'not shown (interval includes 0)')
+  # pre: mean 0.06, sd 0.01 -> half-width 0.024841.
+  assert (got['pre']['gain']['low'], got['pre']['gain']['high']) == (
+      pytest.approx((0.035159, 0.084841), abs=1e-6))
+  assert report.verdict(got['pre']['gain']) == 'gain'
+  assert got['pre']['seeds'] == [0, 1, 2]
+  # The supervised mean: 0.5, 0.51, 0.52.
+  assert got['pre']['supervised']['mean'] == pytest.approx(0.51)
+  assert report.verdict(got['third']['gain']) == (
+      'one seed: no interval, no claim')
+  text = report.markdown(study, records, 'P.')
+  assert ('| pre | weak | 1 | 3 | 0.510 [0.485, 0.535] | 0.570 [0.520, 0.620] '
+          '| +0.060 [+0.035, +0.085] | gain |') in text
+  lines = report.csv_text(study, records).splitlines()
+  assert lines[0].endswith(',train_steps,images_per_step,'
+                           'labeled_images_per_step,wall_time_s')
+  assert lines[1].split(',')[-4:-1] == ['20', '16', '16']
+  assert lines[2].split(',')[-4:-1] == ['20', '16', '8']

@@ -68,10 +68,22 @@ def test_every_cell_trained_both_models(quick_study):
       assert os.path.exists(os.path.join(cell, f'{role}_export',
                                          'saved_model', 'saved_model.pb'))
       assert 0 < record[role]['mean_iou'] < 1
-      # The model trained with the cell's augmentation.
+      # The model trained with the cell's augmentation and seed.
       params = hyperparams.read_yaml_to_params_dict(
           os.path.join(cell, role, 'params.yaml')).as_dict()
       assert params['task']['train_data']['aug_scale_min'] == 0.5
+      assert params['task']['seed'] == 0
+      # Equal compute: 16 images per step each; the supervised model's are
+      # all labeled, the student's 8 labeled + 8 pseudo-labeled.
+      assert record['images_per_step'][role] == 16
+      assert record['steps'][role] == 10
+      batch = params['task']['train_data']['global_batch_size']
+      if role == 'selftrain':
+        batch += params['task']['pseudo_data']['global_batch_size']
+        assert record['labeled_images_per_step'][role] == 8
+      else:
+        assert record['labeled_images_per_step'][role] == 16
+      assert batch == 16
       # Both models of the pre-trained cell start from the pre-training.
       if name.startswith('classification'):
         assert params['task']['init_checkpoint'] == os.path.join(
@@ -137,6 +149,17 @@ def test_report_deltas_are_the_cells_differences(quick_study):
       _loaded(quick_study), data['cells'], data['protocol'],
       data['pretrained'])
   assert 'The classification init: pretrain_digits_seg trained 10 steps' in text
+  # A quick run says its numbers are a smoke test; the gains table has a row
+  # per init (one seed: no claim).
+  assert 'QUICK RUN (--quick)' in text and 'equal compute' in text
+  assert [(g['init'], g['seeds']) for g in data['gains']] == [
+      ('random', [0]), ('classification', [0])]
+  for g in data['gains']:
+    name = CELLS[0] if g['init'] == 'random' else CELLS[1]
+    assert g['gain']['mean'] == pytest.approx(
+        by_name[name]['selftrain']['mean_iou'] -
+        by_name[name]['supervised']['mean_iou'])
+  assert text.count('one seed: no interval, no claim') == 2
   with open(os.path.join(out, 'study.csv')) as f:
     rows = list(csv.DictReader(f))
   assert len(rows) == len(data['cells']) * 2  # Each cell's two models.

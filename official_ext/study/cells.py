@@ -42,6 +42,14 @@ def all_cells(study: study_config.StudyConfig) -> List[Cell]:
                             study.labeled_fraction, study.seeds)]
 
 
+def quick_cells(study: study_config.StudyConfig) -> List[Cell]:
+  """--quick: the first cell of each init (the first augmentation, labeled
+  fraction and seed), a smoke test of the whole study in minutes."""
+  return [Cell(i.name, study.augmentation[0].name,
+               float(study.labeled_fraction[0]), int(study.seeds[0]))
+          for i in study.init]
+
+
 def for_worker(cells: List[Cell], num_workers: int,
                worker_index: int) -> List[Cell]:
   """Worker `worker_index` of `num_workers`: every num_workers-th cell."""

@@ -4,10 +4,13 @@ Input: one record per finished cell, as the study tool writes it into the
 cell's folder (`metrics.json`):
   {'cell': {'init', 'augmentation', 'labeled_fraction', 'seed'},
    'supervised': {metric: value}, 'selftrain': {metric: value}, ...}
-Rows of every table: each init, supervised and + self-training; a value is
-the mean over seeds, "value (delta vs the random-init supervised model of
-the same column)". One table per axis (augmentation, labeled fraction) for
-each value of the other axis.
+First the gains: for each init, augmentation and labeled fraction, the
+student minus the supervised model of the same cell (equal compute, same
+seed), with its 95% interval over seeds (utils/intervals.py). Then the
+paper's tables. Rows of every table: each init, supervised and +
+self-training; a value is the mean over seeds, "value (delta vs the
+random-init supervised model of the same column)". One table per axis
+(augmentation, labeled fraction) for each value of the other axis.
 """
 
 import csv
@@ -20,6 +23,7 @@ import numpy as np
 
 from official_ext.study import cells as cells_lib
 from official_ext.study import study_config
+from official_ext.utils import intervals
 
 METRICS = {'detection': ('AP', 'AP50'), 'segmentation': ('mean_iou',)}
 MODELS = cells_lib.MODELS
@@ -71,6 +75,69 @@ def axis_tables(study, records: Sequence[dict]) -> List[dict]:
   return tables
 
 
+def gains(study, records: Sequence[dict]) -> List[dict]:
+  """For each init, augmentation and labeled fraction with finished cells:
+  the student minus the supervised model of the same cell (equal compute,
+  the same seed: a paired difference), with its interval over seeds."""
+  metric = headline(study.task)
+  out = []
+  for init in study.init:
+    for aug in study.augmentation:
+      for fraction in study.labeled_fraction:
+        where = {'init': init.name, 'augmentation': aug.name,
+                 'labeled_fraction': float(fraction)}
+        found = sorted((r for r in records if all(
+            r['cell'][k] == v for k, v in where.items())),
+                       key=lambda r: r['cell']['seed'])
+        if not found:
+          continue
+        sup = [r[cells_lib.SUPERVISED][metric] for r in found]
+        st = [r[cells_lib.SELFTRAIN][metric] for r in found]
+        out.append({**where, 'metric': metric,
+                    'seeds': [r['cell']['seed'] for r in found],
+                    cells_lib.SUPERVISED: intervals.mean_interval(
+                        sup).as_dict(),
+                    cells_lib.SELFTRAIN: intervals.mean_interval(st).as_dict(),
+                    'gain': intervals.paired_difference(st, sup).as_dict()})
+  return out
+
+
+def verdict(gain: dict) -> str:
+  """What a gain's interval lets us say."""
+  if gain['n'] < 2:
+    return 'one seed: no interval, no claim'
+  if not gain['excludes_zero']:
+    return 'not shown (interval includes 0)'
+  return 'gain' if gain['mean'] > 0 else 'loss'
+
+
+def gains_markdown(study, records: Sequence[dict]) -> List[str]:
+  """The gains as a table, each with its interval and verdict."""
+  rows = gains(study, records)
+  metric = headline(study.task)
+  lines = ['', f'## Self-training gain at equal compute ({metric}, student '
+           'minus supervised, same cell and seed)', '',
+           'Mean over seeds; in brackets its 95% interval (Student\'s t, n-1 '
+           'degrees of freedom). A gain is claimed only where the interval '
+           'excludes 0.', '',
+           '| init | augmentation | labeled fraction | seeds | supervised | '
+           'student | gain | verdict |', '|---|---|---|---|---|---|---|---|']
+  show = lambda d, signed=False: _interval_text(d, signed)
+  for row in rows:
+    lines.append(
+        f"| {row['init']} | {row['augmentation']} | "
+        f"{_text(row['labeled_fraction'])} | {len(row['seeds'])} | "
+        f"{show(row[cells_lib.SUPERVISED])} | "
+        f"{show(row[cells_lib.SELFTRAIN])} | {show(row['gain'], True)} | "
+        f"{verdict(row['gain'])} |")
+  return lines
+
+
+def _interval_text(value: dict, signed: bool = False) -> str:
+  return intervals.Interval(value['mean'], value['low'], value['high'],
+                            value['n']).text(signed=signed)
+
+
 def _text(value) -> str:
   return f'{value:g}' if isinstance(value, float) else str(value)
 
@@ -95,6 +162,7 @@ def markdown(study, records: Sequence[dict], protocol: str,
     lines += ['', f"The {name} init: {record['experiment']} trained "
               f"{record['steps']} steps; on its classification val split "
               f'{scores}.']
+  lines += gains_markdown(study, records)
   for table in axis_tables(study, records):
     (other, fixed), = table['fixed'].items()
     lines += ['', f"## {metric} vs {table['axis'].replace('_', ' ')} "
@@ -116,14 +184,18 @@ def csv_text(study, records: Sequence[dict]) -> str:
   out = io.StringIO()
   writer = csv.writer(out, lineterminator='\n')
   writer.writerow(['init', 'augmentation', 'labeled_fraction', 'seed',
-                   'model', *metrics, 'train_steps', 'wall_time_s'])
+                   'model', *metrics, 'train_steps', 'images_per_step',
+                   'labeled_images_per_step', 'wall_time_s'])
   for r in records:
     c = r['cell']
     for model in MODELS:
       writer.writerow([c['init'], c['augmentation'], c['labeled_fraction'],
                        c['seed'], model,
                        *[f'{r[model][m]:.6f}' for m in metrics],
-                       r['steps'][model], f"{r['wall_time_s'][model]:.1f}"])
+                       r['steps'][model],
+                       r.get('images_per_step', {}).get(model, ''),
+                       r.get('labeled_images_per_step', {}).get(model, ''),
+                       f"{r['wall_time_s'][model]:.1f}"])
   return out.getvalue()
 
 
@@ -167,6 +239,7 @@ def write(study, records: List[dict], output_dir: str, protocol: str,
   with open(paths['json'], 'w') as f:
     json.dump({'study': study.as_dict(), 'protocol': protocol,
                'pretrained': pretrained or {},
+               'gains': gains(study, records),
                'tables': axis_tables(study, records), 'cells': records},
               f, indent=2)
   plot(study, records, paths['png'])

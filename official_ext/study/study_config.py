@@ -4,7 +4,8 @@
     task: detection                  # or segmentation
     supervised: {experiment: supervised_digits, recipe: supervised_digits_cpu.yaml}
     selftrain: {experiment: selftrain_digits, recipe: selftrain_digits_cpu.yaml}
-    train_steps: 1500                # each model of each cell; --quick: quick_steps
+    train_steps: 1500                # both models of each cell (0: the student
+                                     # recipe's); --quick: quick_steps
     init:                            # axis 1
       - {name: random}
       - {name: imagenet, checkpoint: runs/pretrain, modules: [backbone]}
@@ -16,7 +17,7 @@
       - {name: weak, overrides: ['task.train_data.parser.aug_scale_min=0.9']}
       - {name: s1, preset: s1}
     labeled_fraction: [0.5, 1.0]     # axis 3 (deterministic subsets)
-    seeds: [0]
+    seeds: [0, 1, 2]                 # axis 4: task.seed of both models
 
 A recipe is a file name installed with the package (configs/experiments/) or
 a path (relative paths: from the study file's folder). `check` validates the
@@ -93,7 +94,9 @@ class StudyConfig(hyperparams.Config):
   supervised: ModelConfig = dataclasses.field(default_factory=ModelConfig)
   selftrain: ModelConfig = dataclasses.field(default_factory=ModelConfig)
   data: DataConfig = dataclasses.field(default_factory=DataConfig)
-  train_steps: int = 0  # 0: the recipes' own trainer.train_steps.
+  # Both models of a cell train this many steps (equal compute); 0: the
+  # self-training recipe's trainer.train_steps.
+  train_steps: int = 0
   quick_steps: int = 20
   init: List[InitConfig] = dataclasses.field(default_factory=list)
   augmentation: List[AugmentationConfig] = dataclasses.field(

@@ -46,12 +46,17 @@ _WORKER_INDEX = flags.DEFINE_integer('worker_index', 0, 'This worker.')
 
 PROGRESS = ('train | step', ' eval | step', '"images_labeled"',
             'Writing fingerprint')
-PROTOCOL = ('Protocol: in each cell the supervised model and the student '
-            'start from the same init and see the same labeled subset, '
-            'augmentation (the student on its pseudo-labeled images too) and '
-            'steps; the student learns from the pseudo labels of the '
-            'supervised model of its own cell (the paper\'s protocol), kept '
-            'at the self-training recipe\'s score threshold.')
+PROTOCOL = ('Protocol (equal compute): in each cell the supervised model and '
+            'the student start from the same init and see the same labeled '
+            'subset, augmentation (the student on its pseudo-labeled images '
+            'too), images per step and steps; the supervised model fills its '
+            'batch with labeled images only, the student with labeled + '
+            'pseudo-labeled ones. The student learns from the pseudo labels '
+            'of the supervised model of its own cell (the paper\'s protocol), '
+            'kept at the self-training recipe\'s score threshold.')
+QUICK_NOTE = (' QUICK RUN (--quick): the first cell of each init, '
+              'a few steps on toy data; its numbers are a smoke test, '
+              'not a result.')
 METRICS_FILE = 'metrics.json'
 
 
@@ -77,13 +82,34 @@ def digits_data(out: str, quick: bool) -> dict:
 
 
 def steps(study, quick: bool) -> dict:
+  """Each model's steps: the same for both (equal compute); by default the
+  self-training recipe's."""
   if quick:
-    return {role: study.quick_steps for role in cells_lib.MODELS}
-  if study.train_steps:
-    return {role: study.train_steps for role in cells_lib.MODELS}
-  return {role: recipes.config_from(
-      getattr(study, role).experiment, _recipe(study, role)
-  ).trainer.train_steps for role in cells_lib.MODELS}
+    num = study.quick_steps
+  elif study.train_steps:
+    num = study.train_steps
+  else:
+    num = _student(study).trainer.train_steps
+  return {role: num for role in cells_lib.MODELS}
+
+
+def _student(study):
+  return recipes.config_from(study.selftrain.experiment,
+                             _recipe(study, cells_lib.SELFTRAIN))
+
+
+def images_per_step(study) -> dict:
+  """Images each model sees per step, and how many of them are labeled:
+  the supervised model trains on labeled images only, as many per step as
+  the student's labeled + pseudo-labeled batch (equal compute)."""
+  data = _student(study).task
+  labeled = data.train_data.global_batch_size
+  total = labeled + data.pseudo_data.global_batch_size
+  return {'images_per_step': {cells_lib.SUPERVISED: total,
+                              cells_lib.SELFTRAIN: total},
+          'labeled_images_per_step': {cells_lib.SUPERVISED: total,
+                                      cells_lib.SELFTRAIN: labeled}}
+
 
 
 def _recipe(study, role: str) -> str:
@@ -121,8 +147,8 @@ def run_cell(runner: stages.Runner, study, cell: cells_lib.Cell, data: dict,
             f"task.validation_data.input_path={data['val']}"]
   if study.task == 'detection':
     common.append(f"task.annotation_file={data['val_annotations']}")
-  student = recipes.config_from(study.selftrain.experiment,
-                                       _recipe(study, cells_lib.SELFTRAIN))
+  student = _student(study)
+  per_step = images_per_step(study)
   threshold = student.task.self_training.score_threshold
   num_classes = student.task.model.num_classes
   path = {role: os.path.join(cell_dir, role) for role in cells_lib.MODELS}
@@ -145,7 +171,8 @@ def run_cell(runner: stages.Runner, study, cell: cells_lib.Cell, data: dict,
         runner, stage(role, '_export'), experiment, path[role],
         path[role] + '_export', path[role] + '_export.log')
 
-  train(cells_lib.SUPERVISED)
+  train(cells_lib.SUPERVISED, ['task.train_data.global_batch_size='
+                               f"{per_step['images_per_step']['supervised']}"])
   prefix = os.path.join(cell_dir, 'pseudo', 'pseudo')
   times['pseudo_label'] = loop.label(runner, stage('', 'pseudo_label'), [
       f'--teacher={path[cells_lib.SUPERVISED]}_export',
@@ -165,7 +192,7 @@ def run_cell(runner: stages.Runner, study, cell: cells_lib.Cell, data: dict,
           'name': cell.name,
           **{role: loop.last_metrics(path[role], names)
              for role in cells_lib.MODELS},
-          'steps': num_steps, 'wall_time_s': times,
+          'steps': num_steps, **per_step, 'wall_time_s': times,
           'commands': [' '.join(['python'] + c['argv'])
                        for c in runner.commands[first_command:]]}
 
@@ -188,8 +215,10 @@ def _write_json(path: str, value):
 def main(_):
   try:
     study = study_config.load(_STUDY.value)
-    mine = cells_lib.for_worker(cells_lib.all_cells(study),
-                                _NUM_WORKERS.value, _WORKER_INDEX.value)
+    all_cells = (cells_lib.quick_cells(study) if _QUICK.value else
+                 cells_lib.all_cells(study))
+    mine = cells_lib.for_worker(all_cells, _NUM_WORKERS.value,
+                                _WORKER_INDEX.value)
   except (study_config.StudyError, ValueError) as e:
     sys.exit(f'study.py: error: {e}')
   out = os.path.abspath(_OUTPUT_DIR.value)
@@ -198,7 +227,6 @@ def main(_):
           digits_data(out, _QUICK.value))
   num_steps = steps(study, _QUICK.value)
   runner = stages.Runner(PROGRESS, env={'TF_CPP_MIN_LOG_LEVEL': '2'})
-  all_cells = cells_lib.all_cells(study)
   print(f'[study] {study.name}: {len(all_cells)} cells, this worker '
         f'{len(mine)}; steps {num_steps}', flush=True)
   try:
@@ -220,7 +248,8 @@ def main(_):
           f"{json.dumps({r: record[r] for r in cells_lib.MODELS})}",
           flush=True)
   records = [r for r in (finished(out, c) for c in all_cells) if r]
-  paths = report.write(study, records, out, PROTOCOL, pretrained)
+  protocol = PROTOCOL + (QUICK_NOTE if _QUICK.value else '')
+  paths = report.write(study, records, out, protocol, pretrained)
   print(open(paths['md']).read())
   print(f'[study] {len(records)} of {len(all_cells)} cells finished; '
         f"{', '.join(paths.values())}")
