@@ -2,6 +2,7 @@
 results.json dict."""
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from official_ext.digits import demo_report
@@ -40,3 +41,41 @@ def test_plot_draws_bars(tmp_path):
   with Image.open(path) as image:
     assert image.size[0] > 300 and image.size[1] > 200
     assert np.asarray(image.convert('L')).std() > 0
+
+
+def _seed_run(teacher, student):
+  return {'tasks': {'segmentation': {
+      'teacher': {'mean_iou': teacher}, 'student': {'mean_iou': student},
+      'steps': {'teacher': 2500, 'student': 2500},
+      'images_per_step': {'teacher': 8, 'student': 16},
+      'labeled_images_per_step': {'teacher': 8, 'student': 8}}}}
+
+
+def test_over_seeds_pairs_each_seed_with_a_t_interval():
+  runs = {2: _seed_run(0.72, 0.76), 0: _seed_run(0.70, 0.72),
+          1: _seed_run(0.71, 0.73)}
+  summary = demo_report.over_seeds(runs)
+  assert summary['seeds'] == [0, 1, 2]
+  m = summary['tasks']['segmentation']['metrics']['mean_iou']
+  assert m['teacher'] == [0.70, 0.71, 0.72]
+  # Differences 0.02, 0.02, 0.04 (hand-computed as in intervals_test):
+  # mean 0.026667, 95% interval [-0.002017, 0.055351]: not shown.
+  diff = m['student_minus_teacher']
+  assert (diff['mean'], diff['low'], diff['high']) == pytest.approx(
+      (0.026667, -0.002017, 0.055351), abs=1e-6)
+  assert diff['excludes_zero'] is False
+  text = demo_report.seeds_table(summary)
+  assert ('| segmentation | mean_iou | 0.700 -> 0.720 | 0.710 -> 0.730 | '
+          '0.720 -> 0.760 | 0.710 [0.685, 0.735] | 0.737 [0.685, 0.788] | '
+          '+0.027 [-0.002, +0.055] |') in text
+  # The teacher trains on 8 images per step, the student on 16: said so.
+  assert ('segmentation: images per step: teacher 8 (labeled), student 16 '
+          '(8 labeled + 8 pseudo-labeled): NOT an equal-compute comparison'
+          in text)
+
+
+def test_compute_note_says_equal_compute_when_it_holds():
+  r = _seed_run(0.7, 0.7)['tasks']['segmentation']
+  r['images_per_step']['teacher'] = 16
+  r['labeled_images_per_step']['teacher'] = 16
+  assert demo_report.compute_note(r).endswith('pseudo-labeled): equal compute')

@@ -105,6 +105,15 @@ def test_results_hold_finite_metrics_and_stage_times(demo):
       assert r['student_minus_teacher'] == pytest.approx(
           {m: r['student'][m] - r['teacher'][m] for m in METRICS[task]})
     assert r['steps'] == {'teacher': 20, 'student': 20}
+    # The images per step of both models, from their recipes (8 labeled for
+    # the teacher; 8 labeled + 8 pseudo-labeled for the student).
+    assert r['images_per_step'] == {'teacher': 8, 'student': 16}
+    assert r['labeled_images_per_step'] == {'teacher': 8, 'student': 8}
+    # Both models trained with the run's seed.
+    for model in ('teacher', 'student'):
+      params = params_dict.read_yaml_to_params_dict(os.path.join(
+          demo['out'], task, model, 'params.yaml')).as_dict()
+      assert params['task']['seed'] == 0
     assert list(r['wall_time_s']) == list(STAGES)
     assert all(t > 0 for t in r['wall_time_s'].values())
     assert r['pseudo_labels']['images_labeled'] == results['sizes'][
@@ -118,6 +127,7 @@ def test_results_hold_finite_metrics_and_stage_times(demo):
   total = results['wall_time_s']['total']
   assert results['wall_time_s']['data'] + max(lanes) <= total < (
       results['wall_time_s']['data'] + sum(lanes))
+  assert 'NOT an equal-compute comparison' in demo['stdout']
   assert results['parallel_tasks'] == {
       'lanes': ['detection', 'segmentation'],
       'threads': stages.lane_threads(2)}
@@ -292,3 +302,16 @@ def test_teachers_from_another_seed_fails_before_training(demo,
   assert proc.returncode != 0
   assert "its seed is 0, this run's 1" in proc.stderr
   assert '[detection/' not in proc.stdout
+
+
+@pytest.mark.parametrize('seeds, message', [
+    ('0,x', '--seeds=0,x: integers'),
+    ('1,1', 'distinct seeds, without --teachers_from (got [1, 1])')])
+def test_bad_seeds_fail_before_anything_runs(tmp_path, seeds, message):
+  out = tmp_path / 'out'
+  proc = subprocess.run(
+      [sys.executable, '-m', 'official_ext.tools.demo', '--quick',
+       f'--seeds={seeds}', f'--output_dir={out}'], capture_output=True,
+      text=True, timeout=300, cwd=REPO)
+  assert proc.returncode != 0 and message in proc.stderr
+  assert not (out / 'seed_1').exists() and not (out / 'seed_0').exists()

@@ -1,5 +1,10 @@
 """The demo's report of a finished run (its results.json dict): the
-teacher-vs-student table it prints and the bar plot it saves."""
+teacher-vs-student table it prints and the bar plot it saves; and, for
+--seeds, the table over seeds with 95% intervals (utils/intervals.py)."""
+
+from typing import Dict
+
+from official_ext.utils import intervals
 
 
 def table(results: dict) -> str:
@@ -15,6 +20,8 @@ def table(results: dict) -> str:
             'scratch': 'from random weights'}.get(r.get('student_init'), '')
     lines.append(f"\n{task}: teacher {r['steps']['teacher']} steps, student "
                  f"{r['steps']['student']} steps {init}".rstrip())
+    if 'images_per_step' in r:
+      lines.append(compute_note(r))
   lines += ['', '| task | calibration split: precision, recall at the '
             'threshold | per-class thresholds (precision >= target) | '
             'applied |', '|---|---|---|---|']
@@ -63,3 +70,61 @@ def plot(results: dict, path: str):
   fig.tight_layout()
   fig.savefig(path, dpi=100)
   plt.close(fig)
+
+
+def compute_note(r: dict) -> str:
+  """Images per step of both models, and whether the comparison is at
+  equal compute (same images per step and steps)."""
+  ips, labeled = r['images_per_step'], r['labeled_images_per_step']
+  equal = (ips['teacher'] == ips['student'] and
+           r['steps']['teacher'] == r['steps']['student'])
+  return (f"  images per step: teacher {ips['teacher']} (labeled), student "
+          f"{ips['student']} ({labeled['student']} labeled + "
+          f"{ips['student'] - labeled['student']} pseudo-labeled): "
+          + ('equal compute' if equal else
+             'NOT an equal-compute comparison; student - teacher is not a '
+             'self-training gain'))
+
+
+def over_seeds(runs: Dict[int, dict]) -> dict:
+  """Per task and metric: each seed's teacher and student, their means and
+  the paired difference student - teacher, with 95% intervals."""
+  seeds = sorted(runs)
+  first = runs[seeds[0]]['tasks']
+  tasks = {}
+  for task, r in first.items():
+    tasks[task] = {'images_per_step': r.get('images_per_step'),
+                   'labeled_images_per_step': r.get('labeled_images_per_step'),
+                   'steps': r['steps'], 'metrics': {}}
+    for metric in r['teacher']:
+      teacher = [runs[s]['tasks'][task]['teacher'][metric] for s in seeds]
+      student = [runs[s]['tasks'][task]['student'][metric] for s in seeds]
+      tasks[task]['metrics'][metric] = {
+          'teacher': teacher, 'student': student,
+          'teacher_mean': intervals.mean_interval(teacher).as_dict(),
+          'student_mean': intervals.mean_interval(student).as_dict(),
+          'student_minus_teacher': intervals.paired_difference(
+              student, teacher).as_dict()}
+  return {'seeds': seeds, 'tasks': tasks}
+
+
+def seeds_table(summary: dict) -> str:
+  """The table over seeds, with what each interval lets us say."""
+  seeds = summary['seeds']
+  lines = [f"Over seeds {seeds}: mean [95% interval, Student's t]; a gain is "
+           'claimed only where its interval excludes 0.', '',
+           '| task | metric | ' + ' | '.join(f'seed {s}' for s in seeds) +
+           ' | teacher | student | student - teacher |',
+           '|---|---|' + '---|' * (len(seeds) + 3)]
+  for task, t in summary['tasks'].items():
+    for metric, m in t['metrics'].items():
+      per_seed = ' | '.join(f'{a:.3f} -> {b:.3f}'
+                            for a, b in zip(m['teacher'], m['student']))
+      lines.append(f"| {task} | {metric} | {per_seed} | "
+                   f"{intervals.text(m['teacher_mean'])} | "
+                   f"{intervals.text(m['student_mean'])} | "
+                   f"{intervals.text(m['student_minus_teacher'], True)} |")
+  for task, t in summary['tasks'].items():
+    if t.get('images_per_step'):
+      lines.append(f'\n{task}:' + compute_note(t)[1:])
+  return '\n'.join(lines)

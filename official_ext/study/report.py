@@ -122,20 +122,15 @@ def gains_markdown(study, records: Sequence[dict]) -> List[str]:
            'excludes 0.', '',
            '| init | augmentation | labeled fraction | seeds | supervised | '
            'student | gain | verdict |', '|---|---|---|---|---|---|---|---|']
-  show = lambda d, signed=False: _interval_text(d, signed)
   for row in rows:
     lines.append(
         f"| {row['init']} | {row['augmentation']} | "
         f"{_text(row['labeled_fraction'])} | {len(row['seeds'])} | "
-        f"{show(row[cells_lib.SUPERVISED])} | "
-        f"{show(row[cells_lib.SELFTRAIN])} | {show(row['gain'], True)} | "
+        f"{intervals.text(row[cells_lib.SUPERVISED])} | "
+        f"{intervals.text(row[cells_lib.SELFTRAIN])} | "
+        f"{intervals.text(row['gain'], True)} | "
         f"{verdict(row['gain'])} |")
   return lines
-
-
-def _interval_text(value: dict, signed: bool = False) -> str:
-  return intervals.Interval(value['mean'], value['low'], value['high'],
-                            value['n']).text(signed=signed)
 
 
 def _text(value) -> str:

@@ -1,6 +1,7 @@
 """The whole self-training loop on the built-in digits data, with results.
 
   python -m official_ext.tools.demo --output_dir=runs/demo [--quick] [--seed=0]
+  python -m official_ext.tools.demo --output_dir=runs/demo --seeds=0,1,2
   python -m official_ext.tools.demo --output_dir=runs/auto_s0 \
       --teachers_from=runs/demo --class_thresholds=auto
 
@@ -28,7 +29,10 @@ teacher-vs-student table and writes OUTPUT/results.json,
 OUTPUT/teacher_vs_student.png; TensorBoard logs are in
 OUTPUT/<task>/{teacher,student}, pseudo-label overlays in
 OUTPUT/<task>/pseudo/pseudo_overlays, the calibration plot in
-OUTPUT/<task>/pseudo/pseudo_calibration.png.
+OUTPUT/<task>/pseudo/pseudo_calibration.png. With --seeds, each seed is such a
+run under OUTPUT/seed_<s>, then a table over seeds (per seed, mean, and student
+minus teacher with its 95% interval) is printed and written to
+OUTPUT/seeds.json.
 """
 
 import json
@@ -53,6 +57,9 @@ _QUICK = flags.DEFINE_bool('quick', False,
 _SEED = flags.DEFINE_integer(
     'seed', 0, 'Seed of the data and of every model (init, augmentation, '
     'data order).')
+_SEEDS = flags.DEFINE_list(
+    'seeds', [], 'Several seeds: one whole run per seed (OUTPUT/seed_<s>), '
+    'then their table with 95% intervals over seeds; replaces --seed.')
 _TASKS = flags.DEFINE_list('tasks', ['detection', 'segmentation'],
                            'Which tasks to run.')
 _PARALLEL = flags.DEFINE_bool(
@@ -97,7 +104,21 @@ def train_steps(task: str, quick: bool) -> dict:
           'student': recipes.config(student).trainer.train_steps}
 
 
-def run_task(task: str, data: dict, out: str, num_steps: dict,
+def images_per_step(task: str) -> dict:
+  """Images per step of the teacher and the student (labeled + pseudo)
+  and how many of them are labeled, from their recipes."""
+  teacher, student = recipes.EXPERIMENTS[task]
+  per_teacher = recipes.config(teacher).task.train_data.global_batch_size
+  student_task = recipes.config(student).task
+  labeled = student_task.train_data.global_batch_size
+  return {'images_per_step': {
+      'teacher': per_teacher,
+      'student': labeled + student_task.pseudo_data.global_batch_size},
+          'labeled_images_per_step': {'teacher': per_teacher,
+                                      'student': labeled}}
+
+
+def run_task(task: str, data: dict, out: str, num_steps: dict, seed: int,
              teachers_from: str = None, from_teacher: bool = False) -> dict:
   """teacher -> export -> pseudo-label -> student -> export for one task;
   with `teachers_from`, that run's teacher and export replace the first two;
@@ -117,7 +138,7 @@ def run_task(task: str, data: dict, out: str, num_steps: dict,
   # order (a repeatable run on a CPU: tasks/seeding.py).
   common = [f"task.train_data.input_path={data['train']}",
             f"task.validation_data.input_path={data['val']}",
-            f'task.seed={_SEED.value}']
+            f'task.seed={seed}']
   if task == 'detection':  # COCO AP against the val json (pycocotools).
     common.append(f"task.annotation_file={data['val_annotations']}")
   times = {}
@@ -155,7 +176,7 @@ def run_task(task: str, data: dict, out: str, num_steps: dict,
   train('student', student, num_steps['student'], extra=student_extra)
   export('student_export', student, dirs['student'])
 
-  result = {'steps': num_steps,
+  result = {'steps': num_steps, **images_per_step(task),
             'student_init': 'teacher' if from_teacher else 'scratch',
             'wall_time_s': times, 'dirs': dirs,
             'pseudo_labels': {k: report.get(k) for k in (
@@ -248,10 +269,32 @@ def demo(_):
         raise app.UsageError(
             f'--{flag.name}: {task!r} is not one of {sorted(METRICS)}')
   out = os.path.abspath(_OUTPUT_DIR.value)
+  if not _SEEDS.value:
+    demo_run(_SEED.value, out)
+    return
+  try:
+    seeds = [int(s) for s in _SEEDS.value]
+  except ValueError:
+    raise app.UsageError(f'--seeds={",".join(_SEEDS.value)}: integers, '
+                         'e.g. --seeds=0,1,2') from None
+  if len(set(seeds)) != len(seeds) or _TEACHERS_FROM.value:
+    raise app.UsageError('--seeds: distinct seeds, without --teachers_from '
+                         f'(got {seeds})')
+  runs = {seed: demo_run(seed, os.path.join(out, f'seed_{seed}'))
+          for seed in seeds}
+  summary = demo_report.over_seeds(runs)
+  with open(os.path.join(out, 'seeds.json'), 'w') as f:
+    json.dump(summary, f, indent=2)
+  print('\n' + demo_report.seeds_table(summary))
+  print(f"\nover seeds: {os.path.join(out, 'seeds.json')}")
+
+
+def demo_run(seed: int, out: str) -> dict:
+  """One whole demo run with `seed` into `out`; its results."""
   os.makedirs(out, exist_ok=True)
   size = recipes.data_sizes(_QUICK.value)
   start = time.time()
-  results = {'quick': _QUICK.value, 'seed': _SEED.value, 'sizes': size,
+  results = {'quick': _QUICK.value, 'seed': seed, 'sizes': size,
              'class_thresholds': _CLASS_THRESHOLDS.value or 'one threshold',
              'tasks': {}, 'wall_time_s': {}}
   if _TEACHERS_FROM.value:
@@ -263,7 +306,7 @@ def demo(_):
     results['wall_time_s']['data'] = _RUNNER.run('data', [
         '-m', 'official_ext.tools.make_digits_dataset',
         f'--output_dir={data_dir}',
-        f'--seed={_SEED.value}', f"--num_train={size['num_train']}",
+        f'--seed={seed}', f"--num_train={size['num_train']}",
         f"--num_unlabeled={size['num_unlabeled']}",
         f"--num_val={size['num_val']}",
         f"--num_calibration={size['num_calibration']}"],
@@ -281,7 +324,7 @@ def demo(_):
 
   def lane(task):
     return lambda: run_task(task, data, out, train_steps(task, _QUICK.value),
-                            results.get('teachers_from'),
+                            seed, results.get('teachers_from'),
                             task in _FROM_TEACHER.value)
 
   if _PARALLEL.value:
@@ -303,6 +346,7 @@ def demo(_):
         f'logs:    tensorboard --logdir={out}')
   if bad:
     raise SystemExit(f'non-finite metrics: {bad}')
+  return results
 
 
 def run():

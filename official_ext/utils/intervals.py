@@ -30,6 +30,12 @@ class Interval:
     """True when the whole interval lies on one side of zero."""
     return bool(self.low > 0 or self.high < 0)
 
+  @classmethod
+  def from_dict(cls, value: dict) -> 'Interval':
+    """The inverse of `as_dict`."""
+    return cls(value['mean'], value['low'], value['high'], value['n'],
+               value.get('confidence', CONFIDENCE))
+
   def as_dict(self) -> dict:
     return {'mean': self.mean, 'low': self.low, 'high': self.high,
             'n': self.n, 'confidence': self.confidence,
@@ -67,3 +73,8 @@ def paired_difference(a: Sequence[float], b: Sequence[float],
                      f'{len(b)}.')
   return mean_interval(np.subtract(np.asarray(a, np.float64),
                                    np.asarray(b, np.float64)), confidence)
+
+
+def text(value: dict, signed: bool = False) -> str:
+  """`Interval.text` of an interval stored with `as_dict` (a report's JSON)."""
+  return Interval.from_dict(value).text(signed=signed)
