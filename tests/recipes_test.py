@@ -25,3 +25,14 @@ def test_students_read_pseudo_labels():
   for teacher, student in recipes.EXPERIMENTS.values():
     assert not hasattr(recipes.config(teacher).task, 'pseudo_data')
     assert recipes.config(student).task.pseudo_data.global_batch_size > 0
+
+
+def test_images_per_step_of_the_digits_recipes():
+  # Teachers: 8 labeled images per step; students: 8 labeled + 8 pseudo.
+  for task in recipes.EXPERIMENTS:
+    assert recipes.images_per_step(task) == {
+        'images_per_step': {'teacher': 8, 'student': 16},
+        'labeled_images_per_step': {'teacher': 8, 'student': 8}}
+  student = recipes.config('selftrain_digits')
+  student.task.pseudo_data.global_batch_size = 24
+  assert recipes.student_batch(student) == (8, 32)

@@ -73,3 +73,21 @@ def data_sizes(quick: bool) -> dict:
                 num_calibration=16)
   return dict(num_train=200, num_unlabeled=1000, num_val=200,
               num_calibration=100)
+
+
+def student_batch(student: cfg.ExperimentConfig) -> tuple:
+  """(labeled, total) images per step of a self-training experiment: its
+  labeled batch, and that plus its pseudo-labeled batch."""
+  labeled = student.task.train_data.global_batch_size
+  return labeled, labeled + student.task.pseudo_data.global_batch_size
+
+
+def images_per_step(task: str) -> dict:
+  """Images per step of a digits task's teacher and student recipes, and
+  how many of them are labeled."""
+  teacher, student = EXPERIMENTS[task]
+  per_teacher = config(teacher).task.train_data.global_batch_size
+  labeled, total = student_batch(config(student))
+  return {'images_per_step': {'teacher': per_teacher, 'student': total},
+          'labeled_images_per_step': {'teacher': per_teacher,
+                                      'student': labeled}}

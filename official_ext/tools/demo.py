@@ -104,20 +104,6 @@ def train_steps(task: str, quick: bool) -> dict:
           'student': recipes.config(student).trainer.train_steps}
 
 
-def images_per_step(task: str) -> dict:
-  """Images per step of the teacher and the student (labeled + pseudo)
-  and how many of them are labeled, from their recipes."""
-  teacher, student = recipes.EXPERIMENTS[task]
-  per_teacher = recipes.config(teacher).task.train_data.global_batch_size
-  student_task = recipes.config(student).task
-  labeled = student_task.train_data.global_batch_size
-  return {'images_per_step': {
-      'teacher': per_teacher,
-      'student': labeled + student_task.pseudo_data.global_batch_size},
-          'labeled_images_per_step': {'teacher': per_teacher,
-                                      'student': labeled}}
-
-
 def run_task(task: str, data: dict, out: str, num_steps: dict, seed: int,
              teachers_from: str = None, from_teacher: bool = False) -> dict:
   """teacher -> export -> pseudo-label -> student -> export for one task;
@@ -176,7 +162,7 @@ def run_task(task: str, data: dict, out: str, num_steps: dict, seed: int,
   train('student', student, num_steps['student'], extra=student_extra)
   export('student_export', student, dirs['student'])
 
-  result = {'steps': num_steps, **images_per_step(task),
+  result = {'steps': num_steps, **recipes.images_per_step(task),
             'student_init': 'teacher' if from_teacher else 'scratch',
             'wall_time_s': times, 'dirs': dirs,
             'pseudo_labels': {k: report.get(k) for k in (

@@ -102,9 +102,7 @@ def images_per_step(study) -> dict:
   """Images each model sees per step, and how many of them are labeled:
   the supervised model trains on labeled images only, as many per step as
   the student's labeled + pseudo-labeled batch (equal compute)."""
-  data = _student(study).task
-  labeled = data.train_data.global_batch_size
-  total = labeled + data.pseudo_data.global_batch_size
+  labeled, total = recipes.student_batch(_student(study))
   return {'images_per_step': {cells_lib.SUPERVISED: total,
                               cells_lib.SELFTRAIN: total},
           'labeled_images_per_step': {cells_lib.SUPERVISED: total,
