@@ -21,7 +21,7 @@ def table(results: dict) -> str:
     lines.append(f"\n{task}: teacher {r['steps']['teacher']} steps, student "
                  f"{r['steps']['student']} steps {init}".rstrip())
     if 'images_per_step' in r:
-      lines.append(compute_note(r))
+      lines.append('  ' + compute_note(r))
   lines += ['', '| task | calibration split: precision, recall at the '
             'threshold | per-class thresholds (precision >= target) | '
             'applied |', '|---|---|---|---|']
@@ -78,7 +78,7 @@ def compute_note(r: dict) -> str:
   ips, labeled = r['images_per_step'], r['labeled_images_per_step']
   equal = (ips['teacher'] == ips['student'] and
            r['steps']['teacher'] == r['steps']['student'])
-  return (f"  images per step: teacher {ips['teacher']} (labeled), student "
+  return (f"images per step: teacher {ips['teacher']} (labeled), student "
           f"{ips['student']} ({labeled['student']} labeled + "
           f"{ips['student'] - labeled['student']} pseudo-labeled): "
           + ('equal compute' if equal else
@@ -126,5 +126,5 @@ def seeds_table(summary: dict) -> str:
                    f"{intervals.text(m['student_minus_teacher'], True)} |")
   for task, t in summary['tasks'].items():
     if t.get('images_per_step'):
-      lines.append(f'\n{task}:' + compute_note(t)[1:])
+      lines.append(f'\n{task}: ' + compute_note(t))
   return '\n'.join(lines)
