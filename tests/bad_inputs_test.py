@@ -46,7 +46,9 @@ def _write(path, records):
 def bad_data(tmp_path_factory):
   """mixed-00000: good, corrupt JPEG, zero-byte image, grayscale PNG, RGBA
   PNG, no image/encoded, not an Example, good (ids 1..8).
-  mixed-00001: three good records, then cut inside the fourth (ids 11..14)."""
+  mixed-00001: three good records, then cut inside the fourth (ids 11..14).
+  mixed-00002: six good records (ids 21..26), the third's data damaged
+  with its length header intact."""
   out = str(tmp_path_factory.mktemp('bad'))
   good = _png(_canvas(0))
   gray = _png(_canvas(1).mean(-1).astype(np.uint8))
@@ -64,8 +66,21 @@ def bad_data(tmp_path_factory):
     data = f.read()
   with open(second, 'wb') as f:
     f.write(data[:-100])
+  third = os.path.join(out, 'mixed-00002')
+  _write(third, [_example(str(i), _png(_canvas(i))) for i in range(21, 27)])
+  _damage(third, record=2, header=False)
   return dict(pattern=os.path.join(out, 'mixed-*'),
-              files=[os.path.join(out, 'mixed-00000'), second])
+              files=[os.path.join(out, 'mixed-00000'), second, third])
+
+
+def _damage(path, record, header):
+  """Flips a byte of a record's length header or of its data."""
+  offset = bad_inputs.index_records(path).records[record][0]
+  with open(path, 'r+b') as f:
+    f.seek(offset + (3 if header else 40))
+    byte = f.read(1)
+    f.seek(offset + (3 if header else 40))
+    f.write(bytes([byte[0] ^ 0xFF]))
 
 
 # ---- the helpers, without a teacher ------------------------------------------
@@ -73,9 +88,30 @@ def bad_data(tmp_path_factory):
 def test_scan_records_counts_and_finds_truncation(bad_data, tmp_path):
   assert bad_inputs.scan_records(bad_data['files'][0]) == (8, False)
   assert bad_inputs.scan_records(bad_data['files'][1]) == (3, True)
+  # Damaged data is found by reading it, not by the header scan.
+  assert bad_inputs.scan_records(bad_data['files'][2]) == (6, False)
   empty = str(tmp_path / 'empty')
   open(empty, 'wb').close()
   assert bad_inputs.scan_records(empty) == (0, False)
+
+
+def test_a_damaged_length_header_ends_the_scan(tmp_path):
+  path = str(tmp_path / 'header')
+  _write(path, [_example(str(i), _png(_canvas(i))) for i in range(3)])
+  size = os.path.getsize(path)
+  second = bad_inputs.index_records(path).records[1][0]
+  _damage(path, record=1, header=True)
+  index = bad_inputs.index_records(path)
+  assert len(index.records) == 1
+  reason, detail = index.end
+  assert reason == bad_inputs.CORRUPT_RECORD
+  assert f'record 1 is damaged; the {size - second} bytes' in detail
+  skips = []
+  tracker = bad_inputs.RecordTracker(
+      [path], lambda f, k, reason, _: skips.append((f, k, reason)))
+  tracker.seen(0, 0)
+  tracker.finish()
+  assert skips == [(0, 1, bad_inputs.CORRUPT_RECORD)]
 
 
 @pytest.mark.parametrize('index,reason', [
@@ -86,10 +122,23 @@ def test_diagnose_names_the_reason(bad_data, index, reason):
   assert bad_inputs.diagnose(bad_data['files'][0], index)[0] == reason
 
 
+def test_diagnose_reads_each_record_at_its_own_offset(bad_data):
+  third = bad_data['files'][2]
+  reason, detail = bad_inputs.diagnose(third, 2)
+  assert reason == bad_inputs.CORRUPT_RECORD and 'checksum' in detail
+  # The records after the damaged one are good (TFRecordDataset would stop
+  # at the damaged one and never reach them).
+  for k in (0, 1, 3, 4, 5):
+    assert bad_inputs.diagnose(third, k)[0] == bad_inputs.UNKNOWN
+  assert bad_inputs.diagnose(bad_data['files'][1], 3)[0] == (
+      bad_inputs.TRUNCATED_FILE)
+
+
 def test_tracker_reports_gaps_trailing_records_and_truncation(bad_data):
   skips = []
   tracker = bad_inputs.RecordTracker(
-      bad_data['files'], lambda f, k, reason, _: skips.append((f, k, reason)))
+      bad_data['files'][:2],
+      lambda f, k, reason, _: skips.append((f, k, reason)))
   for k in (0, 3, 4):
     tracker.seen(0, k)
   tracker.seen(1, 0)
@@ -100,6 +149,27 @@ def test_tracker_reports_gaps_trailing_records_and_truncation(bad_data):
       (0, 7, bad_inputs.UNKNOWN),  # Good, but never seen: still reported.
       (1, 1, bad_inputs.UNKNOWN), (1, 2, bad_inputs.UNKNOWN),
       (1, 3, bad_inputs.TRUNCATED_FILE)]
+
+
+def test_tracker_hands_back_the_good_records_after_a_damaged_one(bad_data):
+  third = bad_data['files'][2]
+  events = []
+
+  def recover(file_index, records):
+    ids = [tf.train.Example.FromString(data).features.feature[
+        'image/source_id'].bytes_list.value[0] for _, data in records]
+    events.append(('recover', file_index, [k for k, _ in records], ids))
+    return [3, 5]  # Record 4 is dropped again, say by the decoder.
+
+  tracker = bad_inputs.RecordTracker(
+      [third], lambda f, k, reason, _: events.append((f, k, reason)), recover)
+  tracker.seen(0, 0)
+  tracker.seen(0, 1)  # Then the stream gives up on the file.
+  tracker.finish()
+  assert events == [
+      (0, 2, bad_inputs.CORRUPT_RECORD),
+      ('recover', 0, [3, 4, 5], [b'24', b'25', b'26']),
+      (0, 4, bad_inputs.UNKNOWN)]
 
 
 # ---- pseudo-labeling with a teacher SavedModel (the fake one) ------------------
@@ -125,17 +195,20 @@ def test_bad_inputs_are_skipped_and_counted(fake_teacher, bad_data,
   proc = _pseudo_label(fake_teacher, bad_data['pattern'], prefix, *runner)
   assert proc.returncode == 0, proc.stderr[-3000:]
   report = json.loads(open(prefix + '_report.json').read())
-  assert report['images_labeled'] == 7
+  assert report['images_labeled'] == 12
   assert report['skipped_reasons'] == {
       bad_inputs.UNDECODABLE: 1, bad_inputs.EMPTY_IMAGE: 1,
       bad_inputs.NO_IMAGE: 1, bad_inputs.NOT_AN_EXAMPLE: 1,
-      bad_inputs.TRUNCATED_FILE: 1}
-  assert report['images_skipped'] == 5
+      bad_inputs.TRUNCATED_FILE: 1, bad_inputs.CORRUPT_RECORD: 1}
+  assert report['images_skipped'] == 6
+  assert report['skipped_inputs'][f"{bad_data['files'][2]} record 2"] == (
+      bad_inputs.CORRUPT_RECORD)
   first = bad_data['files'][0]
   assert report['skipped_inputs'][f'{first} record 1'] == (
       bad_inputs.UNDECODABLE)
   assert 'Skipping' in proc.stderr and f'{first} record 2' in proc.stderr
-  # Every good image, grayscale and RGBA included, in input order, as RGB.
+  # Every good image, grayscale and RGBA included, and those after the
+  # damaged record, in input order, as RGB.
   ids, shapes = [], []
   for r in tf.data.TFRecordDataset(
       sorted(tf.io.gfile.glob(sharded_writer.output_pattern(prefix)))):
@@ -143,7 +216,8 @@ def test_bad_inputs_are_skipped_and_counted(fake_teacher, bad_data,
     ids.append(feature['image/source_id'].bytes_list.value[0].decode())
     shapes.append(tf.io.decode_image(
         feature['image/encoded'].bytes_list.value[0], channels=3).shape)
-  assert ids == ['1', '4', '5', '8', '11', '12', '13']
+  assert ids == ['1', '4', '5', '8', '11', '12', '13',
+                 '21', '22', '24', '25', '26']
   assert all(s == (128, 128, 3) for s in shapes)
 
 

@@ -4,16 +4,25 @@ The labeling pipeline drops records it cannot read or decode (tf.data
 `ignore_errors`, so one corrupt image does not stop a million-image run).
 Every element carries (file index, record index), so a dropped record shows
 up as a gap; `RecordTracker` finds the gaps, and each dropped record is
-re-read here, in Python, to name its reason. A file's end is checked
-against a scan of its record headers, so records dropped at the end of a
-file and truncated files are counted too.
+re-read here, in Python, at its offset, to name its reason.
+
+`TFRecordDataset` gives up on the rest of a file at the first record whose
+data fails its checksum, so the good records after it arrive as a gap too.
+A scan of the file's 12-byte record headers (each with its own checksum)
+knows where every record starts, so such a record is read here on its own,
+found good, and handed back to be labeled (`on_recover`): a damaged record
+costs only itself. Only a damaged length header, or a file cut short, loses
+what follows it, since nothing then says where the next record starts.
 """
 
+import dataclasses
 import re
 import struct
-from typing import Callable, List, Optional, Tuple
+from typing import Callable, Iterable, List, Optional, Set, Tuple
 
 import tensorflow as tf
+# TFRecord's checksum (CRC-32C, masked), as TensorBoard's event writer uses it.
+from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c
 
 # Reasons, as counted in the report's `skipped_reasons`.
 TRUNCATED_FILE = 'truncated_tfrecord_file'
@@ -32,37 +41,69 @@ class BadInputError(ValueError):
   """A bad input under --strict."""
 
 
-def scan_records(path: str) -> Tuple[int, bool]:
-  """(complete records in a TFRecord file, whether it ends mid-record).
+@dataclasses.dataclass(frozen=True)
+class RecordIndex:
+  """Where each record of a TFRecord file starts, from its headers alone.
 
-  Reads only the 12-byte record headers (seeking over the data), so it costs
-  little next to decoding the images.
+  `records`: (offset of the header, data length) of every record whose
+  header is intact and which ends inside the file. `end`: None when the
+  records tile the file, else (reason, detail) of what stops the scan
+  there: the file is cut inside a record, or a length header is damaged
+  (so where the next record starts is unknown).
   """
-  count, pos = 0, 0
+  records: List[Tuple[int, int]]
+  end: Optional[Tuple[str, str]] = None
+
+
+def index_records(path: str) -> RecordIndex:
+  """Scans a TFRecord file's record headers, seeking over the data: costs
+  little next to decoding the images."""
+  records, pos = [], 0
   with tf.io.gfile.GFile(path, 'rb') as f:
     size = f.size()
     while pos < size:
+      k = len(records)
       if size - pos < _HEADER:
-        return count, True
+        return RecordIndex(records, (TRUNCATED_FILE,
+                                     f'file ends inside record {k}'))
       f.seek(pos)
-      (length,) = struct.unpack('<Q', f.read(8))
+      header = f.read(_HEADER)
+      (length,) = struct.unpack('<Q', header[:8])
+      if struct.unpack('<I', header[8:])[0] != masked_crc32c(header[:8]):
+        return RecordIndex(records, (
+            CORRUPT_RECORD, f'length header of record {k} is damaged; the '
+            f'{size - pos} bytes from there on cannot be split into records'))
       end = pos + _HEADER + length + _FOOTER
       if end > size:
-        return count, True
-      count, pos = count + 1, end
-  return count, False
+        return RecordIndex(records, (TRUNCATED_FILE,
+                                     f'file ends inside record {k}'))
+      records.append((pos, length))
+      pos = end
+  return RecordIndex(records)
 
 
-def diagnose(path: str, index: int) -> Tuple[str, str]:
-  """(reason, detail) why record `index` of `path` cannot be labeled."""
+def scan_records(path: str) -> Tuple[int, bool]:
+  """(records whose header is intact, whether the scan stopped early)."""
+  index = index_records(path)
+  return len(index.records), index.end is not None
+
+
+def read_record(f, offset: int, length: int) -> Tuple[Optional[bytes], str]:
+  """(data, '') of the record at `offset` of open file `f`, or (None,
+  detail) when its data fails its checksum."""
+  f.seek(offset + _HEADER)
+  data = f.read(length)
+  (crc,) = struct.unpack('<I', f.read(_FOOTER))
+  if crc != masked_crc32c(data):
+    return None, f'data checksum mismatch (record at byte {offset})'
+  return data, ''
+
+
+def check_example(data: bytes) -> Optional[Tuple[str, str]]:
+  """(reason, detail) why a record's bytes cannot be labeled; None when
+  they hold a decodable image."""
   try:
-    raw = next(iter(tf.data.TFRecordDataset(path).skip(index).take(1)))
-  except StopIteration:
-    return TRUNCATED_FILE, 'record missing'
-  except tf.errors.DataLossError as e:
-    return CORRUPT_RECORD, e.message.splitlines()[0]
-  try:
-    example = tf.train.Example.FromString(raw.numpy())
+    example = tf.train.Example.FromString(data)
   except Exception as e:  # pylint: disable=broad-except
     return NOT_AN_EXAMPLE, str(e).splitlines()[0] if str(e) else type(e).__name__
   feature = example.features.feature.get('image/encoded')
@@ -77,39 +118,97 @@ def diagnose(path: str, index: int) -> Tuple[str, str]:
     message = str(getattr(e, 'message', e))
     # Drop TensorFlow's "{{function_node ...}} " op prefix.
     return UNDECODABLE, re.sub(r'\{\{.*?\}\}\s*', '', message).splitlines()[0]
-  return UNKNOWN, 'decodes here; dropped by the labeling pipeline'
+  return None
+
+
+def _diagnose(f, record: Tuple[int, int]
+              ) -> Tuple[Optional[bytes], Optional[Tuple[str, str]]]:
+  """(data, None) for a good record, else (None, (reason, detail))."""
+  data, detail = read_record(f, *record)
+  if data is None:
+    return None, (CORRUPT_RECORD, detail)
+  problem = check_example(data)
+  return (None, problem) if problem else (data, None)
+
+
+def diagnose(path: str, index: int) -> Tuple[str, str]:
+  """(reason, detail) why record `index` of `path` cannot be labeled;
+  (UNKNOWN, ...) for a record that reads and decodes here."""
+  scan = index_records(path)
+  if index >= len(scan.records):
+    return scan.end or (TRUNCATED_FILE, 'record missing')
+  with tf.io.gfile.GFile(path, 'rb') as f:
+    _, problem = _diagnose(f, scan.records[index])
+  return problem or (UNKNOWN, 'decodes here; dropped by the labeling pipeline')
+
+
+# A good record the stream dropped, and which `on_recover` could not label.
+_NOT_RECOVERED = (UNKNOWN, 'decodes here; dropped by the labeling pipeline '
+                  'and again when labeled on its own')
 
 
 class RecordTracker:
-  """Follows (file, record) positions of a stream in input order; reports
-  every record that never arrived through `on_skip(file_index, record_index,
-  reason, detail)`."""
+  """Follows (file, record) positions of a stream in input order.
+
+  Every record that never arrived is re-read: a bad one is reported through
+  `on_skip(file_index, record_index, reason, detail)`; good ones (those after
+  a record that failed its checksum) go, in order and before the stream's
+  next record, to `on_recover(file_index, [(record_index, data)...])`, which
+  labels them and returns the record indices it labeled. Without
+  `on_recover`, good records are reported as UNKNOWN.
+  """
 
   def __init__(self, files: List[str],
-               on_skip: Callable[[int, int, str, str], None]):
+               on_skip: Callable[[int, int, str, str], None],
+               on_recover: Optional[Callable[[int, List[Tuple[int, bytes]]],
+                                             Iterable[int]]] = None):
     self.files = files
     self.on_skip = on_skip
+    self.on_recover = on_recover
     self.file = 0
     self.next_record = 0
+    self._index: Optional[RecordIndex] = None  # Of file `self.file`.
+
+  def _file_index(self) -> RecordIndex:
+    if self._index is None:
+      self._index = index_records(self.files[self.file])
+    return self._index
+
+  def _fill_gap(self, stop: Optional[int]):
+    """Records [next_record, stop) of the current file (None: to its end)."""
+    if stop is not None and self.next_record >= stop:
+      return  # No gap: the file's headers are not read.
+    scan = self._file_index()
+    stop = len(scan.records) if stop is None else stop
+    good = []
+    with tf.io.gfile.GFile(self.files[self.file], 'rb') as f:
+      for k in range(self.next_record, min(stop, len(scan.records))):
+        data, problem = _diagnose(f, scan.records[k])
+        if problem:
+          self.on_skip(self.file, k, *problem)
+        else:
+          good.append((k, data))
+    labeled: Set[int] = set()
+    if good and self.on_recover is not None:
+      labeled = set(self.on_recover(self.file, good))
+    for k, _ in good:
+      if k not in labeled:
+        self.on_skip(self.file, k, *_NOT_RECOVERED)
 
   def _finish_file(self):
-    path = self.files[self.file]
-    count, truncated = scan_records(path)
-    for k in range(self.next_record, count):
-      self.on_skip(self.file, k, *diagnose(path, k))
-    if truncated:
-      self.on_skip(self.file, count, TRUNCATED_FILE,
-                   f'file ends inside record {count}')
+    self._fill_gap(None)
+    scan = self._file_index()
+    if scan.end is not None:
+      self.on_skip(self.file, len(scan.records), *scan.end)
     self.file += 1
     self.next_record = 0
+    self._index = None
 
   def seen(self, file_index: int, record_index: int):
-    """A record that arrived; reports those skipped before it."""
+    """A record that arrived; handles those dropped before it."""
     while self.file < file_index:
       self._finish_file()
-    path = self.files[file_index]
-    for k in range(self.next_record, record_index):
-      self.on_skip(file_index, k, *diagnose(path, k))
+    self._fill_gap(record_index)
     self.next_record = record_index + 1
 
   def finish(self, up_to: Optional[int] = None):

@@ -2,7 +2,7 @@
 takes, each image resized and padded as the exported model would, with its
 position (file, record) and what the pseudo record keeps of the input."""
 
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 import tensorflow as tf
 
@@ -19,25 +19,8 @@ def _fit_size(height, width, target):
   return scale, scaled
 
 
-def build_dataset(files: List[str], batch_size: int,
-                  target_size: Optional[List[int]],
-                  shards: Optional[List[int]] = None,
-                  pad_value: Sequence[int] = (0, 0, 0)) -> tf.data.Dataset:
-  """Decoded images resized to fit `target_size` (as the exported model
-  would) and padded, so any image sizes batch together; records in order.
-
-  The padding is `pad_value` (RGB): the exported model normalizes, then
-  pads with 0, i.e. with its normalization mean in pixel values; padding
-  with black instead would change what it sees near (and, through global
-  pooling, far from) the image's edge.
-
-  Each element's 'shard' is the output shard of its file (`shards[i]` for
-  `files[i]`, default 0): one pipeline streams over all of a worker's
-  shards, so decoding never stalls at a shard boundary. 'file' and
-  'record' are its position (index into `files`, record in that file);
-  records that fail to read or decode are left out.
-  """
-  shards = [0] * len(files) if shards is None else shards
+def _decoder(target_size: Optional[List[int]], pad_value: Sequence[int]):
+  """(serialized, shard, file index, record index) -> one element."""
   kept_spec = {k: tf.io.FixedLenFeature([], tf.string, default_value='')
                for k in _KEPT_FEATURES}
 
@@ -69,6 +52,39 @@ def build_dataset(files: List[str], batch_size: int,
             'filename': feats['image/filename'], 'shard': shard,
             'file': file_index, 'record': record_index}
 
+  return decode
+
+
+def _decoded_batches(ds: tf.data.Dataset, decode, batch_size: int,
+                     target_size) -> tf.data.Dataset:
+  ds = ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+  # A record that cannot be read or decoded is dropped here, not fatal;
+  # bad_inputs.RecordTracker finds it from the (file, record) positions.
+  ds = ds.ignore_errors()
+  return ds.batch(batch_size if target_size else 1)
+
+
+def build_dataset(files: List[str], batch_size: int,
+                  target_size: Optional[List[int]],
+                  shards: Optional[List[int]] = None,
+                  pad_value: Sequence[int] = (0, 0, 0)) -> tf.data.Dataset:
+  """Decoded images resized to fit `target_size` (as the exported model
+  would) and padded, so any image sizes batch together; records in order.
+
+  The padding is `pad_value` (RGB): the exported model normalizes, then
+  pads with 0, i.e. with its normalization mean in pixel values; padding
+  with black instead would change what it sees near (and, through global
+  pooling, far from) the image's edge.
+
+  Each element's 'shard' is the output shard of its file (`shards[i]` for
+  `files[i]`, default 0): one pipeline streams over all of a worker's
+  shards, so decoding never stalls at a shard boundary. 'file' and
+  'record' are its position (index into `files`, record in that file);
+  records that fail to read or decode are left out.
+  """
+  shards = [0] * len(files) if shards is None else shards
+  decode = _decoder(target_size, pad_value)
+
   # Batches never span two shards: an image's teacher outputs depend (in
   # the last bits) on the batch it is in, so a shard's bytes then depend on
   # its own files only, whichever worker or Beam bundle labels it. A
@@ -86,15 +102,26 @@ def build_dataset(files: List[str], batch_size: int,
         (files_t[start:end], shards_t[start:end], tf.range(start, end)))
     ds = ds.flat_map(lambda f, j, i: tf.data.TFRecordDataset(f).enumerate()
                      .map(lambda k, r: (r, j, i, k)))
-    ds = ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE,
-                deterministic=True)
-    # A record that cannot be read or decoded is dropped here, not fatal;
-    # bad_inputs.RecordTracker finds it from the (file, record) positions.
-    ds = ds.ignore_errors()
-    return ds.batch(batch_size if target_size else 1)
+    return _decoded_batches(ds, decode, batch_size, target_size)
 
   ds = tf.data.Dataset.from_tensor_slices(bounds).flat_map(shard_batches)
   return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def records_dataset(records: List[Tuple[int, bytes]], shard: int,
+                    file_index: int, batch_size: int,
+                    target_size: Optional[List[int]],
+                    pad_value: Sequence[int] = (0, 0, 0)) -> tf.data.Dataset:
+  """Records of one file read outside the stream ((record index, bytes):
+  those after a damaged record, which bad_inputs reads back), decoded and
+  batched as `build_dataset` does."""
+  ds = tf.data.Dataset.from_tensor_slices((
+      tf.constant([data for _, data in records], tf.string),
+      tf.fill([len(records)], tf.constant(shard, tf.int32)),
+      tf.fill([len(records)], tf.constant(file_index, tf.int64)),
+      tf.constant([k for k, _ in records], tf.int64)))
+  return _decoded_batches(ds, _decoder(target_size, pad_value), batch_size,
+                          target_size)
 
 
 # What the writer needs of each element besides the image.

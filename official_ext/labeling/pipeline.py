@@ -84,10 +84,29 @@ class LabelingConfig:
         self.target_precision, name=lambda field: f'--{field}')
 
 
+def _run_teacher(teacher, batch):
+  """(meta, outputs, teacher seconds) of one input batch."""
+  t0 = time.time()
+  outputs = teacher(input_pipeline.pad_batch(batch['image'],
+                                             teacher.batch_size))
+  seconds = time.time() - t0
+  return ({k: batch[k].numpy() for k in input_pipeline.META_KEYS}, outputs,
+          seconds)
+
+
 def label_shards(teacher, writer: pseudo_shards.PseudoShardWriter, config):
   """Streams the writer's shards through the teacher (see the module doc).
 
   Also the unit of work of a Beam run (`beam_pipeline`: one shard each)."""
+  def relabel(shard, file_index, records):
+    # Good records after a damaged one, read back by bad_inputs: the same
+    # decoding and teacher, from the writer's thread.
+    for batch in input_pipeline.records_dataset(
+        records, shard, file_index, config.batch_size, teacher.input_size,
+        teacher.pad_value):
+      yield _run_teacher(teacher, batch)
+
+  writer.relabel = relabel
   progress = None
   if config.show_progress:
     from tqdm import tqdm  # pylint: disable=g-import-not-at-top
@@ -112,11 +131,7 @@ def label_shards(teacher, writer: pseudo_shards.PseudoShardWriter, config):
     with futures.ThreadPoolExecutor(max_workers=1) as pool:
       try:
         for batch in dataset:
-          t0 = time.time()
-          outputs = teacher(input_pipeline.pad_batch(batch['image'],
-                                                     teacher.batch_size))
-          seconds = time.time() - t0
-          meta = {k: batch[k].numpy() for k in input_pipeline.META_KEYS}
+          meta, outputs, seconds = _run_teacher(teacher, batch)
           if len(pending) >= 2:
             finish_oldest()
           pending.append(pool.submit(writer.write_batch, meta, outputs,

@@ -5,7 +5,8 @@ order, turns each image's labels into a Model Garden TFExample, keeps the
 shard's statistics, and finishes each shard (`sharded_writer.Shard`: stats,
 then rename) once the stream has moved past it. Records the pipeline
 dropped are found by `bad_inputs.RecordTracker`, counted by reason, or, with
-`strict`, raised.
+`strict`, raised; good records the stream lost after a damaged one are
+labeled on their own (`relabel`) and written in their place.
 
 Traceability: `image/source_id` must be an integer for Model Garden's
 parsers; an input id that is not one is replaced by a stable number, and
@@ -15,7 +16,7 @@ the input had none) and its `image/filename` when the input has one.
 
 import os
 import time
-from typing import Dict, List, Optional
+from typing import Callable, Dict, Iterable, List, Optional
 
 from absl import logging
 import numpy as np
@@ -60,7 +61,13 @@ class PseudoShardWriter:
     # The stream's files, in order, and the output shard of each.
     self.files = [f for j in todo for f in plan[j]]
     self.file_shards = [j for j in todo for _ in plan[j]]
-    self.tracker = bad_inputs.RecordTracker(self.files, self.skip)
+    self.tracker = bad_inputs.RecordTracker(self.files, self.skip,
+                                            self._recover)
+    # (shard, file index, [(record index, bytes)]) -> (meta, outputs,
+    # teacher seconds) batches: the teacher on records read outside the
+    # stream. Set by whoever runs the teacher (pipeline.label_shards).
+    self.relabel: Optional[Callable[..., Iterable[tuple]]] = None
+    self.recovered = 0  # Records written through `relabel`.
 
   def skip(self, file_index: int, record_index: int, reason: str,
            detail: str):
@@ -125,13 +132,32 @@ class PseudoShardWriter:
     if self.shard is not None:
       self.shard.abandon()
 
+  def _recover(self, file_index: int, records) -> List[int]:
+    """Labels and writes good records the stream dropped; their indices."""
+    if self.relabel is None:
+      return []
+    labeled = []
+    for meta, outputs, seconds in self.relabel(
+        self.file_shards[file_index], file_index, records):
+      self._write(meta, outputs, seconds, track=False)
+      labeled.extend(int(k) for k in meta['record'])
+    self.recovered += len(labeled)
+    return labeled
+
   def write_batch(self, meta, outputs, teacher_seconds: float) -> int:
-    """Teacher outputs of one batch -> records; returns the image count."""
+    """Teacher outputs of one batch -> records; returns the image count
+    (with any good records written in place of dropped ones)."""
+    before = self.recovered
+    n = self._write(meta, outputs, teacher_seconds, track=True)
+    return n + self.recovered - before
+
+  def _write(self, meta, outputs, teacher_seconds: float, track: bool) -> int:
     n = len(meta['height'])
     batch = self.labeler.batch_labels(outputs, meta['scale'], meta['height'],
                                       meta['width'])
     for i, labels in enumerate(batch):
-      self.tracker.seen(int(meta['file'][i]), int(meta['record'][i]))
+      if track:
+        self.tracker.seen(int(meta['file'][i]), int(meta['record'][i]))
       self.advance_to(int(meta['shard'][i]))
       encoded = meta['encoded'][i]
       example = tfexample.make_example(
