@@ -53,8 +53,9 @@ setuptools.setup(
         f'official-ext-{name.replace("_", "-")}=official_ext.tools.{name}:run'
         for name in ('train', 'export_saved_model', 'pseudo_label',
                      'images_to_tfrecord', 'make_digits_dataset',
-                     'create_pascal_tfrecord', 'demo', 'benchmark', 'study',
-                     'compare_teachers', 'reshard_tfrecords')]},
+                     'make_shapes_dataset', 'create_pascal_tfrecord', 'demo',
+                     'benchmark', 'study', 'compare_teachers',
+                     'reshard_tfrecords')]},
     extras_require={'test': ['pytest==8.4.2', 'pytest-xdist==3.8.0',
                              'execnet==2.1.2']},
 )

@@ -7,7 +7,6 @@ digits 0..9) and a per-pixel mask (0 background, 1..10 digits). Splits are
 drawn from disjoint source digits, so no handwritten digit is in two splits.
 """
 
-import dataclasses
 import json
 import os
 from typing import Dict, List, Sequence
@@ -17,8 +16,7 @@ from PIL import Image
 import tensorflow as tf
 
 from official_ext.configs import common
-from official_ext.data import sharded_writer
-from official_ext.data import tfexample
+from official_ext.data import scenes
 
 SPLITS = ('train', 'unlabeled', 'val')
 # Labeled canvases of the train split's source digits that no model trains
@@ -32,12 +30,8 @@ CLASSIFICATION = {'unlabeled': 'classification',
 NUM_DIGIT_CLASSES = common.NUM_DIGIT_CLASSES
 
 
-@dataclasses.dataclass
-class Canvas:
-  image: np.ndarray       # uint8 [H, W, 3]
-  boxes: np.ndarray       # float32 [N, 4] normalized ymin, xmin, ymax, xmax
-  classes: np.ndarray     # int64 [N], 1..10
-  mask: np.ndarray        # uint8 [H, W], 0 background, 1..10 digits
+# Classes 1..10 are the digits 0..9; mask 0 is the background.
+Canvas = scenes.Scene
 
 
 # Canvas side in pixels (the digits are drawn 20-56 pixels tall).
@@ -122,74 +116,29 @@ def write_split(output_dir: str, split: str, num_images: int, seed: int,
   rng = np.random.RandomState(seed)
   canvases = [render_canvas(rng, images, targets, pool, size=size)
               for _ in range(num_images)]
-
-  def to_example(i):
-    c = canvases[i]
-    if not with_labels:
-      return tfexample.make_example(c.image, str(source_id(split, i))), None
-    return tfexample.make_example(
-        c.image, source_id=str(source_id(split, i)), boxes=c.boxes,
-        classes=c.classes, mask=c.mask), None
-
-  # Rewritten, not resumed: a rerun with another seed must not keep old data.
-  sharded_writer.write_shards(
-      list(range(num_images)), to_example, os.path.join(output_dir, split),
-      num_shards, show_progress=False, resume=False)
+  scenes.write_split(output_dir, split, canvases,
+                     lambda i: source_id(split, i), num_shards, with_labels)
   return canvases
 
 
 def digit_crops(canvas: Canvas, margin: float = 0.15):
-  """Each digit of a canvas as (square crop around its box with `margin` of
-  its side on each side, clipped to the canvas; class 0..9)."""
-  h, w = canvas.image.shape[:2]
-  for box, cls in zip(canvas.boxes, canvas.classes):
-    y0, x0, y1, x1 = box * [h, w, h, w]
-    half = max(y1 - y0, x1 - x0) * (0.5 + margin)
-    cy, cx = (y0 + y1) / 2, (x0 + x1) / 2
-    top, left = max(0, int(cy - half)), max(0, int(cx - half))
-    bottom, right = min(h, int(np.ceil(cy + half))), min(
-        w, int(np.ceil(cx + half)))
-    yield canvas.image[top:bottom, left:right], int(cls) - 1
+  """Each digit of a canvas as (square crop around its box, class 0..9)."""
+  return scenes.object_crops(canvas, margin)
 
 
 def write_classification_split(output_dir: str, split: str,
                                canvases: Sequence[Canvas],
                                num_shards: int = 2) -> int:
   """The canvases' digits as Model Garden classification TFExamples
-  (`image/encoded` PNG, `image/class/label` 0..9) in `split-*.tfrecord`;
-  returns how many."""
-  from official.vision.data import tf_example_builder  # pylint: disable=g-import-not-at-top
-  crops = [(f'{i}-{k}', crop, label) for i, c in enumerate(canvases)
-           for k, (crop, label) in enumerate(digit_crops(c))]
-
-  def to_example(item):
-    key, crop, label = item
-    builder = tf_example_builder.TfExampleBuilder()
-    builder.add_image_matrix_feature(crop, 'PNG', key.encode(), label=label)
-    return builder.example, None
-
-  sharded_writer.write_shards(crops, to_example,
-                              os.path.join(output_dir, split), num_shards,
-                              show_progress=False, resume=False)
-  return len(crops)
+  (`image/class/label` 0..9); returns how many."""
+  return scenes.write_classification_split(output_dir, split, canvases,
+                                           num_shards)
 
 
 def coco_annotations(canvases: Sequence[Canvas], split: str) -> dict:
   """COCO-format ground truth for pycocotools (boxes in pixels, xywh)."""
-  images, annotations = [], []
-  for i, c in enumerate(canvases):
-    h, w = c.image.shape[:2]
-    images.append({'id': source_id(split, i), 'height': h, 'width': w})
-    for box, cls in zip(c.boxes, c.classes):
-      y0, x0, y1, x1 = box * [h, w, h, w]
-      annotations.append({
-          'id': len(annotations) + 1, 'image_id': source_id(split, i),
-          'category_id': int(cls), 'bbox': [float(x0), float(y0),
-                                            float(x1 - x0), float(y1 - y0)],
-          'area': float((x1 - x0) * (y1 - y0)), 'iscrowd': 0})
-  categories = [{'id': k + 1, 'name': str(k)} for k in range(10)]
-  return {'images': images, 'annotations': annotations,
-          'categories': categories}
+  return scenes.coco_annotations(canvases, lambda i: source_id(split, i),
+                                 [str(k) for k in range(NUM_DIGIT_CLASSES)])
 
 
 def make_dataset(output_dir: str, seed: int = 0, num_train: int = 200,
