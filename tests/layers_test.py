@@ -19,7 +19,7 @@ LAYERS = {
     'self_training': 4,
     'tasks': 5,
     'registry_imports': 6,
-    'digits': 7, 'shapes': 7, 'study': 7, 'utils': 7, 'benchmarks': 7, 'testing': 7,
+    'digits': 7, 'shapes': 7, 'rounds': 7, 'study': 7, 'utils': 7, 'benchmarks': 7, 'testing': 7,
     'serving': 7,
     'tools': 8,
 }

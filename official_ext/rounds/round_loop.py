@@ -1,0 +1,182 @@
+"""The rounds of a run file: teacher -> pseudo labels -> student -> export.
+
+Round r (folder DIR/round_<r>/):
+  teacher         train.py train_and_eval of the teacher experiment (round 1,
+  teacher_export  unless the run file gives a saved_model); round r > 1 is
+                  taught by round r-1's student_export
+  pseudo_label    pseudo_label on data.unlabeled, with the calibration split
+                  when given (thresholds, quality report)
+  student         train.py train_and_eval of the student experiment on
+                  data.labeled + this round's pseudo labels; its last
+                  evaluation on data.validation is the round's result
+  student_export  export_saved_model
+Each stage is a child process a user could run by hand (the command is in
+DIR/stages/<stage>.json and DIR/commands.txt), run under a stage record
+(stage_records.py): skipped when done from the same inputs, resumed when
+killed, redone when its inputs changed.
+"""
+
+import dataclasses
+import json
+import os
+from typing import Dict, List, Optional
+
+from official_ext.data import sharded_writer
+from official_ext.digits import recipes
+from official_ext.rounds import run_config
+from official_ext.rounds import stage_records
+from official_ext.utils import loop
+from official_ext.utils import stages
+
+METRICS = {'detection': ('AP', 'AP50'), 'segmentation': ('mean_iou',)}
+
+
+@dataclasses.dataclass
+class Options:
+  output_dir: str
+  rounds: int
+  quick_steps: Optional[int] = None  # Every model trains this many steps.
+
+
+class Rounds:
+  """Runs a RunConfig's rounds through `runner`, recording every stage."""
+
+  def __init__(self, run: run_config.RunConfig, options: Options,
+               runner: stages.Runner):
+    self.run, self.options, self.runner = run, options, runner
+    self.root = options.output_dir
+    self.records = stage_records.StageRecords(self.root)
+    self.data_inputs = {
+        'labeled': stage_records.files_record(run.data.labeled),
+        'validation': stage_records.files_record(run.data.validation),
+        'annotation_file': stage_records.content_hash(
+            run.data.annotation_file)}
+
+  def _dir(self, r: int, name: str) -> str:
+    return os.path.join(self.root, f'round_{r}', name)
+
+  def _stage(self, r, name, tool, argv, inputs, outputs) -> dict:
+    stage = f'round_{r}/{name}'
+    log = self._dir(r, f'{name}.log')
+    os.makedirs(os.path.dirname(log), exist_ok=True)
+
+    def go(redo):
+      args = argv + (['--overwrite'] if redo and tool == 'pseudo_label'
+                     else [])
+      with open(os.path.join(self.root, 'commands.txt'), 'a') as f:
+        f.write(f'# {stage}\npython -m official_ext.tools.{tool} '
+                f'{" ".join(args)}\n')
+      return loop.run_tool(self.runner, stage, tool, args, log)
+
+    inputs = dict(inputs, command=[tool] + argv)
+    return self.records.run(stage, inputs, outputs, go)
+
+  def _train(self, r, name, model: run_config.ModelConfig, extra, inputs):
+    model_dir = self._dir(r, name)
+    overrides = (list(model.overrides) + list(self.run.runtime_overrides) +
+                 list(extra))
+    recipe = [run_config.recipe_file(model)] if model.recipe else []
+    argv = loop.train_args(model.experiment, recipe, model_dir,
+                           self.options.quick_steps, overrides)
+    inputs = dict(inputs, **self.data_inputs, recipe={
+        path: stage_records.content_hash(path) for path in recipe})
+    return self._stage(r, name, 'train', argv, inputs, [model_dir])
+
+  def _export(self, r, name, model: run_config.ModelConfig, model_dir):
+    export_dir = self._dir(r, name)
+    argv = loop.export_args(model.experiment, model_dir, export_dir)
+    inputs = {'checkpoint': stage_records.checkpoint_record(model_dir)}
+    self._stage(r, name, 'export_saved_model', argv, inputs, [export_dir])
+    return export_dir
+
+  def _data_overrides(self) -> List[str]:
+    items = [f'task.train_data.input_path={self.run.data.labeled}',
+             f'task.validation_data.input_path={self.run.data.validation}']
+    if self.run.task == 'detection':
+      items.append(f'task.annotation_file={self.run.data.annotation_file}')
+    return items
+
+  def _label(self, r, teacher_export: str) -> dict:
+    prefix = self._dir(r, 'pseudo/pseudo')
+    run, labeling = self.run, self.run.labeling
+    argv = [f'--teacher={teacher_export}', f'--task={run.task}',
+            f'--input_pattern={run.data.unlabeled}',
+            f'--output_prefix={prefix}',
+            f'--score_threshold={run_config.score_threshold(run)}',
+            f'--num_classes={run_config.num_classes(run)}',
+            f'--num_shards={labeling.num_shards}', '--no_progress',
+            f'--labeled_pattern={run.data.labeled}',
+            f'--class_thresholds={labeling.class_thresholds}',
+            f'--target_precision={labeling.target_precision}']
+    if run.data.calibration:
+      argv.append(f'--calibration_pattern={run.data.calibration}')
+    inputs = {'teacher': stage_records.export_record(teacher_export),
+              'unlabeled': stage_records.files_record(run.data.unlabeled),
+              'calibration': stage_records.files_record(run.data.calibration),
+              'labeled': self.data_inputs['labeled']}
+    self._stage(r, 'pseudo_label', 'pseudo_label', argv, inputs,
+                [os.path.dirname(prefix)])
+    with open(prefix + '_report.json') as f:
+      report = json.load(f)
+    report['pattern'] = sharded_writer.output_pattern(prefix,
+                                                      report['num_shards'])
+    return report
+
+  def run_round(self, r: int, teacher_export: Optional[str]) -> dict:
+    """Round r; `teacher_export` None: train the round-1 teacher."""
+    run, result = self.run, {'round': r}
+    if teacher_export is None:
+      self._train(r, 'teacher', run.teacher, self._data_overrides(), {})
+      teacher_export = self._export(r, 'teacher_export', run.teacher,
+                                    self._dir(r, 'teacher'))
+      result['teacher'] = loop.last_metrics(self._dir(r, 'teacher'),
+                                            METRICS[run.task])
+      result['teacher_model'] = model_summary(
+          run.teacher, run.runtime_overrides, self.options.quick_steps,
+          student=False)
+    result['teacher_export'] = teacher_export
+    report = self._label(r, teacher_export)
+    pseudo = [f"task.pseudo_data.input_path={report['pattern']}"]
+    self._train(r, 'student', run.student,
+                self._data_overrides() + pseudo,
+                {'pseudo': stage_records.files_record(report['pattern']),
+                 'teacher': stage_records.export_record(teacher_export)})
+    student_export = self._export(r, 'student_export', run.student,
+                                  self._dir(r, 'student'))
+    result['student'] = loop.last_metrics(self._dir(r, 'student'),
+                                          METRICS[run.task])
+    result['student_export'] = student_export
+    result['student_model'] = model_summary(
+        run.student, run.runtime_overrides, self.options.quick_steps,
+        student=True)
+    result['pseudo_labels'] = {k: report.get(k) for k in (
+        'images_labeled', 'images_skipped', 'score_threshold',
+        'boxes_per_image_mean', 'ignored_fraction', 'class_thresholds')
+                               if report.get(k) is not None}
+    result['pseudo_labels']['warnings'] = report.get('quality', {}).get(
+        'warnings', [])
+    return result
+
+  def run_all(self) -> List[dict]:
+    """Every round; round r > 1's teacher is round r-1's student export."""
+    results = []
+    teacher = self.run.teacher.saved_model or None
+    for r in range(1, self.options.rounds + 1):
+      result = self.run_round(r, teacher)
+      if 'teacher' not in result and results:
+        result['teacher'] = results[-1]['student']
+      results.append(result)
+      teacher = result['student_export']
+    return results
+
+
+def model_summary(model: run_config.ModelConfig, runtime: List[str],
+                  quick_steps: Optional[int], student: bool) -> Dict[str, int]:
+  """images_per_step (and how many labeled) and train_steps of a model."""
+  config = run_config.experiment_config(model, runtime)
+  if student:
+    labeled, total = recipes.student_batch(config)
+  else:
+    labeled = total = config.task.train_data.global_batch_size
+  return {'images_per_step': total, 'labeled_images_per_step': labeled,
+          'train_steps': quick_steps or config.trainer.train_steps}

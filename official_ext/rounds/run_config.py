@@ -1,0 +1,261 @@
+"""A run file: teacher -> pseudo labels -> student, for N rounds, as YAML.
+
+    task: detection                      # or segmentation
+    rounds: 2                            # round r > 1: round r-1's student teaches
+    data:                                # TFRecord globs (Model Garden's TFExamples)
+      labeled: DATA/train-*.tfrecord
+      validation: DATA/val-*.tfrecord
+      unlabeled: DATA/unlabeled-*.tfrecord
+      calibration: DATA/calibration-*.tfrecord  # optional: thresholds, quality
+      annotation_file: DATA/annotations_val.json # detection: COCO json of validation
+    teacher:                             # train one (round 1) ...
+      experiment: supervised_digits
+      recipe: supervised_digits_cpu.yaml
+      overrides: []                      # --params_override items
+      saved_model: ''                    # ... or use this export instead
+    student:
+      experiment: selftrain_digits
+      recipe: selftrain_digits_cpu.yaml
+      overrides: []
+    labeling:                            # pseudo_label's options
+      score_threshold: -1                # < 0: the student recipe's
+      class_thresholds: ''               # '', auto, or a JSON file
+      target_precision: 0.8
+      num_shards: 0
+    runtime_overrides: []                # every train.py, e.g. runtime.distribution_strategy=mirrored
+
+A recipe is a path (relative: from the run file's folder) or a packaged
+recipe's file name (configs/experiments/); data, saved_model and
+class_thresholds paths are used as given (relative: from the current
+directory, as every tool's flags).
+`load` checks the whole file before anything runs and raises `RunError`
+with one line naming the field.
+"""
+
+import dataclasses
+import os
+import typing
+from typing import List
+
+from official.core import exp_factory
+from official.modeling import hyperparams
+import tensorflow as tf
+
+from official_ext import registry_imports  # pylint: disable=unused-import
+from official_ext.configs import self_training as st_config
+from official_ext.data import record_files
+from official_ext.digits import recipes
+
+TASKS = ('detection', 'segmentation')
+
+
+class RunError(ValueError):
+  """A run file that cannot run; the message names the field."""
+
+
+@dataclasses.dataclass
+class ModelConfig(hyperparams.Config):
+  """A registered experiment, its recipe YAML and `--params_override` items."""
+  experiment: str = ''
+  recipe: str = ''
+  overrides: List[str] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass
+class TeacherConfig(ModelConfig):
+  """The round-1 teacher: trained from `experiment`, or `saved_model`."""
+  saved_model: str = ''
+
+
+@dataclasses.dataclass
+class DataConfig(hyperparams.Config):
+  labeled: str = ''
+  validation: str = ''
+  unlabeled: str = ''
+  calibration: str = ''
+  annotation_file: str = ''
+
+
+@dataclasses.dataclass
+class LabelingConfig(hyperparams.Config):
+  score_threshold: float = -1.0
+  class_thresholds: str = ''
+  target_precision: float = 0.8
+  num_shards: int = 0
+
+
+@dataclasses.dataclass
+class RunConfig(hyperparams.Config):
+  task: str = 'detection'
+  rounds: int = 1
+  data: DataConfig = dataclasses.field(default_factory=DataConfig)
+  teacher: TeacherConfig = dataclasses.field(default_factory=TeacherConfig)
+  student: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+  labeling: LabelingConfig = dataclasses.field(default_factory=LabelingConfig)
+  runtime_overrides: List[str] = dataclasses.field(default_factory=list)
+
+
+def load(path: str) -> RunConfig:
+  """The run file at `path`, its relative paths resolved, checked."""
+  try:
+    raw = hyperparams.read_yaml_to_params_dict(path).as_dict()
+  except Exception as e:  # pylint: disable=broad-except
+    raise RunError(f'{path}: not a readable YAML run file ({e})') from None
+  return from_dict(raw, os.path.dirname(os.path.abspath(path)))
+
+
+def from_dict(raw: dict, base_dir: str = '.') -> RunConfig:
+  _check_fields(raw, RunConfig, '')
+  run = RunConfig()
+  run.override(raw, is_strict=True)
+  _resolve(run, base_dir)
+  check(run)
+  return run
+
+
+def _check_fields(raw, cls, where: str):
+  """Unknown keys and wrongly typed values, at any depth."""
+  if not isinstance(raw, dict):
+    raise RunError(f'{where or "run file"}: expected a mapping, got {raw!r}')
+  hints = typing.get_type_hints(cls)
+  for key, value in raw.items():
+    path = f'{where}.{key}' if where else key
+    if key not in hints:
+      raise RunError(f'{path}: unknown field; the fields are '
+                     f'{sorted(hints)}')
+    want = hints[key]
+    if isinstance(want, type) and issubclass(want, hyperparams.Config):
+      _check_fields(value, want, path)
+    elif typing.get_origin(want) in (list, List):
+      if not isinstance(value, list) or not all(
+          isinstance(v, str) for v in value):
+        raise RunError(f'{path}: expected a list of strings, got {value!r}')
+    elif want is float:
+      if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise RunError(f'{path}: expected a number, got {value!r}')
+    elif not isinstance(value, want) or (want is int and
+                                         isinstance(value, bool)):
+      raise RunError(f'{path}: expected {want.__name__}, got {value!r}')
+
+
+def _resolve(run: RunConfig, base_dir: str):
+  """Recipes given as paths relative to the run file's folder."""
+  for model in (run.teacher, run.student):
+    if model.recipe and not os.path.isabs(model.recipe):
+      local = os.path.normpath(os.path.join(base_dir, model.recipe))
+      model.recipe = local if os.path.isfile(local) else model.recipe
+
+
+def recipe_file(model: ModelConfig) -> str:
+  """The model's recipe path (a packaged recipe when not a file)."""
+  if os.path.isfile(model.recipe):
+    return model.recipe
+  return recipes.recipe_path(model.recipe)
+
+
+def experiment_config(model: ModelConfig, extra: List[str] = ()):
+  """The model's experiment with its recipe, overrides and `extra`."""
+  config = exp_factory.get_exp_config(model.experiment)
+  if model.recipe:
+    config = hyperparams.override_params_dict(config, recipe_file(model),
+                                              is_strict=True)
+  items = list(model.overrides) + list(extra)
+  if items:
+    config = hyperparams.override_params_dict(config, ','.join(items),
+                                              is_strict=True)
+  return config
+
+
+def _check_model(model: ModelConfig, where: str, extra: List[str]):
+  try:
+    exp_factory.get_exp_config(model.experiment)
+  except (LookupError, KeyError):
+    raise RunError(f'{where}.experiment: {model.experiment!r} is not a '
+                   'registered experiment') from None
+  if model.recipe:
+    try:
+      recipe_file(model)
+    except FileNotFoundError:
+      raise RunError(f'{where}.recipe: no file {model.recipe!r} nor a '
+                     'packaged recipe of that name') from None
+  try:
+    return experiment_config(model, extra)
+  except (KeyError, ValueError, TypeError, AttributeError) as e:
+    message = str(e).strip('"').splitlines()[0]
+    raise RunError(f'{where}.overrides or runtime_overrides: {message}'
+                   ) from None
+
+
+def _check_pattern(pattern: str, field: str):
+  try:
+    record_files.match(pattern, field)
+  except FileNotFoundError as e:
+    raise RunError(str(e)) from None
+
+
+def check(run: RunConfig):
+  """Everything that can be checked before anything runs."""
+  if run.task not in TASKS:
+    raise RunError(f'task: {run.task!r} is not one of {list(TASKS)}')
+  if run.rounds < 1:
+    raise RunError(f'rounds: {run.rounds}: at least 1')
+  for field in ('labeled', 'validation', 'unlabeled'):
+    if not getattr(run.data, field):
+      raise RunError(f'data.{field}: set a TFRecord glob')
+    _check_pattern(getattr(run.data, field), f'data.{field}')
+  if run.data.calibration:
+    _check_pattern(run.data.calibration, 'data.calibration')
+  if run.task == 'detection':
+    if not run.data.annotation_file:
+      raise RunError('data.annotation_file: detection needs the COCO json '
+                     'of data.validation (pycocotools AP)')
+    if not tf.io.gfile.exists(run.data.annotation_file):
+      raise RunError(f'data.annotation_file: no file '
+                     f'{run.data.annotation_file}')
+  teacher = run.teacher
+  if teacher.saved_model:
+    if teacher.experiment or teacher.recipe or teacher.overrides:
+      raise RunError('teacher: a saved_model or an experiment to train, '
+                     'not both')
+    if not any(tf.io.gfile.exists(os.path.join(teacher.saved_model, *sub,
+                                               'saved_model.pb'))
+               for sub in ((), ('saved_model',))):
+      raise RunError(f'teacher.saved_model: no SavedModel at '
+                     f'{teacher.saved_model}')
+  else:
+    teacher_config = _check_model(teacher, 'teacher', run.runtime_overrides)
+  student_config = _check_model(run.student, 'student', run.runtime_overrides)
+  if not hasattr(student_config.task, 'self_training'):
+    raise RunError(f'student.experiment: {run.student.experiment!r} is not a '
+                   'self-training experiment (no task.self_training)')
+  if not teacher.saved_model and (teacher_config.task.model.num_classes !=
+                                  student_config.task.model.num_classes):
+    raise RunError(
+        'teacher, student: task.model.num_classes differ '
+        f'({teacher_config.task.model.num_classes} vs '
+        f'{student_config.task.model.num_classes}); set both in overrides')
+  labeling = run.labeling
+  if labeling.score_threshold > 1.0:
+    raise RunError(f'labeling.score_threshold: {labeling.score_threshold} '
+                   'is over 1 (< 0: the student recipe\'s)')
+  if labeling.num_shards < 0:
+    raise RunError(f'labeling.num_shards: {labeling.num_shards} < 0')
+  try:
+    st_config.check_threshold_options(
+        labeling.class_thresholds, run.data.calibration,
+        labeling.target_precision,
+        name=lambda f: ('data.calibration' if f == 'calibration_pattern'
+                        else f'labeling.{f}'))
+  except ValueError as e:
+    raise RunError(str(e)) from None
+
+
+def score_threshold(run: RunConfig) -> float:
+  """The labeling threshold: the run file's, or the student recipe's."""
+  if run.labeling.score_threshold >= 0:
+    return run.labeling.score_threshold
+  return experiment_config(run.student).task.self_training.score_threshold
+
+
+def num_classes(run: RunConfig) -> int:
+  return experiment_config(run.student).task.model.num_classes

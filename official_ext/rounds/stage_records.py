@@ -1,0 +1,117 @@
+"""What made each stage's output, so a rerun skips, resumes or redoes it.
+
+Before a stage runs, `DIR/stages/<stage>.json` records its inputs (the
+command, and fingerprints of what it reads: data files with sizes, config
+files' contents, the teacher export's fingerprint, the checkpoint it
+exports) with `state: started`; after it succeeds, `state: done`. A rerun:
+
+- done, same inputs, outputs present: skipped;
+- started, same inputs (a killed run): run again on its outputs, which every
+  stage resumes (train.py from the last checkpoint, pseudo_label from its
+  finished shards, export from scratch);
+- other inputs: its outputs are removed and it runs again, with a line
+  naming what changed; the stages after it see new inputs in turn.
+"""
+
+import hashlib
+import json
+import os
+from typing import Callable, Dict, List, Optional
+
+import tensorflow as tf
+
+from official_ext.data import record_files
+from official_ext.labeling import provenance
+
+DONE, STARTED = 'done', 'started'
+
+
+def files_record(pattern: str) -> List[list]:
+  """[path, size] of each record file of a glob (record_files' rule)."""
+  if not pattern:
+    return []
+  return [[f, tf.io.gfile.stat(f).length] for f in record_files.match(pattern)]
+
+
+def content_hash(path: str) -> str:
+  """sha256 of a file's bytes ('' when it does not exist)."""
+  if not path or not tf.io.gfile.exists(path):
+    return ''
+  with tf.io.gfile.GFile(path, 'rb') as f:
+    return hashlib.sha256(f.read()).hexdigest()
+
+
+def checkpoint_record(model_dir: str) -> str:
+  """The model_dir's latest checkpoint: its name and a hash of its index
+  (which holds a checksum of every tensor), so a retrained model differs."""
+  path = tf.train.latest_checkpoint(model_dir)
+  if not path:
+    return ''
+  return f'{os.path.basename(path)}:{content_hash(path + ".index")[:16]}'
+
+
+def export_record(export_dir: str) -> str:
+  """The fingerprint of a teacher export: an export folder (with
+  saved_model/ inside) or the SavedModel itself."""
+  inner = os.path.join(export_dir, 'saved_model')
+  if tf.io.gfile.exists(os.path.join(inner, 'saved_model.pb')):
+    export_dir = inner
+  return provenance.teacher_fingerprint(export_dir)
+
+
+class StageRecords:
+  """Runs stages under `root/stages/` records (see the module doc)."""
+
+  def __init__(self, root: str, log: Callable[[str], None] = print):
+    self.dir = os.path.join(root, 'stages')
+    self.log = log
+    tf.io.gfile.makedirs(self.dir)
+
+  def path(self, stage: str) -> str:
+    return os.path.join(self.dir, stage.replace('/', '.') + '.json')
+
+  def read(self, stage: str) -> Optional[dict]:
+    try:
+      with tf.io.gfile.GFile(self.path(stage)) as f:
+        return json.load(f)
+    except (tf.errors.NotFoundError, ValueError):
+      return None
+
+  def _write(self, stage: str, record: dict):
+    tmp = self.path(stage) + '.tmp'
+    with tf.io.gfile.GFile(tmp, 'w') as f:
+      json.dump(record, f, indent=2)
+    tf.io.gfile.rename(tmp, self.path(stage), overwrite=True)
+
+  def run(self, stage: str, inputs: Dict[str, object], outputs: List[str],
+          fn: Callable[[bool], float]) -> dict:
+    """Runs `fn(redo)` unless done with these inputs; returns the record
+    ({'state', 'inputs', 'seconds', 'skipped'}). `redo` is True when
+    earlier outputs were removed because the inputs changed."""
+    inputs = json.loads(json.dumps(inputs))  # As stored (lists, not tuples).
+    earlier = self.read(stage)
+    present = all(tf.io.gfile.exists(p) for p in outputs)
+    if earlier and earlier['inputs'] == inputs and (
+        earlier['state'] == DONE and present):
+      self.log(f'[{stage}] done earlier from the same inputs: skipped')
+      return dict(earlier, skipped=True)
+    redo = False
+    if earlier and earlier['inputs'] != inputs:
+      changed = sorted(k for k in set(inputs) | set(earlier['inputs'])
+                       if inputs.get(k) != earlier['inputs'].get(k))
+      self.log(f'[{stage}] its inputs changed ({", ".join(changed)}): '
+               'removing its earlier outputs and running it again')
+      for path in outputs:
+        if tf.io.gfile.isdir(path):
+          tf.io.gfile.rmtree(path)
+        elif tf.io.gfile.exists(path):
+          tf.io.gfile.remove(path)
+      redo = True
+    elif earlier and earlier['state'] == STARTED:
+      self.log(f'[{stage}] an earlier run stopped in this stage: resuming')
+    self._write(stage, {'state': STARTED, 'inputs': inputs})
+    seconds = fn(redo)
+    record = {'state': DONE, 'inputs': inputs, 'seconds': seconds}
+    self._write(stage, record)
+    return dict(record, skipped=False)
+

@@ -1,0 +1,118 @@
+"""The run file of the self_train tool: every bad field fails with one line
+naming it, before anything runs; the packaged run files load."""
+
+import os
+
+import pytest
+import yaml
+
+from official_ext.digits import canvases
+from official_ext.rounds import run_config
+
+from conftest import REPO
+
+
+@pytest.fixture(scope='module')
+def data(tmp_path_factory):
+  out = str(tmp_path_factory.mktemp('digits'))
+  return canvases.make_dataset(out, seed=0, num_train=4, num_unlabeled=4,
+                               num_val=4, num_shards=1, num_calibration=4)
+
+
+def _run(data, **changes):
+  raw = {
+      'task': 'segmentation',
+      'data': {'labeled': data['train'], 'validation': data['val'],
+               'unlabeled': data['unlabeled'],
+               'calibration': data['calibration']},
+      'teacher': {'experiment': 'supervised_digits_seg',
+                  'recipe': 'supervised_digits_seg_cpu.yaml'},
+      'student': {'experiment': 'selftrain_digits_seg',
+                  'recipe': 'selftrain_digits_seg_cpu.yaml'}}
+  for path, value in changes.items():
+    node = raw
+    keys = path.split('__')
+    for key in keys[:-1]:
+      node = node.setdefault(key, {})
+    if value is None:
+      node.pop(keys[-1], None)
+    else:
+      node[keys[-1]] = value
+  return raw
+
+
+def test_a_good_file_loads_with_the_recipes_values(data, tmp_path):
+  path = tmp_path / 'run.yaml'
+  path.write_text(yaml.safe_dump(_run(data, rounds=2)))
+  run = run_config.load(str(path))
+  assert run.rounds == 2 and run.task == 'segmentation'
+  # The recipe's threshold and class count, read through its YAML.
+  assert run_config.score_threshold(run) == 0.5
+  assert run_config.num_classes(run) == 11
+  assert os.path.isfile(run_config.recipe_file(run.student))
+
+
+@pytest.mark.parametrize('changes,words', [
+    (dict(tsk='detection'), ['tsk: unknown field']),
+    (dict(data__labled='x'), ['data.labled: unknown field']),
+    (dict(rounds='two'), ['rounds: expected int', "'two'"]),
+    (dict(rounds=0), ['rounds: 0']),
+    (dict(task='classification'), ['task:', 'classification']),
+    (dict(data__labeled=None), ['data.labeled: set']),
+    (dict(data__unlabeled='/no/such/*.tfrecord'),
+     ['data.unlabeled=', 'matches no file']),
+    (dict(teacher__experiment='no_such'),
+     ['teacher.experiment', 'no_such', 'not a registered']),
+    (dict(student__recipe='no_such.yaml'), ['student.recipe', 'no_such.yaml']),
+    (dict(student__overrides=['task.no_such_field=1']),
+     ['student.overrides', 'no_such_field']),
+    (dict(student__overrides='task.seed=1'),
+     ['student.overrides: expected a list of strings']),
+    (dict(student__experiment='supervised_digits_seg',
+          student__recipe='supervised_digits_seg_cpu.yaml'),
+     ['student.experiment', 'not a self-training experiment']),
+    (dict(teacher__overrides=['task.model.num_classes=9']),
+     ['num_classes differ', '9 vs 11']),
+    (dict(teacher__saved_model='/no/such/export'),
+     ['teacher: a saved_model or an experiment']),
+    (dict(teacher__experiment=None, teacher__recipe=None,
+          teacher__saved_model='/no/such/export'),
+     ['teacher.saved_model: no SavedModel at /no/such/export']),
+    (dict(labeling__score_threshold=1.5), ['labeling.score_threshold: 1.5']),
+    (dict(labeling__class_thresholds='auto', data__calibration=None),
+     ['labeling.class_thresholds=auto needs data.calibration']),
+    (dict(labeling__target_precision=0), ['labeling.target_precision=0']),
+    (dict(task='detection'), ['data.annotation_file: detection needs']),
+    (dict(runtime_overrides=['runtime.no_such=1']),
+     ['overrides or runtime_overrides', 'no_such']),
+])
+def test_bad_fields_fail_with_one_line_naming_them(data, changes, words):
+  with pytest.raises(run_config.RunError) as e:
+    run_config.from_dict(_run(data, **changes))
+  message = str(e.value)
+  assert '\n' not in message
+  for word in words:
+    assert word in message, message
+
+
+def test_relative_recipes_are_from_the_run_file(data, tmp_path):
+  recipe = tmp_path / 'mine.yaml'
+  recipe.write_text('trainer:\n  train_steps: 7\n')
+  path = tmp_path / 'run.yaml'
+  path.write_text(yaml.safe_dump(_run(data, student__recipe='mine.yaml')))
+  run = run_config.load(str(path))
+  assert run.student.recipe == str(recipe)
+  assert run_config.experiment_config(run.student).trainer.train_steps == 7
+
+
+@pytest.mark.parametrize('name', ['digits_detection.yaml',
+                                  'digits_segmentation.yaml',
+                                  'coco_spinenet49.yaml'])
+def test_packaged_run_files_name_registered_experiments(name):
+  raw = yaml.safe_load(open(os.path.join(REPO, 'configs/runs', name)))
+  run_config._check_fields(raw, run_config.RunConfig, '')  # pylint: disable=protected-access
+  for role in ('teacher', 'student'):
+    model = run_config.ModelConfig(**raw[role])
+    config = run_config.experiment_config(model, raw.get('runtime_overrides',
+                                                         []))
+    assert config.task.model.num_classes > 1
