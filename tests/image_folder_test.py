@@ -3,6 +3,9 @@
 import io
 import json
 import os
+import subprocess
+import sys
+from unittest import mock
 
 import numpy as np
 from PIL import Image
@@ -11,8 +14,10 @@ import tensorflow as tf
 
 from official.vision.dataloaders import tf_example_decoder
 from official_ext.data import image_folder
+from official_ext.data import sharded_writer
 from official_ext.labeling import pipeline
 
+from conftest import REPO
 from conftest import run_tool
 
 
@@ -95,6 +100,40 @@ def test_folder_to_tfrecords(folder, tmp_path):
   assert [os.path.getmtime(s) for s in shards] == mtimes
   assert again['images_written'] == 6
   assert again['skipped_reasons'] == report['skipped_reasons']
+
+
+def test_a_rerun_over_other_images_is_refused_not_mixed(folder, tmp_path):
+  """The stale-shard rule of pseudo_label, for images_to_tfrecord too."""
+  prefix = str(tmp_path / 'out' / 'unlabeled')
+  image_folder.convert(os.path.join(folder['root'], 'a'), prefix,
+                       num_shards=1, show_progress=False)
+  stats = sharded_writer.read_stats(prefix + '-00000-of-00001.tfrecord')
+  assert stats['made_from']['images'] == [['b/gray.png', os.path.getsize(
+      os.path.join(folder['root'], 'a/b/gray.png'))], ['rgb.png', mock.ANY]]
+  # Other images into the same prefix: one line, nothing written.
+  other = os.path.join(folder['root'], '*.jpg')
+  proc = subprocess.run(
+      [sys.executable, 'tools/images_to_tfrecord.py', f'--input={other}',
+       f'--output_prefix={prefix}', '--num_shards=1', '--no_progress'],
+      cwd=REPO, capture_output=True, text=True, timeout=300)
+  assert proc.returncode != 0
+  last = proc.stderr.strip().splitlines()[-1]
+  assert 'unlabeled-00000-of-00001.tfrecord was made from other inputs' in (
+      last) and 'changed: images' in last and '--overwrite' in last
+  assert 'Traceback' not in proc.stderr
+  # Another shard count into the same prefix is refused too.
+  with pytest.raises(sharded_writer.StaleOutputError,
+                     match='another shard count'):
+    image_folder.convert(os.path.join(folder['root'], 'a'), prefix,
+                         num_shards=2, show_progress=False)
+  # --overwrite: only the new images remain.
+  report = json.loads(run_tool(
+      ['tools/images_to_tfrecord.py', f'--input={other}',
+       f'--output_prefix={prefix}', '--num_shards=1', '--no_progress',
+       '--overwrite']).stdout)
+  assert report['images_written'] == 2  # photo.jpg, cmyk.jpg
+  assert sorted(_decode_all(prefix + '-*.tfrecord')) == ['cmyk.jpg',
+                                                         'photo.jpg']
 
 
 def test_ids_are_stable_and_globs_work(folder, tmp_path):

@@ -81,17 +81,40 @@ def to_example(path: str, root: str):
   return example, None
 
 
+def made_from(paths: List[str], root: str) -> dict:
+  """What makes a shard: its images (relative to the input root) and their
+  sizes, so a rerun over other images never keeps it."""
+  return {'images': [[os.path.relpath(p, root), tf.io.gfile.stat(p).length]
+                     for p in paths]}
+
+
+def remove_outputs(output_prefix: str):
+  """--overwrite: every shard under the prefix (any count), finished or not,
+  with its stats."""
+  for path in tf.io.gfile.glob(f'{output_prefix}-*-of-*.tfrecord*'):
+    tf.io.gfile.remove(path)
+
+
 def convert(inputs: str, output_prefix: str, num_shards: int = 0,
-            threads: int = 8, show_progress: bool = True) -> dict:
-  """Writes `{output_prefix}-{j:05d}-of-{N:05d}.tfrecord`; returns a report."""
+            threads: int = 8, show_progress: bool = True,
+            overwrite: bool = False) -> dict:
+  """Writes `{output_prefix}-{j:05d}-of-{N:05d}.tfrecord`; returns a report.
+
+  A rerun keeps finished shards made from the same images (resume) and
+  raises sharded_writer.StaleOutputError for one made from other images or
+  another shard count, unless `overwrite` removes them first.
+  """
   root, paths = list_images(inputs)
   num_shards = num_shards or max(1, -(-len(paths) // IMAGES_PER_SHARD))
   if num_shards > len(paths):
     raise ValueError(f'--num_shards={num_shards} but only {len(paths)} '
                      'images.')
+  if overwrite:
+    remove_outputs(output_prefix)
   report = sharded_writer.write_shards(
       paths, lambda p: to_example(p, root), output_prefix, num_shards,
-      threads=threads, show_progress=show_progress)
+      threads=threads, show_progress=show_progress,
+      made_from=lambda mine: made_from(mine, root))
   return {'images_found': report.pop('inputs_found'),
           'images_written': report.pop('examples_written'),
           'images_skipped': report.pop('inputs_skipped'), **report}

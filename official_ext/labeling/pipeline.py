@@ -27,6 +27,7 @@ from absl import logging
 import tensorflow as tf
 
 from official_ext.configs import self_training as st_config
+from official_ext.data import sharded_writer
 from official_ext.labeling import input_pipeline
 from official_ext.labeling import labelers
 from official_ext.labeling import labeling_report
@@ -194,14 +195,8 @@ def prepare_output(config: LabelingConfig, shards: List[List[str]],
   if config.overwrite:
     provenance.remove_outputs(prefix, mine, len(shards),
                               everything=config.worker_index == 0)
-  others = provenance.other_shard_counts(prefix, len(shards))
-  if others:
-    raise provenance.StaleOutputError(
-        f'{others[0]} ({len(others)} files) under --output_prefix={prefix} '
-        f'has another shard count than this run\'s {len(shards)}; readers '
-        'of the prefix would mix them. Rerun with --overwrite to remove '
-        'them, or give a new --output_prefix.')
-  provenance.check_finished(prefix, mine, len(shards), expected)
+  sharded_writer.check_shard_count(prefix, len(shards))
+  sharded_writer.check_finished(prefix, mine, len(shards), expected)
   return mine, shard_plan.unfinished(prefix, mine, len(shards))
 
 

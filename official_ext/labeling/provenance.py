@@ -54,44 +54,6 @@ def made_from(task: str, teacher: str, files: List[str], num_shards: int,
           'tool_version': tool_version()}
 
 
-def what_changed(recorded: Optional[dict], now: dict) -> List[str]:
-  """The fields of `now` that `recorded` does not match (all of them for a
-  shard written before shards recorded what made them)."""
-  if not recorded:
-    return ['made_from (written by an earlier version that did not record '
-            'it)']
-  return [k for k in now if recorded.get(k) != now[k]]
-
-
-class StaleOutputError(ValueError):
-  """A finished shard under the output prefix was made from other inputs."""
-
-
-def check_finished(prefix: str, shards: List[int], num_shards: int,
-                   expected: Dict[int, dict]):
-  """Raises StaleOutputError for the first finished shard of `shards` whose
-  record differs from `expected[j]`."""
-  for j in shards:
-    path = sharded_writer.shard_path(prefix, j, num_shards)
-    if not sharded_writer.is_complete(path):
-      continue
-    recorded = sharded_writer.read_stats(path).get('made_from')
-    changed = what_changed(recorded, expected[j])
-    if changed:
-      raise StaleOutputError(
-          f'{path} was made from other inputs than this run\'s (changed: '
-          f'{", ".join(changed)}); it would be reused as if it were new. '
-          'Rerun with --overwrite to label again, or give a new '
-          '--output_prefix.')
-
-
-def other_shard_counts(prefix: str, num_shards: int) -> List[str]:
-  """Finished shards under `prefix` made with another shard count."""
-  mine = f'-of-{num_shards:05d}.tfrecord'
-  return [p for p in tf.io.gfile.glob(sharded_writer.output_pattern(prefix))
-          if not p.endswith(mine)]
-
-
 def remove_outputs(prefix: str, shards: List[int], num_shards: int,
                    everything: bool):
   """--overwrite: this worker's shards (finished, stats, temporary), and
