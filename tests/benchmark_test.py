@@ -32,5 +32,16 @@ def test_benchmark_prints_json(digits_teacher, digits_data, tmp_path):
   assert result['images'] == 16
   assert result['raw_inference_images_per_second'] > 0
   assert result['pseudo_label_images_per_second'] > 0
+  # The labeler's own ceiling, with a teacher that costs nothing: every
+  # image labeled in each run, and the 2-over-1-CPU scaling of whole runs.
+  assert len(result['labeler_only_runs']) == 1
+  assert result['labeler_only_img_per_s'] > 0
+  assert result['labeler_only_vs_raw_inference'] == (
+      result['labeler_only_img_per_s'] /
+      result['raw_inference_images_per_second'])
+  assert result['labeler_only_core_scaling'] == (
+      result['labeler_only_2cpu_img_per_s'] /
+      result['labeler_only_1cpu_img_per_s'])
+  assert 'labeler_only_core_scaling (2 over 1 CPU)' in proc.stdout
   size = common.DIGITS_IMAGE_SIZE
   assert result['image_size'] == f'{size}x{size}'
