@@ -105,7 +105,8 @@ def test_a_damaged_length_header_ends_the_scan(tmp_path):
   assert len(index.records) == 1
   reason, detail = index.end
   assert reason == bad_inputs.CORRUPT_RECORD
-  assert f'record 1 is damaged; the {size - second} bytes' in detail
+  assert (f'record 1 (byte {second}) is damaged; the {size - second} bytes'
+          in detail)
   skips = []
   tracker = bad_inputs.RecordTracker(
       [path], lambda f, k, reason, _: skips.append((f, k, reason)))

@@ -71,8 +71,9 @@ def index_records(path: str) -> RecordIndex:
       (length,) = struct.unpack('<Q', header[:8])
       if struct.unpack('<I', header[8:])[0] != masked_crc32c(header[:8]):
         return RecordIndex(records, (
-            CORRUPT_RECORD, f'length header of record {k} is damaged; the '
-            f'{size - pos} bytes from there on cannot be split into records'))
+            CORRUPT_RECORD, f'length header of record {k} (byte {pos}) is '
+            f'damaged; the {size - pos} bytes from there on cannot be split '
+            'into records'))
       end = pos + _HEADER + length + _FOOTER
       if end > size:
         return RecordIndex(records, (TRUNCATED_FILE,
