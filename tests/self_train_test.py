@@ -151,3 +151,43 @@ def test_killed_inside_a_stage_the_rerun_finishes(two_rounds, tmp_path):
     result = json.load(f)['rounds'][0]
   assert result['teacher_export'] == export and 'teacher' not in result
   assert 0.0 <= result['student']['mean_iou'] <= 1.0
+
+
+def test_two_workers_label_their_slices_and_worker_0_trains(two_rounds,
+                                                            tmp_path):
+  export = os.path.join(two_rounds['out'], 'round_1', 'teacher_export')
+  raw = yaml.safe_load(open(two_rounds['run_file']))
+  raw.update(teacher={'saved_model': export}, rounds=1,
+             labeling={'num_shards': 2})
+  run_file = tmp_path / 'workers.yaml'
+  run_file.write_text(yaml.safe_dump(raw))
+  out = str(tmp_path / 'out')
+  args = [sys.executable, '-m', 'official_ext.tools.self_train',
+          f'--config={run_file}', f'--output_dir={out}', '--quick',
+          '--num_workers=2']
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2')
+  # Worker 1 first: it labels shard 1 and waits for worker 0's student.
+  one = subprocess.Popen(args + ['--worker_index=1'], cwd=REPO, env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+  zero = subprocess.run(args + ['--worker_index=0'], cwd=REPO, env=env,
+                        capture_output=True, text=True, timeout=900)
+  assert zero.returncode == 0, zero.stderr[-3000:]
+  stdout, stderr = one.communicate(timeout=300)
+  assert one.returncode == 0, stderr[-3000:]
+  assert 'worker 1: labeled its slice' in stdout
+  stages_dir = os.path.join(out, 'stages')
+  assert sorted(os.listdir(stages_dir)) == [
+      'round_1.pseudo_label.worker_0.json', 'round_1.pseudo_label.worker_1.json',
+      'round_1.student.json', 'round_1.student_export.json']
+  # Each worker labeled its own shard; the student read both.
+  for worker in (0, 1):
+    record = json.load(open(os.path.join(
+        stages_dir, f'round_1.pseudo_label.worker_{worker}.json')))
+    assert f'--worker_index={worker}' in record['inputs']['command']
+  shards = json.load(open(os.path.join(stages_dir, 'round_1.student.json')))[
+      'inputs']['pseudo']
+  assert [os.path.basename(p) for p, _ in shards] == [
+      'pseudo-00000-of-00002.tfrecord', 'pseudo-00001-of-00002.tfrecord']
+  result = json.load(open(os.path.join(out, 'results.json')))['rounds'][0]
+  assert result['pseudo_labels']['images_labeled'] == 16

@@ -14,11 +14,19 @@ Each stage is a child process a user could run by hand (the command is in
 DIR/stages/<stage>.json and DIR/commands.txt), run under a stage record
 (stage_records.py): skipped when done from the same inputs, resumed when
 killed, redone when its inputs changed.
+
+K workers (K machines sharing DIR, e.g. a bucket mounted on each, or K
+processes on one): worker 0 trains and exports; every worker labels its
+slice of the unlabeled shards (pseudo_label --num_workers/--worker_index)
+as soon as the round's teacher export is done; worker 0 trains the student
+once every shard is finished, and the others wait for its export to label
+the next round.
 """
 
 import dataclasses
 import json
 import os
+import time
 from typing import Dict, List, Optional
 
 from official_ext.data import sharded_writer
@@ -36,6 +44,9 @@ class Options:
   output_dir: str
   rounds: int
   quick_steps: Optional[int] = None  # Every model trains this many steps.
+  num_workers: int = 1
+  worker_index: int = 0
+  poll_seconds: float = 5.0  # Between checks while waiting on a worker.
 
 
 class Rounds:
@@ -96,9 +107,24 @@ class Rounds:
       items.append(f'task.annotation_file={self.run.data.annotation_file}')
     return items
 
+  def _wait(self, what: str, ready):
+    """Polls `ready()` until true, saying what it waits for once a minute."""
+    start = last = time.time()
+    while not ready():
+      if time.time() - last >= 60:
+        print(f'[worker {self.options.worker_index}] waiting for {what} '
+              f'({time.time() - start:.0f} s)', flush=True)
+        last = time.time()
+      time.sleep(self.options.poll_seconds)
+
+  def _wait_for_stage(self, stage: str):
+    self._wait(stage, lambda: (self.records.read(stage) or {}).get(
+        'state') == stage_records.DONE)
+
   def _label(self, r, teacher_export: str) -> dict:
     prefix = self._dir(r, 'pseudo/pseudo')
     run, labeling = self.run, self.run.labeling
+    workers = self.options.num_workers
     argv = [f'--teacher={teacher_export}', f'--task={run.task}',
             f'--input_pattern={run.data.unlabeled}',
             f'--output_prefix={prefix}',
@@ -110,20 +136,40 @@ class Rounds:
             f'--target_precision={labeling.target_precision}']
     if run.data.calibration:
       argv.append(f'--calibration_pattern={run.data.calibration}')
+    stage, outputs = 'pseudo_label', [os.path.dirname(prefix)]
+    if workers > 1:
+      argv += [f'--num_workers={workers}',
+               f'--worker_index={self.options.worker_index}']
+      # Each worker its own record; none removes the shared folder.
+      stage, outputs = f'pseudo_label.worker_{self.options.worker_index}', []
     inputs = {'teacher': stage_records.export_record(teacher_export),
               'unlabeled': stage_records.files_record(run.data.unlabeled),
               'calibration': stage_records.files_record(run.data.calibration),
               'labeled': self.data_inputs['labeled']}
-    self._stage(r, 'pseudo_label', 'pseudo_label', argv, inputs,
-                [os.path.dirname(prefix)])
-    with open(prefix + '_report.json') as f:
-      report = json.load(f)
+    self._stage(r, stage, 'pseudo_label', argv, inputs, outputs)
+    report_path = prefix + '_report.json'
+    if workers > 1:  # The last worker's report covers every shard.
+      self._wait(f'every worker\'s shards under {prefix}', lambda: not (
+          _read_json(report_path) or {'shards_missing': [0]}).get(
+              'shards_missing'))
+    report = _read_json(report_path)
     report['pattern'] = sharded_writer.output_pattern(prefix,
                                                       report['num_shards'])
     return report
 
+  def _other_worker_round(self, r: int, teacher_export: Optional[str]):
+    """A worker > 0: label this round's slice once its teacher is out."""
+    if teacher_export is None:
+      self._wait_for_stage(f'round_{r}/teacher_export')
+      teacher_export = self._dir(r, 'teacher_export')
+    self._label(r, teacher_export)
+    self._wait_for_stage(f'round_{r}/student_export')
+    return {'round': r, 'student_export': self._dir(r, 'student_export')}
+
   def run_round(self, r: int, teacher_export: Optional[str]) -> dict:
     """Round r; `teacher_export` None: train the round-1 teacher."""
+    if self.options.worker_index > 0:
+      return self._other_worker_round(r, teacher_export)
     run, result = self.run, {'round': r}
     if teacher_export is None:
       self._train(r, 'teacher', run.teacher, self._data_overrides(), {})
@@ -163,11 +209,19 @@ class Rounds:
     teacher = self.run.teacher.saved_model or None
     for r in range(1, self.options.rounds + 1):
       result = self.run_round(r, teacher)
-      if 'teacher' not in result and results:
+      if 'teacher' not in result and results and 'student' in results[-1]:
         result['teacher'] = results[-1]['student']
       results.append(result)
       teacher = result['student_export']
     return results
+
+
+def _read_json(path: str) -> Optional[dict]:
+  try:
+    with open(path) as f:
+      return json.load(f)
+  except (OSError, ValueError):
+    return None
 
 
 def model_summary(model: run_config.ModelConfig, runtime: List[str],

@@ -2,7 +2,7 @@
 student, for N rounds (round r > 1: round r-1's student is the teacher).
 
   python -m official_ext.tools.self_train --config=RUN.yaml --output_dir=DIR \
-      [--rounds=N] [--quick]
+      [--rounds=N] [--quick] [--num_workers=K --worker_index=I]
 
 RUN.yaml (official_ext/rounds/run_config.py; examples in configs/runs/)
 names the data, the teacher (an experiment to train, or a SavedModel), the
@@ -33,6 +33,11 @@ _CONFIG = flags.DEFINE_string('config', None, 'The run file (YAML).',
 _OUTPUT_DIR = flags.DEFINE_string('output_dir', None, 'Output folder.',
                                   required=True)
 _ROUNDS = flags.DEFINE_integer('rounds', 0, 'Rounds; 0: the run file\'s.')
+_NUM_WORKERS = flags.DEFINE_integer(
+    'num_workers', 1, 'Machines (or processes) sharing --output_dir: each '
+    'labels its slice of the unlabeled data; worker 0 trains and exports.')
+_WORKER_INDEX = flags.DEFINE_integer('worker_index', 0, 'This worker, '
+                                     'in [0, --num_workers).')
 _QUICK = flags.DEFINE_bool(
     'quick', False, 'Every model trains 20 steps: checks the whole loop on '
     'your data in minutes; too short to mean anything.')
@@ -50,16 +55,24 @@ def main(_):
   if _ROUNDS.value < 0:
     raise app.UsageError(f'--rounds={_ROUNDS.value}: at least 1 (0: the '
                          'run file\'s)')
+  if not 0 <= _WORKER_INDEX.value < _NUM_WORKERS.value:
+    raise app.UsageError(f'--worker_index={_WORKER_INDEX.value} must be in '
+                         f'[0, --num_workers={_NUM_WORKERS.value}).')
   out = os.path.abspath(_OUTPUT_DIR.value)
   os.makedirs(out, exist_ok=True)
   options = round_loop.Options(
       output_dir=out, rounds=_ROUNDS.value or run.rounds,
-      quick_steps=QUICK_STEPS if _QUICK.value else None)
+      quick_steps=QUICK_STEPS if _QUICK.value else None,
+      num_workers=_NUM_WORKERS.value, worker_index=_WORKER_INDEX.value)
   runner = stages.Runner(PROGRESS, env={'TF_CPP_MIN_LOG_LEVEL': '2'})
   try:
     rounds = round_loop.Rounds(run, options, runner).run_all()
   except stages.StageFailed as e:
     raise SystemExit(str(e)) from None
+  if options.worker_index > 0:
+    print(f'worker {options.worker_index}: labeled its slice of '
+          f'{len(rounds)} round(s); worker 0 writes the results.')
+    return
   path = os.path.join(out, 'results.json')
   results_lib.write(path, os.path.abspath(_CONFIG.value), rounds)
   results_lib.plot(rounds, os.path.join(out, 'metric_by_round.png'))
