@@ -82,6 +82,8 @@ def test_a_good_file_loads_with_the_recipes_values(data, tmp_path):
     (dict(labeling__class_thresholds='auto', data__calibration=None),
      ['labeling.class_thresholds=auto needs data.calibration']),
     (dict(labeling__target_precision=0), ['labeling.target_precision=0']),
+    (dict(labeling__num_shards=3),
+     ['labeling.num_shards: 3 shards but data.unlabeled has 1 file']),
     (dict(task='detection'), ['data.annotation_file: detection needs']),
     (dict(runtime_overrides=['runtime.no_such=1']),
      ['overrides or runtime_overrides', 'no_such']),

@@ -46,7 +46,7 @@ def _run_file(path, data, **labeling):
 def two_rounds(tmp_path_factory):
   root = tmp_path_factory.mktemp('self_train')
   data = canvases.make_dataset(str(root / 'data'), seed=0, num_train=16,
-                               num_unlabeled=16, num_val=8, num_shards=1,
+                               num_unlabeled=16, num_val=8, num_shards=2,
                                num_calibration=8)
   run_file = _run_file(root / 'run.yaml', data)
   out = str(root / 'out')

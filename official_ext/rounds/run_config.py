@@ -240,6 +240,12 @@ def check(run: RunConfig):
                    'is over 1 (< 0: the student recipe\'s)')
   if labeling.num_shards < 0:
     raise RunError(f'labeling.num_shards: {labeling.num_shards} < 0')
+  files = len(record_files.match(run.data.unlabeled))
+  if labeling.num_shards > files:
+    raise RunError(
+        f'labeling.num_shards: {labeling.num_shards} shards but data.unlabeled '
+        f'has {files} file(s); each shard takes whole files (split them with '
+        'official_ext.tools.reshard_tfrecords)')
   try:
     st_config.check_threshold_options(
         labeling.class_thresholds, run.data.calibration,
