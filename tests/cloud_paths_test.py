@@ -1,9 +1,17 @@
 """Every file the export and the labeling pipeline write or read goes
 through tf.io.gfile: proved with TensorFlow's in-memory filesystem (ram://),
 which Python's open() and os.path cannot reach, in one process (the export
-tool run in-process with its flags, then pseudo-labeling with that export)."""
+tool run in-process with its flags, then pseudo-labeling with that export).
+
+That process is a child (this file run as a script): Model Garden's export
+module defines absl flags (`experiment`, `batch_size`) that other tools'
+modules, imported by other test files in the same pytest worker, define too.
+"""
 
 import json
+import os
+import subprocess
+import sys
 
 from absl import flags
 from absl.testing import flagsaver
@@ -17,20 +25,30 @@ from official_ext.data import sharded_writer
 from official_ext.digits import canvases
 from official_ext.digits import recipes
 from official_ext.labeling import pipeline
-from official_ext.serving import export_saved_model
+
+from conftest import REPO
 
 ROOT = 'ram://cloud_paths_test'
 
 
 def _copy_to_ram(pattern: str, name: str) -> str:
+  """Copies record files to ram://; their new pattern."""
   for path in tf.io.gfile.glob(pattern):
     tf.io.gfile.copy(path, f'{ROOT}/data/{name}-{path[-23:]}', overwrite=True)
   return f'{ROOT}/data/{name}-*'
 
 
 def test_export_and_pseudo_labeling_on_ram(tmp_path):
-  if not flags.FLAGS.is_parsed():
-    flags.FLAGS(['cloud_paths_test'])
+  proc = subprocess.run([sys.executable, __file__, str(tmp_path)], cwd=REPO,
+                        env=dict(os.environ, PYTHONPATH=REPO),
+                        capture_output=True, text=True, timeout=900)
+  assert proc.returncode == 0, proc.stderr[-4000:]
+  assert proc.stdout.strip().splitlines()[-1] == 'all checks passed'
+
+
+def _export_and_label(tmp_path):
+  from official_ext.serving import export_saved_model  # pylint: disable=g-import-not-at-top
+  flags.FLAGS(['cloud_paths_test'])
   experiment = 'supervised_digits_seg'
   recipe = recipes.recipe(experiment)
   params = hyperparams.override_params_dict(
@@ -73,3 +91,9 @@ def test_export_and_pseudo_labeling_on_ram(tmp_path):
   assert mask.shape == (128, 128, 1) and np.all(mask < 11)
   # The overlays are written beside the report, on ram:// too.
   assert tf.io.gfile.glob(prefix + '_overlays/*.png')
+  print('all checks passed')
+
+
+if __name__ == '__main__':
+  import pathlib  # pylint: disable=g-import-not-at-top
+  _export_and_label(pathlib.Path(sys.argv[1]))
