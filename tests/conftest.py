@@ -241,3 +241,18 @@ def assert_drawn_plot(path, min_width=400, min_height=250, min_colors=4):
     colors = image.convert('RGB').getcolors(maxcolors=1 << 16)
   assert width >= min_width and height >= min_height, image.size
   assert colors is None or len(colors) >= min_colors, colors
+
+
+def digits_seg_run(data, **fields) -> dict:
+  """A self_train run file (as a dict) for the digits segmenters on `data`
+  (canvases.make_dataset's patterns, with a calibration split), with
+  top-level `fields` laid over it."""
+  return {'task': 'segmentation',
+          'data': {'labeled': data['train'], 'validation': data['val'],
+                   'unlabeled': data['unlabeled'],
+                   'calibration': data['calibration']},
+          'teacher': {'experiment': 'supervised_digits_seg',
+                      'recipe': 'supervised_digits_seg_cpu.yaml'},
+          'student': {'experiment': 'selftrain_digits_seg',
+                      'recipe': 'selftrain_digits_seg_cpu.yaml'},
+          **fields}

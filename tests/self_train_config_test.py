@@ -10,6 +10,7 @@ from official_ext.digits import canvases
 from official_ext.rounds import run_config
 
 from conftest import REPO
+from conftest import digits_seg_run
 
 
 @pytest.fixture(scope='module')
@@ -20,15 +21,7 @@ def data(tmp_path_factory):
 
 
 def _run(data, **changes):
-  raw = {
-      'task': 'segmentation',
-      'data': {'labeled': data['train'], 'validation': data['val'],
-               'unlabeled': data['unlabeled'],
-               'calibration': data['calibration']},
-      'teacher': {'experiment': 'supervised_digits_seg',
-                  'recipe': 'supervised_digits_seg_cpu.yaml'},
-      'student': {'experiment': 'selftrain_digits_seg',
-                  'recipe': 'selftrain_digits_seg_cpu.yaml'}}
+  raw = digits_seg_run(data)
   for path, value in changes.items():
     node = raw
     keys = path.split('__')

@@ -18,6 +18,7 @@ from official_ext.digits import canvases
 from official_ext.rounds import stage_records
 
 from conftest import REPO
+from conftest import digits_seg_run
 
 
 def _tool(run_file, out, *extra, timeout=900):
@@ -29,15 +30,7 @@ def _tool(run_file, out, *extra, timeout=900):
 
 
 def _run_file(path, data, **labeling):
-  raw = {'task': 'segmentation', 'rounds': 2,
-         'data': {'labeled': data['train'], 'validation': data['val'],
-                  'unlabeled': data['unlabeled'],
-                  'calibration': data['calibration']},
-         'teacher': {'experiment': 'supervised_digits_seg',
-                     'recipe': 'supervised_digits_seg_cpu.yaml'},
-         'student': {'experiment': 'selftrain_digits_seg',
-                     'recipe': 'selftrain_digits_seg_cpu.yaml'},
-         'labeling': labeling}
+  raw = digits_seg_run(data, rounds=2, labeling=labeling)
   path.write_text(yaml.safe_dump(raw))
   return str(path)
 
