@@ -213,15 +213,15 @@ def _student_init(run_dir, task):
 def test_student_starts_from_its_teachers_checkpoint_when_asked(demo,
                                                                  auto_demo):
   """By default every student starts from random weights; with
-  --students_from_teacher=detection (the auto run) Model Garden's
+  --students_from_teacher=segmentation (the auto run) Model Garden's
   init_checkpoint loads the teacher's last checkpoint before the first step."""
   for task in METRICS:
     assert demo['results']['tasks'][task]['student_init'] == 'scratch'
     assert _student_init(demo['out'], task) == (None, [])
-  assert auto_demo['results']['tasks']['detection']['student_init'] == (
+  assert auto_demo['results']['tasks']['segmentation']['student_init'] == (
       'teacher')
-  teacher_dir = os.path.join(demo['out'], 'detection', 'teacher')
-  assert _student_init(auto_demo['out'], 'detection') == (
+  teacher_dir = os.path.join(demo['out'], 'segmentation', 'teacher')
+  assert _student_init(auto_demo['out'], 'segmentation') == (
       teacher_dir, [os.path.join(teacher_dir, 'ckpt-20')])
 
 
@@ -240,12 +240,13 @@ def test_exported_student_labels_round_two(demo, tmp_path):
 
 @pytest.fixture(scope='module')
 def auto_demo(demo, wheel_install):
-  """The detection loop again on the quick demo's teachers, with the
-  per-class thresholds applied and the student from its teacher's checkpoint."""
+  """The segmentation loop again on the quick demo's teachers (its stages
+  cost about half the detector's), with the per-class thresholds applied and
+  the student from its teacher's checkpoint."""
   out = os.path.join(wheel_install['cwd'], 'auto')
   proc = _python(['-m', 'official_ext.tools.demo', '--quick',
-                  '--tasks=detection', '--class_thresholds=auto',
-                  '--students_from_teacher=detection',
+                  '--tasks=segmentation', '--class_thresholds=auto',
+                  '--students_from_teacher=segmentation',
                   f"--teachers_from={demo['out']}", f'--output_dir={out}'],
                  cwd=wheel_install['cwd'], env=wheel_install['env'])
   with open(os.path.join(out, 'results.json')) as f:
@@ -261,11 +262,11 @@ def test_teachers_from_reuses_data_and_teachers(demo, auto_demo):
   assert results['class_thresholds'] == 'auto'
   assert 'data' not in results['wall_time_s']
   assert not os.path.exists(os.path.join(auto_demo['out'], 'data'))
-  r = results['tasks']['detection']
+  r = results['tasks']['segmentation']
   assert list(r['wall_time_s']) == ['pseudo_label', 'student',
                                     'student_export']
-  assert r['teacher'] == demo['results']['tasks']['detection']['teacher']
-  root = os.path.join(auto_demo['out'], 'detection')
+  assert r['teacher'] == demo['results']['tasks']['segmentation']['teacher']
+  root = os.path.join(auto_demo['out'], 'segmentation')
   assert sorted(os.listdir(root)) == sorted(
       ['pseudo', 'pseudo.log', 'student', 'student.log', 'student_export',
        'student_export.log'])
