@@ -3,8 +3,9 @@
 Each figure times our tools as a user runs them, every run a fresh process
 (start-up included), alternating the two sides, best of `repeats`:
 
-  export_figures  export_saved_model without vs with Keras layer traces,
-                  and tf.saved_model.load of the two exports.
+  export_figures  export_saved_model (our default) vs with Keras layer
+                  traces, and vs with custom gradients; tf.saved_model.load
+                  of the exports.
   beam_figures    pseudo_label on Beam's DirectRunner (2 worker processes;
                   2 threads in one process) vs the single-machine tool,
                   images/s of the whole run.
@@ -40,6 +41,14 @@ TABLES = {
         ('load_seconds', '  load s (default)', '', '.2f'),
         ('load_keras_traces_seconds', '  load s (--save_keras_traces)', '',
          '.2f'),
+        ('export_vs_custom_gradients', 'export_vs_custom_gradients',
+         'lower is better', '.3f'),
+        ('export_custom_gradients_seconds',
+         '  export s (--save_custom_gradients)', '', '.1f'),
+        ('load_vs_custom_gradients', 'load_vs_custom_gradients',
+         'lower is better', '.3f'),
+        ('load_custom_gradients_seconds',
+         '  load s (--save_custom_gradients)', '', '.2f'),
     ),
     'beam': (
         ('beam_vs_single_machine', 'beam_vs_single_machine', '>= 0.8',
@@ -87,29 +96,36 @@ def _load_seconds(export_dir: str) -> float:
   return float(proc.stdout.strip().splitlines()[-1])
 
 
+# Each export arm: its name -> the export_saved_model flags it adds.
+EXPORT_ARMS = {'default': [], 'keras_traces': ['--save_keras_traces'],
+               'custom_gradients': ['--save_custom_gradients']}
+
+
 def export_figures(task: str, model_dir: str, work_dir: str,
                    repeats: int) -> dict:
-  """export_vs_keras_traces and load_vs_keras_traces (lower is better)."""
-  runs = {'default': [], 'keras_traces': []}
-  loads = {'default': [], 'keras_traces': []}
+  """export_vs_keras_traces, export_vs_custom_gradients and their load
+  figures: our default over each of Model Garden's extras (lower is
+  better)."""
+  runs = {name: [] for name in EXPORT_ARMS}
+  loads = {name: [] for name in EXPORT_ARMS}
   for r in range(repeats):
-    for name, extra in (('default', []),
-                        ('keras_traces', ['--save_keras_traces'])):
+    for name, extra in EXPORT_ARMS.items():
       export_dir = os.path.join(work_dir, f'export_{name}{r}')
       runs[name].append(run_tool('export_saved_model', export_args(
           task, model_dir, export_dir) + extra))
       loads[name].append(_load_seconds(export_dir))
-  return {
-      'export_vs_keras_traces': min(runs['default']) /
-                                min(runs['keras_traces']),
-      'export_seconds': min(runs['default']),
-      'export_keras_traces_seconds': min(runs['keras_traces']),
-      'load_vs_keras_traces': min(loads['default']) /
-                              min(loads['keras_traces']),
-      'load_seconds': min(loads['default']),
-      'load_keras_traces_seconds': min(loads['keras_traces']),
-      'export_runs': runs, 'load_runs': loads,
-  }
+  out = {'export_seconds': min(runs['default']),
+         'load_seconds': min(loads['default']),
+         'export_runs': runs, 'load_runs': loads}
+  for name in EXPORT_ARMS:
+    if name == 'default':
+      continue
+    out.update({
+        f'export_vs_{name}': min(runs['default']) / min(runs[name]),
+        f'export_{name}_seconds': min(runs[name]),
+        f'load_vs_{name}': min(loads['default']) / min(loads[name]),
+        f'load_{name}_seconds': min(loads[name])})
+  return out
 
 
 def beam_figures(task: str, label_args: List[str], work_dir: str,

@@ -15,11 +15,13 @@ return logits.
 
 By default the SavedModel holds the serving signatures and the variables but
 not a trace of every Keras layer's call, which Model Garden's exporter adds
-(tf_keras does it for any Keras model inside tf.saved_model.save). Nothing of
-ours uses those traces; skipping them makes the export about 1.6x faster and
-loading the SavedModel about 3x faster, with the same signature outputs
-(tools/benchmark.py --only=export). `--save_keras_traces` restores Model
-Garden's full artifact.
+(tf_keras does it for any Keras model inside tf.saved_model.save), nor the
+gradient function of every custom-gradient op (tf.saved_model.save's
+default; each swish activation is one). Nothing of ours uses either;
+skipping them makes the export faster and loading the SavedModel faster,
+with the same signature outputs (tools/benchmark.py --only=export).
+`--save_keras_traces --save_custom_gradients` restores Model Garden's full
+artifact.
 """
 
 from absl import app
@@ -29,6 +31,7 @@ from official.core import exp_factory
 from official.modeling import hyperparams
 from official.vision.serving import export_saved_model as mg_export
 import official_ext.registry_imports  # pylint: disable=unused-import
+from official_ext.serving.custom_gradients import custom_gradients
 from official_ext.serving.keras_traces import keras_traces
 
 FLAGS = flags.FLAGS
@@ -38,6 +41,12 @@ flags.DEFINE_bool(
     'save_keras_traces', False,
     'Also save a trace of every Keras layer call (Model Garden\'s exporter '
     'does); only needed to reload the layers with tf_keras. The serving '
+    'signatures are the same either way.')
+flags.DEFINE_bool(
+    'save_custom_gradients', False,
+    'Also save the gradient function of every custom-gradient op (e.g. '
+    'each swish activation), as tf.saved_model.save does by default; only '
+    'needed to take gradients through the loaded SavedModel. The serving '
     'signatures are the same either way.')
 
 
@@ -72,7 +81,8 @@ def main(argv):
                          FLAGS.params_override)
     FLAGS.input_image_size = ','.join(str(x) for x in
                                       default_image_size(params))
-  with keras_traces(FLAGS.save_keras_traces):
+  with keras_traces(FLAGS.save_keras_traces), custom_gradients(
+      FLAGS.save_custom_gradients):
     mg_export.main(argv)
 
 

@@ -42,7 +42,9 @@ Figures:
     over seconds with --save_keras_traces (Model Garden's artifact), each a
     fresh process as a user runs it; load_vs_keras_traces: seconds of
     tf.saved_model.load of the two exports, in fresh processes. Lower is
-    better.
+    better. export_vs_custom_gradients, load_vs_custom_gradients: the same
+    against --save_custom_gradients (TensorFlow's default, which traces a
+    gradient for every swish activation).
   beam_vs_single_machine (--only=beam): images/s of `pseudo_label
     --runner=DirectRunner --direct_num_workers=2
     --direct_running_mode=multi_processing` over images/s of the

@@ -1,0 +1,46 @@
+"""Whether Model Garden's exporter saves the gradient of every
+custom-gradient op in the serving graph.
+
+tf.saved_model.save (SaveOptions.experimental_custom_gradients, on by
+default) traces and stores a gradient function for each op that carries a
+custom gradient, so that a loaded SavedModel can be differentiated.
+tf.nn.silu (swish, the SpineNet activation) is such an op, once per layer:
+for the SpineNet-Mobile digits detector that tracing is over a third of the
+export. Serving and pseudo-labeling never take a gradient through the
+teacher (tools/benchmark.py --only=export measures the difference).
+
+Model Garden's export_inference_graph builds its SaveOptions itself and
+passes them to export_base.export; the switch wraps that one call for the
+duration of an export, keeping any options Model Garden set (e.g. the TPU
+function alias).
+"""
+
+import contextlib
+import copy
+import functools
+
+import tensorflow as tf
+
+from official.core import export_base
+
+
+@contextlib.contextmanager
+def custom_gradients(save: bool):
+  """Context in which export_base.export saves custom gradients, or not."""
+  if save:
+    yield
+    return
+  export = export_base.export
+
+  @functools.wraps(export)
+  def export_without_gradients(*args, save_options=None, **kwargs):
+    options = (copy.copy(save_options) if save_options is not None
+               else tf.saved_model.SaveOptions())
+    options.experimental_custom_gradients = False
+    return export(*args, save_options=options, **kwargs)
+
+  export_base.export = export_without_gradients
+  try:
+    yield
+  finally:
+    export_base.export = export
