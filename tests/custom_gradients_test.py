@@ -1,6 +1,10 @@
 """official_ext.serving.custom_gradients: the switch the exporter uses to
 leave out the gradient functions of custom-gradient ops (its default is
-checked on the detection teacher in train_eval_export_test.py)."""
+checked through the export tool below)."""
+
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -10,6 +14,7 @@ import tf_keras
 from official.core import export_base
 from official_ext.serving.custom_gradients import custom_gradients
 
+from conftest import REPO
 from conftest import registered_gradients
 
 
@@ -81,3 +86,32 @@ def test_scope_is_restored(tmp_path):
   assert export_base.export is wrapped
   _export(tmp_path / 'after')
   assert registered_gradients(str(tmp_path / 'after'))
+
+
+_TOOL_WIRING = '''
+from absl import flags
+from official.core import export_base
+from official_ext.serving import export_saved_model as tool
+model_gardens = export_base.export
+seen = []
+tool.mg_export.main = lambda argv: seen.append(
+    export_base.export is model_gardens)
+for extra in ([], ['--save_custom_gradients']):
+  flags.FLAGS.unparse_flags()
+  flags.FLAGS(['export', '--experiment=supervised_digits', '--export_dir=x',
+               '--input_image_size=128,128'] + extra)
+  tool.main([])
+print(seen)
+'''
+
+
+def test_the_export_tool_turns_them_off_unless_asked():
+  """official_ext's exporter runs Model Garden's under the switch: by
+  default export_base.export is the wrapped one; with
+  --save_custom_gradients it is Model Garden's own. (A child process: the
+  tool defines flags other tools' modules define too.)"""
+  proc = subprocess.run([sys.executable, '-c', _TOOL_WIRING], cwd=REPO,
+                        env=dict(os.environ, PYTHONPATH=REPO),
+                        capture_output=True, text=True, timeout=300)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  assert proc.stdout.strip().splitlines()[-1] == '[False, True]'
