@@ -2,11 +2,11 @@
 custom-gradient op in the serving graph.
 
 tf.saved_model.save (SaveOptions.experimental_custom_gradients, on by
-default) traces and stores a gradient function for each op that carries a
-custom gradient, so that a loaded SavedModel can be differentiated.
-tf.nn.silu (swish, the SpineNet activation) is such an op, once per layer:
-for the SpineNet-Mobile digits detector that tracing is over a third of the
-export. Serving and pseudo-labeling never take a gradient through the
+default) traces a gradient function for each op that carries a custom
+gradient and stores those it can, so that a loaded SavedModel can be
+differentiated. tf.nn.silu (swish, the SpineNet activation) is such an op,
+once per layer: for the SpineNet-Mobile digits detector that tracing is over
+a quarter of the export, and none of the traced functions is stored. Serving and pseudo-labeling never take a gradient through the
 teacher (tools/benchmark.py --only=export measures the difference).
 
 Model Garden's export_inference_graph builds its SaveOptions itself and
