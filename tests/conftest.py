@@ -219,27 +219,27 @@ def read_scalars(event_dir):
   return summaries.read_scalars(event_dir)
 
 
-def layer_traces(saved_model_dir):
-  """Functions in a SavedModel that trace a Keras layer's call (tf_keras
-  adds them unless official_ext's exporter turns them off)."""
+def _function_library(saved_model_dir):
+  """The FunctionDefLibrary of a SavedModel's graph."""
   from tensorflow.core.protobuf import saved_model_pb2  # pylint: disable=g-import-not-at-top
   proto = saved_model_pb2.SavedModel()
   with open(os.path.join(saved_model_dir, 'saved_model.pb'), 'rb') as f:
     proto.ParseFromString(f.read())
-  return [f.signature.name
-          for f in proto.meta_graphs[0].graph_def.library.function
+  return proto.meta_graphs[0].graph_def.library
+
+
+def layer_traces(saved_model_dir):
+  """Functions in a SavedModel that trace a Keras layer's call (tf_keras
+  adds them unless official_ext's exporter turns them off)."""
+  return [f.signature.name for f in _function_library(saved_model_dir).function
           if '_layer_call_' in f.signature.name]
 
 
 def registered_gradients(saved_model_dir):
   """Op types whose custom gradient a SavedModel stores (tf.saved_model.save
   adds them unless official_ext's exporter turns them off)."""
-  from tensorflow.core.protobuf import saved_model_pb2  # pylint: disable=g-import-not-at-top
-  proto = saved_model_pb2.SavedModel()
-  with open(os.path.join(saved_model_dir, 'saved_model.pb'), 'rb') as f:
-    proto.ParseFromString(f.read())
   return [g.registered_op_type for g in
-          proto.meta_graphs[0].graph_def.library.registered_gradients]
+          _function_library(saved_model_dir).registered_gradients]
 
 
 def assert_drawn_plot(path, min_width=400, min_height=250, min_colors=4):
