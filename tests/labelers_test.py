@@ -16,6 +16,12 @@ def _outputs(boxes, scores, image_info=None):
   return out
 
 
+def _labels(labeler, outputs, scale, height, width):
+  """The labels of the batch's one image."""
+  return labeler.batch_labels(outputs, np.array([scale], np.float32),
+                              np.array([height]), np.array([width]))[0]
+
+
 # An original 100x200 image; our pipeline resized it by 0.5 to 50x100 and
 # padded it to 64x128 for the teacher. Its box [10, 20, 30, 60] in original
 # pixels is [5, 10, 15, 30] in the image the teacher saw.
@@ -27,7 +33,7 @@ def test_pixel_boxes_map_back_through_both_resizes():
   # The teacher resized its 64x128 input by 2 to 128x256 itself.
   info = [[64, 128], [128, 256], [2.0, 2.0], [0, 0]]
   out = _outputs([[10, 20, 30, 60], [0, 0, 4, 4]], [0.9, 0.2], info)
-  got = labelers.DetectionLabeler(0.5).labels(out, 0, 0.5, 100, 200)
+  got = _labels(labelers.DetectionLabeler(0.5), out, 0.5, 100, 200)
   np.testing.assert_allclose(got['boxes'], [NORMALIZED], atol=1e-6)
   np.testing.assert_array_equal(got['classes'], [3])
   np.testing.assert_allclose(got['scores'], [0.9])
@@ -35,7 +41,7 @@ def test_pixel_boxes_map_back_through_both_resizes():
 
 def test_pixel_boxes_without_image_info_are_the_inputs_frame():
   out = _outputs([[5, 10, 15, 30]], [0.9])
-  got = labelers.DetectionLabeler(0.5).labels(out, 0, 0.5, 100, 200)
+  got = _labels(labelers.DetectionLabeler(0.5), out, 0.5, 100, 200)
   np.testing.assert_allclose(got['boxes'], [NORMALIZED], atol=1e-6)
 
 
@@ -43,16 +49,48 @@ def test_normalized_boxes_are_relative_to_the_teachers_input():
   info = [[64, 128], [128, 256], [2.0, 2.0], [0, 0]]
   out = _outputs([[5 / 64, 10 / 128, 15 / 64, 30 / 128]], [0.9], info)
   labeler = labelers.DetectionLabeler(0.5, normalized_boxes=True)
-  got = labeler.labels(out, 0, 0.5, 100, 200)
+  got = _labels(labeler, out, 0.5, 100, 200)
   np.testing.assert_allclose(got['boxes'], [NORMALIZED], atol=1e-6)
   with pytest.raises(ValueError, match='image_info'):
-    labeler.labels(_outputs([[0, 0, 1, 1]], [0.9]), 0, 0.5, 100, 200)
+    _labels(labeler, _outputs([[0, 0, 1, 1]], [0.9]), 0.5, 100, 200)
 
 
 def test_boxes_are_clipped_and_threshold_is_inclusive():
   out = _outputs([[-4, -4, 80, 75]], [0.5])
-  got = labelers.DetectionLabeler(0.5).labels(out, 0, 0.5, 100, 200)
+  got = _labels(labelers.DetectionLabeler(0.5), out, 0.5, 100, 200)
   np.testing.assert_allclose(got['boxes'], [[0, 0, 1, 0.75]], atol=1e-6)
+
+
+def test_a_batch_labels_each_image_in_its_own_frame():
+  """One call over a batch: each image keeps its own detections (up to its
+  num_detections), scale, size and teacher resize."""
+  info = np.array([[[64, 128], [128, 256], [2.0, 2.0], [0, 0]],
+                   [[64, 128], [64, 128], [1.0, 1.0], [0, 0]]], np.float32)
+  out = {'detection_boxes': np.array([[[10, 20, 30, 60], [0, 0, 4, 4],
+                                       [2, 2, 6, 6]],
+                                      [[5, 10, 15, 30], [8, 8, 90, 200],
+                                       [1, 1, 2, 2]]], np.float32),
+         'detection_scores': np.array([[0.9, 0.6, 0.7],
+                                       [0.8, 0.55, 0.95]], np.float32),
+         'detection_classes': np.array([[3, 5, 7], [5, 3, 1]], np.float32),
+         'num_detections': np.array([2, 3], np.float32),
+         'image_info': info}
+  labeler = labelers.DetectionLabeler(0.5, class_thresholds={5: 0.65})
+  got = labeler.batch_labels(out, np.array([0.5, 0.25], np.float32),
+                             np.array([100, 200]), np.array([200, 400]))
+  # Image 0: its third detection is past num_detections; class 5 at 0.6 is
+  # under its own 0.65.
+  np.testing.assert_allclose(got[0]['boxes'], [NORMALIZED], atol=1e-6)
+  np.testing.assert_array_equal(got[0]['classes'], [3])
+  # Image 1: no teacher resize, 1/4 of a 200x400 original; the second box
+  # is clipped at the image's edge.
+  np.testing.assert_allclose(got[1]['boxes'], [
+      [0.1, 0.1, 0.3, 0.3], [0.16, 0.08, 1.0, 1.0], [0.02, 0.01, 0.04, 0.02]],
+                             atol=1e-6)
+  np.testing.assert_array_equal(got[1]['classes'], [5, 3, 1])
+  np.testing.assert_allclose(got[1]['scores'], [0.8, 0.55, 0.95])
+  assert got[1]['boxes'].dtype == np.float32
+  assert got[1]['classes'].dtype == np.int64
 
 
 def test_stats_and_report_count_every_box():
@@ -60,7 +98,7 @@ def test_stats_and_report_count_every_box():
   stats = labeler.new_stats()
   for scores in ([0.95, 0.15], [], [0.55]):
     out = _outputs([[0, 0, 1, 1]] * len(scores) or np.zeros([0, 4]), scores)
-    labeler.update_stats(stats, labeler.labels(out, 0, 1.0, 10, 10))
+    labeler.update_stats(stats, _labels(labeler, out, 1.0, 10, 10))
   report = labeler.report(stats, 3)
   assert report['boxes_per_image_mean'] == pytest.approx(1.0)
   assert report['boxes_per_image_histogram'][:3] == [1, 1, 1]
@@ -123,11 +161,11 @@ def test_class_thresholds_override_the_global_one_per_class():
   out = _outputs([[0, 0, 4, 4]] * 3, [0.9, 0.45, 0.2])
   out['detection_classes'] = np.array([[3, 5, 3]], np.float32)
   # Class 5 at 0.4 keeps its 0.45 box; class 3 stays at the global 0.5.
-  got = labelers.DetectionLabeler(0.5, class_thresholds={5: 0.4}).labels(
-      out, 0, 1.0, 10, 10)
+  got = _labels(labelers.DetectionLabeler(0.5, class_thresholds={5: 0.4}),
+                out, 1.0, 10, 10)
   np.testing.assert_array_equal(got['classes'], [3, 5])
-  got = labelers.DetectionLabeler(0.5, class_thresholds={3: 0.1}).labels(
-      out, 0, 1.0, 10, 10)
+  got = _labels(labelers.DetectionLabeler(0.5, class_thresholds={3: 0.1}),
+                out, 1.0, 10, 10)
   np.testing.assert_array_equal(got['classes'], [3, 3])
   np.testing.assert_allclose(got['scores'], [0.9, 0.2])
 

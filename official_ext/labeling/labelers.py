@@ -64,42 +64,48 @@ class DetectionLabeler:
     # return [0, 1] boxes; others pixels of their resized input.
     self.normalized_boxes = normalized_boxes
 
-  def _input_pixels(self, outputs, i) -> np.ndarray:
-    """Image i's boxes in pixels of the image we fed the teacher.
+  def _input_pixels(self, outputs, n: int) -> np.ndarray:
+    """The batch's boxes [n, max detections, 4] in pixels of the images we
+    fed the teacher.
 
     Model Garden's detection export resizes its input to fit the model and
     returns boxes in that resized frame (image_info row 2 is the scale), or
     normalized by the input size (image_info row 0).
     """
-    n = int(outputs['num_detections'][i])
-    boxes = outputs['detection_boxes'][i][:n].astype(np.float32)
+    boxes = np.asarray(outputs['detection_boxes'][:n], np.float32)
     info = outputs.get('image_info')
     if self.normalized_boxes:
       if info is None:
         raise ValueError('a teacher with normalized boxes must return '
                          'image_info to map them back to pixels.')
-      return boxes * np.tile(info[i][0], 2).astype(np.float32)
+      frame = np.asarray(info[:n], np.float32)[:, 0]
+      return boxes * np.tile(frame, 2)[:, None]
     if info is not None:
-      return boxes / np.tile(info[i][2], 2).astype(np.float32)
+      scale = np.asarray(info[:n], np.float32)[:, 2]
+      return boxes / np.tile(scale, 2)[:, None]
     return boxes
 
-  def labels(self, outputs, i, scale, height, width) -> Dict[str, np.ndarray]:
-    n = int(outputs['num_detections'][i])
-    scores = outputs['detection_scores'][i][:n].astype(np.float32)
-    classes = outputs['detection_classes'][i][:n].astype(np.int64)
-    keep = scores >= threshold_vector(self.score_threshold,
-                                      self.class_thresholds,
-                                      int(classes.max(initial=0)) + 1)[classes]
-    # Teacher input pixels -> original pixels (our resize) -> [0, 1]
-    # (Model Garden's box_ops).
-    boxes = self._input_pixels(outputs, i)[keep] / scale
-    boxes = box_ops.clip_boxes(
-        box_ops.normalize_boxes(boxes, [height, width]), [1.0, 1.0]).numpy()
-    return {'boxes': boxes, 'classes': classes[keep], 'scores': scores[keep]}
-
   def batch_labels(self, outputs, scales, heights, widths) -> List[dict]:
-    return [self.labels(outputs, i, float(scales[i]), int(heights[i]),
-                        int(widths[i])) for i in range(len(heights))]
+    """Each image's boxes >= its class's threshold, in [0, 1] of the
+    original image: whole-batch array ops, then one slice per image."""
+    n = len(heights)
+    counts = np.asarray(outputs['num_detections'][:n]).astype(np.int64)
+    scores = np.asarray(outputs['detection_scores'][:n], np.float32)
+    classes = np.asarray(outputs['detection_classes'][:n]).astype(np.int64)
+    valid = np.arange(scores.shape[1])[None] < counts[:, None]
+    thresholds = threshold_vector(
+        self.score_threshold, self.class_thresholds,
+        int(classes[valid].max(initial=0)) + 1)
+    keep = valid & (scores >= thresholds[np.where(valid, classes, 0)])
+    # Teacher input pixels -> original pixels (our resize) -> [0, 1]
+    # (Model Garden's box_ops, broadcast over the batch).
+    boxes = self._input_pixels(outputs, n) / np.asarray(
+        scales, np.float32)[:n, None, None]
+    size = np.stack([heights, widths], -1).astype(np.float32)[:n, None]
+    boxes = box_ops.clip_boxes(box_ops.normalize_boxes(boxes, size),
+                               [1.0, 1.0]).numpy()
+    return [{'boxes': boxes[i][keep[i]], 'classes': classes[i][keep[i]],
+             'scores': scores[i][keep[i]]} for i in range(n)]
 
   def example_fields(self, labels) -> Dict[str, np.ndarray]:
     return labels
@@ -237,11 +243,11 @@ class SegmentationLabeler:
     n = len(heights)
     logits, valid, sizes = self.logits_frames(outputs, scales, heights,
                                               widths)
-    pngs, counts, histograms = segment_batch(
+    pngs, counts, histograms = (t.numpy() for t in segment_batch(
         logits, valid, sizes, threshold_vector(
-            self.score_threshold, self.class_thresholds, logits.shape[-1]))
-    return [{'encoded_mask': pngs[i].numpy(), 'class_pixels': counts[i].numpy(),
-             'confidence_histogram': histograms[i].numpy()} for i in range(n)]
+            self.score_threshold, self.class_thresholds, logits.shape[-1])))
+    return [{'encoded_mask': pngs[i], 'class_pixels': counts[i],
+             'confidence_histogram': histograms[i]} for i in range(n)]
 
   def example_fields(self, labels) -> Dict[str, bytes]:
     return {'encoded_mask': labels['encoded_mask']}
