@@ -63,3 +63,21 @@ def test_a_bad_record_is_dropped_inside_its_shard(tmp_path):
 
 def test_no_files_no_batches():
   assert not _batches([], [], 4)
+
+
+def test_images_are_fitted_then_padded_with_the_pad_value(tmp_path):
+  """A 6x12 image into an 8x8 frame: resized by 2/3 to 4x8, then padded at
+  the bottom with the RGB pad value (the exported model's normalization
+  mean), as Model Garden's export pads a normalized 0."""
+  path = str(tmp_path / 'odd')
+  image = np.random.RandomState(0).randint(0, 256, [6, 12, 3]).astype(np.uint8)
+  with tf.io.TFRecordWriter(path) as w:
+    w.write(tfexample.make_example(image, '1').SerializeToString())
+  pad = [124, 116, 104]
+  (batch,) = input_pipeline.build_dataset([path], 2, [8, 8], pad_value=pad)
+  got = batch['image'].numpy()[0]
+  fitted = tf.cast(tf.clip_by_value(tf.round(tf.image.resize(
+      image, [4, 8], method='bilinear')), 0, 255), tf.uint8).numpy()
+  np.testing.assert_array_equal(got[:4], fitted)
+  np.testing.assert_array_equal(got[4:], np.broadcast_to(pad, [4, 8, 3]))
+  assert batch['scale'].numpy()[0] == np.float32(8 / 12)
