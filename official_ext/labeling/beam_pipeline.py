@@ -83,10 +83,11 @@ class LabelShard(beam.DoFn):
     config = self._config
     self._teacher = self._teacher_handle.acquire(
         lambda: pipeline.load_teacher(config)[0])
-    self._warm_up_seconds = self._teacher.warm_up(self._config.batch_size)
     self._labeler = labelers.for_teacher(self._teacher,
                                          self._config.score_threshold,
                                          self._class_thresholds)
+    self._warm_up_seconds = pipeline.warm_up(
+        self._teacher, self._labeler, self._config.batch_size)
 
   def shard_writer(self, index: int, overlays: list):
     """The single-machine writer for this one shard; the temporary name is
@@ -133,7 +134,7 @@ def write_outputs(results: Sequence[tuple], config: pipeline.LabelingConfig,
               for image in images][:config.num_overlays]
   labeling_report.write_overlays(config.output_prefix, overlays)
   report = labeling_report.aggregate_report(config, num_shards)
-  report['teacher_warm_up_seconds'] = max([r[2] for r in results],
+  report['warm_up_seconds'] = max([r[2] for r in results],
                                           default=0.0)
   report['teacher_export_warning'] = teacher_export_warning
   labeling_report.write_report(config.output_prefix, report)

@@ -1,9 +1,10 @@
 """Labeled batches -> pseudo-label records in consecutive output shards.
 
-`PseudoShardWriter` takes the teacher's outputs batch by batch, in input
-order, turns each image's labels into a Model Garden TFExample, keeps the
-shard's statistics, and finishes each shard (`sharded_writer.Shard`: stats,
-then rename) once the stream has moved past it. Records the pipeline
+`PseudoShardWriter` takes labeled batches (`labels`: the teacher's outputs
+through the labeler) in input order, turns each image's labels into a Model
+Garden TFExample, keeps the shard's statistics, and finishes each shard
+(`sharded_writer.Shard`: stats, then rename) once the stream has moved past
+it. Records the pipeline
 dropped are found by `bad_inputs.RecordTracker`, counted by reason, or, with
 `strict`, raised; good records the stream lost after a damaged one are
 labeled on their own (`relabel`) and written in their place.
@@ -139,22 +140,29 @@ class PseudoShardWriter:
     labeled = []
     for meta, outputs, seconds in self.relabel(
         self.file_shards[file_index], file_index, records):
-      self._write(meta, outputs, seconds, track=False)
+      self._write(meta, self.labels(meta, outputs), seconds, track=False)
       labeled.extend(int(k) for k in meta['record'])
     self.recovered += len(labeled)
     return labeled
 
-  def write_batch(self, meta, outputs, teacher_seconds: float) -> int:
-    """Teacher outputs of one batch -> records; returns the image count
+  def labels(self, meta, outputs) -> List[dict]:
+    """Each image's labels from the teacher outputs of one batch. Needs
+    nothing of the writer's state, so batches may be labeled in parallel
+    (pipeline.label_shards) and written in order after."""
+    return self.labeler.batch_labels(outputs, meta['scale'], meta['height'],
+                                     meta['width'])
+
+  def write_batch(self, meta, labels: List[dict],
+                  teacher_seconds: float) -> int:
+    """One batch's labels (`labels`) -> records; returns the image count
     (with any good records written in place of dropped ones)."""
     before = self.recovered
-    n = self._write(meta, outputs, teacher_seconds, track=True)
+    n = self._write(meta, labels, teacher_seconds, track=True)
     return n + self.recovered - before
 
-  def _write(self, meta, outputs, teacher_seconds: float, track: bool) -> int:
+  def _write(self, meta, batch: List[dict], teacher_seconds: float,
+             track: bool) -> int:
     n = len(meta['height'])
-    batch = self.labeler.batch_labels(outputs, meta['scale'], meta['height'],
-                                      meta['width'])
     for i, labels in enumerate(batch):
       if track:
         self.tracker.seen(int(meta['file'][i]), int(meta['record'][i]))

@@ -8,7 +8,6 @@ return logits. Inputs: `image_tensor`, uint8 [B, H, W, 3].
 
 import dataclasses
 import os
-import time
 from typing import Dict, List, Optional
 
 from absl import logging
@@ -198,13 +197,11 @@ class Teacher:
       return [int(x) for x in output_size[:2]]
     return None
 
-  def warm_up(self, batch_size: int) -> float:
-    """Runs one zero batch (the first call of a loaded SavedModel optimizes
-    its graph: ~0.7 s on CPU); returns the seconds it took."""
+  def warm_up(self, batch_size: int) -> Dict[str, np.ndarray]:
+    """The outputs of one zero batch (the first call of a loaded SavedModel
+    optimizes its graph: ~0.7 s on CPU)."""
     height, width = self.input_size or (64, 64)
-    start = time.perf_counter()
-    self(np.zeros([batch_size, height, width, 3], np.uint8))
-    return time.perf_counter() - start
+    return self(np.zeros([batch_size, height, width, 3], np.uint8))
 
   def __call__(self, images) -> Dict[str, np.ndarray]:
     outputs = self._fn(**{self.input_name: tf.convert_to_tensor(images)})

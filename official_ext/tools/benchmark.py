@@ -1,7 +1,7 @@
 """Benchmarks as ratios: what our code costs on top of the model it runs.
 
   python tools/benchmark.py [--quick] [--task=detection|segmentation]
-      [--teacher=EXPORT --input_pattern=GLOB] [--only=export|beam]
+      [--teacher=EXPORT --input_pattern=GLOB] [--only=export|beam|labeling]
 
 Each comparison runs side by side in this one process (alternating, best of
 --repeats), then a table is printed and, as the last line, one JSON object.
@@ -90,9 +90,11 @@ _HUMAN_BATCH = flags.DEFINE_integer('human_batch_size', 8, 'Human images per '
                                     'self-training step.')
 _PSEUDO_BATCH = flags.DEFINE_integer('pseudo_batch_size', 8, 'Pseudo images '
                                      'per self-training step.')
-_ONLY = flags.DEFINE_enum('only', None, ['export', 'beam'], 'Measure only '
-                          'this figure (export: needs the benchmark\'s own '
-                          'teacher, so no --teacher).')
+_ONLY = flags.DEFINE_enum('only', None, ['export', 'beam', 'labeling'],
+                          'Measure only this figure (export: needs the '
+                          'benchmark\'s own teacher, so no --teacher; '
+                          'labeling: the pseudo_label and labeler_only '
+                          'figures).')
 _NUM_SHARDS = flags.DEFINE_integer('num_shards', 0, 'Output shards of the '
                                    'beam figure; 0: one per input file.')
 
@@ -158,6 +160,9 @@ TABLE = (
      '.1f'),
 )
 
+LABELING_TABLE = TABLE[:6]
+
+
 def main(_):
   task = _TASK.value
   work_dir = _WORK_DIR.value or tempfile.mkdtemp(prefix='benchmark-')
@@ -176,19 +181,20 @@ def main(_):
         f'--num_shards={_NUM_SHARDS.value}', f'--batch_size={_BATCH.value}',
         '--no_progress'], work_dir, _REPEATS.value))
     results['num_shards'] = _NUM_SHARDS.value
-  if _ONLY.value:
+  if _ONLY.value in tool_benchmark.TABLES:
     print(f"{task} on {results['device']}: whole runs of the tools in fresh "
           'processes, best of each')
     _print_table(tool_benchmark.TABLES[_ONLY.value], results)
     return
-  # Training-side figures first: Model Garden's input pipeline does not run
-  # under op determinism, which cannot be turned off once on.
-  results.update(step_benchmark.bench_training(
-      task, train_pattern, _QUICK.value, _REPEATS.value, _HUMAN_BATCH.value,
-      _PSEUDO_BATCH.value))
-  results.update(step_benchmark.bench_forward(
-      task, teacher, pattern, train_pattern, _QUICK.value, _REPEATS.value,
-      _BATCH.value))
+  if not _ONLY.value:
+    # Training-side figures first: Model Garden's input pipeline does not
+    # run under op determinism, which cannot be turned off once on.
+    results.update(step_benchmark.bench_training(
+        task, train_pattern, _QUICK.value, _REPEATS.value, _HUMAN_BATCH.value,
+        _PSEUDO_BATCH.value))
+    results.update(step_benchmark.bench_forward(
+        task, teacher, pattern, train_pattern, _QUICK.value, _REPEATS.value,
+        _BATCH.value))
   # As tools/pseudo_label.py runs (byte-identical reruns).
   tf.config.experimental.enable_op_determinism()
   results.update(labeling_benchmark.bench_pseudo_label(
@@ -197,6 +203,11 @@ def main(_):
   results.update(labeling_benchmark.bench_labeler_only(
       task, pattern, work_dir, _REPEATS.value, _BATCH.value, _THRESHOLD.value,
       results['raw_inference_images_per_second']))
+  if _ONLY.value:
+    print(f"{task} on {results['device']}: teacher batch "
+          f"{results['batch_size']} at {results['image_size']}")
+    _print_table(LABELING_TABLE, results)
+    return
   print(f"{task} on {results['device']}: {results['model']}, teacher batch "
         f"{results['batch_size']} at {results['image_size']}, train batch "
         f"{results['train_batch']} at {results['train_image_size']}")
