@@ -185,3 +185,16 @@ def test_segmentation_class_thresholds():
   assert mask(labelers.SegmentationLabeler(0.7)) == [255, 255]
   assert mask(labelers.SegmentationLabeler(0.7, {2: 0.5})) == [255, 2]
   assert mask(labelers.SegmentationLabeler(0.5, {1: 0.7})) == [255, 2]
+
+
+def test_segmentation_masks_are_made_on_the_cpu():
+  """Under op determinism a GPU bincount raises; every op of the mask graph
+  (the map's body included) asks for the CPU."""
+  graph = labelers.segment_batch.get_concrete_function().graph
+  bodies = [f.graph for f in graph._functions.values()  # pylint: disable=protected-access
+            if hasattr(f, 'graph')]
+  ops = [op for g in [graph, *bodies] for op in g.get_operations()
+         if op.type not in ('Placeholder', 'Identity')]
+  assert {'DenseBincount', 'EncodePng', 'ResizeBilinear'} <= {
+      op.type for op in ops}
+  assert [op.type for op in ops if 'CPU' not in op.device] == []

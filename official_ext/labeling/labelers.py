@@ -196,13 +196,19 @@ def _segment_image(logits, valid, size, thresholds):
     tf.TensorSpec([None], tf.float32)])
 def segment_batch(logits, valid, sizes, thresholds):
   """`_segment_image` over a batch in one graph call: no per-pixel work in
-  Python, and TensorFlow releases the GIL for the teacher meanwhile."""
-  return tf.map_fn(
-      lambda args: _segment_image(*args, thresholds), (logits, valid, sizes),
-      fn_output_signature=(tf.TensorSpec([], tf.string),
-                           tf.TensorSpec([256], tf.int32),
-                           tf.TensorSpec([SCORE_BINS], tf.int32)),
-      parallel_iterations=4)
+  Python, and TensorFlow releases the GIL for the teacher meanwhile.
+
+  On the CPU wherever the teacher runs: under op determinism (the labeling
+  tools' setting) the GPU's bincount is refused (UnimplementedError), and
+  CPU kernels make a mask the same bytes on any host.
+  """
+  with tf.device('/CPU:0'):
+    return tf.map_fn(
+        lambda args: _segment_image(*args, thresholds), (logits, valid, sizes),
+        fn_output_signature=(tf.TensorSpec([], tf.string),
+                             tf.TensorSpec([256], tf.int32),
+                             tf.TensorSpec([SCORE_BINS], tf.int32)),
+        parallel_iterations=4)
 
 
 @tf.function(input_signature=[
