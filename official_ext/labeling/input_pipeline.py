@@ -2,9 +2,13 @@
 takes, each image resized and padded as the exported model would, with its
 position (file, record) and what the pseudo record keeps of the input."""
 
+import os
 from typing import List, Optional, Sequence, Tuple
 
 import tensorflow as tf
+
+# Decoded batches kept ready ahead of the teacher.
+PREFETCH_BATCHES = 2
 
 # Input features a pseudo record keeps (traceability: docs/pseudo_labeling.md).
 _KEPT_FEATURES = ('image/source_id', 'image/format', 'image/filename')
@@ -66,7 +70,8 @@ def _decoder(target_size: Optional[List[int]], pad_value: Sequence[int]):
 
 def _decoded_batches(ds: tf.data.Dataset, decode, batch_size: int,
                      target_size) -> tf.data.Dataset:
-  ds = ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+  ds = ds.map(decode, num_parallel_calls=len(os.sched_getaffinity(0)),
+              deterministic=True)
   # A record that cannot be read or decoded is dropped here, not fatal;
   # bad_inputs.RecordTracker finds it from the (file, record) positions.
   ds = ds.ignore_errors()
@@ -114,7 +119,18 @@ def build_dataset(files: List[str], batch_size: int,
     return _decoded_batches(ds, decode, batch_size, target_size)
 
   ds = tf.data.Dataset.from_tensor_slices(bounds).flat_map(shard_batches)
-  return ds.prefetch(tf.data.AUTOTUNE)
+  return _without_autotune(ds.prefetch(PREFETCH_BATCHES))
+
+
+def _without_autotune(ds: tf.data.Dataset) -> tf.data.Dataset:
+  """Fixed parallelism and buffers, and no autotuning: with it, deleting an
+  exhausted iterator whose consumer (the teacher) is slower than decoding
+  blocked for ~5 s in 2 of 5 runs (TF 2.20, CPU; autotuning's model thread),
+  once per labeling loop and so once per Beam shard; it did not make
+  decoding faster here (1513-1650 img/s either way)."""
+  options = tf.data.Options()
+  options.autotune.enabled = False
+  return ds.with_options(options)
 
 
 def records_dataset(records: List[Tuple[int, bytes]], shard: int,
@@ -129,8 +145,8 @@ def records_dataset(records: List[Tuple[int, bytes]], shard: int,
       tf.fill([len(records)], tf.constant(shard, tf.int32)),
       tf.fill([len(records)], tf.constant(file_index, tf.int64)),
       tf.constant([k for k, _ in records], tf.int64)))
-  return _decoded_batches(ds, _decoder(target_size, pad_value), batch_size,
-                          target_size)
+  return _without_autotune(_decoded_batches(
+      ds, _decoder(target_size, pad_value), batch_size, target_size))
 
 
 # What the writer needs of each element besides the image.
