@@ -22,6 +22,7 @@ import collections
 from concurrent import futures
 import dataclasses
 import os
+import threading
 import time
 from typing import Dict, List, Optional
 
@@ -154,8 +155,16 @@ def label_shards(teacher, writer: pseudo_shards.PseudoShardWriter, config):
   threads = labeling_threads()
   labeled = collections.deque()  # The label stage's futures, for cancel.
 
+  failed = threading.Event()  # Once a batch fails, no later one is written.
+
   def write(meta, labels, seconds):
-    return writer.write_batch(meta, labels.result(), seconds)
+    if failed.is_set():
+      return 0
+    try:
+      return writer.write_batch(meta, labels.result(), seconds)
+    except BaseException:
+      failed.set()
+      raise
 
   try:
     with futures.ThreadPoolExecutor(threads) as label_pool, \

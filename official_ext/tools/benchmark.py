@@ -45,6 +45,8 @@ Figures:
     better. export_vs_custom_gradients, load_vs_custom_gradients: the same
     against --save_custom_gradients (TensorFlow's default, which traces a
     gradient for every swish activation).
+  --only=labeling: the pseudo_label and labeler_only figures alone (no
+    training-side figures), e.g. with --teacher and --input_pattern.
   beam_vs_single_machine (--only=beam): images/s of `pseudo_label
     --runner=DirectRunner --direct_num_workers=2
     --direct_running_mode=multi_processing` over images/s of the
