@@ -23,6 +23,13 @@ def _fit_size(height, width, target):
   return scale, scaled
 
 
+def usable_cpus() -> int:
+  """CPUs this process may run on (its affinity where the OS has one)."""
+  if hasattr(os, 'sched_getaffinity'):
+    return len(os.sched_getaffinity(0))
+  return os.cpu_count() or 1
+
+
 def _pad_bottom_right(image, size, target, pad_value: Sequence[int]):
   """uint8 `image` of `size` (height, width) padded at the bottom and right
   to `target` with the RGB `pad_value`: two strips joined on, in uint8 (a
@@ -70,8 +77,7 @@ def _decoder(target_size: Optional[List[int]], pad_value: Sequence[int]):
 
 def _decoded_batches(ds: tf.data.Dataset, decode, batch_size: int,
                      target_size) -> tf.data.Dataset:
-  ds = ds.map(decode, num_parallel_calls=len(os.sched_getaffinity(0)),
-              deterministic=True)
+  ds = ds.map(decode, num_parallel_calls=usable_cpus(), deterministic=True)
   # A record that cannot be read or decoded is dropped here, not fatal;
   # bad_inputs.RecordTracker finds it from the (file, record) positions.
   ds = ds.ignore_errors()

@@ -116,7 +116,7 @@ def warm_up(teacher, labeler, batch_size: int) -> float:
 def labeling_threads() -> int:
   """Batches labeled at once (the label stage's threads): one per CPU the
   process may use, at most MAX_LABELING_THREADS."""
-  return max(1, min(MAX_LABELING_THREADS, len(os.sched_getaffinity(0))))
+  return max(1, min(MAX_LABELING_THREADS, input_pipeline.usable_cpus()))
 
 
 def label_shards(teacher, writer: pseudo_shards.PseudoShardWriter, config):
