@@ -105,8 +105,8 @@ def warm_up(teacher, labeler, batch_size: int) -> float:
   first calls optimize and trace graphs (~0.7 s and ~0.6 s on CPU), a cost
   of the process, not of the images."""
   start = time.perf_counter()
-  outputs = teacher.warm_up(batch_size)
   height, width = teacher.input_size or (64, 64)
+  outputs = teacher(np.zeros([batch_size, height, width, 3], np.uint8))
   labeler.batch_labels(outputs, np.ones([batch_size], np.float32),
                        np.full([batch_size], height),
                        np.full([batch_size], width))
@@ -141,7 +141,7 @@ def label_shards(teacher, writer: pseudo_shards.PseudoShardWriter, config):
 
   def finish_oldest():
     nonlocal done
-    n = pending.popleft().result()  # Re-raises a writer error here.
+    n = pending.popleft()[0].result()  # Re-raises a stage's error here.
     done += n
     if progress is not None:
       progress.update(n)
@@ -153,8 +153,6 @@ def label_shards(teacher, writer: pseudo_shards.PseudoShardWriter, config):
       writer.files, config.batch_size, teacher.input_size,
       writer.file_shards, teacher.pad_value)
   threads = labeling_threads()
-  labeled = collections.deque()  # The label stage's futures, for cancel.
-
   failed = threading.Event()  # Once a batch fails, no later one is written.
 
   def write(meta, labels, seconds):
@@ -174,16 +172,16 @@ def label_shards(teacher, writer: pseudo_shards.PseudoShardWriter, config):
           meta, outputs, seconds = _run_teacher(teacher, batch)
           if len(pending) > threads:
             finish_oldest()
-            labeled.popleft()
-          labeled.append(label_pool.submit(writer.labels, meta, outputs))
-          pending.append(write_pool.submit(write, meta, labeled[-1],
-                                           seconds))
+          labels = label_pool.submit(writer.labels, meta, outputs)
+          pending.append((write_pool.submit(write, meta, labels, seconds),
+                          labels))
         while pending:
           finish_oldest()
         writer.finish()
       finally:
-        for f in [*pending, *labeled]:
-          f.cancel()
+        for futures_of_batch in pending:
+          for f in futures_of_batch:
+            f.cancel()
   finally:
     writer.close()
     if progress is not None:

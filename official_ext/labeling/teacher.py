@@ -197,12 +197,6 @@ class Teacher:
       return [int(x) for x in output_size[:2]]
     return None
 
-  def warm_up(self, batch_size: int) -> Dict[str, np.ndarray]:
-    """The outputs of one zero batch (the first call of a loaded SavedModel
-    optimizes its graph: ~0.7 s on CPU)."""
-    height, width = self.input_size or (64, 64)
-    return self(np.zeros([batch_size, height, width, 3], np.uint8))
-
   def __call__(self, images) -> Dict[str, np.ndarray]:
     outputs = self._fn(**{self.input_name: tf.convert_to_tensor(images)})
     return {k: v.numpy() for k, v in outputs.items()}
