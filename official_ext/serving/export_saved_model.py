@@ -33,6 +33,7 @@ from official.vision.serving import export_saved_model as mg_export
 import official_ext.registry_imports  # pylint: disable=unused-import
 from official_ext.serving.custom_gradients import custom_gradients
 from official_ext.serving.keras_traces import keras_traces
+from official_ext.utils import quick_exit
 
 FLAGS = flags.FLAGS
 # Model Garden defaults to 224,224; empty means: take it from the config.
@@ -88,7 +89,7 @@ def main(argv):
 
 def run():
   flags.mark_flags_as_required(['experiment', 'export_dir'])
-  app.run(main)
+  app.run(quick_exit.main_without_teardown(main))
 
 
 if __name__ == '__main__':

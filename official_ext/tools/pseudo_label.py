@@ -55,6 +55,7 @@ from official_ext.labeling import labeling_report
 from official_ext.labeling import pipeline
 from official_ext.quality import labeling_quality
 from official_ext.utils import process
+from official_ext.utils import quick_exit
 
 _TEACHER = flags.DEFINE_string('teacher', None, 'Teacher SavedModel dir '
                                '(tools/export_saved_model.py --export_dir).')
@@ -226,7 +227,7 @@ def _parse_flags(argv):
 
 def run():
   flags.mark_flags_as_required(['teacher', 'input_pattern', 'output_prefix'])
-  app.run(main, flags_parser=_parse_flags)
+  app.run(quick_exit.main_without_teardown(main), flags_parser=_parse_flags)
 
 
 if __name__ == '__main__':

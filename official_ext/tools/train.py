@@ -31,6 +31,7 @@ from official_ext.dataloaders import reader
 from official_ext.labeling import teacher as teacher_lib
 from official_ext.self_training import preflight
 from official_ext.self_training import task as st_task
+from official_ext.utils import quick_exit
 import tensorflow as tf
 
 
@@ -91,7 +92,7 @@ def main(argv):
 def run():
   tfm_flags.define_flags()
   flags.mark_flags_as_required(['experiment', 'mode', 'model_dir'])
-  app.run(main)
+  app.run(quick_exit.main_without_teardown(main))
 
 
 if __name__ == '__main__':
