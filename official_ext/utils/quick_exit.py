@@ -26,18 +26,6 @@ from typing import Callable
 from absl import logging
 
 
-def _shut_down_threads():
-  """What `Py_FinalizeEx` does first: concurrent.futures pools are told to
-  stop, and the non-daemon threads are joined."""
-  shutdown = getattr(threading, '_shutdown', None)
-  if shutdown is not None:
-    shutdown()
-    return
-  for thread in threading.enumerate():
-    if thread is not threading.main_thread() and not thread.daemon:
-      thread.join()
-
-
 def main_without_teardown(main: Callable) -> Callable:
   """`main` for `app.run`, ending the process without the teardown once it
   has returned successfully."""
@@ -45,9 +33,13 @@ def main_without_teardown(main: Callable) -> Callable:
   @functools.wraps(main)
   def run_then_exit(argv):
     result = main(argv)
-    if result not in (None, 0):
+    # threading._shutdown is what Py_FinalizeEx runs first: it tells the
+    # concurrent.futures pools to stop and joins the non-daemon threads.
+    # Without it (another Python), the usual exit: nothing is lost.
+    shutdown = getattr(threading, '_shutdown', None)
+    if result not in (None, 0) or shutdown is None:
       return result
-    _shut_down_threads()
+    shutdown()
     atexit._run_exitfuncs()  # pylint: disable=protected-access
     logging.flush()
     sys.stdout.flush()
