@@ -258,12 +258,5 @@ def digits_seg_run(data, **fields) -> dict:
   """A self_train run file (as a dict) for the digits segmenters on `data`
   (canvases.make_dataset's patterns, with a calibration split), with
   top-level `fields` laid over it."""
-  return {'task': 'segmentation',
-          'data': {'labeled': data['train'], 'validation': data['val'],
-                   'unlabeled': data['unlabeled'],
-                   'calibration': data['calibration']},
-          'teacher': {'experiment': 'supervised_digits_seg',
-                      'recipe': 'supervised_digits_seg_cpu.yaml'},
-          'student': {'experiment': 'selftrain_digits_seg',
-                      'recipe': 'selftrain_digits_seg_cpu.yaml'},
-          **fields}
+  from official_ext.digits import recipes  # pylint: disable=g-import-not-at-top
+  return recipes.run_file('segmentation', data, **fields)

@@ -98,7 +98,8 @@ def test_results_hold_finite_metrics_and_stage_times(demo):
     for model in ('teacher', 'student'):
       assert set(r[model]) == set(METRICS[task])
       # What the table reports is the model's last evaluation, as logged.
-      event_dir = os.path.join(demo['out'], task, model, 'validation')
+      event_dir = os.path.join(demo['out'], task, 'round_1', model,
+                               'validation')
       for metric, value in r[model].items():
         assert math.isfinite(value), (task, model, metric)
         assert value == summaries.last_value(event_dir, metric)
@@ -112,7 +113,7 @@ def test_results_hold_finite_metrics_and_stage_times(demo):
     # Both models trained with the run's seed.
     for model in ('teacher', 'student'):
       params = params_dict.read_yaml_to_params_dict(os.path.join(
-          demo['out'], task, model, 'params.yaml')).as_dict()
+          demo['out'], task, 'round_1', model, 'params.yaml')).as_dict()
       assert params['task']['seed'] == 0
     assert list(r['wall_time_s']) == list(STAGES)
     assert all(t > 0 for t in r['wall_time_s'].values())
@@ -141,7 +142,7 @@ def test_teacher_is_calibrated_on_a_split_nobody_trains_on(demo):
   assert results['class_thresholds'] == 'one threshold'
   for task, r in results['tasks'].items():
     cal = r['calibration']
-    with open(os.path.join(demo['out'], task, 'pseudo',
+    with open(os.path.join(demo['out'], task, 'round_1', 'pseudo',
                            'pseudo_report.json')) as f:
       report = json.load(f)
     table = report['quality']['calibration']
@@ -173,13 +174,14 @@ def test_table_is_printed(demo):
   teacher = demo['results']['tasks']['detection']['teacher']['AP']
   assert f'{teacher:.4f}' in rows[0]
   assert any(l.startswith('| segmentation/student |') for l in lines)
-  assert any(l.startswith('[detection/student] done in') for l in lines)
+  assert any(l.startswith('[detection/round_1/student] done in')
+             for l in lines)
 
 
 def test_every_stage_left_its_outputs(demo):
   out = demo['out']
   for task in METRICS:
-    root = os.path.join(out, task)
+    root = os.path.join(out, task, 'round_1')
     for model in ('teacher', 'student'):
       model_dir = os.path.join(root, model)
       steps = demo['results']['tasks'][task]['steps'][model]
@@ -201,7 +203,7 @@ def test_every_stage_left_its_outputs(demo):
 def _student_init(run_dir, task):
   """The student's task.init_checkpoint (params.yaml) and the checkpoint its
   log says Model Garden loaded, or None."""
-  root = os.path.join(run_dir, task)
+  root = os.path.join(run_dir, task, 'round_1')
   init = params_dict.read_yaml_to_params_dict(
       os.path.join(root, 'student', 'params.yaml')).task.init_checkpoint
   with open(os.path.join(root, 'student.log')) as f:
@@ -220,7 +222,8 @@ def test_student_starts_from_its_teachers_checkpoint_when_asked(demo,
     assert _student_init(demo['out'], task) == (None, [])
   assert auto_demo['results']['tasks']['segmentation']['student_init'] == (
       'teacher')
-  teacher_dir = os.path.join(demo['out'], 'segmentation', 'teacher')
+  teacher_dir = os.path.join(demo['out'], 'segmentation', 'round_1',
+                             'teacher')
   assert _student_init(auto_demo['out'], 'segmentation') == (
       teacher_dir, [os.path.join(teacher_dir, 'ckpt-20')])
 
@@ -230,7 +233,8 @@ def test_exported_student_labels_round_two(demo, tmp_path):
   data = os.path.join(demo['out'], 'data', 'unlabeled-*.tfrecord')
   for task in METRICS:
     report = pipeline.label(pipeline.LabelingConfig(
-        teacher=os.path.join(demo['out'], task, 'student_export'), task=task,
+        teacher=os.path.join(demo['out'], task, 'round_1', 'student_export'),
+        task=task,
         input_pattern=data, output_prefix=str(tmp_path / task / 'pseudo'),
         score_threshold=0.0, num_classes=11, show_progress=False))
     assert report['images_labeled'] == demo['results']['sizes'][
@@ -266,10 +270,17 @@ def test_teachers_from_reuses_data_and_teachers(demo, auto_demo):
   assert list(r['wall_time_s']) == ['pseudo_label', 'student',
                                     'student_export']
   assert r['teacher'] == demo['results']['tasks']['segmentation']['teacher']
-  root = os.path.join(auto_demo['out'], 'segmentation')
+  task_dir = os.path.join(auto_demo['out'], 'segmentation')
+  assert sorted(os.listdir(task_dir)) == ['commands.txt', 'round_1', 'stages']
+  root = os.path.join(task_dir, 'round_1')
   assert sorted(os.listdir(root)) == sorted(
-      ['pseudo', 'pseudo.log', 'student', 'student.log', 'student_export',
-       'student_export.log'])
+      ['pseudo', 'pseudo_label.log', 'student', 'student.log',
+       'student_export', 'student_export.log'])
+  # The commands it ran: labeling with the earlier run's exported teacher.
+  commands = open(os.path.join(task_dir, 'commands.txt')).read()
+  assert commands.count('python -m official_ext.tools.') == 3
+  assert os.path.join(demo['out'], 'segmentation', 'round_1',
+                      'teacher_export') in commands
   assert tf.train.latest_checkpoint(os.path.join(root, 'student')).endswith(
       'ckpt-20')
   student = params_dict.read_yaml_to_params_dict(

@@ -7,6 +7,7 @@ import pytest
 import yaml
 
 from official_ext.digits import canvases
+from official_ext.digits import recipes
 from official_ext.rounds import run_config
 
 from conftest import REPO
@@ -111,3 +112,17 @@ def test_packaged_run_files_name_registered_experiments(name):
     config = run_config.experiment_config(model, raw.get('runtime_overrides',
                                                          []))
     assert config.task.model.num_classes > 1
+
+
+@pytest.mark.parametrize('task', ['detection', 'segmentation'])
+def test_the_demo_runs_the_packaged_digits_run_file(task):
+  """The demo's round (recipes.run_file) is configs/runs/digits_<task>.yaml
+  on that file's data folder, field for field."""
+  raw = yaml.safe_load(open(os.path.join(REPO, 'configs/runs',
+                                         f'digits_{task}.yaml')))
+  folder = 'runs/digits_data'
+  data = {split: f'{folder}/{split}-*.tfrecord'
+          for split in ('train', 'val', 'unlabeled', 'calibration')}
+  data['val_annotations'] = f'{folder}/annotations_val.json'
+  assert raw.pop('rounds') == 1
+  assert recipes.run_file(task, data) == raw

@@ -91,3 +91,22 @@ def images_per_step(task: str) -> dict:
   return {'images_per_step': {'teacher': per_teacher, 'student': total},
           'labeled_images_per_step': {'teacher': per_teacher,
                                       'student': labeled}}
+
+
+def run_file(task: str, data: dict, **fields) -> dict:
+  """The `self_train` run file (as a dict) of a digits task on `data`
+  (make_digits_dataset's patterns: train, val, unlabeled, calibration and,
+  for detection, val_annotations), with top-level `fields` laid over it;
+  configs/runs/digits_<task>.yaml is this on runs/digits_data."""
+  teacher, student = EXPERIMENTS[task]
+  run = {'task': task,
+         'data': {'labeled': data['train'], 'validation': data['val'],
+                  'unlabeled': data['unlabeled']},
+         'teacher': {'experiment': teacher, 'recipe': f'{teacher}_cpu.yaml'},
+         'student': {'experiment': student, 'recipe': f'{student}_cpu.yaml'}}
+  if data.get('calibration'):
+    run['data']['calibration'] = data['calibration']
+  if task == 'detection':
+    run['data']['annotation_file'] = data['val_annotations']
+  run.update(fields)
+  return run

@@ -43,7 +43,10 @@ METRICS = {'detection': ('AP', 'AP50'), 'segmentation': ('mean_iou',)}
 class Options:
   output_dir: str
   rounds: int
-  quick_steps: Optional[int] = None  # Every model trains this many steps.
+  # Every model trains this many steps (one checkpoint and evaluation at
+  # the end); None: as its recipe says.
+  train_steps: Optional[int] = None
+  name: str = ''  # Shown before every stage's name (runs side by side).
   num_workers: int = 1
   worker_index: int = 0
   poll_seconds: float = 5.0  # Between checks while waiting on a worker.
@@ -56,7 +59,11 @@ class Rounds:
                runner: stages.Runner):
     self.run, self.options, self.runner = run, options, runner
     self.root = options.output_dir
-    self.records = stage_records.StageRecords(self.root)
+    self.label = f'{options.name}/' if options.name else ''
+    self.records = stage_records.StageRecords(
+        self.root, log=lambda line: print(  # '[stage] ...' lines.
+            line.replace('[', f'[{self.label}', 1), flush=True))
+    self.seconds = {}  # Per round, each stage's seconds in this run.
     self.data_inputs = {
         'labeled': stage_records.files_record(run.data.labeled),
         'validation': stage_records.files_record(run.data.validation),
@@ -77,10 +84,13 @@ class Rounds:
       with open(os.path.join(self.root, 'commands.txt'), 'a') as f:
         f.write(f'# {stage}\npython -m official_ext.tools.{tool} '
                 f'{" ".join(args)}\n')
-      return loop.run_tool(self.runner, stage, tool, args, log)
+      return loop.run_tool(self.runner, self.label + stage, tool, args, log)
 
     inputs = dict(inputs, command=[tool] + argv)
-    return self.records.run(stage, inputs, outputs, go)
+    record = self.records.run(stage, inputs, outputs, go)
+    self.seconds.setdefault(r, {})[name.split('.')[0]] = (
+        0.0 if record['skipped'] else record['seconds'])
+    return record
 
   def _train(self, r, name, model: run_config.ModelConfig, extra, inputs):
     model_dir = self._dir(r, name)
@@ -88,7 +98,7 @@ class Rounds:
                  list(extra))
     recipe = [run_config.recipe_file(model)] if model.recipe else []
     argv = loop.train_args(model.experiment, recipe, model_dir,
-                           self.options.quick_steps, overrides)
+                           self.options.train_steps, overrides)
     inputs = dict(inputs, **self.data_inputs, recipe={
         path: stage_records.content_hash(path) for path in recipe})
     return self._stage(r, name, 'train', argv, inputs, [model_dir])
@@ -178,7 +188,7 @@ class Rounds:
       result['teacher'] = loop.last_metrics(self._dir(r, 'teacher'),
                                             METRICS[run.task])
       result['teacher_model'] = model_summary(
-          run.teacher, run.runtime_overrides, self.options.quick_steps,
+          run.teacher, run.runtime_overrides, self.options.train_steps,
           student=False)
     result['teacher_export'] = teacher_export
     report = self._label(r, teacher_export)
@@ -193,7 +203,7 @@ class Rounds:
                                           METRICS[run.task])
     result['student_export'] = student_export
     result['student_model'] = model_summary(
-        run.student, run.runtime_overrides, self.options.quick_steps,
+        run.student, run.runtime_overrides, self.options.train_steps,
         student=True)
     result['pseudo_labels'] = {k: report.get(k) for k in (
         'images_labeled', 'images_skipped', 'score_threshold',
@@ -201,6 +211,8 @@ class Rounds:
                                if report.get(k) is not None}
     result['pseudo_labels']['warnings'] = report.get('quality', {}).get(
         'warnings', [])
+    result['pseudo_report'] = self._dir(r, 'pseudo/pseudo_report.json')
+    result['wall_time_s'] = self.seconds.get(r, {})
     return result
 
   def run_all(self) -> List[dict]:
@@ -225,7 +237,7 @@ def _read_json(path: str) -> Optional[dict]:
 
 
 def model_summary(model: run_config.ModelConfig, runtime: List[str],
-                  quick_steps: Optional[int], student: bool) -> Dict[str, int]:
+                  train_steps: Optional[int], student: bool) -> Dict[str, int]:
   """images_per_step (and how many labeled) and train_steps of a model."""
   config = run_config.experiment_config(model, runtime)
   if student:
@@ -233,4 +245,4 @@ def model_summary(model: run_config.ModelConfig, runtime: List[str],
   else:
     labeled = total = config.task.train_data.global_batch_size
   return {'images_per_step': total, 'labeled_images_per_step': labeled,
-          'train_steps': quick_steps or config.trainer.train_steps}
+          'train_steps': train_steps or config.trainer.train_steps}

@@ -12,6 +12,9 @@ runs only pseudo_label, student and student_export.
 Stages, each a real command a user runs (`python -m official_ext.tools.X`,
 from any directory; output logged, progress printed):
   data           make_digits_dataset
+then, per task, one round of `self_train` (official_ext/rounds: the stages,
+records and OUTPUT/<task>/commands.txt of `self_train
+--config=configs/runs/digits_<task>.yaml`):
   teacher        train --experiment=supervised_digits[_seg] train_and_eval
   teacher_export export_saved_model
   pseudo_label   pseudo_label (the teacher labels the unlabeled split; it is
@@ -23,13 +26,15 @@ from any directory; output logged, progress printed):
   student_export export_saved_model
 for detection and segmentation, side by side (--noparallel_tasks: one after
 the other; each child process then uses TensorFlow's default threads).
-Teacher and student train for the steps
-their recipes set (`trainer.train_steps`); --quick trains 20. Ends with a
+Every stage is recorded (OUTPUT/stages/, OUTPUT/<task>/stages/): a rerun
+skips what was done from the same inputs and resumes a stopped stage.
+Teacher and student train for the steps their recipes set
+(`trainer.train_steps`); --quick trains 20. Ends with a
 teacher-vs-student table and writes OUTPUT/results.json,
 OUTPUT/teacher_vs_student.png; TensorBoard logs are in
-OUTPUT/<task>/{teacher,student}, pseudo-label overlays in
-OUTPUT/<task>/pseudo/pseudo_overlays, the calibration plot in
-OUTPUT/<task>/pseudo/pseudo_calibration.png. With --seeds, each seed is such a
+OUTPUT/<task>/round_1/{teacher,student}, pseudo-label overlays in
+OUTPUT/<task>/round_1/pseudo/pseudo_overlays, the calibration plot in
+OUTPUT/<task>/round_1/pseudo/pseudo_calibration.png. With --seeds, each seed is such a
 run under OUTPUT/seed_<s>, then a table over seeds (per seed, mean, and student
 minus teacher with its 95% interval) is printed and written to
 OUTPUT/seeds.json.
@@ -44,9 +49,11 @@ from absl import app
 from absl import flags
 import tensorflow as tf
 
-from official_ext.data import sharded_writer
 from official_ext.digits import demo_report
 from official_ext.digits import recipes
+from official_ext.rounds import round_loop
+from official_ext.rounds import run_config
+from official_ext.rounds import stage_records
 from official_ext.utils import loop
 from official_ext.utils import stages
 
@@ -88,93 +95,74 @@ _TEACHERS_FROM = flags.DEFINE_string(
     '--quick: its data and exported teachers are used as they are, and only '
     'the pseudo-labels, the student and its export are made here.')
 
-METRICS = {'detection': ('AP', 'AP50'), 'segmentation': ('mean_iou',)}
-NUM_CLASSES = 11  # Background + ten digits, for both tasks.
+METRICS = round_loop.METRICS
 PROGRESS = ('train | step', ' eval | step', 'Worker 0/', '"images_labeled"',
             'Writing fingerprint', 'Per-class thresholds', 'quality:')
 _RUNNER = stages.Runner(PROGRESS, env={'TF_CPP_MIN_LOG_LEVEL': '2'})
 
 
-def train_steps(task: str, quick: bool) -> dict:
-  """Teacher and student steps: their recipes' `trainer.train_steps`, or 20."""
+def train_steps(task: str, quick: bool) -> int:
+  """Steps of the task's teacher and student: their recipes' common
+  `trainer.train_steps` (one checkpoint and evaluation at the end), or 20."""
   if quick:
-    return {'teacher': 20, 'student': 20}
-  teacher, student = recipes.EXPERIMENTS[task]
-  return {'teacher': recipes.config(teacher).trainer.train_steps,
-          'student': recipes.config(student).trainer.train_steps}
+    return 20
+  steps = {recipes.config(name).trainer.train_steps
+           for name in recipes.EXPERIMENTS[task]}
+  if len(steps) != 1:
+    raise ValueError(f'{task}: the teacher and student recipes train for '
+                     f'different steps {sorted(steps)}; the demo compares '
+                     'them at equal steps')
+  return steps.pop()
 
 
-def run_task(task: str, data: dict, out: str, num_steps: dict, seed: int,
+def run_task(task: str, data: dict, out: str, steps: int, seed: int,
              teachers_from: str = None, from_teacher: bool = False) -> dict:
-  """teacher -> export -> pseudo-label -> student -> export for one task;
-  with `teachers_from`, that run's teacher and export replace the first two;
+  """One round of `self_train` for one task on the digits data, under
+  out/<task>/ (round_1/{teacher,teacher_export,pseudo,student,
+  student_export}, stages/, commands.txt): teacher -> export ->
+  pseudo-label -> student -> export. With `teachers_from`, that run's
+  exported teacher labels and nothing else of it is redone;
   `from_teacher` starts the student from the teacher's last checkpoint."""
-  teacher, student = recipes.EXPERIMENTS[task]
-  # The student recipe's pseudo-label threshold; the labeler uses the same.
-  threshold = recipes.config(student).task.self_training.score_threshold
   root = os.path.join(out, task)
-  dirs = {k: os.path.join(root, k) for k in (
+  teacher_root = os.path.join(teachers_from or out, task, 'round_1')
+  run = recipes.run_file(
+      task, data, labeling={'class_thresholds': _CLASS_THRESHOLDS.value,
+                            'target_precision': _TARGET_PRECISION.value},
+      # The seed picks every model's init, augmentation and data order (a
+      # repeatable run on a CPU: tasks/seeding.py).
+      runtime_overrides=[f'task.seed={seed}'])
+  if teachers_from:
+    run['teacher'] = {'saved_model': os.path.join(teacher_root,
+                                                  'teacher_export')}
+  if from_teacher:  # Model Garden restores all modules by default.
+    run['student']['overrides'] = [
+        f"task.init_checkpoint={os.path.join(teacher_root, 'teacher')}"]
+  options = round_loop.Options(output_dir=root, rounds=1, train_steps=steps,
+                               name=task)
+  result, = round_loop.Rounds(run_config.from_dict(run), options,
+                              _RUNNER).run_all()
+  with open(result['pseudo_report']) as f:
+    report = json.load(f)
+  dirs = {k: os.path.join(root, 'round_1', k) for k in (
       'teacher', 'teacher_export', 'pseudo', 'student', 'student_export')}
-  logs = {k: os.path.join(root, f'{k}.log') for k in dirs}
   if teachers_from:
     for k in ('teacher', 'teacher_export'):
-      dirs[k] = os.path.join(teachers_from, task, k)
-  os.makedirs(root, exist_ok=True)
-  # The seed picks the data and every model's init, augmentation and data
-  # order (a repeatable run on a CPU: tasks/seeding.py).
-  common = [f"task.train_data.input_path={data['train']}",
-            f"task.validation_data.input_path={data['val']}",
-            f'task.seed={seed}']
-  if task == 'detection':  # COCO AP against the val json (pycocotools).
-    common.append(f"task.annotation_file={data['val_annotations']}")
-  times = {}
-
-  def train(stage, experiment, steps, extra=()):
-    times[stage] = loop.train(
-        _RUNNER, f'{task}/{stage}', experiment,
-        [recipes.recipe(experiment)], dirs[stage], steps,
-        common + list(extra), logs[stage])
-
-  def export(stage, experiment, model_dir):
-    times[stage] = loop.export(_RUNNER, f'{task}/{stage}', experiment,
-                               model_dir, dirs[stage], logs[stage])
-
-  if not teachers_from:
-    train('teacher', teacher, num_steps['teacher'])
-    export('teacher_export', teacher, dirs['teacher'])
-  prefix = os.path.join(dirs['pseudo'], 'pseudo')
-  times['pseudo_label'] = loop.label(_RUNNER, f'{task}/pseudo_label', [
-      f"--teacher={dirs['teacher_export']}",
-      f'--task={task}', f"--input_pattern={data['unlabeled']}",
-      f'--output_prefix={prefix}', f'--score_threshold={threshold}',
-      f'--num_classes={NUM_CLASSES}', '--no_progress',
-      f"--calibration_pattern={data['calibration']}",
-      f"--labeled_pattern={data['train']}",
-      f'--class_thresholds={_CLASS_THRESHOLDS.value}',
-      f'--target_precision={_TARGET_PRECISION.value}'], logs['pseudo'])
-  with open(prefix + '_report.json') as f:
-    report = json.load(f)
-  # This run's shards only (their count is in the name).
-  student_extra = ['task.pseudo_data.input_path=' +
-                   sharded_writer.output_pattern(prefix, report['num_shards'])]
-  if from_teacher:  # Model Garden restores all modules by default.
-    student_extra.append(f"task.init_checkpoint={dirs['teacher']}")
-  train('student', student, num_steps['student'], extra=student_extra)
-  export('student_export', student, dirs['student'])
-
-  result = {'steps': num_steps, **recipes.images_per_step(task),
-            'student_init': 'teacher' if from_teacher else 'scratch',
-            'wall_time_s': times, 'dirs': dirs,
-            'pseudo_labels': {k: report.get(k) for k in (
-                'images_labeled', 'score_threshold', 'boxes_per_image_mean',
-                'ignored_fraction', 'teacher_images_per_second')
-                              if report.get(k) is not None},
-            'calibration': calibration_summary(report, threshold)}
+      dirs[k] = os.path.join(teacher_root, k)
+  summary = {'steps': {'teacher': steps, 'student': steps},
+         **recipes.images_per_step(task),
+         'student_init': 'teacher' if from_teacher else 'scratch',
+         'wall_time_s': result['wall_time_s'], 'dirs': dirs,
+         'pseudo_labels': {k: report.get(k) for k in (
+             'images_labeled', 'score_threshold', 'boxes_per_image_mean',
+             'ignored_fraction', 'teacher_images_per_second')
+                           if report.get(k) is not None},
+         'calibration': calibration_summary(report,
+                                            report['score_threshold'])}
   for model in ('teacher', 'student'):
-    result[model] = loop.last_metrics(dirs[model], METRICS[task])
-  result['student_minus_teacher'] = {
-      m: result['student'][m] - result['teacher'][m] for m in METRICS[task]}
-  return result
+    summary[model] = loop.last_metrics(dirs[model], METRICS[task])
+  summary['student_minus_teacher'] = {
+      m: summary['student'][m] - summary['teacher'][m] for m in METRICS[task]}
+  return summary
 
 
 def calibration_summary(report: dict, threshold: float) -> dict:
@@ -227,12 +215,13 @@ def earlier_run(path: str, results: dict, tasks: list) -> str:
           f'--teachers_from={path}: its {key} is {earlier.get(key)!r}, this '
           f'run\'s {results[key]!r}')
   for task in tasks:
-    saved_model = os.path.join(path, task, 'teacher_export', 'saved_model',
+    saved_model = os.path.join(path, task, 'round_1', 'teacher_export',
+                               'saved_model',
                                'saved_model.pb')
     if task not in earlier.get('tasks', {}) or not os.path.exists(saved_model):
       raise app.UsageError(f'--teachers_from={path}: no exported {task} '
                            f'teacher ({saved_model})')
-    teacher_dir = os.path.join(path, task, 'teacher')
+    teacher_dir = os.path.join(path, task, 'round_1', 'teacher')
     if (task in _FROM_TEACHER.value and
         not tf.train.latest_checkpoint(teacher_dir)):
       raise app.UsageError(
@@ -289,14 +278,15 @@ def demo_run(seed: int, out: str) -> dict:
     data_dir = os.path.join(earlier, 'data')
   else:
     data_dir = os.path.join(out, 'data')
-    results['wall_time_s']['data'] = _RUNNER.run('data', [
-        '-m', 'official_ext.tools.make_digits_dataset',
-        f'--output_dir={data_dir}',
-        f'--seed={seed}', f"--num_train={size['num_train']}",
-        f"--num_unlabeled={size['num_unlabeled']}",
-        f"--num_val={size['num_val']}",
-        f"--num_calibration={size['num_calibration']}"],
-        os.path.join(out, 'data.log'))
+    argv = ['-m', 'official_ext.tools.make_digits_dataset',
+            f'--output_dir={data_dir}', f'--seed={seed}',
+            *[f'--{k}={v}' for k, v in size.items()]]
+    # Like every stage after it: skipped when made earlier by this command.
+    record = stage_records.StageRecords(out).run(
+        'data', {'command': argv}, [data_dir],
+        lambda _: _RUNNER.run('data', argv, os.path.join(out, 'data.log')))
+    results['wall_time_s']['data'] = (0.0 if record['skipped']
+                                      else record['seconds'])
   data = {split: os.path.join(data_dir, f'{split}-*.tfrecord')
           for split in ('train', 'unlabeled', 'val', 'calibration')}
   data['val_annotations'] = os.path.join(data_dir, 'annotations_val.json')

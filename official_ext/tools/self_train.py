@@ -62,7 +62,7 @@ def main(_):
   os.makedirs(out, exist_ok=True)
   options = round_loop.Options(
       output_dir=out, rounds=_ROUNDS.value or run.rounds,
-      quick_steps=QUICK_STEPS if _QUICK.value else None,
+      train_steps=QUICK_STEPS if _QUICK.value else None,
       num_workers=_NUM_WORKERS.value, worker_index=_WORKER_INDEX.value)
   runner = stages.Runner(PROGRESS, env={'TF_CPP_MIN_LOG_LEVEL': '2'})
   try:

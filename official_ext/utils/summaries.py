@@ -3,7 +3,12 @@
 from typing import Dict, List, Tuple
 
 from tensorboard.backend.event_processing import event_accumulator
+from tensorboard.util import tb_logging
 import tensorflow as tf
+
+# The reader logs 'No path found after <events file>' at INFO for every
+# finished events file: normal here, and noise in a tool's output.
+tb_logging.get_logger().setLevel('WARNING')
 
 # Keep every event (TensorBoard's reader samples long runs by default).
 _EVERYTHING = {event_accumulator.TENSORS: 0, event_accumulator.SCALARS: 0}
