@@ -1,8 +1,11 @@
 """The self_train tool end to end (--quick, the digits segmenter): two rounds
 where round 2's teacher is round 1's student export, a rerun that skips every
-finished stage, a changed input that redoes the stages after it, and two
-workers, one killed with -9 inside a stage, that the rerun finishes."""
+finished stage, a run killed with -9 inside labeling, training and export
+that ends as the uninterrupted one did (bit for bit), a changed input that
+redoes the stages after it, and two workers, one killed with -9 inside a
+stage, that the rerun finishes."""
 
+import glob
 import json
 import os
 import signal
@@ -10,7 +13,9 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
+import tensorflow as tf
 import yaml
 
 from official_ext.data import sharded_writer
@@ -90,6 +95,70 @@ def test_a_rerun_skips_every_finished_stage(two_rounds):
   assert time.time() - start < 120  # No training, only the records.
 
 
+def _checkpoint_tensors(model_dir):
+  reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(model_dir))
+  return {name: reader.get_tensor(name)
+          for name in reader.get_variable_to_shape_map()
+          if name != '_CHECKPOINTABLE_OBJECT_GRAPH'}
+
+
+def _records(pattern):
+  return [r.numpy() for r in tf.data.TFRecordDataset(sorted(glob.glob(pattern)))]
+
+
+def test_a_run_killed_in_each_stage_ends_as_an_uninterrupted_one(
+    two_rounds, tmp_path):
+  """The fault matrix: one run (taught by the fixture's round-1 teacher
+  export) killed with -9 inside labeling, inside training and inside
+  export, rerun after each kill: its pseudo labels and its student's
+  weights equal the uninterrupted round 1's, bit for bit (nothing read
+  twice, nothing stale), and each rerun resumed the stage it was killed in.
+  Runs before the test below, which retrains the fixture's round 1."""
+  reference = os.path.join(two_rounds['out'], 'round_1')
+  raw = yaml.safe_load(open(two_rounds['run_file']))
+  raw.update(teacher={'saved_model': os.path.join(reference,
+                                                  'teacher_export')},
+             rounds=1)
+  run_file = tmp_path / 'run.yaml'
+  run_file.write_text(yaml.safe_dump(raw))
+  out = tmp_path / 'out'
+  args = [sys.executable, '-m', 'official_ext.tools.self_train',
+          f'--config={run_file}', f'--output_dir={out}', '--quick']
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2')
+  stages_dir = out / 'stages'
+  for stage, started in [
+      # Labeling: once its output folder exists (shards being written).
+      ('pseudo_label', lambda: (out / 'round_1' / 'pseudo').is_dir()),
+      # Training: once train.py has written its params.yaml.
+      ('student', lambda: (out / 'round_1' / 'student' /
+                           'params.yaml').exists()),
+      # Export: a few seconds in (the export folder appears only at its
+      # end); an export takes over 10 s.
+      ('student_export', lambda: time.sleep(4) or True)]:
+    proc = subprocess.Popen(args, cwd=REPO, env=env,
+                            stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    record = stages_dir / f'round_1.{stage}.json'
+    _kill_inside_stage(proc, lambda: record.exists() and started())
+    assert json.load(open(record))['state'] == stage_records.STARTED, stage
+  proc = _tool(run_file, out)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  for stage in ('pseudo_label', 'student'):
+    assert f'[round_1/{stage}] done earlier' in proc.stdout, stage
+  assert ('[round_1/student_export] an earlier run stopped in this stage: '
+          'resuming' in proc.stdout)
+  assert _records(str(out / 'round_1' / 'pseudo' / 'pseudo-*.tfrecord')) == (
+      _records(os.path.join(reference, 'pseudo', 'pseudo-*.tfrecord')))
+  mine, theirs = (_checkpoint_tensors(os.path.join(d, 'student'))
+                  for d in (str(out / 'round_1'), reference))
+  assert sorted(mine) == sorted(theirs)
+  assert [n for n in mine if not np.array_equal(mine[n], theirs[n])] == []
+  with open(out / 'results.json') as f:
+    student = json.load(f)['rounds'][0]['student']
+  with open(os.path.join(two_rounds['out'], 'results.json')) as f:
+    assert student == json.load(f)['rounds'][0]['student']
+
+
 def test_a_changed_input_redoes_the_stages_after_it(two_rounds, tmp_path):
   changed = _run_file(tmp_path / 'run.yaml', two_rounds['data'],
                       score_threshold=0.9)
@@ -111,17 +180,17 @@ def test_a_changed_input_redoes_the_stages_after_it(two_rounds, tmp_path):
     assert json.load(f)['score_threshold'] == 0.9
 
 
-def _kill_inside_stage(proc, record, stage_dir, timeout=600):
-  """SIGKILL `proc`'s process group once `record` exists and `stage_dir`
-  was made (the stage has started its command)."""
+def _kill_inside_stage(proc, ready, timeout=600):
+  """SIGKILL `proc`'s process group once `ready()` (a stage has started its
+  command), as a preempted machine loses the tool and its stage."""
   deadline = time.time() + timeout
   while time.time() < deadline and proc.poll() is None:
-    if os.path.exists(record) and os.path.isdir(stage_dir):
+    if ready():
       break
-    time.sleep(0.5)
+    time.sleep(0.2)
   assert proc.poll() is None, 'finished before the kill'
-  os.killpg(proc.pid, signal.SIGKILL)  # The tool and its stage, as a
-  proc.wait()                          # preempted machine loses them.
+  os.killpg(proc.pid, signal.SIGKILL)
+  proc.wait()
 
 
 def test_two_workers_label_their_slices_and_a_killed_worker_0_resumes(
@@ -150,7 +219,8 @@ def test_two_workers_label_their_slices_and_a_killed_worker_0_resumes(
                           stderr=subprocess.DEVNULL, start_new_session=True)
   stages_dir = os.path.join(out, 'stages')
   record = os.path.join(stages_dir, 'round_1.student.json')
-  _kill_inside_stage(zero, record, os.path.join(out, 'round_1', 'student'))
+  _kill_inside_stage(zero, lambda: os.path.exists(record) and os.path.isdir(
+      os.path.join(out, 'round_1', 'student')))
   assert json.load(open(record))['state'] == stage_records.STARTED
   assert one.poll() is None, 'worker 1 stopped waiting'
   rerun = subprocess.run(args + ['--worker_index=0'], cwd=REPO, env=env,
