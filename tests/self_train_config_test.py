@@ -60,6 +60,8 @@ def test_a_good_file_loads_with_the_recipes_values(data, tmp_path):
     (dict(student__recipe='no_such.yaml'), ['student.recipe', 'no_such.yaml']),
     (dict(student__overrides=['task.no_such_field=1']),
      ['student.overrides', 'no_such_field']),
+    (dict(student__config_files=['/no/such/cell.yaml']),
+     ["student.config_files: no file '/no/such/cell.yaml'"]),
     (dict(student__overrides='task.seed=1'),
      ['student.overrides: expected a list of strings']),
     (dict(student__experiment='supervised_digits_seg',
@@ -89,6 +91,21 @@ def test_bad_fields_fail_with_one_line_naming_them(data, changes, words):
   assert '\n' not in message
   for word in words:
     assert word in message, message
+
+
+def test_config_files_are_laid_over_the_recipe_in_order(data, tmp_path):
+  first, second = tmp_path / 'a.yaml', tmp_path / 'b.yaml'
+  first.write_text('trainer:\n  train_steps: 7\ntask:\n  seed: 3\n')
+  second.write_text('trainer:\n  train_steps: 9\n')
+  run = run_config.from_dict(_run(
+      data, student__config_files=[str(first), str(second)],
+      student__overrides=['task.seed=4']))
+  assert run_config.config_files(run.student) == [
+      run_config.recipe_file(run.student), str(first), str(second)]
+  config = run_config.experiment_config(run.student)
+  assert config.trainer.train_steps == 9 and config.task.seed == 4
+  assert run_config.experiment_config(run.teacher).trainer.train_steps == (
+      2500)  # The teacher's recipe, untouched.
 
 
 def test_relative_recipes_are_from_the_run_file(data, tmp_path):

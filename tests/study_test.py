@@ -62,15 +62,17 @@ def test_every_cell_trained_both_models(quick_study):
     with open(os.path.join(cell, 'metrics.json')) as f:
       record = json.load(f)
     assert record['name'] == name
-    for role in ('supervised', 'selftrain'):
-      assert tf.train.latest_checkpoint(os.path.join(cell, role)).endswith(
-          'ckpt-10')
-      assert os.path.exists(os.path.join(cell, f'{role}_export',
+    # Each cell is one round of self_train: the supervised model is its
+    # teacher.
+    for role, model in (('supervised', 'teacher'), ('selftrain', 'student')):
+      model_dir = os.path.join(cell, 'round_1', model)
+      assert tf.train.latest_checkpoint(model_dir).endswith('ckpt-10')
+      assert os.path.exists(os.path.join(f'{model_dir}_export',
                                          'saved_model', 'saved_model.pb'))
       assert 0 < record[role]['mean_iou'] < 1
       # The model trained with the cell's augmentation and seed.
       params = hyperparams.read_yaml_to_params_dict(
-          os.path.join(cell, role, 'params.yaml')).as_dict()
+          os.path.join(model_dir, 'params.yaml')).as_dict()
       assert params['task']['train_data']['aug_scale_min'] == 0.5
       assert params['task']['seed'] == 0
       # Equal compute: 16 images per step each; the supervised model's are
@@ -89,7 +91,7 @@ def test_every_cell_trained_both_models(quick_study):
         assert params['task']['init_checkpoint'] == os.path.join(
             quick_study['out'], 'pretrain', 'classification', 'ckpt-10')
         assert params['task']['init_checkpoint_modules'] == ['backbone']
-        with open(os.path.join(cell, f'{role}.log')) as f:
+        with open(f'{model_dir}.log') as f:
           assert 'Finished loading pretrained checkpoint' in f.read()
       else:
         assert not params['task']['init_checkpoint']
@@ -97,15 +99,22 @@ def test_every_cell_trained_both_models(quick_study):
         assert params['task']['pseudo_data']['aug_scale_min'] == 0.5
         # This cell's shards only: their count is in the pattern.
         assert params['task']['pseudo_data']['input_path'] == os.path.join(
-            cell, 'pseudo', 'pseudo-*-of-00002.tfrecord')
+            cell, 'round_1', 'pseudo', 'pseudo-*-of-00002.tfrecord')
     # The student learned from this cell's supervised model's labels.
-    with open(os.path.join(cell, 'pseudo', 'pseudo_report.json')) as f:
-      assert json.load(f)['teacher'] == os.path.join(cell,
-                                                     'supervised_export')
+    with open(os.path.join(cell, 'round_1', 'pseudo',
+                           'pseudo_report.json')) as f:
+      assert json.load(f)['teacher'] == os.path.join(cell, 'round_1',
+                                                     'teacher_export')
     assert [c.split()[2] for c in record['commands']] == [
         'official_ext.tools.train', 'official_ext.tools.export_saved_model',
         'official_ext.tools.pseudo_label', 'official_ext.tools.train',
         'official_ext.tools.export_saved_model']
+    assert list(record['wall_time_s']) == [
+        'supervised', 'supervised_export', 'pseudo_label', 'selftrain',
+        'selftrain_export']
+    assert all(t > 0 for t in record['wall_time_s'].values())
+    # Every stage ran under a record (what a rerun of a stopped cell reads).
+    assert len(os.listdir(os.path.join(cell, 'stages'))) == 5
 
 
 def test_the_pretraining_ran_once_before_the_cells(quick_study):
@@ -122,7 +131,7 @@ def test_the_pretraining_ran_once_before_the_cells(quick_study):
       os.path.join(out, 'pretrain', 'classification')).endswith('ckpt-10')
   stdout = quick_study['stdout']
   assert stdout.index('[pretrain/classification] done') < stdout.index(
-      f'[{CELLS[0]}/supervised] python')
+      f'[{CELLS[0]}/round_1/teacher] python')
 
 
 def test_report_deltas_are_the_cells_differences(quick_study):
@@ -182,8 +191,8 @@ def _loaded(quick_study):
 def test_rerun_skips_finished_cells_and_workers_take_their_slice(
     quick_study):
   out = quick_study['out']
-  index = [os.path.join(out, 'cells', name, role, 'checkpoint')
-           for name in CELLS for role in ('supervised', 'selftrain')] + [
+  index = [os.path.join(out, 'cells', name, 'round_1', model, 'checkpoint')
+           for name in CELLS for model in ('teacher', 'student')] + [
                os.path.join(out, 'pretrain', 'classification', 'checkpoint')]
   before = [os.path.getmtime(p) for p in index]
   proc = _study(quick_study['root'], STUDY, f'--output_dir={out}', '--quick',

@@ -64,6 +64,7 @@ class Rounds:
         self.root, log=lambda line: print(  # '[stage] ...' lines.
             line.replace('[', f'[{self.label}', 1), flush=True))
     self.seconds = {}  # Per round, each stage's seconds in this run.
+    self.commands = {}  # Per round, each stage's command.
     self.data_inputs = {
         'labeled': stage_records.files_record(run.data.labeled),
         'validation': stage_records.files_record(run.data.validation),
@@ -87,6 +88,8 @@ class Rounds:
       return loop.run_tool(self.runner, self.label + stage, tool, args, log)
 
     inputs = dict(inputs, command=[tool] + argv)
+    self.commands.setdefault(r, {})[name] = (
+        f'python -m official_ext.tools.{tool} {" ".join(argv)}')
     record = self.records.run(stage, inputs, outputs, go)
     self.seconds.setdefault(r, {})[name.split('.')[0]] = (
         0.0 if record['skipped'] else record['seconds'])
@@ -96,11 +99,11 @@ class Rounds:
     model_dir = self._dir(r, name)
     overrides = (list(model.overrides) + list(self.run.runtime_overrides) +
                  list(extra))
-    recipe = [run_config.recipe_file(model)] if model.recipe else []
-    argv = loop.train_args(model.experiment, recipe, model_dir,
+    files = run_config.config_files(model)
+    argv = loop.train_args(model.experiment, files, model_dir,
                            self.options.train_steps, overrides)
     inputs = dict(inputs, **self.data_inputs, recipe={
-        path: stage_records.content_hash(path) for path in recipe})
+        path: stage_records.content_hash(path) for path in files})
     return self._stage(r, name, 'train', argv, inputs, [model_dir])
 
   def _export(self, r, name, model: run_config.ModelConfig, model_dir):
@@ -213,6 +216,7 @@ class Rounds:
         'warnings', [])
     result['pseudo_report'] = self._dir(r, 'pseudo/pseudo_report.json')
     result['wall_time_s'] = self.seconds.get(r, {})
+    result['commands'] = self.commands.get(r, {})
     return result
 
   def run_all(self) -> List[dict]:

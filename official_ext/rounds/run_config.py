@@ -11,6 +11,7 @@
     teacher:                             # train one (round 1) ...
       experiment: supervised_digits
       recipe: supervised_digits_cpu.yaml
+      config_files: []                   # more YAML laid over the recipe
       overrides: []                      # --params_override items
       saved_model: ''                    # ... or use this export instead
     student:
@@ -55,9 +56,12 @@ class RunError(ValueError):
 
 @dataclasses.dataclass
 class ModelConfig(hyperparams.Config):
-  """A registered experiment, its recipe YAML and `--params_override` items."""
+  """A registered experiment, its recipe YAML, more YAML files laid over it
+  in order (train.py's repeated --config_file) and `--params_override`
+  items."""
   experiment: str = ''
   recipe: str = ''
+  config_files: List[str] = dataclasses.field(default_factory=list)
   overrides: List[str] = dataclasses.field(default_factory=list)
 
 
@@ -153,12 +157,19 @@ def recipe_file(model: ModelConfig) -> str:
   return recipes.recipe_path(model.recipe)
 
 
+def config_files(model: ModelConfig) -> List[str]:
+  """The model's YAML files in the order train.py lays them: its recipe,
+  then its config_files."""
+  return ([recipe_file(model)] if model.recipe else []) + list(
+      model.config_files)
+
+
 def experiment_config(model: ModelConfig, extra: List[str] = ()):
-  """The model's experiment with its recipe, overrides and `extra`."""
+  """The model's experiment with its recipe, config files, overrides and
+  `extra`."""
   config = exp_factory.get_exp_config(model.experiment)
-  if model.recipe:
-    config = hyperparams.override_params_dict(config, recipe_file(model),
-                                              is_strict=True)
+  for path in config_files(model):
+    config = hyperparams.override_params_dict(config, path, is_strict=True)
   items = list(model.overrides) + list(extra)
   if items:
     config = hyperparams.override_params_dict(config, ','.join(items),
@@ -178,6 +189,9 @@ def _check_model(model: ModelConfig, where: str, extra: List[str]):
     except FileNotFoundError:
       raise RunError(f'{where}.recipe: no file {model.recipe!r} nor a '
                      'packaged recipe of that name') from None
+  for path in model.config_files:
+    if not tf.io.gfile.exists(path):
+      raise RunError(f'{where}.config_files: no file {path!r}')
   try:
     return experiment_config(model, extra)
   except (KeyError, ValueError, TypeError, AttributeError) as e:
@@ -214,7 +228,8 @@ def check(run: RunConfig):
                      f'{run.data.annotation_file}')
   teacher = run.teacher
   if teacher.saved_model:
-    if teacher.experiment or teacher.recipe or teacher.overrides:
+    if (teacher.experiment or teacher.recipe or teacher.config_files or
+        teacher.overrides):
       raise RunError('teacher: a saved_model or an experiment to train, '
                      'not both')
     if not any(tf.io.gfile.exists(os.path.join(teacher.saved_model, *sub,

@@ -6,11 +6,14 @@ grid of inits, augmentation strengths, labeled fractions and seeds.
 
 The study file is checked first (a bad field: one line naming it, nothing
 trained). Inits with a `pretrain` are trained first, once
-(official_ext/study/pretrain.py, under OUTPUT/pretrain/<init>). Each cell (official_ext/study/cells.py) trains its supervised
-model and its self-trained student with the commands a user runs (train,
-export_saved_model, pseudo_label; official_ext/utils/loop.py) under
-OUTPUT/cells/<cell>/; a cell with its metrics.json is finished and skipped
-on a rerun. Worker I of K runs every K-th cell; each worker rewrites the
+(official_ext/study/pretrain.py, under OUTPUT/pretrain/<init>). Each cell
+(official_ext/study/cells.py) is one round of self_train (official_ext/rounds)
+under OUTPUT/cells/<cell>/: its supervised model is the teacher
+(round_1/teacher), its self-trained student learns from that model's labels
+(round_1/student), with the commands a user runs (train, export_saved_model,
+pseudo_label). A cell with its metrics.json is finished and skipped on a
+rerun; in a stopped cell, the stages done from the same inputs are skipped
+and the stopped one resumes (stage records, OUTPUT/cells/<cell>/stages/). Worker I of K runs every K-th cell; each worker rewrites the
 report from all the cells finished so far: OUTPUT/study.{md,csv,json,png}.
 Without data paths in the study file, the tool makes the digits data (the
 demo's sizes; --quick: its toy sizes) under OUTPUT/data, with the
@@ -27,13 +30,13 @@ from absl import app
 from absl import flags
 import yaml
 
-from official_ext.data import sharded_writer
 from official_ext.digits import recipes
+from official_ext.rounds import round_loop
+from official_ext.rounds import run_config
 from official_ext.study import cells as cells_lib
 from official_ext.study import pretrain
 from official_ext.study import report
 from official_ext.study import study_config
-from official_ext.utils import loop
 from official_ext.utils import stages
 
 _STUDY = flags.DEFINE_string('study', None, 'Study YAML file.')
@@ -136,63 +139,61 @@ def pretrain_inits(runner: stages.Runner, study, data: dict, out: str,
   return records
 
 
-def run_cell(runner: stages.Runner, study, cell: cells_lib.Cell, data: dict,
-             num_steps: dict, cell_dir: str) -> dict:
-  """Trains, exports and pseudo-labels one cell; its metrics record."""
-  os.makedirs(cell_dir, exist_ok=True)
-  first_command = len(runner.commands)
-  common = [f"task.train_data.input_path={data['train']}",
-            f"task.validation_data.input_path={data['val']}"]
-  if study.task == 'detection':
-    common.append(f"task.annotation_file={data['val_annotations']}")
-  student = _student(study)
-  per_step = images_per_step(study)
-  threshold = student.task.self_training.score_threshold
-  num_classes = student.task.model.num_classes
-  path = {role: os.path.join(cell_dir, role) for role in cells_lib.MODELS}
-  times = {}
-
-  def stage(role, what):
-    return f'{cell.name}/{role}{what}'
-
-  def train(role, extra=()):
+def cell_run(study, cell: cells_lib.Cell, data: dict,
+             cell_dir: str) -> run_config.RunConfig:
+  """The cell as one round of self_train: its supervised model is the
+  teacher (labeled images only, as many per step as the student's labeled +
+  pseudo-labeled batch) whose labels the student learns from; both with the
+  cell's init, labeled subset, seed (an overlay YAML each, beside them) and
+  augmentation."""
+  models = {}
+  for role, model in ((cells_lib.SUPERVISED, 'teacher'),
+                      (cells_lib.SELFTRAIN, 'student')):
     overlay = os.path.join(cell_dir, f'{role}_cell.yaml')
     with open(overlay, 'w') as f:
       yaml.safe_dump(cells_lib.model_config(study, cell, role), f)
-    experiment = getattr(study, role).experiment
-    times[role] = loop.train(
-        runner, stage(role, ''), experiment, [_recipe(study, role), overlay],
-        path[role], num_steps[role],
-        common + cells_lib.augmentation_overrides(study, cell, role) +
-        list(extra), path[role] + '.log')
-    times[role + '_export'] = loop.export(
-        runner, stage(role, '_export'), experiment, path[role],
-        path[role] + '_export', path[role] + '_export.log')
+    models[model] = {
+        'experiment': getattr(study, role).experiment,
+        'recipe': _recipe(study, role), 'config_files': [overlay],
+        'overrides': cells_lib.augmentation_overrides(study, cell, role)}
+  per_step = images_per_step(study)['images_per_step']
+  models['teacher']['overrides'].append(
+      f'task.train_data.global_batch_size={per_step[cells_lib.SUPERVISED]}')
+  run_data = {'labeled': data['train'], 'validation': data['val'],
+              'unlabeled': data['unlabeled']}
+  if study.task == 'detection':  # COCO AP against the val json.
+    run_data['annotation_file'] = data['val_annotations']
+  return run_config.from_dict({'task': study.task, 'data': run_data,
+                               **models})
 
-  train(cells_lib.SUPERVISED, ['task.train_data.global_batch_size='
-                               f"{per_step['images_per_step']['supervised']}"])
-  prefix = os.path.join(cell_dir, 'pseudo', 'pseudo')
-  times['pseudo_label'] = loop.label(runner, stage('', 'pseudo_label'), [
-      f'--teacher={path[cells_lib.SUPERVISED]}_export',
-      f'--task={study.task}', f"--input_pattern={data['unlabeled']}",
-      f'--output_prefix={prefix}', f'--score_threshold={threshold}',
-      f'--num_classes={num_classes}', '--no_progress'],
-                                     os.path.join(cell_dir, 'pseudo.log'))
-  with open(prefix + '_report.json') as f:  # This run's shards only.
-    num_shards = json.load(f)['num_shards']
-  train(cells_lib.SELFTRAIN, ['task.pseudo_data.input_path=' +
-                              sharded_writer.output_pattern(prefix,
-                                                            num_shards)])
-  names = report.METRICS[study.task]
+
+# The cells' names for round_loop's models and stages.
+_ROLES = {'teacher': cells_lib.SUPERVISED, 'student': cells_lib.SELFTRAIN}
+_STAGES = {'teacher': 'supervised', 'teacher_export': 'supervised_export',
+           'pseudo_label': 'pseudo_label', 'student': 'selftrain',
+           'student_export': 'selftrain_export'}
+
+
+def run_cell(runner: stages.Runner, study, cell: cells_lib.Cell, data: dict,
+             num_steps: dict, cell_dir: str) -> dict:
+  """Trains, exports and pseudo-labels one cell (round_loop's stages under
+  cell_dir: a rerun resumes a stopped stage, skips finished ones); its
+  metrics record."""
+  os.makedirs(cell_dir, exist_ok=True)
+  options = round_loop.Options(output_dir=cell_dir, rounds=1,
+                               train_steps=num_steps[cells_lib.SELFTRAIN],
+                               name=cell.name)
+  result, = round_loop.Rounds(cell_run(study, cell, data, cell_dir), options,
+                              runner).run_all()
   return {'cell': {'init': cell.init, 'augmentation': cell.augmentation,
                    'labeled_fraction': cell.labeled_fraction,
                    'seed': cell.seed},
           'name': cell.name,
-          **{role: loop.last_metrics(path[role], names)
-             for role in cells_lib.MODELS},
-          'steps': num_steps, **per_step, 'wall_time_s': times,
-          'commands': [' '.join(['python'] + c['argv'])
-                       for c in runner.commands[first_command:]]}
+          **{role: result[model] for model, role in _ROLES.items()},
+          'steps': num_steps, **images_per_step(study),
+          'wall_time_s': {_STAGES[k]: v
+                          for k, v in result['wall_time_s'].items()},
+          'commands': list(result['commands'].values())}
 
 
 def finished(out: str, cell: cells_lib.Cell):
