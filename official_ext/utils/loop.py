@@ -1,12 +1,12 @@
 """The self-training loop's stages as a user runs them, each a child
 process of one of our tools (through a `stages.Runner`):
 
-  train      python -m official_ext.tools.train --mode=train_and_eval
-  export     python -m official_ext.tools.export_saved_model
-  label      python -m official_ext.tools.pseudo_label
+  train_args   python -m official_ext.tools.train --mode=train_and_eval
+  export_args  python -m official_ext.tools.export_saved_model
 
-Shared by the demo and the study tool, so both run exactly the commands a
-user would. Each returns the stage's seconds.
+Shared by official_ext/rounds (self_train, and through it the demo and the
+study's cells) and the study's pre-training, so all run exactly the commands
+a user would. `run_tool` and `train` return the stage's seconds.
 """
 
 import os
@@ -53,19 +53,6 @@ def export_args(experiment: str, model_dir: str, export_dir: str
   return [f'--experiment={experiment}',
           f'--config_file={model_dir}/params.yaml',
           f'--checkpoint_path={model_dir}', f'--export_dir={export_dir}']
-
-
-def export(runner: stages.Runner, stage: str, experiment: str,
-           model_dir: str, export_dir: str, log_path: str) -> float:
-  """export_saved_model with `export_args`."""
-  return run_tool(runner, stage, 'export_saved_model',
-               export_args(experiment, model_dir, export_dir), log_path)
-
-
-def label(runner: stages.Runner, stage: str, args: Sequence[str],
-          log_path: str) -> float:
-  """pseudo_label with `args` (its flags)."""
-  return run_tool(runner, stage, 'pseudo_label', args, log_path)
 
 
 def last_metrics(model_dir: str, names: Sequence[str]) -> Dict[str, float]:
