@@ -56,6 +56,11 @@ def test_labels_on_first_use(student):
     report = json.load(f)
   assert report['images_labeled'] == 16
   assert report['shards_complete'] == report['num_shards'] == 2
+  # Labeled before Model Garden's driver started (it writes params.yaml
+  # first, then builds the strategy that takes the devices).
+  params_written = os.path.getmtime(
+      os.path.join(student['model_dir'], 'params.yaml'))
+  assert all(os.path.getmtime(s) <= params_written for s in shards)
 
 
 def test_student_logs_the_self_training_scalars(student):

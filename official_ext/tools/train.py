@@ -9,7 +9,8 @@ Same flags, checkpoints, summaries and params.yaml as
 
 The experiment is checked first (`check_experiment`: data paths, the
 self-training fields, the teacher's signature): a bad field stops the run
-with one line naming it and the fix. A NaN/inf
+with one line naming it and the fix. Labeling on first use runs next,
+before the driver takes the devices (`label_before_devices`). A NaN/inf
 loss of a self-training step stops the run before that step's update, with
 one line naming the step and the losses.
 """
@@ -72,12 +73,27 @@ def check_experiment(params: cfg.ExperimentConfig, mode: str):
       raise type(e)(f'task.self_training.teacher: {e}') from None
 
 
+def label_before_devices(params: cfg.ExperimentConfig, mode: str,
+                         model_dir: str):
+  """Labeling on first use (task.self_training.teacher), run before Model
+  Garden's driver builds its distribution strategy: the labeler child then
+  has the accelerator to itself, where after the strategy this process
+  would already hold nearly all of its memory (TensorFlow's default). The
+  task's build_inputs later finds every shard finished and reuses them."""
+  st = params.task.get('self_training')
+  if st is None or not st.teacher or 'train' not in mode:
+    return
+  task_factory.get_task(params.task, logging_dir=model_dir
+                        ).pseudo_data_config()
+
+
 def main(argv):
   try:
     params = train_utils.parse_configuration(flags.FLAGS, print_return=False)
     check_experiment(params, flags.FLAGS.mode)
   except (ValueError, FileNotFoundError, KeyError) as e:
     sys.exit(f'train.py: error: {e}')
+  label_before_devices(params, flags.FLAGS.mode, flags.FLAGS.model_dir)
   try:
     mg_train.main(argv)
   except tf.errors.InvalidArgumentError as e:
