@@ -473,6 +473,33 @@ def test_first_use_waits_for_other_workers_then_names_them(
 
 # ---- nothing stale: what made a shard is checked on every rerun ------------
 
+def test_first_use_with_another_teacher_refuses_the_finished_labels(
+    fake_teacher, slow_fake_teacher, unlabeled, fake_threshold, tmp_path):
+  """A restarted job reuses its finished labels without a labeler; pointed
+  at another teacher (or threshold), the finished shards were reused as if
+  it had made them; now the labeler runs and stops the job naming what
+  changed."""
+  out = str(tmp_path / 'first_use')
+  args = (unlabeled['pattern'], out, fake_threshold)
+  pattern = first_use.label_on_first_use('detection', fake_teacher, *args,
+                                         poll_seconds=0.2)
+  shards = sorted(tf.io.gfile.glob(pattern))
+  mtimes = [os.path.getmtime(p) for p in shards]
+  assert first_use.label_on_first_use('detection', fake_teacher, *args,
+                                      poll_seconds=0.2) == pattern
+  for teacher, threshold, changed in [
+      (slow_fake_teacher, fake_threshold, 'teacher'),
+      (fake_teacher, min(1.0, fake_threshold + 0.1), 'thresholds')]:
+    with pytest.raises(RuntimeError) as e:
+      first_use.label_on_first_use('detection', teacher, args[0], out,
+                                   threshold, poll_seconds=0.2)
+    message = str(e.value)
+    assert 'Pseudo-labeling failed' in message
+    assert f'was made from other inputs than this run\'s (changed: {changed})' in (
+        message)
+  # Nothing was rewritten.
+  assert [os.path.getmtime(p) for p in shards] == mtimes
+
 def test_rerun_with_other_inputs_refuses_instead_of_reusing(
     fake_teacher, unlabeled, digits_data, tmp_path):
   """Two files labeled into P/pseudo, then two other files into the same

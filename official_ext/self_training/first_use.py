@@ -6,7 +6,9 @@ trains. The labeling runs `python -m official_ext.tools.pseudo_label` in a
 child process (the same code as the tool; no SavedModel state in the
 training process). Its output goes, as it runs, to
 `pseudo_labels/labeler-worker<I>.log`. The child dies with the training
-process. Finished shards are reused, so a restarted job resumes. In a
+process. Finished shards are reused, so a restarted job resumes; finished
+shards made by another teacher, from other inputs or at another threshold
+are not: the labeler then stops the job with one line naming what changed. In a
 multi-worker job (TF_CONFIG) each worker labels its slice, then waits for
 the others' shards. A child that fails, or shows no progress (no log line,
 no finished shard) for `stall_seconds`, stops the job with the log named.
@@ -17,13 +19,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 from absl import logging
 import tensorflow as tf
 
 from official_ext.data import sharded_writer
+from official_ext.labeling import provenance
 from official_ext.labeling import shard_plan
+from official_ext.labeling import teacher as teacher_lib
 
 PSEUDO_PREFIX = 'pseudo'
 STALL_SECONDS = 1800.0  # The labeler logs its progress every minute.
@@ -111,6 +115,27 @@ def _run_labeler(cmd, log_path: str, missing, stall_seconds: float,
       os.remove(local)
 
 
+def _changed_since(prefix: str, plan, task: str, teacher: str,
+                   score_threshold: float) -> List[str]:
+  """What differs between the finished shards' records (provenance.py) and
+  this run: teacher, task, input files, shard count, score threshold. The
+  per-class thresholds and the tool version are left to the labeler."""
+  fingerprint = provenance.teacher_fingerprint(
+      teacher_lib.resolve_saved_model_dir(teacher))
+  changed = set()
+  for j, files in enumerate(plan):
+    recorded = sharded_writer.read_stats(sharded_writer.shard_path(
+        prefix, j, len(plan))).get('made_from') or {}
+    now = provenance.made_from(task, fingerprint, files, len(plan),
+                               recorded.get('thresholds'))
+    changed.update(k for k in ('teacher', 'task', 'inputs', 'num_shards')
+                   if recorded.get(k) != now[k])
+    if (recorded.get('thresholds') or {}).get('score_threshold') != (
+        score_threshold):
+      changed.add('thresholds')
+  return sorted(changed)
+
+
 def label_on_first_use(task: str, teacher: str, input_pattern: str,
                        output_dir: str, score_threshold: float,
                        num_classes: Optional[int] = None,
@@ -128,16 +153,24 @@ def label_on_first_use(task: str, teacher: str, input_pattern: str,
   """
   wait_seconds = stall_seconds if wait_seconds is None else wait_seconds
   prefix = os.path.join(output_dir, PSEUDO_PREFIX)
-  num_shards = len(shard_plan.plan_shards(
-      shard_plan.input_files(input_pattern), 0))
+  plan = shard_plan.plan_shards(shard_plan.input_files(input_pattern), 0)
+  num_shards = len(plan)
   all_shards = list(range(num_shards))
 
   def missing():
     return shard_plan.unfinished(prefix, all_shards, num_shards)
 
   if not missing():
-    logging.info('Reusing the pseudo labels in %s.', output_dir)
-    return sharded_writer.output_pattern(prefix, num_shards)
+    changed = _changed_since(prefix, plan, task, teacher, score_threshold)
+    if not changed:
+      logging.info('Reusing the pseudo labels in %s.', output_dir)
+      return sharded_writer.output_pattern(prefix, num_shards)
+    # The labeler compares every record in full and stops with one line
+    # naming what changed (and how to start over): the error this run ends
+    # with, rather than training on stale labels.
+    logging.warning('The finished pseudo labels in %s were made from other '
+                    '%s; running the labeler, which will refuse them.',
+                    output_dir, ', '.join(changed))
   num_workers, worker_index = worker_slice()
   tf.io.gfile.makedirs(output_dir)
   log_path = os.path.join(output_dir, f'labeler-worker{worker_index}.log')
