@@ -158,8 +158,10 @@ def run_task(task: str, data: dict, out: str, steps: int, seed: int,
                            if report.get(k) is not None},
          'calibration': calibration_summary(report,
                                             report['score_threshold'])}
-  for model in ('teacher', 'student'):
-    summary[model] = loop.last_metrics(dirs[model], METRICS[task])
+  # Rounds read both from the event files; a reused teacher is not its.
+  summary['student'] = result['student']
+  summary['teacher'] = result.get('teacher') or loop.last_metrics(
+      dirs['teacher'], METRICS[task])
   summary['student_minus_teacher'] = {
       m: summary['student'][m] - summary['teacher'][m] for m in METRICS[task]}
   return summary
