@@ -206,3 +206,34 @@ def test_seg_student_trains_on_first_use_labels(seg_student):
                                          'validation'))
   assert validation['mean_iou'][-1][0] == STEPS
   assert 0.0 < validation['mean_iou'][-1][1] <= 1.0
+
+
+def test_non_finite_loss_stops_the_step_before_the_update(digits_data):
+  # The guard is the shared core's (self_training/task.py); the segmenter
+  # traces its step in a fraction of the detector's time. Its ReLUs turn NaN
+  # pixels into zeros, so the NaN goes into the head's bias: NaN logits.
+  params = exp_factory.get_exp_config('selftrain_digits_seg')
+  params.task.train_data.input_path = digits_data['train']
+  params.task.pseudo_data.input_path = digits_data['train']
+  task = task_factory.get_task(params.task)
+  model = task.build_model()
+  optimizer = task.create_optimizer(params.trainer.optimizer_config,
+                                    params.runtime)
+  metrics = task.build_metrics()
+  inputs = next(iter(task.build_inputs(params.task.train_data)))
+  step = tf.function(lambda inputs: task.train_step(inputs, model, optimizer,
+                                                    metrics))
+  head_bias = model.trainable_variables[-1]
+  assert 'bias' in head_bias.name, head_bias.name
+  good_bias = head_bias.numpy()
+  head_bias.assign(np.full_like(good_bias, np.nan))
+  before = [v.numpy().copy() for v in model.trainable_variables]
+  with pytest.raises(tf.errors.InvalidArgumentError,
+                     match=r'Non-finite loss:\] \[step\] \[1\].*pseudo_loss\] \[-?nan'):
+    step(inputs)
+  assert int(optimizer.iterations.numpy()) == 0
+  for old, var in zip(before, model.trainable_variables):
+    np.testing.assert_array_equal(old, var.numpy())
+  head_bias.assign(good_bias)
+  step(inputs)  # A finite loss still trains.
+  assert int(optimizer.iterations.numpy()) == 1
