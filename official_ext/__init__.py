@@ -4,7 +4,7 @@ import os as _os
 
 # Model Garden builds its models with tf_keras (Keras 2). Unless told so,
 # `import tensorflow` (2.16+) also imports Keras 3 eagerly (and scikit-learn
-# through it), which nothing here uses: ~2 s of every tool's start on a small
+# through it), which nothing here uses: ~1.2 s of every tool's start on a small
 # CPU. TensorFlow reads this when it is first imported, so it takes effect for
 # a process that imports official_ext (e.g. `python -m official_ext.tools.X`)
 # before tensorflow; a user's own setting wins.
