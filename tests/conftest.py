@@ -10,9 +10,9 @@ import pytest
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 os.environ.setdefault('CUDA_VISIBLE_DEVICES', '')
-# As official_ext/__init__.py sets for the tools: tf.keras is tf_keras, and
-# Keras 3 is not imported (here and in every child process a test starts).
-os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
+# Before TensorFlow: the package sets TF_USE_LEGACY_KERAS (tf.keras is
+# tf_keras, Keras 3 is not imported), here and in every child a test starts.
+import official_ext  # pylint: disable=unused-import,wrong-import-position
 
 import tensorflow as tf  # pylint: disable=g-import-not-at-top,wrong-import-position
 

@@ -158,7 +158,8 @@ def run_task(task: str, data: dict, out: str, steps: int, seed: int,
                            if report.get(k) is not None},
          'calibration': calibration_summary(report,
                                             report['score_threshold'])}
-  # Rounds read both from the event files; a reused teacher is not its.
+  # The round's result holds both models' last evaluations, except a reused
+  # teacher's (trained by the earlier run): that one is read from its folder.
   summary['student'] = result['student']
   summary['teacher'] = result.get('teacher') or loop.last_metrics(
       dirs['teacher'], METRICS[task])
