@@ -500,6 +500,45 @@ def test_first_use_with_another_teacher_refuses_the_finished_labels(
   # Nothing was rewritten.
   assert [os.path.getmtime(p) for p in shards] == mtimes
 
+
+def test_first_use_shortcut_compares_class_thresholds_and_tool_version(
+    fake_teacher, unlabeled, fake_threshold, tmp_path, monkeypatch):
+  """The shortcut that skips the labeler when every shard is finished
+  compared teacher, inputs, shard count and the score threshold only: other
+  per-class thresholds (a JSON file) or another tool version reused the old
+  labels. With class_thresholds=auto (decided by the labeler's calibration)
+  the labeler always runs."""
+  out = str(tmp_path / 'first_use')
+  args = (unlabeled['pattern'], out, fake_threshold)
+  pattern = first_use.label_on_first_use('detection', fake_teacher, *args,
+                                         poll_seconds=0.2)
+  prefix = os.path.join(out, first_use.PSEUDO_PREFIX)
+  plan = first_use.shard_plan.plan_shards(
+      first_use.shard_plan.input_files(unlabeled['pattern']), 0)
+
+  def changed(flags=()):
+    return first_use._changed_since(prefix, plan, 'detection', fake_teacher,
+                                    fake_threshold, flags)
+
+  assert changed() == []
+  other = tmp_path / 'thresholds.json'
+  other.write_text(json.dumps({'1': 0.99}))
+  assert changed([f'--class_thresholds={other}']) == ['thresholds']
+  monkeypatch.setattr(first_use.provenance, 'tool_version', lambda: '9.9')
+  assert changed() == ['tool_version']
+  monkeypatch.undo()
+  # `auto`: the labeler runs (here a stand-in that records its command).
+  commands = []
+  monkeypatch.setattr(first_use, '_run_labeler',
+                      lambda cmd, *unused: commands.append(cmd))
+  flags = ['--class_thresholds=auto', '--calibration_pattern=x']
+  assert first_use.label_on_first_use(
+      'detection', fake_teacher, *args, quality_flags=flags) == pattern
+  assert len(commands) == 1 and commands[0][-2:] == flags
+  assert first_use.label_on_first_use(
+      'detection', fake_teacher, *args, quality_flags=flags[1:]) == pattern
+  assert len(commands) == 1  # The shortcut again: nothing changed.
+
 def test_rerun_with_other_inputs_refuses_instead_of_reusing(
     fake_teacher, unlabeled, digits_data, tmp_path):
   """Two files labeled into P/pseudo, then two other files into the same

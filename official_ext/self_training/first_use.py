@@ -7,8 +7,8 @@ child process (the same code as the tool; no SavedModel state in the
 training process). Its output goes, as it runs, to
 `pseudo_labels/labeler-worker<I>.log`. The child dies with the training
 process. Finished shards are reused, so a restarted job resumes; finished
-shards made by another teacher, from other inputs or at another threshold
-are not: the labeler then stops the job with one line naming what changed. In a
+shards made by another teacher, from other inputs, at other thresholds or
+by another version of the tool are not: the labeler then stops the job with one line naming what changed. In a
 multi-worker job (TF_CONFIG) each worker labels its slice, then waits for
 the others' shards. A child that fails, or shows no progress (no log line,
 no finished shard) for `stall_seconds`, stops the job with the log named.
@@ -26,8 +26,10 @@ import tensorflow as tf
 
 from official_ext.data import sharded_writer
 from official_ext.labeling import provenance
+from official_ext.labeling import labelers
 from official_ext.labeling import shard_plan
 from official_ext.labeling import teacher as teacher_lib
+from official_ext.quality import labeling_quality
 
 PSEUDO_PREFIX = 'pseudo'
 STALL_SECONDS = 1800.0  # The labeler logs its progress every minute.
@@ -115,24 +117,34 @@ def _run_labeler(cmd, log_path: str, missing, stall_seconds: float,
       os.remove(local)
 
 
+def _flag_value(flags: Sequence[str], name: str) -> str:
+  """The value of `--name=value` in a list of flags ('' if absent)."""
+  values = [f.split('=', 1)[1] for f in flags if f.startswith(f'--{name}=')]
+  return values[-1] if values else ''
+
+
 def _changed_since(prefix: str, plan, task: str, teacher: str,
-                   score_threshold: float) -> List[str]:
+                   score_threshold: float,
+                   quality_flags: Sequence[str] = ()) -> List[str]:
   """What differs between the finished shards' records (provenance.py) and
-  this run: teacher, task, input files, shard count, score threshold. The
-  per-class thresholds and the tool version are left to the labeler."""
+  this run: teacher, task, input files, shard count, thresholds, tool
+  version (per-class thresholds from a JSON file; `auto` ones are not
+  known before the labeler's calibration)."""
   fingerprint = provenance.teacher_fingerprint(
       teacher_lib.resolve_saved_model_dir(teacher))
+  option = _flag_value(quality_flags, 'class_thresholds')
+  thresholds = labelers.thresholds_record(
+      score_threshold,
+      labeling_quality.read_thresholds(option) if option else {})
   changed = set()
   for j, files in enumerate(plan):
     recorded = sharded_writer.read_stats(sharded_writer.shard_path(
         prefix, j, len(plan))).get('made_from') or {}
     now = provenance.made_from(task, fingerprint, files, len(plan),
-                               recorded.get('thresholds'))
-    changed.update(k for k in ('teacher', 'task', 'inputs', 'num_shards')
+                               thresholds)
+    changed.update(k for k in ('teacher', 'task', 'inputs', 'num_shards',
+                               'thresholds', 'tool_version')
                    if recorded.get(k) != now[k])
-    if (recorded.get('thresholds') or {}).get('score_threshold') != (
-        score_threshold):
-      changed.add('thresholds')
   return sorted(changed)
 
 
@@ -161,16 +173,23 @@ def label_on_first_use(task: str, teacher: str, input_pattern: str,
     return shard_plan.unfinished(prefix, all_shards, num_shards)
 
   if not missing():
-    changed = _changed_since(prefix, plan, task, teacher, score_threshold)
-    if not changed:
-      logging.info('Reusing the pseudo labels in %s.', output_dir)
-      return sharded_writer.output_pattern(prefix, num_shards)
-    # The labeler compares every record in full and stops with one line
-    # naming what changed (and how to start over): the error this run ends
-    # with, rather than training on stale labels.
-    logging.warning('The finished pseudo labels in %s were made from other '
-                    '%s; running the labeler, which will refuse them.',
-                    output_dir, ', '.join(changed))
+    if _flag_value(quality_flags, 'class_thresholds') == 'auto':
+      # Its thresholds come from a calibration only the labeler runs; it
+      # keeps the shards if they match in full, else refuses them.
+      logging.info('class_thresholds=auto: running the labeler to calibrate '
+                   'and check the finished pseudo labels in %s.', output_dir)
+    else:
+      changed = _changed_since(prefix, plan, task, teacher, score_threshold,
+                               quality_flags)
+      if not changed:
+        logging.info('Reusing the pseudo labels in %s.', output_dir)
+        return sharded_writer.output_pattern(prefix, num_shards)
+      # The labeler compares every record in full and stops with one line
+      # naming what changed (and how to start over): the error this run
+      # ends with, rather than training on stale labels.
+      logging.warning('The finished pseudo labels in %s were made from '
+                      'other %s; running the labeler, which will refuse '
+                      'them.', output_dir, ', '.join(changed))
   num_workers, worker_index = worker_slice()
   tf.io.gfile.makedirs(output_dir)
   log_path = os.path.join(output_dir, f'labeler-worker{worker_index}.log')
