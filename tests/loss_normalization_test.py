@@ -35,6 +35,21 @@ def test_disabled_is_plain_weighted_sum():
   assert int(n.num_updates) == 1  # Counts steps; the averages are unused.
 
 
+def test_pseudo_weight_zero_is_the_human_loss_with_averages_kept():
+  """The online teacher's burn-in: w = 0 gives L_h alone; the averages still
+  follow both losses, so the ratio is ready when w becomes 1."""
+  n = loss_normalization.LossNormalizer(alpha=2.0, decay=0.9)
+  total, _, _ = n.combine(tf.constant(3.0), tf.constant(1.5), 0.0)
+  assert float(total) == pytest.approx(3.0)
+  assert float(n.pseudo_average) == pytest.approx(1.5)
+  total, ratio, _ = n.combine(tf.constant(3.0), tf.constant(1.5), 1.0)
+  assert float(ratio) == pytest.approx(2.0)
+  assert float(total) == pytest.approx((3.0 + 2.0 * 2.0 * 1.5) / 3.0)
+  off = loss_normalization.LossNormalizer(alpha=0.5, enabled=False)
+  assert float(off.combine(tf.constant(3.0), tf.constant(2.0),
+                           0.0)[0]) == pytest.approx(3.0)
+
+
 def test_ratio_is_stop_gradient():
   n = loss_normalization.LossNormalizer(alpha=1.0, decay=0.5)
   h, p = tf.Variable(2.0), tf.Variable(0.5)

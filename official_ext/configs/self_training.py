@@ -19,6 +19,9 @@ def check_threshold_options(class_thresholds: str, calibration_pattern: str,
                      'be in (0, 1].')
 
 
+MODES = ('offline', 'online')
+
+
 @dataclasses.dataclass
 class SelfTrainingConfig(hyperparams.Config):
   """Teacher, pseudo-label threshold and loss normalization (docs/self_training.md).
@@ -39,6 +42,18 @@ class SelfTrainingConfig(hyperparams.Config):
       magnitude above balanced losses (ratio 1); the TensorBoard scalar
       `loss_norm_ratio` shows the ratio used and `loss_norm_ratio_clipped`
       the fraction of steps the cap clipped.
+    mode: 'offline' (the paper: a fixed teacher SavedModel labeled
+      pseudo_data beforehand, or on first use) or 'online' (mean teacher:
+      an exponential moving average of the student labels each unlabeled
+      batch inside the train step; pseudo_data then holds raw unlabeled
+      images, each read once and seen in two views of the same geometry, a
+      weak one for the teacher and a strongly augmented one for the
+      student).
+    ema_decay: online only; teacher <- d * teacher + (1 - d) * student
+      after every step, d in [0, 1).
+    burn_in_steps: online only, >= 1; the first steps train on the labeled
+      images alone (the pseudo loss weighs 0) and the teacher follows the
+      student as a copy; from then on it is the moving average.
     class_thresholds, calibration_pattern, target_precision, strict_quality:
       for labeling on first use, as the pseudo_label tool's flags of the same
       names (per-class thresholds: '' | 'auto' | a JSON file; 'auto' needs
@@ -55,6 +70,9 @@ class SelfTrainingConfig(hyperparams.Config):
   calibration_pattern: str = ''
   target_precision: float = 0.8
   strict_quality: bool = False
+  mode: str = 'offline'
+  ema_decay: float = 0.9996
+  burn_in_steps: int = 1000
 
   def check(self, pseudo_batch_size: int):
     """Raises ValueError naming the field and the fix."""
@@ -72,6 +90,11 @@ class SelfTrainingConfig(hyperparams.Config):
       raise ValueError(
           f'task.self_training.max_loss_ratio={self.max_loss_ratio}: must be '
           '> 0 (default 10).')
+    if self.mode not in MODES:
+      raise ValueError(f'task.self_training.mode={self.mode!r}: use one of '
+                       f'{list(MODES)}.')
+    if self.mode == 'online':
+      self._check_online()
     check_threshold_options(
         self.class_thresholds, self.calibration_pattern,
         self.target_precision,
@@ -81,6 +104,25 @@ class SelfTrainingConfig(hyperparams.Config):
           f'task.pseudo_data.global_batch_size={pseudo_batch_size}: '
           'self-training needs pseudo-labeled images in every batch; set a '
           'positive batch size (default: the same as train_data).')
+
+  def _check_online(self):
+    def field(name):
+      return f'task.self_training.{name}={getattr(self, name)!r}'
+    if not 0.0 <= self.ema_decay < 1.0:
+      raise ValueError(f"{field('ema_decay')}: must be in [0, 1) (e.g. "
+                       '0.9996).')
+    if self.burn_in_steps < 1:
+      raise ValueError(f"{field('burn_in_steps')}: must be >= 1 (the "
+                       'teacher starts as a copy of the burnt-in student).')
+    if self.teacher:
+      raise ValueError(f"{field('teacher')} with mode='online': the online "
+                       'teacher is the moving average of the student; '
+                       "remove the teacher, or use mode='offline'.")
+    if self.class_thresholds == 'auto' or self.calibration_pattern:
+      raise ValueError(
+          "mode='online' labels inside the train step, with no calibration: "
+          'task.self_training.class_thresholds takes a JSON file (or empty) '
+          'and calibration_pattern stays empty.')
 
 
 def student_from(teacher, rehost, preset: str = 's4'):

@@ -150,6 +150,23 @@ class DetectionLabeler:
     return np.asarray(canvas)
 
 
+def class_and_max_probability(logits):
+  """Per pixel of logits [..., classes]: the argmax class and the softmax's
+  max. The max is 1 / sum(exp(logits - max logit)); top_k is ~2x faster
+  than argmax on CPU and also breaks ties to the lower class."""
+  top = tf.math.top_k(logits, k=1)
+  confidence = 1.0 / tf.reduce_sum(tf.exp(logits - top.values), axis=-1)
+  return top.indices[..., 0], confidence
+
+
+def threshold_mask(classes, confidence, thresholds):
+  """Each pixel's class where its max probability is >= that class's
+  threshold (`thresholds[class]`), else IGNORE_LABEL. The offline labeler
+  and the online teacher (self_training/online_teacher.py) both use it."""
+  return tf.where(confidence >= tf.gather(thresholds, classes), classes,
+                  IGNORE_LABEL)
+
+
 def _class_and_confidence(logits, valid, size):
   """One image's teacher logits at its padded input size -> its argmax class
   and the softmax's max per pixel, at the original size.
@@ -163,24 +180,17 @@ def _class_and_confidence(logits, valid, size):
   resized = tf.cond(
       tf.reduce_all(tf.equal(valid, size)), lambda: cropped,
       lambda: tf.image.resize(cropped[None], size, method='bilinear')[0])
-  # The softmax's max is 1 / sum(exp(logits - max logit)); top_k is ~2x
-  # faster than argmax on CPU and also breaks ties to the lower class.
-  top = tf.math.top_k(resized, k=1)
-  confidence = 1.0 / tf.reduce_sum(tf.exp(resized - top.values), axis=-1)
-  return top.indices[..., 0], confidence
+  return class_and_max_probability(resized)
 
 
 def _segment_image(logits, valid, size, thresholds):
-  """One image's pseudo mask: each pixel its argmax class where the
-  softmax's max is >= that class's threshold (`thresholds[class]`), else
-  IGNORE_LABEL.
+  """One image's pseudo mask (`threshold_mask`) at its original size.
 
   Returns the mask as PNG bytes, its per-class pixel counts [256] and the
   histogram of the max probability [SCORE_BINS].
   """
   classes, confidence = _class_and_confidence(logits, valid, size)
-  mask = tf.where(confidence >= tf.gather(thresholds, classes), classes,
-                  IGNORE_LABEL)
+  mask = threshold_mask(classes, confidence, thresholds)
   counts = tf.math.bincount(mask, minlength=256, maxlength=256)
   histogram = tf.histogram_fixed_width(confidence, [0.0, 1.0],
                                        nbins=SCORE_BINS)

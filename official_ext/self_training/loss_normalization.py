@@ -73,16 +73,23 @@ class LossNormalizer(tf.Module):
     clipped = ratio > self.max_ratio
     return tf.stop_gradient(tf.minimum(ratio, self.max_ratio)), clipped
 
-  def combine(self, human_loss, pseudo_loss):
+  def combine(self, human_loss, pseudo_loss, pseudo_weight=1.0):
     """Updates the averages, then returns (total loss, ratio used, 1.0 if
-    the cap clipped the ratio else 0.0)."""
+    the cap clipped the ratio else 0.0).
+
+    `pseudo_weight` w scales alpha in both places, (L_h + a*w*r*L_p) /
+    (1 + a*w): w = 0 (the online teacher's burn-in) gives the labeled loss
+    alone, with the averages still kept, so the ratio is meaningful when
+    the pseudo loss comes in.
+    """
     update = self.update(human_loss, pseudo_loss)
+    alpha = self.alpha * tf.cast(pseudo_weight, tf.float32)
     if not self.enabled:
       # The averages are still kept (and num_updates counts steps), unused.
       with tf.control_dependencies([update]):
-        return (human_loss + self.alpha * pseudo_loss, tf.constant(1.0),
+        return (human_loss + alpha * pseudo_loss, tf.constant(1.0),
                 tf.constant(0.0))
     with tf.control_dependencies([update]):
       ratio, clipped = self.ratio()
-    total = (human_loss + self.alpha * ratio * pseudo_loss) / (1.0 + self.alpha)
+    total = (human_loss + alpha * ratio * pseudo_loss) / (1.0 + alpha)
     return total, ratio, tf.cast(clipped, tf.float32)

@@ -9,7 +9,14 @@ labeled by the teacher on first use, (2) one forward pass over the combined
 batch, (3) human and pseudo losses computed separately and combined by the
 LossNormalizer, whose averages live on the model and so in its checkpoint.
 A subclass supplies `split_losses` and `pseudo_statistics`.
+
+In `mode: online` the pseudo half is raw images in two views (the
+subclass's `online_view_wrapper`) and the labels are made inside the step
+by an EMA teacher (online_teacher.py) from the weak view (the subclass's
+`online_pseudo_labels`); the student learns them on the strong view.
 """
+
+import contextlib
 
 import os
 from typing import Any, Dict, List, Optional, Tuple
@@ -19,12 +26,17 @@ import tensorflow as tf
 import tf_keras
 
 from official_ext.self_training import loss_normalization
+from official_ext.labeling import labelers
+from official_ext.quality import labeling_quality
 from official_ext.self_training import mixing
+from official_ext.self_training import online_teacher
 from official_ext.self_training import preflight
 
 NORMALIZER_ATTR = 'loss_normalizer'
 PSEUDO_LABEL_SUBDIR = 'pseudo_labels'
 NON_FINITE_LOSS = 'Non-finite loss:'
+# Online mode: the pseudo labels' key holding the teacher's (weak) view.
+TEACHER_IMAGE = 'teacher_image'
 
 
 def quality_flags(config) -> List[str]:
@@ -65,6 +77,31 @@ class SelfTrainingMixin:
     """{PSEUDO_STAT_NAMES: value} of a pseudo-labeled batch."""
     raise NotImplementedError
 
+  def online_view_wrapper(self, params):
+    """Online mode: a parse wrapper (tasks/inputs.py) for raw unlabeled
+    records giving (strong view, labels + {TEACHER_IMAGE: weak view}), the
+    two views of the same geometry."""
+    raise NotImplementedError
+
+  def online_pseudo_labels(self, teacher_outputs, labels,
+                           thresholds: tf.Tensor) -> Dict[str, tf.Tensor]:
+    """Online mode: the student's labels for a batch from the teacher's
+    outputs on the weak view (`labels` as the view wrapper left them;
+    `thresholds[class]` the score to keep)."""
+    raise NotImplementedError
+
+  def online(self) -> bool:
+    return self.task_config.self_training.mode == 'online'
+
+  def online_thresholds(self) -> tf.Tensor:
+    """Each class's threshold: the score threshold, or its own from the
+    class_thresholds JSON file."""
+    st = self.task_config.self_training
+    per_class = (labeling_quality.read_thresholds(st.class_thresholds)
+                 if st.class_thresholds else {})
+    return tf.constant(labelers.threshold_vector(
+        st.score_threshold, per_class, self.task_config.model.num_classes))
+
   # ---- labeling on first use ------------------------------------------------
   def label_unlabeled_data(self, input_path: str, output_dir: str) -> str:
     """Runs the teacher over raw images; returns the pseudo-label pattern."""
@@ -87,12 +124,33 @@ class SelfTrainingMixin:
     st = self.task_config.self_training
     # An attribute of the model: Model Garden's checkpoint (model=model)
     # saves it; init_checkpoint (model.checkpoint_items) does not need it.
+    if self.online():
+      # Built before anything is attached, so its variables pair with the
+      # student's own, in order.
+      setattr(model, online_teacher.ATTR, online_teacher.OnlineTeacher(
+          super().build_model(), model, decay=st.ema_decay,
+          burn_in_steps=st.burn_in_steps))
     setattr(model, NORMALIZER_ATTR, loss_normalization.LossNormalizer(
         alpha=st.alpha, decay=st.loss_average_decay,
         enabled=st.loss_normalization, max_ratio=st.max_loss_ratio))
     return model
 
   # ---- inputs ------------------------------------------------------------------
+  _building_online_views = False
+
+  @contextlib.contextmanager
+  def _online_views(self):
+    self._building_online_views = True
+    try:
+      yield
+    finally:
+      self._building_online_views = False
+
+  def parse_wrapper(self, params):
+    if self._building_online_views:
+      return self.online_view_wrapper(params)
+    return super().parse_wrapper(params)
+
   def pseudo_data_config(self):
     """pseudo_data, pointed at teacher labels when labeling on first use."""
     params = self.task_config.pseudo_data
@@ -122,7 +180,12 @@ class SelfTrainingMixin:
               'replicas in sync; use a multiple of it (each replica gets '
               'global_batch_size / replicas images).')
     human = super().build_inputs(params, input_context)
-    pseudo = super().build_inputs(self.pseudo_data_config(), input_context)
+    if self.online():
+      with self._online_views():
+        pseudo = super().build_inputs(self.task_config.pseudo_data,
+                                      input_context)
+    else:
+      pseudo = super().build_inputs(self.pseudo_data_config(), input_context)
     return mixing.zip_datasets(human, pseudo)
 
   # ---- metrics -----------------------------------------------------------------
@@ -163,6 +226,17 @@ class SelfTrainingMixin:
                  metrics: Optional[List[Any]] = None):
     (human_features, human_labels), (pseudo_features, pseudo_labels) = inputs
     normalizer = getattr(model, NORMALIZER_ATTR)
+    teacher = getattr(model, online_teacher.ATTR, None)
+    pseudo_weight = 1.0
+    if teacher is not None:
+      teacher_outputs = teacher.predict(pseudo_labels[TEACHER_IMAGE])
+      if isinstance(teacher_outputs, tf.Tensor):
+        teacher_outputs = {'logits': teacher_outputs}
+      teacher_outputs = tf.nest.map_structure(
+          lambda x: tf.cast(x, tf.float32), teacher_outputs)
+      pseudo_labels = self.online_pseudo_labels(
+          teacher_outputs, pseudo_labels, self.online_thresholds())
+      pseudo_weight = teacher.pseudo_weight()
     num_replicas = tf.distribute.get_strategy().num_replicas_in_sync
     features, num_human = mixing.concat_features(human_features,
                                                  pseudo_features)
@@ -176,7 +250,8 @@ class SelfTrainingMixin:
       human_loss, human_parts = self.split_losses(human_outputs, human_labels)
       pseudo_loss, pseudo_parts = self.split_losses(pseudo_outputs,
                                                     pseudo_labels)
-      loss, ratio, clipped = normalizer.combine(human_loss, pseudo_loss)
+      loss, ratio, clipped = normalizer.combine(human_loss, pseudo_loss,
+                                                pseudo_weight)
       if model.losses:
         loss += self.task_config.losses.loss_weight * tf.add_n(model.losses)
       scaled_loss = loss / num_replicas
@@ -189,6 +264,8 @@ class SelfTrainingMixin:
     if isinstance(optimizer, tf_keras.mixed_precision.LossScaleOptimizer):
       grads = optimizer.get_unscaled_gradients(grads)
     optimizer.apply_gradients(list(zip(grads, tvars)))
+    if teacher is not None:
+      teacher.update()
 
     values = {'total_loss': loss, 'human_loss': human_loss,
               'pseudo_loss': pseudo_loss, 'loss_norm_ratio': ratio,

@@ -6,6 +6,8 @@ from official.core import task_factory
 from official.vision.evaluation import segmentation_metrics
 
 from official_ext.configs import selftrain_segmentation as exp_cfg
+from official_ext.dataloaders import segmentation_input
+from official_ext.labeling import labelers
 from official_ext.self_training import task as st_task
 from official_ext.tasks import semantic_segmentation
 
@@ -15,10 +17,14 @@ def ignored_fraction(labels, ignore_label: int) -> tf.Tensor:
   inside each image (the padding the parser adds around a scaled-down image
   is left out): read from the parsed labels, no second decode."""
   masks = labels['masks'][..., 0]  # [B, H, W]
-  info = labels['image_info']      # [B, 4, 2]: original, scaled, scale, offset.
+  # [B, 4, 2]: original size, output size, scale, crop offset (Model
+  # Garden's resize_and_crop_image); the image covers original * scale -
+  # offset of the output, the rest is padding.
+  info = labels['image_info']
   size = tf.shape(masks)[1:3]
-  extent = tf.cast(tf.minimum(info[:, 1, :] - info[:, 3, :],
-                              tf.cast(size, tf.float32)), tf.int32)
+  extent = tf.cast(tf.minimum(tf.round(info[:, 0, :] * info[:, 2, :]) -
+                              info[:, 3, :], tf.cast(size, tf.float32)),
+                   tf.int32)
   rows = tf.range(size[0])[None, :, None] < extent[:, 0, None, None]
   cols = tf.range(size[1])[None, None, :] < extent[:, 1, None, None]
   inside = tf.logical_and(rows, cols)
@@ -54,3 +60,26 @@ class SelfTrainingSegmentationTask(st_task.SelfTrainingMixin,
   def pseudo_statistics(self, labels):
     return {'pseudo_ignored_fraction': ignored_fraction(
         labels, self.task_config.losses.ignore_label)}
+
+  def online_view_wrapper(self, params):
+    return segmentation_input.two_view_parse_wrapper(
+        segmentation_input.photometric_fn(params.get('aug_type'),
+                                          params.image_feature),
+        st_task.TEACHER_IMAGE)
+
+  def online_pseudo_labels(self, teacher_outputs, labels, thresholds):
+    # The teacher's logits resized to the label size (bilinear, as Model
+    # Garden's loss resizes the student's), then the offline labeler's rule;
+    # the padding around each image stays ignored.
+    masks = labels['masks']
+    logits = tf.image.resize(teacher_outputs['logits'], tf.shape(masks)[1:3],
+                             method='bilinear')
+    classes, confidence = labelers.class_and_max_probability(logits)
+    mask = labelers.threshold_mask(classes, confidence, thresholds)
+    ignore = self.task_config.losses.ignore_label
+    unsure = tf.equal(mask, labelers.IGNORE_LABEL)
+    padding = tf.equal(masks[..., 0], ignore)
+    mask = tf.where(unsure | padding, ignore, mask)[..., None]
+    return {'masks': tf.cast(mask, masks.dtype),
+            'valid_masks': tf.not_equal(mask, ignore),
+            'image_info': labels['image_info']}

@@ -1,0 +1,258 @@
+"""Online self-training (task.self_training.mode: online): the EMA teacher's
+arithmetic and burn-in, its place in the checkpoint, the two views of one
+unlabeled image, in-step pseudo masks against the offline labeler's rule,
+training steps on one and on two replicas. In-process, on the digits
+segmenter (ResNet-18 x0.25)."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tf_keras
+
+from official.core import exp_factory
+from official.core import task_factory
+import official_ext.registry_imports  # pylint: disable=unused-import
+from official_ext.dataloaders import segmentation_input
+from official_ext.labeling import labelers
+from official_ext.self_training import online_teacher
+from official_ext.self_training import task as st_task
+from official_ext.tasks import selftrain_segmentation
+
+
+def _tiny(seed):
+  tf_keras.utils.set_random_seed(seed)
+  model = tf_keras.Sequential([tf_keras.layers.Dense(3),
+                               tf_keras.layers.BatchNormalization()])
+  model.build([None, 2])
+  return model
+
+
+def test_ema_arithmetic_burn_in_copy_then_average():
+  student, network = _tiny(0), _tiny(1)
+  teacher = online_teacher.OnlineTeacher(network, student, decay=0.75,
+                                         burn_in_steps=2)
+  assert not network.trainable and not teacher.trainable_weights
+  pairs = list(zip(network.variables, student.variables))
+  assert len(pairs) == 6  # kernel, bias, gamma, beta, moving mean/variance.
+  rng = np.random.RandomState(0)
+
+  def student_moves():
+    for _, s in pairs:
+      s.assign(rng.normal(size=s.shape).astype(np.float32))
+
+  expected_weights = []
+  for step in range(5):
+    assert float(teacher.pseudo_weight()) == (1.0 if step >= 2 else 0.0)
+    before = [t.numpy() for t, _ in pairs]
+    student_moves()
+    teacher.update()
+    assert int(teacher.step.numpy()) == step + 1
+    for (t, s), old in zip(pairs, before):
+      # Steps 0 and 1 (burn-in): a copy; then 0.75 * teacher + 0.25 * student.
+      want = s.numpy() if step < 2 else 0.75 * old + 0.25 * s.numpy()
+      np.testing.assert_allclose(t.numpy(), want, rtol=1e-6, atol=1e-7)
+    expected_weights.append(float(teacher.pseudo_weight()))
+  assert expected_weights == [0.0, 1.0, 1.0, 1.0, 1.0]
+
+
+def test_mismatched_network_is_refused():
+  other = tf_keras.Sequential([tf_keras.layers.Dense(4)])
+  other.build([None, 2])
+  with pytest.raises(ValueError, match='does not match the student'):
+    online_teacher.OnlineTeacher(other, _tiny(0), 0.9, 1)
+
+
+def _params(digits_data, **self_training):
+  params = exp_factory.get_exp_config('selftrain_digits_seg')
+  params.task.train_data.input_path = digits_data['train']
+  params.task.pseudo_data.input_path = digits_data['unlabeled']
+  params.task.self_training.mode = 'online'
+  params.task.self_training.override(self_training)
+  return params
+
+
+def test_teacher_is_in_the_checkpoint_and_restored(digits_data, tmp_path):
+  params = _params(digits_data, burn_in_steps=1)
+  task = task_factory.get_task(params.task)
+  model = task.build_model()
+  teacher = getattr(model, online_teacher.ATTR)
+  # Not trained: the student's trainable variables are its own.
+  student_trainable = {id(v) for v in model.trainable_variables}
+  assert not student_trainable & {id(v) for v in teacher.network.variables}
+  for t, _ in teacher._pairs.pairs:  # pylint: disable=protected-access
+    t.assign(tf.random.normal(t.shape, dtype=t.dtype) if t.dtype.is_floating
+             else t)
+  teacher.step.assign(7)
+  path = tf.train.Checkpoint(model=model).save(str(tmp_path / 'ckpt'))
+  names = [n for n, _ in tf.train.list_variables(path)]
+  ours = [n for n in names if n.startswith('model/online_teacher/')]
+  assert len(ours) == len(teacher.network.variables) + 1  # + step.
+  again = task.build_model()
+  tf.train.Checkpoint(model=again).read(path).assert_existing_objects_matched()
+  restored = getattr(again, online_teacher.ATTR)
+  assert int(restored.step.numpy()) == 7
+  for a, b in zip(teacher.network.variables, restored.network.variables):
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_two_views_share_geometry(digits_data, monkeypatch):
+  """One decode, one geometry: the strong view is the weak one with
+  photometric ops only. With an 'augmenter' that inverts pixels, strong ==
+  inverse(weak) to the pixel under scale jitter, crop and flip."""
+  params = _params(digits_data)
+  params.task.pseudo_data.augmentation_preset = 's4'  # Jitter + flip.
+  feature = params.task.pseudo_data.image_feature
+  mean = np.array(feature.mean[:3], np.float32)
+  stddev = np.array(feature.stddev[:3], np.float32)
+
+  def invert(image):  # Normalized image -> the normalized 255 - pixels.
+    return (255.0 - (image * stddev + mean) - mean) / stddev
+
+  monkeypatch.setattr(segmentation_input, 'photometric_fn',
+                      lambda *unused: invert)
+  task = task_factory.get_task(params.task)
+  _, (strong, labels) = next(iter(task.build_inputs(params.task.train_data)))
+  weak = labels[st_task.TEACHER_IMAGE]
+  assert strong.shape == weak.shape == (8, 128, 128, 3)
+  np.testing.assert_allclose(strong.numpy(), invert(weak).numpy(), atol=1e-4)
+  # The record's mask is not read: 0 on the image, 255 on the padding.
+  masks = labels['masks'].numpy()
+  assert set(np.unique(masks)) <= {0.0, 255.0}
+  info = labels['image_info'].numpy()
+  assert (info[:, 2, 0] < 1).any(), 'no image was scaled down'
+  for mask, image_info in zip(masks[..., 0], info):
+    extent = np.minimum(np.round(image_info[0] * image_info[2]) -
+                        image_info[3], 128).astype(int)
+    assert (mask[:extent[0], :extent[1]] == 0).all()
+    assert mask.sum() == 255 * (mask.size - extent[0] * extent[1])
+
+
+def test_real_strong_view_is_photometric(digits_data):
+  params = _params(digits_data)
+  params.task.pseudo_data.augmentation_preset = 's4'
+  task = task_factory.get_task(params.task)
+  _, (strong, labels) = next(iter(task.build_inputs(params.task.train_data)))
+  weak = labels[st_task.TEACHER_IMAGE]
+  assert strong.shape == weak.shape
+  differs = np.abs(strong.numpy() - weak.numpy()).max(axis=(1, 2, 3)) > 0.1
+  assert differs.sum() >= 4, differs  # RandAugment, 2 ops per image.
+
+
+def test_in_step_masks_follow_the_offline_labelers_rule(digits_data):
+  """The student's masks of one batch, made in the step from the teacher's
+  logits, equal the offline labeler's masks (labelers.segment_batch: its
+  thresholds, ties, ignore label) on the same logits; padding is ignored."""
+  params = _params(digits_data, class_thresholds='')
+  task = task_factory.get_task(params.task)
+  _, (_, labels) = next(iter(task.build_inputs(params.task.train_data)))
+  # Teacher logits at a quarter of the label size (resized in the step);
+  # spread enough that some pixels pass their class's threshold.
+  num_classes = params.task.model.num_classes
+  small = tf.random.stateless_normal([8, 32, 32, num_classes], [1, 2]) * 3.0
+  logits = tf.image.resize(small, [128, 128], method='bilinear')
+  thresholds = np.linspace(0.2, 0.9, num_classes).astype(np.float32)
+  online = task.online_pseudo_labels({'logits': small}, labels,
+                                     tf.constant(thresholds))
+  n = logits.shape[0]
+  full = np.full([n, 2], 128, np.int32)
+  pngs, _, _ = labelers.segment_batch(logits, full, full, thresholds)
+  offline = np.stack([tf.io.decode_png(p).numpy()[..., 0] for p in pngs])
+  mask = online['masks'].numpy()[..., 0]
+  padding = labels['masks'].numpy()[..., 0] == 255
+  assert padding.any() and (mask[padding] == 255).all()
+  np.testing.assert_array_equal(mask[~padding], offline[~padding])
+  kept = mask[~padding] != 255
+  assert 0.05 < kept.mean() < 0.95, kept.mean()  # Both kinds of pixel.
+  np.testing.assert_array_equal(online['valid_masks'].numpy()[..., 0],
+                                mask != 255)
+
+
+def _steps(task, model, optimizer, inputs, num_steps, strategy=None):
+  """Runs `num_steps` train steps; returns, per step, the student's
+  variables after it and the teacher's after it, and the logs."""
+  teacher = getattr(model, online_teacher.ATTR)
+  pairs = teacher._pairs.pairs  # pylint: disable=protected-access
+
+  def replica_step(batch):
+    return task.train_step(batch, model, optimizer, metrics=None)
+
+  if strategy is None:
+    step = tf.function(replica_step)
+  else:
+    step = tf.function(lambda batch: strategy.run(replica_step, args=(batch,)))
+  history = []
+  for _ in range(num_steps):
+    logs = step(next(inputs))
+    history.append(([s.numpy() for _, s in pairs],
+                    [t.numpy() for t, _ in pairs], logs))
+  return history
+
+
+def test_online_steps_burn_in_then_moving_average(digits_data):
+  decay = 0.5
+  params = _params(digits_data, burn_in_steps=2, ema_decay=decay,
+                   score_threshold=0.0)
+  task = task_factory.get_task(params.task)
+  model = task.build_model()
+  optimizer = task.create_optimizer(params.trainer.optimizer_config,
+                                    params.runtime)
+  inputs = iter(task.build_inputs(params.task.train_data))
+  history = _steps(task, model, optimizer, inputs, 4)
+  teacher = getattr(model, online_teacher.ATTR)
+  assert int(teacher.step.numpy()) == 4
+  previous_teacher = None
+  for step, (student, teacher_values, logs) in enumerate(history):
+    for s, t, old in zip(student, teacher_values,
+                         previous_teacher or teacher_values):
+      want = s if step < 2 else decay * old + (1 - decay) * s
+      np.testing.assert_allclose(t, want, rtol=1e-5, atol=1e-6)
+    previous_teacher = teacher_values
+    # Threshold 0 keeps every pixel of the image: nothing but padding is
+    # ignored, and the pseudo loss is a real loss.
+    assert float(logs['pseudo_ignored_fraction']) == 0.0
+    assert np.isfinite(float(logs['pseudo_loss']))
+  # After burn-in the student has moved away from the teacher it copied.
+  assert any(not np.allclose(s, t) for s, t in zip(*history[-1][:2]))
+
+
+def test_online_steps_on_two_replicas(digits_data, two_replica_strategy):
+  decay = 0.5
+  params = _params(digits_data, burn_in_steps=1, ema_decay=decay)
+  for data in (params.task.train_data, params.task.pseudo_data):
+    data.global_batch_size = 4
+  strategy = two_replica_strategy
+  with strategy.scope():
+    task = task_factory.get_task(params.task)
+    model = task.build_model()
+    optimizer = task.create_optimizer(params.trainer.optimizer_config,
+                                      params.runtime)
+  inputs = iter(strategy.distribute_datasets_from_function(
+      lambda ctx: task.build_inputs(params.task.train_data, ctx)))
+  history = _steps(task, model, optimizer, inputs, 3, strategy)
+  teacher = getattr(model, online_teacher.ATTR)
+  assert int(teacher.step.numpy()) == 3
+  (s1, t1, _), (s2, t2, _) = history[1], history[2]
+  pairs = teacher._pairs.pairs  # pylint: disable=protected-access
+  checked = 0
+  for (t_var, s_var), a, b, old in zip(pairs, s2, t2, t1):
+    if s_var.synchronization == tf.VariableSynchronization.ON_READ:
+      continue  # Per-replica batch-norm statistics.
+    np.testing.assert_allclose(b, decay * old + (1 - decay) * a, rtol=1e-5,
+                               atol=1e-6)
+    copies = [v.numpy() for v in t_var.values]
+    np.testing.assert_array_equal(copies[0], copies[1])
+    checked += 1
+  assert checked == len(model.trainable_variables)
+  del s1
+
+
+def test_ignored_fraction_leaves_out_padding_of_a_scaled_down_image():
+  """An image scaled by 0.5 covers 4x4 of an 8x8 label; the rest is padding
+  (255). 4 of its 16 pixels are ignored: 0.25, not (4 + 48) / 64."""
+  mask = np.full([1, 8, 8, 1], 255, np.float32)
+  mask[0, :4, :4] = 1
+  mask[0, 0, :4] = 255
+  info = np.array([[[8, 8], [8, 8], [0.5, 0.5], [0, 0]]], np.float32)
+  got = selftrain_segmentation.ignored_fraction(
+      {'masks': tf.constant(mask), 'image_info': tf.constant(info)}, 255)
+  assert float(got) == pytest.approx(0.25)
