@@ -256,3 +256,51 @@ def test_ignored_fraction_leaves_out_padding_of_a_scaled_down_image():
   got = selftrain_segmentation.ignored_fraction(
       {'masks': tf.constant(mask), 'image_info': tf.constant(info)}, 255)
   assert float(got) == pytest.approx(0.25)
+
+
+def test_export_picks_the_teacher_or_the_student(digits_data, tmp_path):
+  """`--export_model=teacher` (default) exports the EMA teacher's weights,
+  `student` the student's: every exported variable equals its source in
+  the checkpoint. A checkpoint without an online teacher refuses an
+  explicit `teacher`."""
+  from absl import app  # pylint: disable=g-import-not-at-top
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  from absl.testing import flagsaver  # pylint: disable=g-import-not-at-top
+  from official.modeling import hyperparams  # pylint: disable=g-import-not-at-top
+  from official_ext.serving import export_saved_model  # pylint: disable=g-import-not-at-top
+  if not flags.FLAGS.is_parsed():
+    flags.FLAGS.mark_as_parsed()
+  params = _params(digits_data)
+  model = task_factory.get_task(params.task).build_model()
+  teacher = getattr(model, online_teacher.ATTR)
+  for t in teacher.network.trainable_weights:
+    t.assign_add(tf.ones_like(t))
+  model_dir = str(tmp_path / 'model')
+  checkpoint = tf.train.Checkpoint(model=model).save(f'{model_dir}/ckpt')
+  hyperparams.save_params_dict_to_yaml(params, f'{model_dir}/params.yaml')
+  experiment = dict(experiment='selftrain_digits_seg',
+                    config_file=[f'{model_dir}/params.yaml'])
+  for which, source in (('teacher', 'model/online_teacher/network/'),
+                        ('student', 'model/')):
+    export_dir = str(tmp_path / which)
+    with flagsaver.flagsaver(export_dir=export_dir, checkpoint_path=model_dir,
+                             export_model=which, **experiment):
+      export_saved_model.main([])
+    exported = f'{export_dir}/saved_model/variables/variables'
+    names = [n for n, _ in tf.train.list_variables(exported)
+             if n.startswith('model/')]
+    assert len(names) == len(teacher.network.variables)
+    for name in names:
+      np.testing.assert_array_equal(
+          tf.train.load_variable(exported, name),
+          tf.train.load_variable(checkpoint, source + name[len('model/'):]))
+  plain = params.replace(task={'self_training': {'mode': 'offline'}})
+  offline_dir = str(tmp_path / 'offline')
+  tf.train.Checkpoint(model=task_factory.get_task(
+      plain.task).build_model()).save(f'{offline_dir}/ckpt')
+  with flagsaver.flagsaver(export_dir=str(tmp_path / 'x'),
+                           checkpoint_path=offline_dir, export_model='teacher',
+                           **experiment):
+    flags.FLAGS['export_model'].present = 1
+    with pytest.raises(app.UsageError, match='holds no online teacher'):
+      export_saved_model.main([])
