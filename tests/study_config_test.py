@@ -65,7 +65,26 @@ def test_checkpoint_init_resolves_to_the_latest_checkpoint(tmp_path):
   assert loaded.init[1].checkpoint == str(ckpt_dir / 'ckpt-1')
 
 
+ONLINE = {'experiment': 'selftrain_digits_seg',
+          'recipe': 'selftrain_digits_seg_online_cpu.yaml'}
+
+
+def test_online_method_loads(tmp_path):
+  study = study_config.load(_write(tmp_path, dict(
+      GOOD, method=['offline', 'online'], online=ONLINE)))
+  assert study.method == ['offline', 'online']
+  assert study.online.recipe == ONLINE['recipe']
+
+
 @pytest.mark.parametrize('change, message', [
+    ({'method': ['online'], 'online': ONLINE}, 'must include offline'),
+    ({'method': ['offline', 'mean_teacher']}, 'distinct entries from'),
+    ({'method': ['offline', 'online']}, "online: method 'online' needs"),
+    ({'online': ONLINE}, "online: given, but method has no 'online'"),
+    ({'method': ['offline', 'online'],
+      'online': {'experiment': 'selftrain_digits_seg',
+                 'recipe': 'selftrain_digits_seg_cpu.yaml'}},
+     "task.self_training.mode='offline'"),
     ({'axes': [1]}, "axes: unknown field"),
     ({'init': [{'name': 'random'}, {'nme': 'x'}]}, 'init[1].nme: unknown'),
     ({'init': [{'name': 'pre', 'checkpoint': 'x'}]},

@@ -137,10 +137,45 @@ def test_gains_are_paired_differences_with_t_intervals():
   assert report.verdict(got['third']['gain']) == (
       'one seed: no interval, no claim')
   text = report.markdown(study, records, 'P.')
-  assert ('| pre | weak | 1 | 3 | 0.510 [0.485, 0.535] | 0.570 [0.520, 0.620] '
-          '| +0.060 [+0.035, +0.085] | gain |') in text
+  assert ('| pre | weak | 1 | offline | 3 | 0.510 [0.485, 0.535] | '
+          '0.570 [0.520, 0.620] | +0.060 [+0.035, +0.085] | gain |') in text
   lines = report.csv_text(study, records).splitlines()
   assert lines[0].endswith(',train_steps,images_per_step,'
                            'labeled_images_per_step,wall_time_s')
   assert lines[1].split(',')[-4:-1] == ['20', '16', '16']
   assert lines[2].split(',')[-4:-1] == ['20', '16', '8']
+
+
+def test_online_method_gains_and_online_minus_offline():
+  """With method [offline, online]: a gain row per student, and online
+  minus offline paired over seeds. Offline gains 0.02, 0.02, 0.04; online
+  0.05, 0.06, 0.07: online - offline = 0.03, 0.04, 0.03 (mean 0.033333, sd
+  0.005774, half-width 4.302653 * 0.005774 / sqrt(3) = 0.014342)."""
+  study = study_config.from_dict(dict(GOOD, seeds=[0, 1, 2],
+                                      augmentation=[{'name': 'weak'}],
+                                      labeled_fraction=[1.0]))
+  study.method = ['offline', 'online']
+  records = _gain_records({'random': [0.02, 0.02, 0.04]})
+  for record, gain in zip(records, [0.05, 0.06, 0.07]):
+    sup = record['supervised']['AP']
+    record['online'] = {'AP': sup + gain, 'AP50': sup}
+    for key in ('steps', 'images_per_step', 'labeled_images_per_step',
+                'wall_time_s'):
+      record[key]['online'] = record[key]['selftrain']
+  rows = report.gains(study, records)
+  assert [r['method'] for r in rows] == ['offline', 'online']
+  online = rows[1]
+  assert online['gain']['mean'] == pytest.approx(0.06)
+  assert online['online']['mean'] == pytest.approx(0.57)
+  difference = online['minus_offline']
+  assert difference['mean'] == pytest.approx(0.033333, abs=1e-6)
+  assert (difference['low'], difference['high']) == pytest.approx(
+      (0.018991, 0.047676), abs=1e-6)
+  assert 'minus_offline' not in rows[0]
+  text = report.markdown(study, records, 'P.')
+  assert '| random init + online self-training | 0.570 (+0.060) |' in text
+  assert '| random | weak | 1 | +0.033 [+0.019, +0.048] | online ahead |' in (
+      text)
+  models = [line.split(',')[4] for line in
+            report.csv_text(study, records).splitlines()[1:4]]
+  assert models == ['supervised', 'selftrain', 'online']

@@ -219,6 +219,17 @@ class Rounds:
     result['commands'] = self.commands.get(r, {})
     return result
 
+  def train_online_student(self, r: int, name: str,
+                           model: run_config.ModelConfig) -> dict:
+    """Beside round r: an online student (`model`'s recipe sets
+    task.self_training.mode: online) on the labeled images and the raw
+    unlabeled ones, under the same stage records; its last metrics."""
+    self._train(r, name, model, self._data_overrides() + [
+        f'task.pseudo_data.input_path={self.run.data.unlabeled}'],
+                {'unlabeled': stage_records.files_record(
+                    self.run.data.unlabeled)})
+    return loop.last_metrics(self._dir(r, name), METRICS[self.run.task])
+
   def run_all(self) -> List[dict]:
     """Every round; round r > 1's teacher is round r-1's student export."""
     results = []

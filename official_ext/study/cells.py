@@ -1,12 +1,13 @@
 """The cells of a study and what each cell's two models train with.
 
 A cell is one point of the grid (init x augmentation x labeled fraction x
-seed). It trains two models through train.py: the supervised model, and the
+seed). It trains its models through train.py: the supervised model, the
 self-trained student labeled by that same supervised model (the paper's
 protocol: the teacher of a cell is the supervised model of the same
-setting). Both start from the cell's init, see the same labeled subset and
-the same augmentation (the student on its human and its pseudo-labeled
-images alike).
+setting), and with `method: [offline, online]` an online student (its own
+EMA teacher, on the raw unlabeled images). All start from the cell's init,
+see the same labeled subset and the same augmentation (a student on its
+human and its unlabeled or pseudo-labeled images alike).
 """
 
 import dataclasses
@@ -16,8 +17,14 @@ from typing import Dict, List
 from official_ext.study import study_config
 
 # What the cells' models are called in the tables and folders.
-SUPERVISED, SELFTRAIN = 'supervised', 'selftrain'
+SUPERVISED, SELFTRAIN, ONLINE = 'supervised', 'selftrain', 'online'
 MODELS = (SUPERVISED, SELFTRAIN)
+STUDENTS = (SELFTRAIN, ONLINE)
+
+
+def models(study: study_config.StudyConfig) -> tuple:
+  """The models every cell of `study` trains, in table order."""
+  return MODELS + ((ONLINE,) if 'online' in study.method else ())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,4 +101,4 @@ def augmentation_overrides(study: study_config.StudyConfig, cell: Cell,
 
 
 def _augmented(role: str) -> List[str]:
-  return ['train_data'] + (['pseudo_data'] if role == SELFTRAIN else [])
+  return ['train_data'] + (['pseudo_data'] if role in STUDENTS else [])

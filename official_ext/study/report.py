@@ -3,10 +3,13 @@
 Input: one record per finished cell, as the study tool writes it into the
 cell's folder (`metrics.json`):
   {'cell': {'init', 'augmentation', 'labeled_fraction', 'seed'},
-   'supervised': {metric: value}, 'selftrain': {metric: value}, ...}
-First the gains: for each init, augmentation and labeled fraction, the
-student minus the supervised model of the same cell (equal compute, same
-seed), with its 95% interval over seeds (utils/intervals.py). Then the
+   'supervised': {metric: value}, 'selftrain': {metric: value},
+   ['online': {metric: value},] ...}
+First the gains: for each init, augmentation and labeled fraction, each
+student (offline, and online when the study has that method) minus the
+supervised model of the same cell (equal compute, same seed), with its 95%
+interval over seeds (utils/intervals.py); with both methods, online minus
+offline too. Then the
 paper's tables. Rows of every table: each init, supervised and +
 self-training; a value is the mean over seeds, "value (delta vs the
 random-init supervised model of the same column)". One table per axis
@@ -26,7 +29,8 @@ from official_ext.study import study_config
 from official_ext.utils import intervals
 
 METRICS = {'detection': ('AP', 'AP50'), 'segmentation': ('mean_iou',)}
-MODELS = cells_lib.MODELS
+LABELS = {cells_lib.SUPERVISED: '', cells_lib.SELFTRAIN: ' + self-training',
+          cells_lib.ONLINE: ' + online self-training'}
 
 
 def headline(task: str) -> str:
@@ -36,7 +40,7 @@ def headline(task: str) -> str:
 
 def row_label(init: str, model: str) -> str:
   name = 'random init' if init == study_config.RANDOM else f'{init} init'
-  return name + (' + self-training' if model == cells_lib.SELFTRAIN else '')
+  return name + LABELS[model]
 
 
 def mean_metric(records: Sequence[dict], metric: str, model: str,
@@ -63,7 +67,7 @@ def axis_tables(study, records: Sequence[dict]) -> List[dict]:
                           init=study_config.RANDOM, **{axis: c, other: fixed})
               for c in axes[axis]]
       for init in inits:
-        for model in MODELS:
+        for model in cells_lib.models(study):
           values = [mean_metric(records, metric, model, init=init,
                                 **{axis: c, other: fixed})
                     for c in axes[axis]]
@@ -76,10 +80,12 @@ def axis_tables(study, records: Sequence[dict]) -> List[dict]:
 
 
 def gains(study, records: Sequence[dict]) -> List[dict]:
-  """For each init, augmentation and labeled fraction with finished cells:
-  the student minus the supervised model of the same cell (equal compute,
-  the same seed: a paired difference), with its interval over seeds."""
+  """For each init, augmentation, labeled fraction with finished cells and
+  each student method: the student minus the supervised model of the same
+  cell (equal compute, the same seed: a paired difference), with its
+  interval over seeds; the online rows also hold online minus offline."""
   metric = headline(study.task)
+  students = [m for m in cells_lib.models(study) if m in cells_lib.STUDENTS]
   out = []
   for init in study.init:
     for aug in study.augmentation:
@@ -92,14 +98,24 @@ def gains(study, records: Sequence[dict]) -> List[dict]:
         if not found:
           continue
         sup = [r[cells_lib.SUPERVISED][metric] for r in found]
-        st = [r[cells_lib.SELFTRAIN][metric] for r in found]
-        out.append({**where, 'metric': metric,
-                    'seeds': [r['cell']['seed'] for r in found],
-                    cells_lib.SUPERVISED: intervals.mean_interval(
-                        sup).as_dict(),
-                    cells_lib.SELFTRAIN: intervals.mean_interval(st).as_dict(),
-                    'gain': intervals.paired_difference(st, sup).as_dict()})
+        offline = [r[cells_lib.SELFTRAIN][metric] for r in found]
+        for model in students:
+          st = [r[model][metric] for r in found]
+          row = {**where, 'metric': metric, 'method': METHOD[model],
+                 'seeds': [r['cell']['seed'] for r in found],
+                 cells_lib.SUPERVISED: intervals.mean_interval(
+                     sup).as_dict(),
+                 model: intervals.mean_interval(st).as_dict(),
+                 'gain': intervals.paired_difference(st, sup).as_dict()}
+          if model == cells_lib.ONLINE:
+            row['minus_offline'] = intervals.paired_difference(
+                st, offline).as_dict()
+          out.append(row)
   return out
+
+
+METHOD = {cells_lib.SELFTRAIN: 'offline', cells_lib.ONLINE: 'online'}
+STUDENT_OF = {v: k for k, v in METHOD.items()}
 
 
 def verdict(gain: dict) -> str:
@@ -120,16 +136,29 @@ def gains_markdown(study, records: Sequence[dict]) -> List[str]:
            'Mean over seeds; in brackets its 95% interval (Student\'s t, n-1 '
            'degrees of freedom). A gain is claimed only where the interval '
            'excludes 0.', '',
-           '| init | augmentation | labeled fraction | seeds | supervised | '
-           'student | gain | verdict |', '|---|---|---|---|---|---|---|---|']
+           '| init | augmentation | labeled fraction | method | seeds | '
+           'supervised | student | gain | verdict |',
+           '|---|---|---|---|---|---|---|---|---|']
   for row in rows:
     lines.append(
         f"| {row['init']} | {row['augmentation']} | "
-        f"{_text(row['labeled_fraction'])} | {len(row['seeds'])} | "
+        f"{_text(row['labeled_fraction'])} | {row['method']} | "
+        f"{len(row['seeds'])} | "
         f"{intervals.text(row[cells_lib.SUPERVISED])} | "
-        f"{intervals.text(row[cells_lib.SELFTRAIN])} | "
+        f"{intervals.text(row[STUDENT_OF[row['method']]])} | "
         f"{intervals.text(row['gain'], True)} | "
         f"{verdict(row['gain'])} |")
+  online = [r for r in rows if 'minus_offline' in r]
+  if online:
+    lines += ['', 'Online minus offline student (same cell and seed):', '',
+              '| init | augmentation | labeled fraction | difference | '
+              'verdict |', '|---|---|---|---|---|']
+    for row in online:
+      lines.append(
+          f"| {row['init']} | {row['augmentation']} | "
+          f"{_text(row['labeled_fraction'])} | "
+          f"{intervals.text(row['minus_offline'], True)} | "
+          f"{verdict(row['minus_offline']).replace('gain', 'online ahead').replace('loss', 'offline ahead')} |")
   return lines
 
 
@@ -183,7 +212,7 @@ def csv_text(study, records: Sequence[dict]) -> str:
                    'labeled_images_per_step', 'wall_time_s'])
   for r in records:
     c = r['cell']
-    for model in MODELS:
+    for model in cells_lib.models(study):
       writer.writerow([c['init'], c['augmentation'], c['labeled_fraction'],
                        c['seed'], model,
                        *[f'{r[model][m]:.6f}' for m in metrics],
@@ -208,7 +237,8 @@ def plot(study, records: Sequence[dict], path: str):
     xs = range(len(table['columns']))
     for row in table['rows']:
       ax.plot(list(xs), row['values'], marker='o', label=row['label'],
-              linestyle='--' if row['model'] == cells_lib.SELFTRAIN else '-')
+              linestyle={cells_lib.SELFTRAIN: '--', cells_lib.ONLINE: ':'}.get(
+                  row['model'], '-'))
     ax.set_xticks(list(xs))
     ax.set_xticklabels(table['columns'])
     ax.set_xlabel('augmentation')

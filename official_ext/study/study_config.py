@@ -4,6 +4,9 @@
     task: detection                  # or segmentation
     supervised: {experiment: supervised_digits, recipe: supervised_digits_cpu.yaml}
     selftrain: {experiment: selftrain_digits, recipe: selftrain_digits_cpu.yaml}
+    method: [offline, online]        # the students of each cell (default:
+                                     # [offline]); online needs:
+    online: {experiment: selftrain_digits_seg, recipe: selftrain_digits_seg_online_cpu.yaml}
     train_steps: 1500                # both models of each cell (0: the student
                                      # recipe's); --quick: quick_steps
     init:                            # axis 1
@@ -93,6 +96,11 @@ class StudyConfig(hyperparams.Config):
   task: str = 'detection'
   supervised: ModelConfig = dataclasses.field(default_factory=ModelConfig)
   selftrain: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+  # The students each cell trains beside its supervised model: `offline`
+  # (the paper's: `selftrain`, taught by the cell's supervised model) and/or
+  # `online` (`online`: an EMA teacher of itself, no teacher export).
+  method: List[str] = dataclasses.field(default_factory=lambda: ['offline'])
+  online: ModelConfig = dataclasses.field(default_factory=ModelConfig)
   data: DataConfig = dataclasses.field(default_factory=DataConfig)
   # Both models of a cell train this many steps (equal compute); 0: the
   # self-training recipe's trainer.train_steps.
@@ -151,6 +159,33 @@ def _known_keys(raw, cls, where: str):
       _known_keys(value, fields[key].default_factory, path)
 
 
+METHODS = ('offline', 'online')
+
+
+def _check_method(study: StudyConfig, base_dir: str):
+  method = list(study.method)
+  if not method or len(set(method)) != len(method) or not set(method) <= set(
+      METHODS):
+    raise StudyError(f'method: {method}: a list of distinct entries from '
+                     f'{list(METHODS)}')
+  if 'offline' not in method:
+    raise StudyError(f'method: {method}: must include offline (its teacher '
+                     "is the cell's supervised model; online runs beside it)")
+  if 'online' in method:
+    if not study.online.experiment:
+      raise StudyError("online: method 'online' needs the online student's "
+                       '{experiment, recipe}')
+    _check_model(study.online, 'online', base_dir)
+    config = recipes.config_from(study.online.experiment, recipe_file(
+        study.online.recipe, base_dir))
+    if config.task.self_training.mode != 'online':
+      raise StudyError(f'online.recipe: {study.online.recipe!r} sets '
+                       f'task.self_training.mode={config.task.self_training.mode!r}'
+                       "; the online student's recipe sets mode: online")
+  elif study.online.experiment:
+    raise StudyError("online: given, but method has no 'online'")
+
+
 def recipe_file(recipe: str, base_dir: str) -> str:
   """A recipe path: as given if it exists (relative to `base_dir`), else
   the packaged recipe of that name."""
@@ -168,6 +203,7 @@ def check(study: StudyConfig, base_dir: str = '.'):
     raise StudyError(f'name: {study.name!r}: use letters, digits, _ and .')
   for role in ('supervised', 'selftrain'):
     _check_model(getattr(study, role), role, base_dir)
+  _check_method(study, base_dir)
   if study.train_steps < 0 or study.quick_steps <= 0:
     raise StudyError('train_steps >= 0 (0: the recipes\') and quick_steps '
                      f'> 0; got {study.train_steps}, {study.quick_steps}')

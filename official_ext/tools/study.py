@@ -93,7 +93,7 @@ def steps(study, quick: bool) -> dict:
     num = study.train_steps
   else:
     num = _student(study).trainer.train_steps
-  return {role: num for role in cells_lib.MODELS}
+  return {role: num for role in cells_lib.models(study)}
 
 
 def _student(study):
@@ -106,10 +106,16 @@ def images_per_step(study) -> dict:
   the supervised model trains on labeled images only, as many per step as
   the student's labeled + pseudo-labeled batch (equal compute)."""
   labeled, total = recipes.student_batch(_student(study))
-  return {'images_per_step': {cells_lib.SUPERVISED: total,
-                              cells_lib.SELFTRAIN: total},
-          'labeled_images_per_step': {cells_lib.SUPERVISED: total,
-                                      cells_lib.SELFTRAIN: labeled}}
+  out = {'images_per_step': {cells_lib.SUPERVISED: total,
+                             cells_lib.SELFTRAIN: total},
+         'labeled_images_per_step': {cells_lib.SUPERVISED: total,
+                                     cells_lib.SELFTRAIN: labeled}}
+  if cells_lib.ONLINE in cells_lib.models(study):
+    labeled, online_total = recipes.student_batch(recipes.config_from(
+        study.online.experiment, _recipe(study, cells_lib.ONLINE)))
+    out['images_per_step'][cells_lib.ONLINE] = online_total
+    out['labeled_images_per_step'][cells_lib.ONLINE] = labeled
+  return out
 
 
 
@@ -171,7 +177,19 @@ def cell_run(study, cell: cells_lib.Cell, data: dict,
 _ROLES = {'teacher': cells_lib.SUPERVISED, 'student': cells_lib.SELFTRAIN}
 _STAGES = {'teacher': 'supervised', 'teacher_export': 'supervised_export',
            'pseudo_label': 'pseudo_label', 'student': 'selftrain',
-           'student_export': 'selftrain_export'}
+           'student_export': 'selftrain_export',
+           'online_student': cells_lib.ONLINE}
+
+
+def burn_in_override(study, num_steps: int) -> str:
+  """The online recipe's burn-in at the cell's schedule: the same share of
+  the steps (the recipe's 500 of 2500 is a fifth of any schedule)."""
+  config = recipes.config_from(study.online.experiment,
+                               _recipe(study, cells_lib.ONLINE))
+  share = (config.task.self_training.burn_in_steps /
+           config.trainer.train_steps)
+  return ('task.self_training.burn_in_steps='
+          f'{max(1, round(share * num_steps))}')
 
 
 def run_cell(runner: stages.Runner, study, cell: cells_lib.Cell, data: dict,
@@ -183,13 +201,28 @@ def run_cell(runner: stages.Runner, study, cell: cells_lib.Cell, data: dict,
   options = round_loop.Options(output_dir=cell_dir, rounds=1,
                                train_steps=num_steps[cells_lib.SELFTRAIN],
                                name=cell.name)
-  result, = round_loop.Rounds(cell_run(study, cell, data, cell_dir), options,
-                              runner).run_all()
+  run = cell_run(study, cell, data, cell_dir)
+  rounds = round_loop.Rounds(run, options, runner)
+  result, = rounds.run_all()
+  online = {}
+  if cells_lib.ONLINE in cells_lib.models(study):
+    overlay = os.path.join(cell_dir, f'{cells_lib.ONLINE}_cell.yaml')
+    with open(overlay, 'w') as f:
+      yaml.safe_dump(cells_lib.model_config(study, cell, cells_lib.ONLINE), f)
+    model = run_config.ModelConfig(
+        experiment=study.online.experiment,
+        recipe=_recipe(study, cells_lib.ONLINE), config_files=[overlay],
+        overrides=cells_lib.augmentation_overrides(study, cell,
+                                                   cells_lib.ONLINE) +
+        [burn_in_override(study, num_steps[cells_lib.ONLINE])])
+    online[cells_lib.ONLINE] = rounds.train_online_student(
+        1, 'online_student', model)
   return {'cell': {'init': cell.init, 'augmentation': cell.augmentation,
                    'labeled_fraction': cell.labeled_fraction,
                    'seed': cell.seed},
           'name': cell.name,
           **{role: result[model] for model, role in _ROLES.items()},
+          **online,
           'steps': num_steps, **images_per_step(study),
           'wall_time_s': {_STAGES[k]: v
                           for k, v in result['wall_time_s'].items()},
@@ -244,7 +277,7 @@ def main(_):
       sys.exit(str(e))
     _write_json(os.path.join(out, 'cells', cell.name, METRICS_FILE), record)
     print(f'[{cell.name}] done in {time.time() - start:.0f} s: '
-          f"{json.dumps({r: record[r] for r in cells_lib.MODELS})}",
+          f"{json.dumps({r: record[r] for r in cells_lib.models(study)})}",
           flush=True)
   records = [r for r in (finished(out, c) for c in all_cells) if r]
   protocol = PROTOCOL + (QUICK_NOTE if _QUICK.value else '')
