@@ -8,6 +8,7 @@ from official.core import exp_factory
 from official.core import task_factory
 import official_ext.registry_imports  # pylint: disable=unused-import
 from official_ext.configs import augmentation_presets as presets
+from official_ext.dataloaders import photometric
 from official_ext.dataloaders import segmentation_input
 
 EXPECTED = {  # preset: (scale_min, scale_max, flip, aug type)
@@ -47,7 +48,7 @@ def test_segmentation_preset_fields(name):
   assert (out.aug_scale_min, out.aug_scale_max, out.aug_rand_hflip) == (
       lo, hi, flip)
   assert (out.aug_type.type if out.aug_type else None) == aug
-  augmenter = segmentation_input.photometric_augmenter(out.aug_type)
+  augmenter = photometric.augmenter(out.aug_type)
   if aug is None:
     assert augmenter is None
   elif aug == 'randaug':

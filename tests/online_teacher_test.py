@@ -304,3 +304,85 @@ def test_export_picks_the_teacher_or_the_student(digits_data, tmp_path):
     flags.FLAGS['export_model'].present = 1
     with pytest.raises(app.UsageError, match='holds no online teacher'):
       export_saved_model.main([])
+
+
+def test_detection_in_step_labels_follow_the_offline_labelers_rule(
+    digits_data):
+  """The online detection labels of a batch: the teacher's post-NMS boxes
+  that the offline DetectionLabeler keeps (per-class thresholds, only the
+  first num_detections), turned into anchor targets whose positives carry
+  those boxes' classes; an image with no kept box has no positive."""
+  from official_ext.tasks import selftrain_retinanet  # pylint: disable=g-import-not-at-top
+  params = exp_factory.get_exp_config('selftrain_digits')
+  params.task.train_data.input_path = digits_data['train']
+  params.task.pseudo_data.input_path = digits_data['unlabeled']
+  params.task.self_training.mode = 'online'
+  for data in (params.task.train_data, params.task.pseudo_data):
+    data.global_batch_size = 3
+  task = task_factory.get_task(params.task)
+  _, (_, labels) = next(iter(task.build_inputs(params.task.train_data)))
+  outputs = {
+      'detection_boxes': tf.constant(
+          [[[10, 10, 40, 40], [60, 60, 100, 110], [0, 0, 20, 20]],
+           [[30, 20, 70, 50], [5, 5, 9, 9], [0, 0, 0, 0]],
+           [[10, 10, 40, 40], [0, 0, 0, 0], [0, 0, 0, 0]]], tf.float32),
+      'detection_scores': tf.constant([[0.9, 0.45, 0.95], [0.3, 0.6, 0.0],
+                                       [0.2, 0.0, 0.0]]),
+      'detection_classes': tf.constant([[3, 5, 7], [5, 3, 0], [1, 0, 0]]),
+      'num_detections': tf.constant([2, 2, 1])}
+  num_classes = params.task.model.num_classes
+  thresholds = np.full([num_classes], 0.5, np.float32)
+  thresholds[5] = 0.25  # Class 5's own threshold.
+  labeler = labelers.DetectionLabeler(0.5, class_thresholds={5: 0.25})
+  offline = labeler.batch_labels(outputs, [1.0] * 3, [128] * 3, [128] * 3)
+  boxes, classes, keep = selftrain_retinanet.kept_detections(
+      outputs, tf.constant(thresholds))
+  for i in range(3):
+    np.testing.assert_allclose(boxes[i][keep[i]].numpy() / 128.0,
+                               offline[i]['boxes'], atol=1e-6)
+    np.testing.assert_array_equal(classes[i][keep[i]].numpy(),
+                                  offline[i]['classes'])
+  # Kept: image 0 boxes 0, 1 (class 5 at 0.45 >= 0.25; box 2 is past
+  # num_detections); image 1 box 0 (class 5, 0.3) and box 1 (0.6); none in 2.
+  assert keep.numpy().sum(axis=1).tolist() == [2, 2, 0]
+  online = task.online_pseudo_labels(outputs, labels, tf.constant(thresholds))
+  assert online['num_groundtruths'].numpy().tolist() == [2, 2, 0]
+  for i, wanted in enumerate([{3, 5}, {5, 3}, set()]):
+    positive = set()
+    for level in online['cls_targets'].values():
+      targets = level[i].numpy()
+      positive |= set(targets[targets > 0].astype(int).tolist())
+    assert positive == wanted, (i, positive)
+  assert set(online) >= {'cls_targets', 'box_targets', 'cls_weights',
+                         'box_weights', 'anchor_boxes', 'image_info'}
+
+
+def test_detection_online_steps_from_a_trained_init(digits_teacher_run,
+                                                    teacher_threshold,
+                                                    digits_data):
+  """The online detection student from the trained teacher's weights: after
+  one burn-in step its teacher (the copy) finds boxes in the unlabeled
+  canvases, and the pseudo half learns from them (a box loss), on the
+  strong view."""
+  params = exp_factory.get_exp_config('selftrain_digits')
+  params.task.train_data.input_path = digits_data['train']
+  params.task.pseudo_data.input_path = digits_data['unlabeled']
+  params.task.pseudo_data.augmentation_preset = 's4'
+  params.task.init_checkpoint = digits_teacher_run['model_dir']
+  params.task.init_checkpoint_modules = 'all'
+  params.task.self_training.override({
+      'mode': 'online', 'burn_in_steps': 1, 'ema_decay': 0.9,
+      'score_threshold': teacher_threshold})
+  task = task_factory.get_task(params.task)
+  model = task.build_model()
+  task.initialize(model)
+  optimizer = task.create_optimizer(params.trainer.optimizer_config,
+                                    params.runtime)
+  inputs = iter(task.build_inputs(params.task.train_data))
+  history = _steps(task, model, optimizer, inputs, 3)
+  boxes = [float(logs['pseudo_boxes_per_image']) for _, _, logs in history]
+  box_loss = [float(logs['pseudo_box_loss']) for _, _, logs in history]
+  # Steps 1 and 2: the teacher is the trained student (copy, then average).
+  assert min(boxes[1:]) > 0.5, boxes
+  assert min(box_loss[1:]) > 0, box_loss
+  assert all(np.isfinite(float(logs['total_loss'])) for *_, logs in history)

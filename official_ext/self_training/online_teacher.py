@@ -64,9 +64,10 @@ class OnlineTeacher(tf_keras.layers.Layer):
     """1.0 once burn-in is over, else 0.0 (for LossNormalizer.combine)."""
     return tf.cast(self.step >= self.burn_in_steps, tf.float32)
 
-  def predict(self, images):
-    """The teacher's outputs on `images`: inference mode, no gradients."""
-    outputs = self.network(images, training=False)
+  def predict(self, images, **kwargs):
+    """The teacher's outputs on `images` (and the model's other call
+    arguments): inference mode, no gradients."""
+    outputs = self.network(images, training=False, **kwargs)
     return tf.nest.map_structure(tf.stop_gradient, outputs)
 
   def _decay(self) -> tf.Tensor:

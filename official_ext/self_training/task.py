@@ -83,6 +83,11 @@ class SelfTrainingMixin:
     two views of the same geometry."""
     raise NotImplementedError
 
+  def online_teacher_kwargs(self, labels) -> Dict[str, Any]:
+    """Online mode: the teacher model's call arguments besides the images."""
+    del labels
+    return {}
+
   def online_pseudo_labels(self, teacher_outputs, labels,
                            thresholds: tf.Tensor) -> Dict[str, tf.Tensor]:
     """Online mode: the student's labels for a batch from the teacher's
@@ -136,20 +141,35 @@ class SelfTrainingMixin:
     return model
 
   # ---- inputs ------------------------------------------------------------------
-  _building_online_views = False
+  # Online mode, while the pseudo input is built: its data config resolved
+  # (preset applied), for the view wrapper's strong augmentation.
+  _online_view_params = None
 
   @contextlib.contextmanager
-  def _online_views(self):
-    self._building_online_views = True
+  def _online_views(self, params):
+    self._online_view_params = params
     try:
       yield
     finally:
-      self._building_online_views = False
+      self._online_view_params = None
 
   def parse_wrapper(self, params):
-    if self._building_online_views:
-      return self.online_view_wrapper(params)
+    if self._online_view_params is not None:
+      return self.online_view_wrapper(self._online_view_params)
     return super().parse_wrapper(params)
+
+  def online_parser_config(self, params):
+    """Online mode: the resolved pseudo data config Model Garden's parser is
+    built from: its geometry, and nothing the view wrapper adds (the
+    preset, already resolved, is cleared so it is not applied again)."""
+    return params.replace(augmentation_preset='')
+
+  def online_inputs(self, input_context=None):
+    """Online mode: raw unlabeled images in two views of one geometry."""
+    resolved = self.resolve_data_config(self.task_config.pseudo_data)
+    with self._online_views(resolved):
+      return super().build_inputs(self.online_parser_config(resolved),
+                                  input_context)
 
   def pseudo_data_config(self):
     """pseudo_data, pointed at teacher labels when labeling on first use."""
@@ -181,9 +201,7 @@ class SelfTrainingMixin:
               'global_batch_size / replicas images).')
     human = super().build_inputs(params, input_context)
     if self.online():
-      with self._online_views():
-        pseudo = super().build_inputs(self.task_config.pseudo_data,
-                                      input_context)
+      pseudo = self.online_inputs(input_context)
     else:
       pseudo = super().build_inputs(self.pseudo_data_config(), input_context)
     return mixing.zip_datasets(human, pseudo)
@@ -229,7 +247,9 @@ class SelfTrainingMixin:
     teacher = getattr(model, online_teacher.ATTR, None)
     pseudo_weight = 1.0
     if teacher is not None:
-      teacher_outputs = teacher.predict(pseudo_labels[TEACHER_IMAGE])
+      teacher_outputs = teacher.predict(
+          pseudo_labels[TEACHER_IMAGE],
+          **self.online_teacher_kwargs(pseudo_labels))
       if isinstance(teacher_outputs, tf.Tensor):
         teacher_outputs = {'logits': teacher_outputs}
       teacher_outputs = tf.nest.map_structure(
