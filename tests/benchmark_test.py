@@ -48,3 +48,18 @@ def test_benchmark_prints_json(digits_seg_teacher, digits_data, tmp_path):
   assert 'labeler_only_core_scaling (2 over 1 CPU)' in proc.stdout
   size = common.DIGITS_IMAGE_SIZE
   assert result['image_size'] == f'{size}x{size}'
+
+
+def test_online_vs_offline_step_figure(digits_data):
+  """--only=online's figure, in-process: both steps timed on their own
+  fixed batch, the ratio of the best of each."""
+  from official_ext.benchmarks import step_benchmark  # pylint: disable=g-import-not-at-top
+  result = step_benchmark.bench_online('segmentation', digits_data['train'],
+                                       quick=True, repeats=1, human_batch=4,
+                                       pseudo_batch=4)
+  assert len(result['online_step_runs']) == len(
+      result['offline_step_runs']) == 1
+  assert result['online_vs_offline_step'] == (
+      result['online_step_seconds'] / result['offline_step_seconds'])
+  assert result['online_step_seconds'] > 0
+  assert result['train_batch'] == '4 human + 4 unlabeled or pseudo-labeled'

@@ -9,7 +9,8 @@ recipe YAML, so the timed code is the code `train.py` runs:
   forward_rate      images/s of the model's forward pass in training mode.
 
 and the figures built from them: `bench_training` (selftrain_vs_supervised_step,
-input_pipeline_vs_step, seeded_vs_unseeded_input) and `bench_forward` (teacher_vs_train_forward).
+input_pipeline_vs_step, seeded_vs_unseeded_input), `bench_forward`
+(teacher_vs_train_forward) and `bench_online` (online_vs_offline_step).
 """
 
 import dataclasses
@@ -199,3 +200,32 @@ def bench_forward(task, teacher_path, pattern, train_pattern, quick,
           'train_forward_images_per_second': max(forward),
           'teacher_images_per_second': max(served),
           'train_forward_runs': forward, 'teacher_runs': served}
+
+
+def bench_online(task, train_pattern, quick, repeats, human_batch,
+                 pseudo_batch):
+  """online_vs_offline_step: the online self-training step (the EMA
+  teacher's forward pass, labels made in the step, the average's update)
+  over the offline step, the same student, batch sizes and recipe, each on
+  a fixed pre-fetched batch (the labeled split stands in for both inputs)."""
+  name = recipes.EXPERIMENTS[task][1]
+  steps = 5 if quick else 40
+  compiled = {}
+  for mode in ('offline', 'online'):
+    config = experiment(name, train_pattern, human_batch, pseudo_batch)
+    config.task.self_training.mode = mode
+    config.task.self_training.burn_in_steps = 1
+    built = task_factory.get_task(config.task)
+    compiled[mode] = (_compiled_step(built, config), next(iter(
+        built.build_inputs(config.task.train_data))))
+  runs = {mode: [] for mode in compiled}
+  for _ in range(repeats):
+    for mode, (step, batch) in compiled.items():
+      runs[mode].append(step_seconds(step, batch, steps))
+  return {'online_vs_offline_step': min(runs['online']) / min(runs['offline']),
+          'online_step_seconds': min(runs['online']),
+          'offline_step_seconds': min(runs['offline']),
+          'online_step_runs': runs['online'],
+          'offline_step_runs': runs['offline'],
+          'train_batch': f'{human_batch} human + {pseudo_batch} unlabeled or '
+                         'pseudo-labeled'}

@@ -18,12 +18,20 @@ teacher is not trained: its variables are not trainable and its forward
 pass runs in inference mode, without gradients.
 """
 
+import re
 from typing import List, Tuple
 
 import tensorflow as tf
 import tf_keras
 
 ATTR = 'online_teacher'
+
+
+def _kind(variable) -> str:
+  """A variable's name without Keras' uniquifying suffixes (conv2d_7/kernel
+  -> conv2d/kernel): the same for a variable and its twin in another build
+  of the same model."""
+  return re.sub(r'_\d+(?=[/:])', '', variable.name)
 
 
 class _Pairs:
@@ -42,10 +50,12 @@ class OnlineTeacher(tf_keras.layers.Layer):
                decay: float, burn_in_steps: int, name: str = ATTR):
     teacher_vars, student_vars = list(network.variables), list(
         student.variables)
-    if [v.shape for v in teacher_vars] != [v.shape for v in student_vars]:
+    if [(_kind(v), v.shape) for v in teacher_vars] != [
+        (_kind(v), v.shape) for v in student_vars]:
       raise ValueError('The online teacher network does not match the '
                        f'student ({len(teacher_vars)} vs {len(student_vars)} '
-                       'variables, or their shapes differ).')
+                       'variables, or their names or shapes differ; build '
+                       'both in full before pairing them).')
     super().__init__(name=name, trainable=False)
     self.network = network
     self.network.trainable = False

@@ -130,15 +130,28 @@ class SelfTrainingMixin:
     # An attribute of the model: Model Garden's checkpoint (model=model)
     # saves it; init_checkpoint (model.checkpoint_items) does not need it.
     if self.online():
-      # Built before anything is attached, so its variables pair with the
-      # student's own, in order.
+      # Both networks built in full (Model Garden's RetinaNet creates its
+      # head's variables on the first call) by an inference-mode pass, and
+      # paired before anything else is attached to the student.
+      network = super().build_model()
+      images = self._dummy_images()
+      for built in (model, network):
+        built(images, training=False)
       setattr(model, online_teacher.ATTR, online_teacher.OnlineTeacher(
-          super().build_model(), model, decay=st.ema_decay,
+          network, model, decay=st.ema_decay,
           burn_in_steps=st.burn_in_steps))
     setattr(model, NORMALIZER_ATTR, loss_normalization.LossNormalizer(
         alpha=st.alpha, decay=st.loss_average_decay,
         enabled=st.loss_normalization, max_ratio=st.max_loss_ratio))
     return model
+
+  def _dummy_images(self) -> tf.Tensor:
+    """One all-zero image of the model's input size (the train data's
+    output size where the model's is not fixed)."""
+    height, width, channels = self.task_config.model.input_size
+    if not height or not width:
+      height, width = self.task_config.train_data.output_size
+    return tf.zeros([1, height, width, channels])
 
   # ---- inputs ------------------------------------------------------------------
   # Online mode, while the pseudo input is built: its data config resolved

@@ -1,7 +1,8 @@
 """Benchmarks as ratios: what our code costs on top of the model it runs.
 
   python tools/benchmark.py [--quick] [--task=detection|segmentation]
-      [--teacher=EXPORT --input_pattern=GLOB] [--only=export|beam|labeling]
+      [--teacher=EXPORT --input_pattern=GLOB]
+      [--only=export|beam|labeling|online]
 
 Each comparison runs side by side in this one process (alternating, best of
 --repeats), then a table is printed and, as the last line, one JSON object.
@@ -45,6 +46,11 @@ Figures:
     better. export_vs_custom_gradients, load_vs_custom_gradients: the same
     against --save_custom_gradients (TensorFlow's default, which traces a
     gradient for every swish activation).
+  online_vs_offline_step (--only=online): seconds of the online
+    self-training step (task.self_training.mode: online: the EMA teacher's
+    forward pass, pseudo labels made in the step, the average's update) over
+    the offline step, same student, batches and recipe, each on a fixed
+    pre-fetched batch. Target <= 1.6.
   --only=labeling: the pseudo_label and labeler_only figures alone (no
     training-side figures), e.g. with --teacher and --input_pattern.
   beam_vs_single_machine (--only=beam): images/s of `pseudo_label
@@ -92,7 +98,8 @@ _HUMAN_BATCH = flags.DEFINE_integer('human_batch_size', 8, 'Human images per '
                                     'self-training step.')
 _PSEUDO_BATCH = flags.DEFINE_integer('pseudo_batch_size', 8, 'Pseudo images '
                                      'per self-training step.')
-_ONLY = flags.DEFINE_enum('only', None, ['export', 'beam', 'labeling'],
+_ONLY = flags.DEFINE_enum('only', None,
+                          ['export', 'beam', 'labeling', 'online'],
                           'Measure only this figure (export: needs the '
                           'benchmark\'s own teacher, so no --teacher; '
                           'labeling: the pseudo_label and labeler_only '
@@ -100,12 +107,22 @@ _ONLY = flags.DEFINE_enum('only', None, ['export', 'beam', 'labeling'],
 _NUM_SHARDS = flags.DEFINE_integer('num_shards', 0, 'Output shards of the '
                                    'beam figure; 0: one per input file.')
 
-def prepare(task: str, work_dir: str, quick: bool):
-  """(teacher export dir, unlabeled pattern, labeled train pattern)."""
-  data = canvases.make_dataset(
+
+def _data(work_dir: str, quick: bool) -> dict:
+  return canvases.make_dataset(
       os.path.join(work_dir, 'data'), seed=0,
       num_train=64 if quick else 200,
       num_unlabeled=160 if quick else 1000, num_val=16, num_shards=2)
+
+
+def prepare_train_data(work_dir: str, quick: bool) -> str:
+  """The labeled train pattern alone (no teacher)."""
+  return _data(work_dir, quick)['train']
+
+
+def prepare(task: str, work_dir: str, quick: bool):
+  """(teacher export dir, unlabeled pattern, labeled train pattern)."""
+  data = _data(work_dir, quick)
   pattern = _INPUT.value or data['unlabeled']
   teacher = _TEACHER.value
   experiment = recipes.EXPERIMENTS[task][0]
@@ -163,6 +180,11 @@ TABLE = (
 )
 
 LABELING_TABLE = TABLE[:6]
+ONLINE_TABLE = (
+    ('online_vs_offline_step', 'online_vs_offline_step', '<= 1.6', '.3f'),
+    ('online_step_seconds', '  online step seconds', '', '.3f'),
+    ('offline_step_seconds', '  offline step seconds', '', '.3f'),
+)
 
 
 def main(_):
@@ -172,6 +194,16 @@ def main(_):
   if _ONLY.value == 'export' and _TEACHER.value:
     raise app.UsageError('--only=export exports the benchmark\'s own '
                          'teacher checkpoint: leave out --teacher.')
+  if _ONLY.value == 'online':
+    # No teacher: the training data alone.
+    train_pattern = prepare_train_data(work_dir, _QUICK.value)
+    results.update(step_benchmark.bench_online(
+        task, train_pattern, _QUICK.value, _REPEATS.value, _HUMAN_BATCH.value,
+        _PSEUDO_BATCH.value))
+    print(f"{task} on {results['device']}: train batch "
+          f"{results['train_batch']}")
+    _print_table(ONLINE_TABLE, results)
+    return
   teacher, pattern, train_pattern = prepare(task, work_dir, _QUICK.value)
   if _ONLY.value == 'export':
     results.update(tool_benchmark.export_figures(
