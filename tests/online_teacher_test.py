@@ -4,6 +4,10 @@ unlabeled image, in-step pseudo masks against the offline labeler's rule,
 training steps on one and on two replicas. In-process, on the digits
 segmenter (ResNet-18 x0.25)."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -17,6 +21,8 @@ from official_ext.labeling import labelers
 from official_ext.self_training import online_teacher
 from official_ext.self_training import task as st_task
 from official_ext.tasks import selftrain_segmentation
+
+from conftest import REPO
 
 
 def _tiny(seed):
@@ -258,52 +264,68 @@ def test_ignored_fraction_leaves_out_padding_of_a_scaled_down_image():
   assert float(got) == pytest.approx(0.25)
 
 
-def test_export_picks_the_teacher_or_the_student(digits_data, tmp_path):
+def test_export_picks_the_teacher_or_the_student(tmp_path):
   """`--export_model=teacher` (default) exports the EMA teacher's weights,
-  `student` the student's: every exported variable equals its source in
-  the checkpoint. A checkpoint without an online teacher refuses an
-  explicit `teacher`."""
+  `student` the student's: every exported variable equals its source in the
+  checkpoint. A checkpoint without an online teacher refuses an explicit
+  `teacher`. The export tool runs in-process in a child (this file as a
+  script): Model Garden's export module defines absl flags that other
+  tools' modules, imported by other test files in the same pytest worker,
+  define too."""
+  proc = subprocess.run([sys.executable, __file__, str(tmp_path)], cwd=REPO,
+                        env=dict(os.environ, PYTHONPATH=REPO),
+                        capture_output=True, text=True, timeout=900)
+  assert proc.returncode == 0, proc.stderr[-4000:]
+  assert proc.stdout.strip().splitlines()[-1] == 'all checks passed'
+
+
+def _export_checks(root):
   from absl import app  # pylint: disable=g-import-not-at-top
   from absl import flags  # pylint: disable=g-import-not-at-top
   from absl.testing import flagsaver  # pylint: disable=g-import-not-at-top
   from official.modeling import hyperparams  # pylint: disable=g-import-not-at-top
   from official_ext.serving import export_saved_model  # pylint: disable=g-import-not-at-top
-  if not flags.FLAGS.is_parsed():
-    flags.FLAGS.mark_as_parsed()
-  params = _params(digits_data)
+  flags.FLAGS(['online_teacher_test'])
+  params = exp_factory.get_exp_config('selftrain_digits_seg')
+  params.task.self_training.mode = 'online'
   model = task_factory.get_task(params.task).build_model()
   teacher = getattr(model, online_teacher.ATTR)
   for t in teacher.network.trainable_weights:
     t.assign_add(tf.ones_like(t))
-  model_dir = str(tmp_path / 'model')
+  model_dir = f'{root}/model'
   checkpoint = tf.train.Checkpoint(model=model).save(f'{model_dir}/ckpt')
   hyperparams.save_params_dict_to_yaml(params, f'{model_dir}/params.yaml')
   experiment = dict(experiment='selftrain_digits_seg',
                     config_file=[f'{model_dir}/params.yaml'])
   for which, source in (('teacher', 'model/online_teacher/network/'),
                         ('student', 'model/')):
-    export_dir = str(tmp_path / which)
+    export_dir = f'{root}/{which}'
     with flagsaver.flagsaver(export_dir=export_dir, checkpoint_path=model_dir,
                              export_model=which, **experiment):
       export_saved_model.main([])
     exported = f'{export_dir}/saved_model/variables/variables'
     names = [n for n, _ in tf.train.list_variables(exported)
              if n.startswith('model/')]
-    assert len(names) == len(teacher.network.variables)
+    assert len(names) == len(teacher.network.variables), names
     for name in names:
       np.testing.assert_array_equal(
           tf.train.load_variable(exported, name),
           tf.train.load_variable(checkpoint, source + name[len('model/'):]))
   plain = params.replace(task={'self_training': {'mode': 'offline'}})
-  offline_dir = str(tmp_path / 'offline')
+  offline_dir = f'{root}/offline'
   tf.train.Checkpoint(model=task_factory.get_task(
       plain.task).build_model()).save(f'{offline_dir}/ckpt')
-  with flagsaver.flagsaver(export_dir=str(tmp_path / 'x'),
+  with flagsaver.flagsaver(export_dir=f'{root}/x',
                            checkpoint_path=offline_dir, export_model='teacher',
                            **experiment):
     flags.FLAGS['export_model'].present = 1
-    with pytest.raises(app.UsageError, match='holds no online teacher'):
+    try:
       export_saved_model.main([])
+      raise AssertionError('an explicit teacher of an offline checkpoint '
+                           'was exported')
+    except app.UsageError as e:
+      assert 'holds no online teacher' in str(e), e
+  print('all checks passed')
 
 
 def test_detection_in_step_labels_follow_the_offline_labelers_rule(
@@ -391,3 +413,7 @@ def test_detection_online_steps_from_a_trained_init(digits_teacher_run,
   assert min(boxes[1:]) > 0, boxes
   assert min(box_loss[1:]) > 0, box_loss
   assert all(np.isfinite(float(logs['total_loss'])) for *_, logs in history)
+
+
+if __name__ == '__main__':
+  _export_checks(sys.argv[1])

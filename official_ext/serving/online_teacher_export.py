@@ -20,19 +20,18 @@ PREFIX = f'model/{online_teacher.ATTR}/'
 
 
 def resolve(checkpoint_path: str) -> str:
-  """A checkpoint prefix: the path itself, or a directory's latest."""
-  if tf.io.gfile.isdir(checkpoint_path):
-    latest = tf.train.latest_checkpoint(checkpoint_path)
-    if latest is None:
-      raise FileNotFoundError(f'--checkpoint_path={checkpoint_path}: no '
-                              'checkpoint in this directory.')
-    return latest
-  return checkpoint_path
+  """A checkpoint prefix: a directory's latest, else the path itself."""
+  latest = (tf.train.latest_checkpoint(checkpoint_path)
+            if tf.io.gfile.isdir(checkpoint_path) else None)
+  return latest or checkpoint_path
 
 
 def has_online_teacher(checkpoint_path: str) -> bool:
-  return any(name.startswith(PREFIX) for name, _ in
-             tf.train.list_variables(resolve(checkpoint_path)))
+  # The reader of a prefix: tf.train.list_variables would test the prefix
+  # for a directory, which some filesystems (ram://) answer yes to.
+  reader = tf.compat.v1.train.NewCheckpointReader(resolve(checkpoint_path))
+  return any(name.startswith(PREFIX)
+             for name in reader.get_variable_to_shape_map())
 
 
 def teacher_checkpoint(params, checkpoint_path: str, output_dir: str) -> str:
