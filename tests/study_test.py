@@ -198,7 +198,8 @@ def test_rerun_skips_finished_cells_and_workers_take_their_slice(
   proc = _study(quick_study['root'], STUDY, f'--output_dir={out}', '--quick',
                 '--num_workers=2', '--worker_index=1')
   assert proc.returncode == 0, proc.stderr[-4000:]
-  assert f'[{CELLS[1]}] finished before: skipped' in proc.stdout
+  assert (f'[{CELLS[1]}] finished before, from the same inputs: skipped' in
+          proc.stdout)
   assert CELLS[0] not in proc.stdout
   assert 'official_ext.tools.train' not in proc.stdout
   assert [os.path.getmtime(p) for p in index] == before

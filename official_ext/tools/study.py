@@ -11,9 +11,9 @@ trained). Inits with a `pretrain` are trained first, once
 under OUTPUT/cells/<cell>/: its supervised model is the teacher
 (round_1/teacher), its self-trained student learns from that model's labels
 (round_1/student), with the commands a user runs (train, export_saved_model,
-pseudo_label). A cell with its metrics.json is finished and skipped on a
-rerun; in a stopped cell, the stages done from the same inputs are skipped
-and the stopped one resumes (stage records, OUTPUT/cells/<cell>/stages/). Worker I of K runs every K-th cell; each worker rewrites the
+pseudo_label). On a rerun every cell's stages done from the same inputs are
+skipped (a finished cell trains nothing and keeps its metrics.json), a stage
+whose inputs changed is redone, and a stopped one resumes (stage records, OUTPUT/cells/<cell>/stages/). Worker I of K runs every K-th cell; each worker rewrites the
 report from all the cells finished so far: OUTPUT/study.{md,csv,json,png}.
 Without data paths in the study file, the tool makes the digits data (the
 demo's sizes; --quick: its toy sizes) under OUTPUT/data, with the
@@ -266,15 +266,21 @@ def main(_):
   except stages.StageFailed as e:
     sys.exit(str(e))
   for cell in mine:
-    if finished(out, cell):
-      print(f'[{cell.name}] finished before: skipped', flush=True)
-      continue
+    # Every cell goes through its stage records: a finished cell whose
+    # stages were made from the same inputs trains nothing and keeps its
+    # record; one whose inputs changed (a recipe, the steps, the data) is
+    # redone, not reported from its old metrics.json.
     start = time.time()
+    before = finished(out, cell)
     try:
       record = run_cell(runner, study, cell, data, num_steps,
                         os.path.join(out, 'cells', cell.name))
     except stages.StageFailed as e:
       sys.exit(str(e))
+    if before and not any(record['wall_time_s'].values()):
+      print(f'[{cell.name}] finished before, from the same inputs: skipped',
+            flush=True)
+      continue
     _write_json(os.path.join(out, 'cells', cell.name, METRICS_FILE), record)
     print(f'[{cell.name}] done in {time.time() - start:.0f} s: '
           f"{json.dumps({r: record[r] for r in cells_lib.models(study)})}",
