@@ -16,6 +16,7 @@ import tf_keras
 from official.core import exp_factory
 from official.core import task_factory
 import official_ext.registry_imports  # pylint: disable=unused-import
+from official.vision.ops import anchor
 from official_ext.dataloaders import segmentation_input
 from official_ext.labeling import labelers
 from official_ext.self_training import online_teacher
@@ -150,7 +151,18 @@ def test_in_step_masks_follow_the_offline_labelers_rule(digits_data):
   thresholds, ties, ignore label) on the same logits; padding is ignored."""
   params = _params(digits_data, class_thresholds='')
   task = task_factory.get_task(params.task)
-  _, (_, labels) = next(iter(task.build_inputs(params.task.train_data)))
+  # The anchors and image info of three 128x128 parsed images (as the
+  # parser makes them; no input pipeline).
+  model_config = params.task.model
+  anchors = anchor.build_anchor_generator(
+      min_level=model_config.min_level, max_level=model_config.max_level,
+      num_scales=model_config.anchor.num_scales,
+      aspect_ratios=model_config.anchor.aspect_ratios,
+      anchor_size=model_config.anchor.anchor_size)(image_size=(128, 128))
+  labels = {'anchor_boxes': {k: tf.stack([v] * 3) for k, v in
+                             anchors.items()},
+            'image_info': tf.constant([[[128, 128], [128, 128], [1, 1],
+                                        [0, 0]]] * 3, tf.float32)}
   # Teacher logits at a quarter of the label size (resized in the step);
   # spread enough that some pixels pass their class's threshold.
   num_classes = params.task.model.num_classes
@@ -194,36 +206,16 @@ def _steps(task, model, optimizer, inputs, num_steps, strategy=None):
   return history
 
 
-def test_online_steps_burn_in_then_moving_average(digits_data):
+def test_online_steps_burn_in_then_moving_average_on_two_replicas(
+    digits_data, two_replica_strategy):
+  """Four online steps under MirroredStrategy (2 replicas): steps 0-1 are
+  burn-in (the teacher is then a copy), steps 2-3 move the average, for
+  every variable: the weights (one value on both replicas) and the
+  batch-norm statistics (per replica; their mean, as read, follows the
+  same arithmetic since the average is linear)."""
   decay = 0.5
   params = _params(digits_data, burn_in_steps=2, ema_decay=decay,
                    score_threshold=0.0)
-  task = task_factory.get_task(params.task)
-  model = task.build_model()
-  optimizer = task.create_optimizer(params.trainer.optimizer_config,
-                                    params.runtime)
-  inputs = iter(task.build_inputs(params.task.train_data))
-  history = _steps(task, model, optimizer, inputs, 4)
-  teacher = getattr(model, online_teacher.ATTR)
-  assert int(teacher.step.numpy()) == 4
-  previous_teacher = None
-  for step, (student, teacher_values, logs) in enumerate(history):
-    for s, t, old in zip(student, teacher_values,
-                         previous_teacher or teacher_values):
-      want = s if step < 2 else decay * old + (1 - decay) * s
-      np.testing.assert_allclose(t, want, rtol=1e-5, atol=1e-6)
-    previous_teacher = teacher_values
-    # Threshold 0 keeps every pixel of the image: nothing but padding is
-    # ignored, and the pseudo loss is a real loss.
-    assert float(logs['pseudo_ignored_fraction']) == 0.0
-    assert np.isfinite(float(logs['pseudo_loss']))
-  # After burn-in the student has moved away from the teacher it copied.
-  assert any(not np.allclose(s, t) for s, t in zip(*history[-1][:2]))
-
-
-def test_online_steps_on_two_replicas(digits_data, two_replica_strategy):
-  decay = 0.5
-  params = _params(digits_data, burn_in_steps=1, ema_decay=decay)
   for data in (params.task.train_data, params.task.pseudo_data):
     data.global_batch_size = 4
   strategy = two_replica_strategy
@@ -234,22 +226,29 @@ def test_online_steps_on_two_replicas(digits_data, two_replica_strategy):
                                       params.runtime)
   inputs = iter(strategy.distribute_datasets_from_function(
       lambda ctx: task.build_inputs(params.task.train_data, ctx)))
-  history = _steps(task, model, optimizer, inputs, 3, strategy)
+  history = _steps(task, model, optimizer, inputs, 4, strategy)
   teacher = getattr(model, online_teacher.ATTR)
-  assert int(teacher.step.numpy()) == 3
-  (s1, t1, _), (s2, t2, _) = history[1], history[2]
+  assert int(teacher.step.numpy()) == 4
   pairs = teacher._pairs.pairs  # pylint: disable=protected-access
-  checked = 0
-  for (t_var, s_var), a, b, old in zip(pairs, s2, t2, t1):
-    if s_var.synchronization == tf.VariableSynchronization.ON_READ:
-      continue  # Per-replica batch-norm statistics.
-    np.testing.assert_allclose(b, decay * old + (1 - decay) * a, rtol=1e-5,
-                               atol=1e-6)
-    copies = [v.numpy() for v in t_var.values]
+  previous = None
+  for step, (student, teacher_values, logs) in enumerate(history):
+    for s, t, old in zip(student, teacher_values, previous or teacher_values):
+      want = s if step < 2 else decay * old + (1 - decay) * s
+      np.testing.assert_allclose(t, want, rtol=1e-5, atol=1e-6)
+    previous = teacher_values
+    # Threshold 0 keeps every pixel of the image: nothing but padding is
+    # ignored, and the pseudo loss is a real loss.
+    for value in strategy.experimental_local_results(
+        logs['pseudo_ignored_fraction']):
+      assert float(value) == 0.0
+  mirrored = [t for t, s in pairs
+              if s.synchronization != tf.VariableSynchronization.ON_READ]
+  assert len(mirrored) == len(model.trainable_variables)
+  for t in mirrored:
+    copies = [v.numpy() for v in t.values]
     np.testing.assert_array_equal(copies[0], copies[1])
-    checked += 1
-  assert checked == len(model.trainable_variables)
-  del s1
+  # After burn-in the student has moved away from the teacher it copied.
+  assert any(not np.allclose(s, t) for s, t in zip(*history[-1][:2]))
 
 
 def test_ignored_fraction_leaves_out_padding_of_a_scaled_down_image():
@@ -342,7 +341,18 @@ def test_detection_in_step_labels_follow_the_offline_labelers_rule(
   for data in (params.task.train_data, params.task.pseudo_data):
     data.global_batch_size = 3
   task = task_factory.get_task(params.task)
-  _, (_, labels) = next(iter(task.build_inputs(params.task.train_data)))
+  # The anchors and image info of three 128x128 parsed images (as the
+  # parser makes them; no input pipeline).
+  model_config = params.task.model
+  anchors = anchor.build_anchor_generator(
+      min_level=model_config.min_level, max_level=model_config.max_level,
+      num_scales=model_config.anchor.num_scales,
+      aspect_ratios=model_config.anchor.aspect_ratios,
+      anchor_size=model_config.anchor.anchor_size)(image_size=(128, 128))
+  labels = {'anchor_boxes': {k: tf.stack([v] * 3) for k, v in
+                             anchors.items()},
+            'image_info': tf.constant([[[128, 128], [128, 128], [1, 1],
+                                        [0, 0]]] * 3, tf.float32)}
   outputs = {
       'detection_boxes': tf.constant(
           [[[10, 10, 40, 40], [60, 60, 100, 110], [0, 0, 20, 20]],
@@ -395,6 +405,8 @@ def test_detection_online_steps_from_a_trained_init(digits_teacher_run,
   params.task.self_training.override({
       'mode': 'online', 'burn_in_steps': 1, 'ema_decay': 0.9,
       'score_threshold': teacher_threshold})
+  for data in (params.task.train_data, params.task.pseudo_data):
+    data.global_batch_size = 4
   task = task_factory.get_task(params.task)
   model = task.build_model()
   task.initialize(model)
