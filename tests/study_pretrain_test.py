@@ -40,6 +40,24 @@ def test_a_finished_pretrain_is_not_trained_again(tmp_path):
   assert init.checkpoint == str(model_dir / 'ckpt-1')
 
 
+def test_a_finished_pretrain_made_from_other_inputs_is_refused(tmp_path):
+  """Its metrics.json records what made it; a study with other steps (or
+  recipe, or data) stops naming what changed instead of reusing it."""
+  model_dir = tmp_path / 'pretrain' / 'classification'
+  _finish(str(model_dir), 0.9)
+  init = _init()
+  record_path = model_dir / pretrain.METRICS_FILE
+  record = json.loads(record_path.read_text())
+  record['made_from'] = pretrain.made_from(init, 'recipe.yaml', {}, 10)
+  record_path.write_text(json.dumps(record))
+  assert pretrain.run(None, init, 'recipe.yaml', {}, str(tmp_path),
+                      10)['metrics'] == {'accuracy': 0.9}
+  with pytest.raises(pretrain.stages.StageFailed,
+                     match=r'trained from other inputs .*changed: steps\); '
+                     r'delete it'):
+    pretrain.run(None, _init(), 'recipe.yaml', {}, str(tmp_path), 20)
+
+
 def test_a_worker_waits_for_the_one_holding_the_lock(tmp_path, capsys):
   model_dir = str(tmp_path / 'pretrain' / 'classification')
   os.makedirs(os.path.dirname(model_dir))
@@ -81,8 +99,12 @@ def test_a_worker_killed_holding_the_lock_does_not_block_the_others(
   holder.kill()
   holder.wait()
   runner = _FakeTrainRunner()
-  record = pretrain.run(runner, _init(), 'recipe.yaml',
-                        {'classification_train': 'T', 'classification_val': 'V'},
+  data = {}
+  for split in ('classification_train', 'classification_val'):
+    data[split] = str(tmp_path / f'{split}.tfrecord')
+    with tf.io.TFRecordWriter(data[split]) as writer:
+      writer.write(b'x')
+  record = pretrain.run(runner, _init(), 'recipe.yaml', data,
                         str(tmp_path), 10, poll_s=0.05, timeout_s=30)
   assert [c['stage'] for c in runner.commands] == ['pretrain/classification']
   assert record['metrics'] == pytest.approx({'accuracy': 0.8,

@@ -17,6 +17,7 @@ import os
 import filelock
 import tensorflow as tf
 
+from official_ext.rounds import stage_records
 from official_ext.utils import loop
 from official_ext.utils import stages
 
@@ -34,6 +35,7 @@ def run(runner: stages.Runner, init, recipe: str, data: dict, out: str,
   that holds the lock."""
   model_dir = os.path.join(out, 'pretrain', init.name)
   record_path = os.path.join(model_dir, METRICS_FILE)
+  now = made_from(init, recipe, data, steps)
   if not os.path.exists(record_path):
     os.makedirs(os.path.dirname(model_dir), exist_ok=True)
     lock = filelock.FileLock(model_dir + '.lock')
@@ -51,16 +53,36 @@ def run(runner: stages.Runner, init, recipe: str, data: dict, out: str,
             'training?') from None
     try:
       if not os.path.exists(record_path):  # Finished while we waited.
-        _train(runner, init, recipe, data, model_dir, steps, record_path)
+        _train(runner, init, recipe, data, model_dir, steps, record_path,
+               now)
     finally:
       lock.release()
   with open(record_path) as f:
     record = json.load(f)
+  recorded = record.get('made_from')
+  if recorded is not None and recorded != now:
+    changed = sorted(k for k in now if recorded.get(k) != now[k])
+    raise stages.StageFailed(
+        f'pretrain/{init.name}: {model_dir} was trained from other inputs '
+        f"than this study's (changed: {', '.join(changed)}); delete it to "
+        'train it again, or use another --output_dir.')
   init.checkpoint = tf.train.latest_checkpoint(model_dir)
   return record
 
 
-def _train(runner, init, recipe, data, model_dir, steps, record_path):
+def made_from(init, recipe: str, data: dict, steps: int) -> dict:
+  """What a pre-training is made from: its experiment, the recipe's bytes,
+  the steps and the classification files with their sizes."""
+  return {'experiment': init.pretrain.experiment,
+          'recipe': stage_records.content_hash(recipe), 'steps': steps,
+          'train': stage_records.files_record(
+              data.get('classification_train', '')),
+          'val': stage_records.files_record(
+              data.get('classification_val', ''))}
+
+
+def _train(runner, init, recipe, data, model_dir, steps, record_path,
+           inputs):
   seconds = loop.train(
       runner, f'pretrain/{init.name}', init.pretrain.experiment, [recipe],
       model_dir, steps,
@@ -68,6 +90,7 @@ def _train(runner, init, recipe, data, model_dir, steps, record_path):
        f"task.validation_data.input_path={data['classification_val']}"],
       model_dir + '.log')
   record = {'init': init.name, 'experiment': init.pretrain.experiment,
+            'made_from': inputs,
             'model_dir': model_dir, 'steps': steps, 'wall_time_s': seconds,
             'metrics': loop.last_metrics(model_dir, METRICS),
             'command': ' '.join(['python'] + runner.commands[-1]['argv'])}
