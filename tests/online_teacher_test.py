@@ -151,18 +151,7 @@ def test_in_step_masks_follow_the_offline_labelers_rule(digits_data):
   thresholds, ties, ignore label) on the same logits; padding is ignored."""
   params = _params(digits_data, class_thresholds='')
   task = task_factory.get_task(params.task)
-  # The anchors and image info of three 128x128 parsed images (as the
-  # parser makes them; no input pipeline).
-  model_config = params.task.model
-  anchors = anchor.build_anchor_generator(
-      min_level=model_config.min_level, max_level=model_config.max_level,
-      num_scales=model_config.anchor.num_scales,
-      aspect_ratios=model_config.anchor.aspect_ratios,
-      anchor_size=model_config.anchor.anchor_size)(image_size=(128, 128))
-  labels = {'anchor_boxes': {k: tf.stack([v] * 3) for k, v in
-                             anchors.items()},
-            'image_info': tf.constant([[[128, 128], [128, 128], [1, 1],
-                                        [0, 0]]] * 3, tf.float32)}
+  _, (_, labels) = next(iter(task.build_inputs(params.task.train_data)))
   # Teacher logits at a quarter of the label size (resized in the step);
   # spread enough that some pixels pass their class's threshold.
   num_classes = params.task.model.num_classes
