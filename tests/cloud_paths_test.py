@@ -9,8 +9,6 @@ modules, imported by other test files in the same pytest worker, define too.
 """
 
 import json
-import os
-import subprocess
 import sys
 
 from absl import flags
@@ -26,7 +24,7 @@ from official_ext.digits import canvases
 from official_ext.digits import recipes
 from official_ext.labeling import pipeline
 
-from conftest import REPO
+from conftest import assert_script_checks_pass
 
 ROOT = 'ram://cloud_paths_test'
 
@@ -39,11 +37,7 @@ def _copy_to_ram(pattern: str, name: str) -> str:
 
 
 def test_export_and_pseudo_labeling_on_ram(tmp_path):
-  proc = subprocess.run([sys.executable, __file__, str(tmp_path)], cwd=REPO,
-                        env=dict(os.environ, PYTHONPATH=REPO),
-                        capture_output=True, text=True, timeout=900)
-  assert proc.returncode == 0, proc.stderr[-4000:]
-  assert proc.stdout.strip().splitlines()[-1] == 'all checks passed'
+  assert_script_checks_pass(__file__, tmp_path)
 
 
 def _export_and_label(tmp_path):

@@ -217,6 +217,17 @@ def run_tool(args, timeout=900):
   return proc
 
 
+def assert_script_checks_pass(script, *args, timeout=900):
+  """Runs a test file as a script in a child process (for code whose absl
+  flags clash with other tools' in a shared pytest worker); it must exit 0
+  and print 'all checks passed' last."""
+  proc = subprocess.run([sys.executable, script, *map(str, args)], cwd=REPO,
+                        env=dict(os.environ, PYTHONPATH=REPO),
+                        capture_output=True, text=True, timeout=timeout)
+  assert proc.returncode == 0, proc.stderr[-4000:]
+  assert proc.stdout.strip().splitlines()[-1] == 'all checks passed'
+
+
 def read_scalars(event_dir):
   from official_ext.utils import summaries  # pylint: disable=g-import-not-at-top
   return summaries.read_scalars(event_dir)

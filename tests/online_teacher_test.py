@@ -4,8 +4,6 @@ unlabeled image, in-step pseudo masks against the offline labeler's rule,
 training steps on one and on two replicas. In-process, on the digits
 segmenter (ResNet-18 x0.25)."""
 
-import os
-import subprocess
 import sys
 
 import numpy as np
@@ -15,15 +13,15 @@ import tf_keras
 
 from official.core import exp_factory
 from official.core import task_factory
-import official_ext.registry_imports  # pylint: disable=unused-import
 from official.vision.ops import anchor
+import official_ext.registry_imports  # pylint: disable=unused-import
 from official_ext.dataloaders import segmentation_input
 from official_ext.labeling import labelers
 from official_ext.self_training import online_teacher
 from official_ext.self_training import task as st_task
 from official_ext.tasks import selftrain_segmentation
 
-from conftest import REPO
+from conftest import assert_script_checks_pass
 
 
 def _tiny(seed):
@@ -260,11 +258,7 @@ def test_export_picks_the_teacher_or_the_student(tmp_path):
   script): Model Garden's export module defines absl flags that other
   tools' modules, imported by other test files in the same pytest worker,
   define too."""
-  proc = subprocess.run([sys.executable, __file__, str(tmp_path)], cwd=REPO,
-                        env=dict(os.environ, PYTHONPATH=REPO),
-                        capture_output=True, text=True, timeout=900)
-  assert proc.returncode == 0, proc.stderr[-4000:]
-  assert proc.stdout.strip().splitlines()[-1] == 'all checks passed'
+  assert_script_checks_pass(__file__, tmp_path)
 
 
 def _export_checks(root):
