@@ -17,7 +17,6 @@ by an EMA teacher (online_teacher.py) from the weak view (the subclass's
 """
 
 import contextlib
-
 import os
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -25,9 +24,9 @@ from absl import logging
 import tensorflow as tf
 import tf_keras
 
-from official_ext.self_training import loss_normalization
 from official_ext.labeling import labelers
 from official_ext.quality import labeling_quality
+from official_ext.self_training import loss_normalization
 from official_ext.self_training import mixing
 from official_ext.self_training import online_teacher
 from official_ext.self_training import preflight
@@ -127,8 +126,6 @@ class SelfTrainingMixin:
   def build_model(self):
     model = super().build_model()
     st = self.task_config.self_training
-    # An attribute of the model: Model Garden's checkpoint (model=model)
-    # saves it; init_checkpoint (model.checkpoint_items) does not need it.
     if self.online():
       # Both networks built in full (Model Garden's RetinaNet creates its
       # head's variables on the first call) by an inference-mode pass, and
@@ -140,6 +137,8 @@ class SelfTrainingMixin:
       setattr(model, online_teacher.ATTR, online_teacher.OnlineTeacher(
           network, model, decay=st.ema_decay,
           burn_in_steps=st.burn_in_steps))
+    # An attribute of the model: Model Garden's checkpoint (model=model)
+    # saves it; init_checkpoint (model.checkpoint_items) does not need it.
     setattr(model, NORMALIZER_ATTR, loss_normalization.LossNormalizer(
         alpha=st.alpha, decay=st.loss_average_decay,
         enabled=st.loss_normalization, max_ratio=st.max_loss_ratio))
