@@ -9,6 +9,7 @@ augmented, normalized again; no re-encoding or second decode.
 
 from typing import Callable, Optional, Sequence
 
+from absl import logging
 import tensorflow as tf
 
 from official.vision.ops import augment
@@ -84,6 +85,11 @@ def two_view_parse_wrapper(strong_fn: Optional[Callable], view_key: str,
   the weak view line up with the strong one pixel for pixel. `prepare`
   edits the decoded record first (e.g. a mask the parser requires).
   """
+  if strong_fn is None:
+    logging.warning(
+        'task.pseudo_data has no aug_type (nor a preset with one): the '
+        "student's view of the unlabeled images is the teacher's; online "
+        'self-training learns from the difference (e.g. aug_type: randaug).')
 
   def wrap(parse):
     def two_views(data):

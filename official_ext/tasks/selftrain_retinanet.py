@@ -1,6 +1,5 @@
 """SelfTrainingRetinaNetTask: RetinaNet student on human + pseudo labels."""
 
-from absl import logging
 import tensorflow as tf
 
 from official.core import task_factory
@@ -61,11 +60,6 @@ class SelfTrainingRetinaNetTask(st_task.SelfTrainingMixin,
     strong = photometric.on_normalized(params.parser.aug_type,
                                        preprocess_ops.MEAN_RGB,
                                        preprocess_ops.STDDEV_RGB)
-    if strong is None:
-      logging.warning(
-          'task.pseudo_data.parser has no aug_type (or preset with one): the '
-          "student's view of the unlabeled images is the teacher's; online "
-          'self-training learns from the difference (e.g. aug_type: randaug).')
     return photometric.two_view_parse_wrapper(strong, st_task.TEACHER_IMAGE)
 
   def online_teacher_kwargs(self, labels):

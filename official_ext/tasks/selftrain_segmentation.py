@@ -1,6 +1,5 @@
 """SelfTrainingSegmentationTask: DeepLabV3+ student on human + pseudo masks."""
 
-from absl import logging
 import tensorflow as tf
 
 from official.core import task_factory
@@ -63,15 +62,10 @@ class SelfTrainingSegmentationTask(st_task.SelfTrainingMixin,
         labels, self.task_config.losses.ignore_label)}
 
   def online_view_wrapper(self, params):
-    strong = segmentation_input.photometric_fn(params.get('aug_type'),
-                                               params.image_feature)
-    if strong is None:
-      logging.warning(
-          'task.pseudo_data has no aug_type (or preset with one): the '
-          "student's view of the unlabeled images is the teacher's; online "
-          'self-training learns from the difference (e.g. aug_type: randaug).')
-    return segmentation_input.two_view_parse_wrapper(strong,
-                                                     st_task.TEACHER_IMAGE)
+    return segmentation_input.two_view_parse_wrapper(
+        segmentation_input.photometric_fn(params.get('aug_type'),
+                                          params.image_feature),
+        st_task.TEACHER_IMAGE)
 
   def online_pseudo_labels(self, teacher_outputs, labels, thresholds):
     # The teacher's logits resized to the label size (bilinear, as Model
