@@ -36,3 +36,22 @@ def test_images_per_step_of_the_digits_recipes():
   student = recipes.config('selftrain_digits')
   student.task.pseudo_data.global_batch_size = 24
   assert recipes.student_batch(student) == (8, 32)
+
+
+def test_online_recipes_match_their_offline_student():
+  """The online recipes change the mode (and its own fields) only: the same
+  batches and schedule as the offline student they are compared with."""
+  for task, online in (('detection', 'selftrain_digits_online_cpu.yaml'),
+                       ('segmentation', 'selftrain_digits_seg_online_cpu.yaml')):
+    student = recipes.EXPERIMENTS[task][1]
+    offline = recipes.config(student)
+    config = recipes.config_from(student, recipes.recipe_path(online))
+    st = config.task.self_training
+    assert (st.mode, offline.task.self_training.mode) == ('online', 'offline')
+    assert 0 < st.burn_in_steps < config.trainer.train_steps
+    assert 0.9 <= st.ema_decay < 1
+    assert st.score_threshold == offline.task.self_training.score_threshold
+    assert config.trainer.train_steps == offline.trainer.train_steps
+    for data in ('train_data', 'pseudo_data'):
+      assert (getattr(config.task, data).global_batch_size ==
+              getattr(offline.task, data).global_batch_size), (task, data)
