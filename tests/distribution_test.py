@@ -92,7 +92,8 @@ def test_multi_worker_mirrored_two_processes(digits_data, tmp_path):
     procs.append(subprocess.Popen(
         [sys.executable, '-m', 'official_ext.testing.distributed_steps',
          f'--experiment={EXPERIMENT}',
-         '--strategy=multi_worker_mirrored', '--steps=2',
+         '--strategy=multi_worker_mirrored', '--steps=3',
+         '--online_burn_in_steps=1',
          f"--train={digits_data['train']}",
          f"--pseudo={digits_data['train']}"],
         cwd=REPO, env=env, stdout=open(tmp_path / f'out{index}', 'w'),
@@ -104,23 +105,45 @@ def test_multi_worker_mirrored_two_processes(digits_data, tmp_path):
     assert proc.returncode == 0, err[-4000:]
     out = (tmp_path / f'out{index}').read_text()
     results.append(json.loads(out.strip().splitlines()[-1]))
+  # Offline, then online (the same 3 steps, the first one burn-in) in each
+  # worker, under one strategy.
+  for mode in (results, [r['online'] for r in results]):
+    _assert_workers_share_the_loss_averages(mode, digits_data)
+  online = [r['online'] for r in results]
+  for r in online:
+    assert r['teacher_step'] == 3
+    # Step 1 copied the student, steps 2-3 moved the average, on each
+    # worker (float32 arithmetic).
+    assert r['teacher_error'] < 1e-5, r['teacher_error']
+    assert r['teacher_sum'] != pytest.approx(r['student_sum'], rel=1e-6)
+  # One teacher on both workers (the update goes through the strategy).
+  assert online[0]['teacher_sum'] == online[1]['teacher_sum']
+  assert online[0]['student_sum'] == online[1]['student_sum']
+
+
+def _assert_workers_share_the_loss_averages(results, digits_data):
+  """The same averages on both workers: the EMA of the two workers' mean
+  losses (all-reduced before the EMA), not of either worker's own."""
+  steps = len(results[0]['losses'])
   for r in results:
     assert r['num_replicas'] == 2
-    assert r['human_batch_per_replica'] == [[4], [4]]
-    assert r['pseudo_batch_per_replica'] == [[4], [4]]
-    assert r['num_updates'] == [2.0]
-  # The same averages on both workers: the EMA of the two workers' mean
-  # losses (all-reduced before the EMA), not of either worker's own.
+    assert r['human_batch_per_replica'] == [[4]] * steps
+    assert r['pseudo_batch_per_replica'] == [[4]] * steps
+    assert r['num_updates'] == [float(steps)]
   decay = _params(digits_data).task.self_training.loss_average_decay
   for half in ('human', 'pseudo'):
     own = [[s[0] for s in r[f'{half}_loss_per_replica']] for r in results]
     assert own[0][0] != pytest.approx(own[1][0], rel=2e-5), own
     mean = [(a + b) / 2 for a, b in zip(*own)]
-    expected = decay * mean[0] + (1 - decay) * mean[1]
+    expected = mean[0]
+    for m in mean[1:]:
+      expected = decay * expected + (1 - decay) * m
     for r, losses in zip(results, own):
       assert r[f'{half}_average'][0] == pytest.approx(expected, rel=1e-5)
-      assert r[f'{half}_average'][0] != pytest.approx(
-          decay * losses[0] + (1 - decay) * losses[1], rel=2e-5)
+      alone = losses[0]
+      for loss in losses[1:]:
+        alone = decay * alone + (1 - decay) * loss
+      assert r[f'{half}_average'][0] != pytest.approx(alone, rel=2e-5)
 
 
 def test_tpu_config_selects_tpu_strategy(monkeypatch):

@@ -84,7 +84,7 @@ def test_teacher_is_in_the_checkpoint_and_restored(digits_data, tmp_path):
   # Not trained: the student's trainable variables are its own.
   student_trainable = {id(v) for v in model.trainable_variables}
   assert not student_trainable & {id(v) for v in teacher.network.variables}
-  for t, _ in teacher._pairs.pairs:  # pylint: disable=protected-access
+  for t, _ in teacher.pairs:
     t.assign(tf.random.normal(t.shape, dtype=t.dtype) if t.dtype.is_floating
              else t)
   teacher.step.assign(7)
@@ -176,7 +176,7 @@ def _steps(task, model, optimizer, inputs, num_steps, strategy=None):
   """Runs `num_steps` train steps; returns, per step, the student's
   variables after it and the teacher's after it, and the logs."""
   teacher = getattr(model, online_teacher.ATTR)
-  pairs = teacher._pairs.pairs  # pylint: disable=protected-access
+  pairs = teacher.pairs
 
   def replica_step(batch):
     return task.train_step(batch, model, optimizer, metrics=None)
@@ -216,7 +216,7 @@ def test_online_steps_burn_in_then_moving_average_on_two_replicas(
   history = _steps(task, model, optimizer, inputs, 4, strategy)
   teacher = getattr(model, online_teacher.ATTR)
   assert int(teacher.step.numpy()) == 4
-  pairs = teacher._pairs.pairs  # pylint: disable=protected-access
+  pairs = teacher.pairs
   previous = None
   for step, (student, teacher_values, logs) in enumerate(history):
     for s, t, old in zip(student, teacher_values, previous or teacher_values):
@@ -391,7 +391,7 @@ def test_detection_online_steps(digits_data):
   task = task_factory.get_task(params.task)
   model = task.build_model()
   teacher = getattr(model, online_teacher.ATTR)
-  assert len(teacher._pairs.pairs) == len(teacher.network.variables) == 668  # pylint: disable=protected-access
+  assert len(teacher.pairs) == len(teacher.network.variables) == 668
   optimizer = task.create_optimizer(params.trainer.optimizer_config,
                                     params.runtime)
   inputs = iter(task.build_inputs(params.task.train_data))

@@ -70,6 +70,11 @@ class OnlineTeacher(tf_keras.layers.Layer):
         synchronization=tf.VariableSynchronization.ON_WRITE,
         aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
 
+  @property
+  def pairs(self) -> List[Tuple[tf.Variable, tf.Variable]]:
+    """(teacher variable, its student variable), in the student's order."""
+    return list(self._pairs.pairs)
+
   def pseudo_weight(self) -> tf.Tensor:
     """1.0 once burn-in is over, else 0.0 (for LossNormalizer.combine)."""
     return tf.cast(self.step >= self.burn_in_steps, tf.float32)

@@ -5,7 +5,11 @@ process per worker for MultiWorkerMirroredStrategy).
   TF_CONFIG=... python -m official_ext.testing.distributed_steps \
       --experiment=selftrain_digits --train=GLOB --pseudo=GLOB --steps=3 \
       --strategy=multi_worker_mirrored
-prints one JSON object as its last line.
+prints one JSON object as its last line. `--online_burn_in_steps=N` then
+also runs the online mode (an EMA teacher, decay 0.5, copied for N steps;
+the pseudo half is then the raw images of --pseudo) under the same strategy,
+reported under 'online' with how far the teacher's weights are from that
+arithmetic.
 """
 
 import json
@@ -19,6 +23,7 @@ from official.common import distribute_utils
 from official.core import exp_factory
 from official.core import task_factory
 from official_ext import registry_imports  # pylint: disable=unused-import
+from official_ext.self_training import online_teacher
 from official_ext.self_training import task as st_task
 
 _EXPERIMENT = flags.DEFINE_string('experiment', 'selftrain_digits', '')
@@ -27,13 +32,24 @@ _PSEUDO = flags.DEFINE_string('pseudo', None, 'Pseudo-labeled TFRecords.')
 _STEPS = flags.DEFINE_integer('steps', 3, '')
 _STRATEGY = flags.DEFINE_string('strategy', 'multi_worker_mirrored', '')
 _BATCH = flags.DEFINE_integer('global_batch_size', 8, 'Human and pseudo.')
+_ONLINE_BURN_IN = flags.DEFINE_integer(
+    'online_burn_in_steps', 0, 'If > 0: then the same steps in '
+    'task.self_training.mode=online with this burn-in and ema_decay '
+    'ONLINE_DECAY.')
 _DETERMINISTIC = flags.DEFINE_bool('deterministic', False,
                                    'tf.config.experimental.'
                                    'enable_op_determinism().')
 
 
-def experiment(name, train, pseudo, global_batch_size):
+ONLINE_DECAY = 0.5
+
+
+def experiment(name, train, pseudo, global_batch_size, online_burn_in_steps=0):
   params = exp_factory.get_exp_config(name)
+  if online_burn_in_steps:
+    params.task.self_training.override({
+        'mode': 'online', 'burn_in_steps': online_burn_in_steps,
+        'ema_decay': ONLINE_DECAY, 'score_threshold': 0.0})
   params.task.train_data.input_path = train
   params.task.pseudo_data.input_path = pseudo
   params.task.train_data.global_batch_size = global_batch_size
@@ -45,8 +61,16 @@ def experiment(name, train, pseudo, global_batch_size):
   return params
 
 
+def _weights(pairs):
+  """(teacher, student) values of the mirrored (trainable) pairs, as this
+  worker holds them."""
+  return [(t.numpy(), s.numpy()) for t, s in pairs]
+
+
 def run_steps(strategy: tf.distribute.Strategy, params, steps: int) -> dict:
-  """Trains `steps` steps; returns losses, loss-norm state, batch sizes."""
+  """Trains `steps` steps; returns losses, loss-norm state, batch sizes;
+  in online mode also the teacher's largest distance from copy-then-average
+  over the steps and the sum of its weights."""
   tf_keras.utils.set_random_seed(1)
   with strategy.scope():
     task = task_factory.get_task(params.task)
@@ -73,9 +97,19 @@ def run_steps(strategy: tf.distribute.Strategy, params, steps: int) -> dict:
   names = ('losses', 'human_batch_per_replica', 'pseudo_batch_per_replica',
            'human_loss_per_replica', 'pseudo_loss_per_replica')
   history = {name: [] for name in names}
-  for _ in range(steps):
+  teacher = getattr(model, online_teacher.ATTR, None)
+  pairs = [] if teacher is None else [
+      (t, s) for t, s in teacher.pairs
+      if s.synchronization != tf.VariableSynchronization.ON_READ]
+  teacher_error = 0.0
+  for index in range(steps):
+    before = _weights(pairs)
     for name, value in zip(names, step(next(iterator))):
       history[name].append(per_replica(value))
+    for (old, _), (new, student) in zip(before, _weights(pairs)):
+      want = (student if index < teacher.burn_in_steps else
+              teacher.decay * old + (1 - teacher.decay) * student)
+      teacher_error = max(teacher_error, float(abs(new - want).max()))
   for name in ('human_batch_per_replica', 'pseudo_batch_per_replica'):
     history[name] = [[int(x) for x in row] for row in history[name]]
   normalizer = getattr(model, st_task.NORMALIZER_ATTR)
@@ -86,6 +120,12 @@ def run_steps(strategy: tf.distribute.Strategy, params, steps: int) -> dict:
       'pseudo_average': per_replica(normalizer.pseudo_average),
       'num_updates': per_replica(normalizer.num_updates),
       'optimizer_iterations': int(optimizer.iterations.numpy()),
+      **({} if teacher is None else {
+          'teacher_step': int(teacher.step.numpy()),
+          'teacher_error': teacher_error,
+          'teacher_sum': float(sum(t.sum() for t, _ in _weights(pairs))),
+          'student_sum': float(sum(s.sum() for _, s in _weights(pairs))),
+      }),
   }
 
 
@@ -94,9 +134,15 @@ def main(_):
     tf.config.experimental.enable_op_determinism()
   strategy = distribute_utils.get_distribution_strategy(
       distribution_strategy=_STRATEGY.value, num_gpus=0)
-  params = experiment(_EXPERIMENT.value, _TRAIN.value, _PSEUDO.value,
-                      _BATCH.value)
-  print(json.dumps(run_steps(strategy, params, _STEPS.value)))
+  result = run_steps(strategy, experiment(_EXPERIMENT.value, _TRAIN.value,
+                                          _PSEUDO.value, _BATCH.value),
+                     _STEPS.value)
+  if _ONLINE_BURN_IN.value:  # A second model under the same strategy.
+    result['online'] = run_steps(
+        strategy, experiment(_EXPERIMENT.value, _TRAIN.value, _PSEUDO.value,
+                             _BATCH.value, _ONLINE_BURN_IN.value),
+        _STEPS.value)
+  print(json.dumps(result))
 
 
 if __name__ == '__main__':
