@@ -35,6 +35,18 @@ def test_table_holds_metrics_steps_calibration_and_times():
   assert lines[-1] == '| total | 48 |'
 
 
+def test_an_online_run_has_no_calibration_table():
+  results = _results()
+  for r in results['tasks'].values():
+    r['mode'] = 'online'
+    del r['calibration']
+  text = demo_report.table(results)
+  assert 'calibration split' not in text
+  assert ("segmentation: teacher 1500 steps, student 1000 steps from random "
+          "weights (online: its moving average labels each batch)"
+          ) in text.splitlines()
+
+
 def test_plot_draws_bars(tmp_path):
   path = str(tmp_path / 'plot.png')
   demo_report.plot(_results(), path)

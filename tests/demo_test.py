@@ -316,14 +316,16 @@ def test_teachers_from_another_seed_fails_before_training(demo,
   assert '[detection/' not in proc.stdout
 
 
-@pytest.mark.parametrize('seeds, message', [
-    ('0,x', '--seeds=0,x: integers'),
-    ('1,1', 'distinct seeds, without --teachers_from (got [1, 1])')])
-def test_bad_seeds_fail_before_anything_runs(tmp_path, seeds, message):
+@pytest.mark.parametrize('flags, message', [
+    (['--seeds=0,x'], '--seeds=0,x: integers'),
+    (['--seeds=1,1'], 'distinct seeds, without --teachers_from (got [1, 1])'),
+    (['--seeds=0,1', '--mode=online', '--class_thresholds=auto'],
+     '--class_thresholds: --mode=online has no labeling stage')])
+def test_bad_flags_fail_before_anything_runs(tmp_path, flags, message):
   out = tmp_path / 'out'
   proc = subprocess.run(
       [sys.executable, '-m', 'official_ext.tools.demo', '--quick',
-       f'--seeds={seeds}', f'--output_dir={out}'], capture_output=True,
+       *flags, f'--output_dir={out}'], capture_output=True,
       text=True, timeout=300, cwd=REPO)
   assert proc.returncode != 0 and message in proc.stderr
   assert not (out / 'seed_1').exists() and not (out / 'seed_0').exists()

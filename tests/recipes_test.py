@@ -41,8 +41,7 @@ def test_images_per_step_of_the_digits_recipes():
 def test_online_recipes_match_their_offline_student():
   """The online recipes change the mode (and its own fields) only: the same
   batches and schedule as the offline student they are compared with."""
-  for task, online in (('detection', 'selftrain_digits_online_cpu.yaml'),
-                       ('segmentation', 'selftrain_digits_seg_online_cpu.yaml')):
+  for task, online in recipes.ONLINE_RECIPES.items():
     student = recipes.EXPERIMENTS[task][1]
     offline = recipes.config(student)
     config = recipes.config_from(student, recipes.recipe_path(online))

@@ -83,6 +83,12 @@ def test_a_good_file_loads_with_the_recipes_values(data, tmp_path):
     (dict(task='detection'), ['data.annotation_file: detection needs']),
     (dict(runtime_overrides=['runtime.no_such=1']),
      ['overrides or runtime_overrides', 'no_such']),
+    (dict(rounds=2, student__recipe='selftrain_digits_seg_online_cpu.yaml'),
+     ['rounds: 2 with an online student', 'one round']),
+    (dict(labeling__score_threshold=0.7,
+          student__recipe='selftrain_digits_seg_online_cpu.yaml'),
+     ['labeling.score_threshold: no labeling stage with an online student',
+      'student.overrides']),
 ])
 def test_bad_fields_fail_with_one_line_naming_them(data, changes, words):
   with pytest.raises(run_config.RunError) as e:
@@ -143,3 +149,10 @@ def test_the_demo_runs_the_packaged_digits_run_file(task):
   data['val_annotations'] = f'{folder}/annotations_val.json'
   assert raw.pop('rounds') == 1
   assert recipes.run_file(task, data) == raw
+
+
+def test_an_online_student_is_one_round_without_labeling(data):
+  online = run_config.from_dict(_run(
+      data, student__recipe='selftrain_digits_seg_online_cpu.yaml'))
+  assert run_config.online(online)
+  assert not run_config.online(run_config.from_dict(_run(data)))

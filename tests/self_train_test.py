@@ -249,3 +249,38 @@ def test_two_workers_label_their_slices_and_a_killed_worker_0_resumes(
   assert result['teacher_export'] == export and 'teacher' not in result
   assert result['pseudo_labels']['images_labeled'] == 16
   assert 0.0 <= result['student']['mean_iou'] <= 1.0
+
+
+def test_an_online_student_round(two_rounds, tmp_path):
+  """A run file whose student recipe is online: the teacher trains (the
+  labeled-only model it is compared with) and is not exported, nothing is
+  pseudo-labeled, the student reads the raw unlabeled images with its
+  burn-in at the recipe's share of --quick's 20 steps, and the exported
+  student is the student's own weights."""
+  raw = yaml.safe_load(open(two_rounds['run_file']))
+  raw.update(rounds=1, student=dict(
+      raw['student'], recipe='selftrain_digits_seg_online_cpu.yaml'))
+  run_file = tmp_path / 'online.yaml'
+  run_file.write_text(yaml.safe_dump(raw))
+  out = tmp_path / 'out'
+  proc = _tool(str(run_file), str(out))
+  assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-3000:]
+  assert sorted(os.listdir(out / 'stages')) == [
+      'round_1.student.json', 'round_1.student_export.json',
+      'round_1.teacher.json']
+  with open(out / 'results.json') as f:
+    result, = json.load(f)['rounds']
+  assert result['mode'] == 'online' and 'pseudo_labels' not in result
+  assert 0.0 <= result['student']['mean_iou'] <= 1.0
+  assert result['student_model'] == {'images_per_step': 16,
+                                     'labeled_images_per_step': 8,
+                                     'train_steps': 20}
+  student = result['commands']['student']
+  assert (f"task.pseudo_data.input_path={two_rounds['data']['unlabeled']}"
+          in student)
+  assert 'task.self_training.burn_in_steps=4' in student  # 500/2500 of 20.
+  assert result['commands']['student_export'].endswith(
+      '--export_model=student')
+  assert os.path.isfile(out / 'round_1' / 'student_export' / 'saved_model' /
+                        'saved_model.pb')
+  assert '| 16 (8) | 20 | online' in proc.stdout  # The table's row.

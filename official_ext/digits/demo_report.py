@@ -18,22 +18,25 @@ def table(results: dict) -> str:
   for task, r in results['tasks'].items():
     init = {'teacher': "from the teacher's checkpoint",
             'scratch': 'from random weights'}.get(r.get('student_init'), '')
+    mode = (' (online: its moving average labels each batch)'
+            if r.get('mode') == 'online' else '')
     lines.append(f"\n{task}: teacher {r['steps']['teacher']} steps, student "
-                 f"{r['steps']['student']} steps {init}".rstrip())
+                 f"{r['steps']['student']} steps {init}".rstrip() + mode)
     if 'images_per_step' in r:
       lines.append('  ' + compute_note(r))
-  lines += ['', '| task | calibration split: precision, recall at the '
-            'threshold | per-class thresholds (precision >= target) | '
-            'applied |', '|---|---|---|---|']
-  for task, r in results['tasks'].items():
-    cal = r.get('calibration')
-    if cal:
-      chosen = ' '.join(f'{c}:{t:g}' for c, t in sorted(
-          cal['class_thresholds'].items(), key=lambda kv: int(kv[0])))
-      figures = ', '.join('n/a' if v is None else f'{v:.2f}'
-                          for v in (cal['precision'], cal['recall']))
-      lines.append(f"| {task} | {figures} at {cal['threshold']:g} | "
-                   f"{chosen} | {cal['class_thresholds_applied']} |")
+  calibrated = {t: r['calibration'] for t, r in results['tasks'].items()
+                if r.get('calibration')}  # None online: no labeling stage.
+  if calibrated:
+    lines += ['', '| task | calibration split: precision, recall at the '
+              'threshold | per-class thresholds (precision >= target) | '
+              'applied |', '|---|---|---|---|']
+  for task, cal in calibrated.items():
+    chosen = ' '.join(f'{c}:{t:g}' for c, t in sorted(
+        cal['class_thresholds'].items(), key=lambda kv: int(kv[0])))
+    figures = ', '.join('n/a' if v is None else f'{v:.2f}'
+                        for v in (cal['precision'], cal['recall']))
+    lines.append(f"| {task} | {figures} at {cal['threshold']:g} | "
+                 f"{chosen} | {cal['class_thresholds_applied']} |")
   lines += ['', '| stage | seconds |', '|---|---|']
   if 'data' in results['wall_time_s']:
     lines.append(f"| data | {results['wall_time_s']['data']:.0f} |")

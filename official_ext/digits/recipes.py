@@ -21,6 +21,12 @@ EXPERIMENTS = {
     'detection': ('supervised_digits', 'selftrain_digits'),
     'segmentation': ('supervised_digits_seg', 'selftrain_digits_seg'),
 }
+# The students' online recipes (task.self_training.mode: online; the same
+# batches and schedule as <student>_cpu.yaml).
+ONLINE_RECIPES = {
+    'detection': 'selftrain_digits_online_cpu.yaml',
+    'segmentation': 'selftrain_digits_seg_online_cpu.yaml',
+}
 
 
 def recipe_path(file_name: str) -> str:

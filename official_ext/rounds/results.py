@@ -49,7 +49,8 @@ def table(rounds: List[dict]) -> str:
         [delta, f"{model['images_per_step']} "
                 f"({model['labeled_images_per_step']})",
          str(model['train_steps']),
-         str(r['pseudo_labels'].get('images_labeled', 'n/a'))]))
+         # Online: labeled in the train step, none written.
+         str(r.get('pseudo_labels', {}).get('images_labeled', 'online'))]))
   if rounds[0].get('teacher_model') and not _equal_compute(rounds[0]):
     lines.append(f'\nround 1: {NOT_EQUAL}')
   return '\n'.join(lines)

@@ -10,6 +10,11 @@ Round r (folder DIR/round_<r>/):
                   data.labeled + this round's pseudo labels; its last
                   evaluation on data.validation is the round's result
   student_export  export_saved_model
+A student whose recipe sets task.self_training.mode: online has no
+teacher_export and no pseudo_label stage (its teacher, the moving average
+of itself, labels inside each step; the trained teacher is the labeled-only
+model it is compared with), and one round.
+
 Each stage is a child process a user could run by hand (the command is in
 DIR/stages/<stage>.json and DIR/commands.txt), run under a stage record
 (stage_records.py): skipped when done from the same inputs, resumed when
@@ -65,6 +70,7 @@ class Rounds:
             line.replace('[', f'[{self.label}', 1), flush=True))
     self.seconds = {}  # Per round, each stage's seconds in this run.
     self.commands = {}  # Per round, each stage's command.
+    self.online = run_config.online(run)
     self.data_inputs = {
         'labeled': stage_records.files_record(run.data.labeled),
         'validation': stage_records.files_record(run.data.validation),
@@ -106,9 +112,11 @@ class Rounds:
         path: stage_records.content_hash(path) for path in files})
     return self._stage(r, name, 'train', argv, inputs, [model_dir])
 
-  def _export(self, r, name, model: run_config.ModelConfig, model_dir):
+  def _export(self, r, name, model: run_config.ModelConfig, model_dir,
+              export_model: str = ''):
     export_dir = self._dir(r, name)
-    argv = loop.export_args(model.experiment, model_dir, export_dir)
+    argv = loop.export_args(model.experiment, model_dir, export_dir,
+                            export_model)
     inputs = {'checkpoint': stage_records.checkpoint_record(model_dir)}
     self._stage(r, name, 'export_saved_model', argv, inputs, [export_dir])
     return export_dir
@@ -171,11 +179,15 @@ class Rounds:
     return report
 
   def _other_worker_round(self, r: int, teacher_export: Optional[str]):
-    """A worker > 0: label this round's slice once its teacher is out."""
-    if teacher_export is None:
+    """A worker > 0: label this round's slice once its teacher is out
+    (an online student: nothing to label, wait for worker 0)."""
+    if self.online:
+      pass
+    elif teacher_export is None:
       self._wait_for_stage(f'round_{r}/teacher_export')
       teacher_export = self._dir(r, 'teacher_export')
-    self._label(r, teacher_export)
+    if not self.online:
+      self._label(r, teacher_export)
     self._wait_for_stage(f'round_{r}/student_export')
     return {'round': r, 'student_export': self._dir(r, 'student_export')}
 
@@ -186,13 +198,16 @@ class Rounds:
     run, result = self.run, {'round': r}
     if teacher_export is None:
       self._train(r, 'teacher', run.teacher, self._data_overrides(), {})
-      teacher_export = self._export(r, 'teacher_export', run.teacher,
-                                    self._dir(r, 'teacher'))
+      if not self.online:  # An online student's teacher only compares.
+        teacher_export = self._export(r, 'teacher_export', run.teacher,
+                                      self._dir(r, 'teacher'))
       result['teacher'] = loop.last_metrics(self._dir(r, 'teacher'),
                                             METRICS[run.task])
       result['teacher_model'] = model_summary(
           run.teacher, run.runtime_overrides, self.options.train_steps,
           student=False)
+    if self.online:
+      return self._online_round(r, result)
     result['teacher_export'] = teacher_export
     report = self._label(r, teacher_export)
     pseudo = [f"task.pseudo_data.input_path={report['pattern']}"]
@@ -219,13 +234,38 @@ class Rounds:
     result['commands'] = self.commands.get(r, {})
     return result
 
+  def _online_round(self, r: int, result: dict) -> dict:
+    """Round r of an online student: no labeling; the student (evaluated
+    and exported: its own weights, not its teacher's) learns from its
+    moving average on the raw unlabeled images."""
+    run = self.run
+    result['mode'] = 'online'
+    result['student'] = self.train_online_student(r, 'student', run.student)
+    result['student_export'] = self._export(
+        r, 'student_export', run.student, self._dir(r, 'student'),
+        export_model='student')
+    result['student_model'] = model_summary(
+        run.student, run.runtime_overrides, self.options.train_steps,
+        student=True)
+    result['wall_time_s'] = self.seconds.get(r, {})
+    result['commands'] = self.commands.get(r, {})
+    return result
+
   def train_online_student(self, r: int, name: str,
                            model: run_config.ModelConfig) -> dict:
-    """Beside round r: an online student (`model`'s recipe sets
+    """In or beside round r: an online student (`model`'s recipe sets
     task.self_training.mode: online) on the labeled images and the raw
-    unlabeled ones, under the same stage records; its last metrics."""
-    self._train(r, name, model, self._data_overrides() + [
-        f'task.pseudo_data.input_path={self.run.data.unlabeled}'],
+    unlabeled ones, under the same stage records; its last metrics. When
+    the run sets the steps, its burn-in keeps the recipe's share of them
+    (the digits recipes' 500 of 2500 is a fifth of any schedule)."""
+    extra = [f'task.pseudo_data.input_path={self.run.data.unlabeled}']
+    if self.options.train_steps:
+      config = run_config.experiment_config(model, self.run.runtime_overrides)
+      share = (config.task.self_training.burn_in_steps /
+               config.trainer.train_steps)
+      extra.append('task.self_training.burn_in_steps='
+                   f'{max(1, round(share * self.options.train_steps))}')
+    self._train(r, name, model, self._data_overrides() + extra,
                 {'unlabeled': stage_records.files_record(
                     self.run.data.unlabeled)})
     return loop.last_metrics(self._dir(r, name), METRICS[self.run.task])

@@ -14,10 +14,10 @@
       config_files: []                   # more YAML laid over the recipe
       overrides: []                      # --params_override items
       saved_model: ''                    # ... or use this export instead
-    student:
-      experiment: selftrain_digits
-      recipe: selftrain_digits_cpu.yaml
-      overrides: []
+    student:                             # its recipe's task.self_training.mode:
+      experiment: selftrain_digits       # offline (labels by the teacher), or
+      recipe: selftrain_digits_cpu.yaml  # online: no labeling stage, the
+      overrides: []                      # teacher trained only to compare
     labeling:                            # pseudo_label's options
       score_threshold: -1                # < 0: the student recipe's
       class_thresholds: ''               # '', auto, or a JSON file
@@ -250,6 +250,8 @@ def check(run: RunConfig):
         f'({teacher_config.task.model.num_classes} vs '
         f'{student_config.task.model.num_classes}); set both in overrides')
   labeling = run.labeling
+  if student_config.task.self_training.mode == 'online':
+    _check_online(run)
   if labeling.score_threshold > 1.0:
     raise RunError(f'labeling.score_threshold: {labeling.score_threshold} '
                    'is over 1 (< 0: the student recipe\'s)')
@@ -269,6 +271,28 @@ def check(run: RunConfig):
                         else f'labeling.{f}'))
   except ValueError as e:
     raise RunError(str(e)) from None
+
+
+def _check_online(run: RunConfig):
+  """An online student (its recipe sets task.self_training.mode: online)
+  labels inside its train step: no labeling stage, no later round."""
+  where = ('(the student recipe sets task.self_training.mode: online, whose '
+           'teacher is the moving average of the student)')
+  if run.rounds != 1:
+    raise RunError(f'rounds: {run.rounds} with an online student {where}; '
+                   'one round')
+  changed = [f for f in ('score_threshold', 'class_thresholds',
+                         'target_precision', 'num_shards')
+             if run.labeling.as_dict()[f] != LabelingConfig().as_dict()[f]]
+  if changed:
+    raise RunError(f'labeling.{changed[0]}: no labeling stage with an online '
+                   f'student {where}; set task.self_training.* in '
+                   'student.overrides')
+
+
+def online(run: RunConfig) -> bool:
+  """Whether the student learns from an online (moving-average) teacher."""
+  return experiment_config(run.student).task.self_training.mode == 'online'
 
 
 def score_threshold(run: RunConfig) -> float:

@@ -2,6 +2,7 @@
 
   python -m official_ext.tools.demo --output_dir=runs/demo [--quick] [--seed=0]
   python -m official_ext.tools.demo --output_dir=runs/demo --seeds=0,1,2
+  python -m official_ext.tools.demo --output_dir=runs/demo_online --mode=online
   python -m official_ext.tools.demo --output_dir=runs/auto_s0 \
       --teachers_from=runs/demo --class_thresholds=auto
 
@@ -24,6 +25,10 @@ records and OUTPUT/<task>/commands.txt of `self_train
                  from random weights or the teacher's checkpoint
                  (--students_from_teacher)
   student_export export_saved_model
+(--mode=online: no teacher_export and no pseudo_label; the student's own
+moving average labels each unlabeled batch in its train step, recipes
+selftrain_digits[_seg]_online_cpu.yaml, and the student export is the
+student's weights)
 for detection and segmentation, side by side (--noparallel_tasks: one after
 the other; each child process then uses TensorFlow's default threads).
 Every stage is recorded (OUTPUT/stages/, OUTPUT/<task>/stages/): a rerun
@@ -89,6 +94,13 @@ _FROM_TEACHER = flags.DEFINE_list(
     'weights; either way the student trains for its recipe\'s steps. Off by '
     'default: it beat its teacher only through the extra steps (docs/results/2026-11-25-demo.md, '
     'issue 19).')
+_MODE = flags.DEFINE_enum(
+    'mode', 'offline', ['offline', 'online'],
+    'The students\' teacher: offline, the exported teacher labels the '
+    'unlabeled split once (pseudo_label, the paper\'s way); online, a moving '
+    'average of the student labels each batch in its train step (the '
+    'students\' online recipes; no pseudo_label stage, and the teacher is '
+    'trained only to be compared with).')
 _TEACHERS_FROM = flags.DEFINE_string(
     'teachers_from', None,
     'Output folder of an earlier, finished demo run with the same --seed and '
@@ -125,12 +137,17 @@ def run_task(task: str, data: dict, out: str, steps: int, seed: int,
   `from_teacher` starts the student from the teacher's last checkpoint."""
   root = os.path.join(out, task)
   teacher_root = os.path.join(teachers_from or out, task, 'round_1')
+  online = _MODE.value == 'online'
   run = recipes.run_file(
-      task, data, labeling={'class_thresholds': _CLASS_THRESHOLDS.value,
-                            'target_precision': _TARGET_PRECISION.value},
+      task, data,
       # The seed picks every model's init, augmentation and data order (a
       # repeatable run on a CPU: tasks/seeding.py).
       runtime_overrides=[f'task.seed={seed}'])
+  if online:
+    run['student']['recipe'] = recipes.ONLINE_RECIPES[task]
+  else:
+    run['labeling'] = {'class_thresholds': _CLASS_THRESHOLDS.value,
+                       'target_precision': _TARGET_PRECISION.value}
   if teachers_from:
     run['teacher'] = {'saved_model': os.path.join(teacher_root,
                                                   'teacher_export')}
@@ -141,23 +158,26 @@ def run_task(task: str, data: dict, out: str, steps: int, seed: int,
                                name=task)
   result, = round_loop.Rounds(run_config.from_dict(run), options,
                               _RUNNER).run_all()
-  with open(result['pseudo_report']) as f:
-    report = json.load(f)
   dirs = {k: os.path.join(root, 'round_1', k) for k in (
-      'teacher', 'teacher_export', 'pseudo', 'student', 'student_export')}
+      'teacher', 'student', 'student_export') + (
+          () if online else ('teacher_export', 'pseudo'))}
   if teachers_from:
     for k in ('teacher', 'teacher_export'):
       dirs[k] = os.path.join(teacher_root, k)
-  summary = {'steps': {'teacher': steps, 'student': steps},
-         **recipes.images_per_step(task),
-         'student_init': 'teacher' if from_teacher else 'scratch',
-         'wall_time_s': result['wall_time_s'], 'dirs': dirs,
-         'pseudo_labels': {k: report.get(k) for k in (
-             'images_labeled', 'score_threshold', 'boxes_per_image_mean',
-             'ignored_fraction', 'teacher_images_per_second')
-                           if report.get(k) is not None},
-         'calibration': calibration_summary(report,
-                                            report['score_threshold'])}
+  summary = {'mode': _MODE.value,
+             'steps': {'teacher': steps, 'student': steps},
+             **recipes.images_per_step(task),
+             'student_init': 'teacher' if from_teacher else 'scratch',
+             'wall_time_s': result['wall_time_s'], 'dirs': dirs}
+  if not online:
+    with open(result['pseudo_report']) as f:
+      report = json.load(f)
+    summary['pseudo_labels'] = {k: report.get(k) for k in (
+        'images_labeled', 'score_threshold', 'boxes_per_image_mean',
+        'ignored_fraction', 'teacher_images_per_second')
+                                if report.get(k) is not None}
+    summary['calibration'] = calibration_summary(report,
+                                                 report['score_threshold'])
   # The round's result holds both models' last evaluations, except a reused
   # teacher's (trained by the earlier run): that one is read from its folder.
   summary['student'] = result['student']
@@ -246,6 +266,10 @@ def demo(_):
       if task not in METRICS:
         raise app.UsageError(
             f'--{flag.name}: {task!r} is not one of {sorted(METRICS)}')
+  if _MODE.value == 'online' and _CLASS_THRESHOLDS.value:
+    raise app.UsageError('--class_thresholds: --mode=online has no labeling '
+                         'stage (the moving-average teacher labels in the '
+                         'train step with the recipe\'s threshold)')
   out = os.path.abspath(_OUTPUT_DIR.value)
   if not _SEEDS.value:
     demo_run(_SEED.value, out)
@@ -273,6 +297,7 @@ def demo_run(seed: int, out: str) -> dict:
   size = recipes.data_sizes(_QUICK.value)
   start = time.time()
   results = {'quick': _QUICK.value, 'seed': seed, 'sizes': size,
+             'mode': _MODE.value,
              'class_thresholds': _CLASS_THRESHOLDS.value or 'one threshold',
              'tasks': {}, 'wall_time_s': {}}
   if _TEACHERS_FROM.value:

@@ -181,17 +181,6 @@ _STAGES = {'teacher': 'supervised', 'teacher_export': 'supervised_export',
            'online_student': cells_lib.ONLINE}
 
 
-def burn_in_override(study, num_steps: int) -> str:
-  """The online recipe's burn-in at the cell's schedule: the same share of
-  the steps (the recipe's 500 of 2500 is a fifth of any schedule)."""
-  config = recipes.config_from(study.online.experiment,
-                               _recipe(study, cells_lib.ONLINE))
-  share = (config.task.self_training.burn_in_steps /
-           config.trainer.train_steps)
-  return ('task.self_training.burn_in_steps='
-          f'{max(1, round(share * num_steps))}')
-
-
 def run_cell(runner: stages.Runner, study, cell: cells_lib.Cell, data: dict,
              num_steps: dict, cell_dir: str) -> dict:
   """Trains, exports and pseudo-labels one cell (round_loop's stages under
@@ -213,8 +202,7 @@ def run_cell(runner: stages.Runner, study, cell: cells_lib.Cell, data: dict,
         experiment=study.online.experiment,
         recipe=_recipe(study, cells_lib.ONLINE), config_files=[overlay],
         overrides=cells_lib.augmentation_overrides(study, cell,
-                                                   cells_lib.ONLINE) +
-        [burn_in_override(study, num_steps[cells_lib.ONLINE])])
+                                                   cells_lib.ONLINE))
     online[cells_lib.ONLINE] = rounds.train_online_student(
         1, 'online_student', model)
   return {'cell': {'init': cell.init, 'augmentation': cell.augmentation,

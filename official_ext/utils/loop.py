@@ -46,13 +46,14 @@ def train(runner: stages.Runner, stage: str, experiment: str,
       experiment, config_files, model_dir, steps, overrides), log_path)
 
 
-def export_args(experiment: str, model_dir: str, export_dir: str
-                ) -> List[str]:
+def export_args(experiment: str, model_dir: str, export_dir: str,
+                export_model: str = '') -> List[str]:
   """export_saved_model's flags: the model_dir's checkpoint, with its own
-  params.yaml."""
+  params.yaml; `export_model` (teacher|student) for an online checkpoint."""
   return [f'--experiment={experiment}',
           f'--config_file={model_dir}/params.yaml',
-          f'--checkpoint_path={model_dir}', f'--export_dir={export_dir}']
+          f'--checkpoint_path={model_dir}', f'--export_dir={export_dir}'] + (
+              [f'--export_model={export_model}'] if export_model else [])
 
 
 def last_metrics(model_dir: str, names: Sequence[str]) -> Dict[str, float]:
