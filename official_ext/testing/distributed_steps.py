@@ -5,11 +5,10 @@ process per worker for MultiWorkerMirroredStrategy).
   TF_CONFIG=... python -m official_ext.testing.distributed_steps \
       --experiment=selftrain_digits --train=GLOB --pseudo=GLOB --steps=3 \
       --strategy=multi_worker_mirrored
-prints one JSON object as its last line. `--online_burn_in_steps=N` then
-also runs the online mode (an EMA teacher, decay 0.5, copied for N steps;
-the pseudo half is then the raw images of --pseudo) under the same strategy,
-reported under 'online' with how far the teacher's weights are from that
-arithmetic.
+prints one JSON object as its last line. `--online_burn_in_steps=N` runs
+the online mode instead (an EMA teacher, decay 0.5, copied for N steps; the
+pseudo half is then the raw images of --pseudo) and adds how far the
+teacher's weights are from that arithmetic.
 """
 
 import json
@@ -33,9 +32,8 @@ _STEPS = flags.DEFINE_integer('steps', 3, '')
 _STRATEGY = flags.DEFINE_string('strategy', 'multi_worker_mirrored', '')
 _BATCH = flags.DEFINE_integer('global_batch_size', 8, 'Human and pseudo.')
 _ONLINE_BURN_IN = flags.DEFINE_integer(
-    'online_burn_in_steps', 0, 'If > 0: then the same steps in '
-    'task.self_training.mode=online with this burn-in and ema_decay '
-    'ONLINE_DECAY.')
+    'online_burn_in_steps', 0, 'If > 0: task.self_training.mode=online '
+    'with this burn-in and ema_decay ONLINE_DECAY.')
 _DETERMINISTIC = flags.DEFINE_bool('deterministic', False,
                                    'tf.config.experimental.'
                                    'enable_op_determinism().')
@@ -134,15 +132,9 @@ def main(_):
     tf.config.experimental.enable_op_determinism()
   strategy = distribute_utils.get_distribution_strategy(
       distribution_strategy=_STRATEGY.value, num_gpus=0)
-  result = run_steps(strategy, experiment(_EXPERIMENT.value, _TRAIN.value,
-                                          _PSEUDO.value, _BATCH.value),
-                     _STEPS.value)
-  if _ONLINE_BURN_IN.value:  # A second model under the same strategy.
-    result['online'] = run_steps(
-        strategy, experiment(_EXPERIMENT.value, _TRAIN.value, _PSEUDO.value,
-                             _BATCH.value, _ONLINE_BURN_IN.value),
-        _STEPS.value)
-  print(json.dumps(result))
+  params = experiment(_EXPERIMENT.value, _TRAIN.value, _PSEUDO.value,
+                      _BATCH.value, _ONLINE_BURN_IN.value)
+  print(json.dumps(run_steps(strategy, params, _STEPS.value)))
 
 
 if __name__ == '__main__':
