@@ -91,3 +91,16 @@ def test_compute_note_says_equal_compute_when_it_holds():
   r['images_per_step']['teacher'] = 16
   r['labeled_images_per_step']['teacher'] = 16
   assert demo_report.compute_note(r).endswith('pseudo-labeled): equal compute')
+
+
+def test_calibration_summary_reads_the_threshold_used():
+  report = {'quality': {
+      'calibration': {'thresholds': [0.3, 0.5, 0.7], 'images': 10,
+                      'overall': {'precision': [0.6, 0.8, 0.9],
+                                  'recall': [0.9, 0.7, 0.4]}},
+      'auto_thresholds': {'1': {'threshold': 0.5}},
+      'auto_thresholds_applied': False, 'warnings': ['w']}}
+  got = demo_report.calibration_summary(report, 0.52)
+  assert (got['threshold'], got['precision'], got['recall']) == (0.5, 0.8, 0.7)
+  assert got['class_thresholds'] == {'1': 0.5} and got['warnings'] == ['w']
+  assert demo_report.calibration_summary({}, 0.5) == {}

@@ -1,10 +1,41 @@
 """The demo's report of a finished run (its results.json dict): the
+teacher's calibration summary from the labeling report, the
 teacher-vs-student table it prints and the bar plot it saves; and, for
 --seeds, the table over seeds with 95% intervals (utils/intervals.py)."""
 
 from typing import Dict
 
 from official_ext.utils import intervals
+
+
+def calibration_summary(report: dict, threshold: float) -> dict:
+  """The teacher on the calibration split, from the labeling report: its
+  COCO AP or mask mIoU, overall precision/recall at the threshold used, the
+  per-class thresholds (applied or not) and the quality warnings."""
+  section = report.get('quality', {})
+  split = section.get('calibration')
+  if not split:
+    return {}
+  at = min(range(len(split['thresholds'])),
+           key=lambda i: abs(split['thresholds'][i] - threshold))
+  out = {'images': split.get('images'),
+         'threshold': split['thresholds'][at],
+         'precision': split['overall']['precision'][at],
+         'recall': split['overall']['recall'][at],
+         'class_thresholds': {c: v['threshold'] for c, v in
+                              section.get('auto_thresholds', {}).items()},
+         'class_thresholds_applied': section.get('auto_thresholds_applied'),
+         'target_precision_sweep': section.get('target_precision_sweep'),
+         'warnings': section.get('warnings', []),
+         'plot': section.get('plot')}
+  if 'teacher_coco' in split:
+    out['teacher_coco'] = split['teacher_coco']
+  if split.get('mean_iou_at_threshold') is not None:
+    out['mean_iou_at_threshold'] = split['mean_iou_at_threshold']
+  if split.get('at_class_thresholds'):  # Segmentation, auto applied.
+    out['mean_iou_at_class_thresholds'] = split['at_class_thresholds'][
+        'mean_iou_at_threshold']
+  return out
 
 
 def table(results: dict) -> str:

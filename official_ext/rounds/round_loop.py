@@ -181,12 +181,10 @@ class Rounds:
   def _other_worker_round(self, r: int, teacher_export: Optional[str]):
     """A worker > 0: label this round's slice once its teacher is out
     (an online student: nothing to label, wait for worker 0)."""
-    if self.online:
-      pass
-    elif teacher_export is None:
-      self._wait_for_stage(f'round_{r}/teacher_export')
-      teacher_export = self._dir(r, 'teacher_export')
     if not self.online:
+      if teacher_export is None:
+        self._wait_for_stage(f'round_{r}/teacher_export')
+        teacher_export = self._dir(r, 'teacher_export')
       self._label(r, teacher_export)
     self._wait_for_stage(f'round_{r}/student_export')
     return {'round': r, 'student_export': self._dir(r, 'student_export')}

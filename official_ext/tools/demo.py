@@ -176,8 +176,8 @@ def run_task(task: str, data: dict, out: str, steps: int, seed: int,
         'images_labeled', 'score_threshold', 'boxes_per_image_mean',
         'ignored_fraction', 'teacher_images_per_second')
                                 if report.get(k) is not None}
-    summary['calibration'] = calibration_summary(report,
-                                                 report['score_threshold'])
+    summary['calibration'] = demo_report.calibration_summary(
+        report, report['score_threshold'])
   # The round's result holds both models' last evaluations, except a reused
   # teacher's (trained by the earlier run): that one is read from its folder.
   summary['student'] = result['student']
@@ -186,36 +186,6 @@ def run_task(task: str, data: dict, out: str, steps: int, seed: int,
   summary['student_minus_teacher'] = {
       m: summary['student'][m] - summary['teacher'][m] for m in METRICS[task]}
   return summary
-
-
-def calibration_summary(report: dict, threshold: float) -> dict:
-  """The teacher on the calibration split, from the labeling report: its
-  COCO AP or mask mIoU, overall precision/recall at the threshold used, the
-  per-class thresholds (applied or not) and the quality warnings."""
-  section = report.get('quality', {})
-  table = section.get('calibration')
-  if not table:
-    return {}
-  at = min(range(len(table['thresholds'])),
-           key=lambda i: abs(table['thresholds'][i] - threshold))
-  out = {'images': table.get('images'),
-         'threshold': table['thresholds'][at],
-         'precision': table['overall']['precision'][at],
-         'recall': table['overall']['recall'][at],
-         'class_thresholds': {c: v['threshold'] for c, v in
-                              section.get('auto_thresholds', {}).items()},
-         'class_thresholds_applied': section.get('auto_thresholds_applied'),
-         'target_precision_sweep': section.get('target_precision_sweep'),
-         'warnings': section.get('warnings', []),
-         'plot': section.get('plot')}
-  if 'teacher_coco' in table:
-    out['teacher_coco'] = table['teacher_coco']
-  if table.get('mean_iou_at_threshold') is not None:
-    out['mean_iou_at_threshold'] = table['mean_iou_at_threshold']
-  if table.get('at_class_thresholds'):  # Segmentation, auto applied.
-    out['mean_iou_at_class_thresholds'] = table['at_class_thresholds'][
-        'mean_iou_at_threshold']
-  return out
 
 
 def earlier_run(path: str, results: dict, tasks: list) -> str:
