@@ -205,22 +205,35 @@ class Rounds:
           run.teacher, run.runtime_overrides, self.options.train_steps,
           student=False)
     if self.online:
-      return self._online_round(r, result)
-    result['teacher_export'] = teacher_export
-    report = self._label(r, teacher_export)
-    pseudo = [f"task.pseudo_data.input_path={report['pattern']}"]
-    self._train(r, 'student', run.student,
-                self._data_overrides() + pseudo,
-                {'pseudo': stage_records.files_record(report['pattern']),
-                 'teacher': stage_records.export_record(teacher_export)})
-    student_export = self._export(r, 'student_export', run.student,
-                                  self._dir(r, 'student'))
+      # No labeling: the student's own moving average labels each batch.
+      result['mode'] = 'online'
+      self.train_online_student(r, 'student', run.student)
+    else:
+      result['teacher_export'] = teacher_export
+      self._offline_student(r, teacher_export, result)
+    # An online checkpoint also holds its teacher; the round exports (and
+    # reports) the student.
+    result['student_export'] = self._export(
+        r, 'student_export', run.student, self._dir(r, 'student'),
+        export_model='student' if self.online else '')
     result['student'] = loop.last_metrics(self._dir(r, 'student'),
                                           METRICS[run.task])
-    result['student_export'] = student_export
     result['student_model'] = model_summary(
         run.student, run.runtime_overrides, self.options.train_steps,
         student=True)
+    result['wall_time_s'] = self.seconds.get(r, {})
+    result['commands'] = self.commands.get(r, {})
+    return result
+
+  def _offline_student(self, r: int, teacher_export: str, result: dict):
+    """Labels with `teacher_export`, trains the student on those labels;
+    the labeling summary into `result`."""
+    report = self._label(r, teacher_export)
+    pseudo = [f"task.pseudo_data.input_path={report['pattern']}"]
+    self._train(r, 'student', self.run.student,
+                self._data_overrides() + pseudo,
+                {'pseudo': stage_records.files_record(report['pattern']),
+                 'teacher': stage_records.export_record(teacher_export)})
     result['pseudo_labels'] = {k: report.get(k) for k in (
         'images_labeled', 'images_skipped', 'score_threshold',
         'boxes_per_image_mean', 'ignored_fraction', 'class_thresholds')
@@ -228,26 +241,6 @@ class Rounds:
     result['pseudo_labels']['warnings'] = report.get('quality', {}).get(
         'warnings', [])
     result['pseudo_report'] = self._dir(r, 'pseudo/pseudo_report.json')
-    result['wall_time_s'] = self.seconds.get(r, {})
-    result['commands'] = self.commands.get(r, {})
-    return result
-
-  def _online_round(self, r: int, result: dict) -> dict:
-    """Round r of an online student: no labeling; the student (evaluated
-    and exported: its own weights, not its teacher's) learns from its
-    moving average on the raw unlabeled images."""
-    run = self.run
-    result['mode'] = 'online'
-    result['student'] = self.train_online_student(r, 'student', run.student)
-    result['student_export'] = self._export(
-        r, 'student_export', run.student, self._dir(r, 'student'),
-        export_model='student')
-    result['student_model'] = model_summary(
-        run.student, run.runtime_overrides, self.options.train_steps,
-        student=True)
-    result['wall_time_s'] = self.seconds.get(r, {})
-    result['commands'] = self.commands.get(r, {})
-    return result
 
   def train_online_student(self, r: int, name: str,
                            model: run_config.ModelConfig) -> dict:

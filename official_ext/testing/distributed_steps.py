@@ -100,11 +100,13 @@ def run_steps(strategy: tf.distribute.Strategy, params, steps: int) -> dict:
       (t, s) for t, s in teacher.pairs
       if s.synchronization != tf.VariableSynchronization.ON_READ]
   teacher_error = 0.0
+  final = _weights(pairs)  # After each step: the next one's "before".
   for index in range(steps):
-    before = _weights(pairs)
+    before = final
     for name, value in zip(names, step(next(iterator))):
       history[name].append(per_replica(value))
-    for (old, _), (new, student) in zip(before, _weights(pairs)):
+    final = _weights(pairs)
+    for (old, _), (new, student) in zip(before, final):
       want = (student if index < teacher.burn_in_steps else
               teacher.decay * old + (1 - teacher.decay) * student)
       teacher_error = max(teacher_error, float(abs(new - want).max()))
@@ -121,8 +123,8 @@ def run_steps(strategy: tf.distribute.Strategy, params, steps: int) -> dict:
       **({} if teacher is None else {
           'teacher_step': int(teacher.step.numpy()),
           'teacher_error': teacher_error,
-          'teacher_sum': float(sum(t.sum() for t, _ in _weights(pairs))),
-          'student_sum': float(sum(s.sum() for _, s in _weights(pairs))),
+          'teacher_sum': float(sum(t.sum() for t, _ in final)),
+          'student_sum': float(sum(s.sum() for _, s in final)),
       }),
   }
 
