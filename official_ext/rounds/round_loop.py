@@ -55,6 +55,9 @@ class Options:
   num_workers: int = 1
   worker_index: int = 0
   poll_seconds: float = 5.0  # Between checks while waiting on a worker.
+  # False: the last round's student is trained and evaluated, not exported
+  # (a study compares metrics; no later round or user needs its SavedModel).
+  export_last_student: bool = True
 
 
 class Rounds:
@@ -186,8 +189,14 @@ class Rounds:
         self._wait_for_stage(f'round_{r}/teacher_export')
         teacher_export = self._dir(r, 'teacher_export')
       self._label(r, teacher_export)
+    if not self._exports_student(r):
+      self._wait_for_stage(f'round_{r}/student')
+      return {'round': r}
     self._wait_for_stage(f'round_{r}/student_export')
     return {'round': r, 'student_export': self._dir(r, 'student_export')}
+
+  def _exports_student(self, r: int) -> bool:
+    return r < self.options.rounds or self.options.export_last_student
 
   def run_round(self, r: int, teacher_export: Optional[str]) -> dict:
     """Round r; `teacher_export` None: train the round-1 teacher."""
@@ -213,9 +222,10 @@ class Rounds:
       self._offline_student(r, teacher_export, result)
     # An online checkpoint also holds its teacher; the round exports (and
     # reports) the student.
-    result['student_export'] = self._export(
-        r, 'student_export', run.student, self._dir(r, 'student'),
-        export_model='student' if self.online else '')
+    if self._exports_student(r):
+      result['student_export'] = self._export(
+          r, 'student_export', run.student, self._dir(r, 'student'),
+          export_model='student' if self.online else '')
     result['student'] = loop.last_metrics(self._dir(r, 'student'),
                                           METRICS[run.task])
     result['student_model'] = model_summary(
@@ -270,7 +280,7 @@ class Rounds:
       if 'teacher' not in result and results and 'student' in results[-1]:
         result['teacher'] = results[-1]['student']
       results.append(result)
-      teacher = result['student_export']
+      teacher = result.get('student_export')
     return results
 
 

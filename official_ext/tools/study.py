@@ -177,7 +177,6 @@ def cell_run(study, cell: cells_lib.Cell, data: dict,
 _ROLES = {'teacher': cells_lib.SUPERVISED, 'student': cells_lib.SELFTRAIN}
 _STAGES = {'teacher': 'supervised', 'teacher_export': 'supervised_export',
            'pseudo_label': 'pseudo_label', 'student': 'selftrain',
-           'student_export': 'selftrain_export',
            'online_student': cells_lib.ONLINE}
 
 
@@ -189,7 +188,7 @@ def run_cell(runner: stages.Runner, study, cell: cells_lib.Cell, data: dict,
   os.makedirs(cell_dir, exist_ok=True)
   options = round_loop.Options(output_dir=cell_dir, rounds=1,
                                train_steps=num_steps[cells_lib.SELFTRAIN],
-                               name=cell.name)
+                               name=cell.name, export_last_student=False)
   run = cell_run(study, cell, data, cell_dir)
   rounds = round_loop.Rounds(run, options, runner)
   result, = rounds.run_all()
