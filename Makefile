@@ -17,11 +17,12 @@ $(STAMP): setup.py pyproject.toml | $(PY)
 install: $(STAMP)
 
 # Tests run on CPU in 2 pytest-xdist workers, one test file per worker at a
-# time (graph tracing is single-threaded, so 2 workers use 2 cores better);
-# the teacher fixtures are trained once and shared. TF logs: errors only.
-# pytest exits 5 when it collected nothing: that is a failure, not a pass.
+# time (graph tracing is single-threaded, so 2 workers use 2 cores better),
+# in tests/conftest.py's order of files (xdist would sort them by their
+# number of tests); the teacher fixtures are trained once and shared. TF
+# logs: errors only. pytest exits 5 when it collected nothing: a failure.
 test: install
-	TF_CPP_MIN_LOG_LEVEL=2 CUDA_VISIBLE_DEVICES= $(PY) -m pytest -q -n 2 --dist loadfile --durations=15 tests; \
+	TF_CPP_MIN_LOG_LEVEL=2 CUDA_VISIBLE_DEVICES= $(PY) -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder --durations=15 tests; \
 	rc=$$?; if [ $$rc -eq 5 ]; then echo 'no tests ran' >&2; exit 1; fi; exit $$rc
 
 demo: install

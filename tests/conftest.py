@@ -23,12 +23,40 @@ tf.config.set_logical_device_configuration(
     _CPUS[0], [tf.config.LogicalDeviceConfiguration()] * 2)
 
 
+# The files' order for `make test`'s two workers (pytest-xdist keeps it
+# with --no-loadscope-reorder; each worker takes the next file when one
+# ends): the demo (the longest file) beside the file that trains the
+# shared teachers; then the other long files, which need no trained
+# teacher; the files that use the trained teachers once those are made (a
+# worker that asks earlier waits on the fixture's lock, idle); the short
+# files last, to even out the end.
+FIRST = ('demo_test.py', 'train_eval_export_test.py')
+LONG = ('self_train_test.py', 'study_test.py', 'online_teacher_test.py',
+        'pseudo_label_test.py', 'seeding_test.py', 'beam_pipeline_test.py',
+        'distribution_test.py')
+TRAINED_TEACHERS = {'digits_teacher_run', 'digits_seg_teacher_run'}
+
+
+def _file_rank(item) -> tuple:
+  name = os.path.basename(str(item.fspath))
+  if name in FIRST:
+    return (0, FIRST.index(name))
+  if name in LONG:
+    return (1, LONG.index(name))
+  if TRAINED_TEACHERS & set(getattr(item, 'fixturenames', ())):
+    return (2, 0)
+  return (3, 0)
+
+
 def pytest_collection_modifyitems(items):
-  """The demo test first: it is the longest file (~4 min) and needs no
-  teacher fixture, so under xdist it runs while the other worker trains
-  the teachers instead of finishing alone at the end."""
-  items.sort(key=lambda item: os.path.basename(str(item.fspath)) !=
-             'demo_test.py')
+  ranks = {}
+  for item in items:  # A file's rank: its test that needs the most.
+    key = str(item.fspath)
+    ranks[key] = min(ranks.get(key, (3, 0)), _file_rank(item))
+  order = {key: i for i, key in enumerate(dict.fromkeys(
+      str(item.fspath) for item in items))}
+  items.sort(key=lambda item: (ranks[str(item.fspath)],
+                               order[str(item.fspath)]))
 
 
 @pytest.fixture(scope='session')

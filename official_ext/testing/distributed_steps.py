@@ -34,9 +34,6 @@ _BATCH = flags.DEFINE_integer('global_batch_size', 8, 'Human and pseudo.')
 _ONLINE_BURN_IN = flags.DEFINE_integer(
     'online_burn_in_steps', 0, 'If > 0: task.self_training.mode=online '
     'with this burn-in and ema_decay ONLINE_DECAY.')
-_DETERMINISTIC = flags.DEFINE_bool('deterministic', False,
-                                   'tf.config.experimental.'
-                                   'enable_op_determinism().')
 
 
 ONLINE_DECAY = 0.5
@@ -130,8 +127,6 @@ def run_steps(strategy: tf.distribute.Strategy, params, steps: int) -> dict:
 
 
 def main(_):
-  if _DETERMINISTIC.value:
-    tf.config.experimental.enable_op_determinism()
   strategy = distribute_utils.get_distribution_strategy(
       distribution_strategy=_STRATEGY.value, num_gpus=0)
   params = experiment(_EXPERIMENT.value, _TRAIN.value, _PSEUDO.value,
