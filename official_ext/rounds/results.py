@@ -53,6 +53,9 @@ def table(rounds: List[dict]) -> str:
          str(r.get('pseudo_labels', {}).get('images_labeled', 'online'))]))
   if rounds[0].get('teacher_model') and not _equal_compute(rounds[0]):
     lines.append(f'\nround 1: {NOT_EQUAL}')
+  for r in rounds:
+    for warning in r.get('student_warnings', []):
+      lines.append(f"\nround {r['round']} student: {warning}")
   return '\n'.join(lines)
 
 

@@ -36,6 +36,7 @@ from typing import Dict, List, Optional
 
 from official_ext.data import sharded_writer
 from official_ext.digits import recipes
+from official_ext.rounds import online_health
 from official_ext.rounds import run_config
 from official_ext.rounds import stage_records
 from official_ext.utils import loop
@@ -73,6 +74,7 @@ class Rounds:
             line.replace('[', f'[{self.label}', 1), flush=True))
     self.seconds = {}  # Per round, each stage's seconds in this run.
     self.commands = {}  # Per round, each stage's command.
+    self.warnings = {}  # Per round, what an online student's logs showed.
     self.online = run_config.online(run)
     self.data_inputs = {
         'labeled': stage_records.files_record(run.data.labeled),
@@ -231,6 +233,8 @@ class Rounds:
     result['student_model'] = model_summary(
         run.student, run.runtime_overrides, self.options.train_steps,
         student=True)
+    if self.warnings.get(r):
+      result['student_warnings'] = self.warnings[r]
     result['wall_time_s'] = self.seconds.get(r, {})
     result['commands'] = self.commands.get(r, {})
     return result
@@ -269,6 +273,10 @@ class Rounds:
     self._train(r, name, model, self._data_overrides() + extra,
                 {'unlabeled': stage_records.files_record(
                     self.run.data.unlabeled)})
+    warning = online_health.collapse_warning(self._dir(r, name))
+    if warning:
+      self.records.log(f'[round_{r}/{name}] warning: {warning}')
+      self.warnings.setdefault(r, []).append(warning)
     return loop.last_metrics(self._dir(r, name), METRICS[self.run.task])
 
   def run_all(self) -> List[dict]:
