@@ -40,11 +40,16 @@ def test_an_online_run_has_no_calibration_table():
   for r in results['tasks'].values():
     r['mode'] = 'online'
     del r['calibration']
+  results['tasks']['detection']['student_warnings'] = ['kept no box']
   text = demo_report.table(results)
   assert 'calibration split' not in text
+  lines = text.splitlines()
   assert ("segmentation: teacher 1500 steps, student 1000 steps from random "
-          "weights (online: its moving average labels each batch)"
-          ) in text.splitlines()
+          "weights (online: its moving average labels each batch)") in lines
+  detection = lines.index("detection: teacher 1500 steps, student 1000 steps "
+                          "from the teacher's checkpoint (online: its moving "
+                          "average labels each batch)")
+  assert lines[detection + 1] == '  warning: kept no box'
 
 
 def test_plot_draws_bars(tmp_path):

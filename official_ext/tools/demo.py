@@ -181,6 +181,8 @@ def run_task(task: str, data: dict, out: str, steps: int, seed: int,
   # The round's result holds both models' last evaluations, except a reused
   # teacher's (trained by the earlier run): that one is read from its folder.
   summary['student'] = result['student']
+  if result.get('student_warnings'):
+    summary['student_warnings'] = result['student_warnings']
   summary['teacher'] = result.get('teacher') or loop.last_metrics(
       dirs['teacher'], METRICS[task])
   summary['student_minus_teacher'] = {
