@@ -211,6 +211,8 @@ def run_cell(runner: stages.Runner, study, cell: cells_lib.Cell, data: dict,
           **{role: result[model] for model, role in _ROLES.items()},
           **online,
           'steps': num_steps, **images_per_step(study),
+          **({'warnings': rounds.warnings[1]} if rounds.warnings.get(1)
+             else {}),
           'wall_time_s': {_STAGES[k]: v
                           for k, v in result['wall_time_s'].items()},
           'commands': list(result['commands'].values())}
