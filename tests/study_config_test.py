@@ -140,6 +140,9 @@ def test_online_method_loads(tmp_path):
     ({'selftrain': {'experiment': 'selftrain_digits', 'recipe': 'no.yaml'}},
      "selftrain.recipe: no file 'no.yaml'"),
     ({'data': {'train': 'a'}}, 'data: set train, unlabeled and val'),
+    ({'overrides': ['task.model.num_clases=9']},
+     "overrides[0]: 'task.model.num_clases=9' (supervised)"),
+    ({'overrides': ['runtime.num_gpus=1']}, "use 'task.FIELD=VALUE'"),
 ])
 def test_bad_study_names_the_field(tmp_path, change, message):
   with pytest.raises(study_config.StudyError) as e:

@@ -90,10 +90,11 @@ def model_config(study: study_config.StudyConfig, cell: Cell,
 
 def augmentation_overrides(study: study_config.StudyConfig, cell: Cell,
                            role: str) -> List[str]:
-  """The cell's augmentation overrides (`--params_override` items) for one
-  of its models: on the student, the pseudo-labeled data gets them too."""
+  """The study's overrides and the cell's augmentation overrides
+  (`--params_override` items) for one of its models: on the student, the
+  pseudo-labeled data gets the augmentation too."""
   aug = next(a for a in study.augmentation if a.name == cell.augmentation)
-  out = []
+  out = list(study.overrides)
   for item in aug.overrides:
     field = item[len('task.train_data.'):]
     out += [f'task.{data}.{field}' for data in _augmented(role)]

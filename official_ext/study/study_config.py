@@ -9,6 +9,9 @@
     online: {experiment: selftrain_digits_seg, recipe: selftrain_digits_seg_online_cpu.yaml}
     train_steps: 1500                # both models of each cell (0: the student
                                      # recipe's); --quick: quick_steps
+    overrides: [task.model.num_classes=9]  # every model of every cell (your
+                                     # own data: its class count); not the
+                                     # pretrain's
     init:                            # axis 1
       - {name: random}
       - {name: imagenet, checkpoint: runs/pretrain, modules: [backbone]}
@@ -106,6 +109,9 @@ class StudyConfig(hyperparams.Config):
   # self-training recipe's trainer.train_steps.
   train_steps: int = 0
   quick_steps: int = 20
+  # `--params_override` items for every model of every cell (supervised,
+  # students), e.g. task.model.num_classes for data other than the digits.
+  overrides: List[str] = dataclasses.field(default_factory=list)
   init: List[InitConfig] = dataclasses.field(default_factory=list)
   augmentation: List[AugmentationConfig] = dataclasses.field(
       default_factory=list)
@@ -228,6 +234,7 @@ def check(study: StudyConfig, base_dir: str = '.'):
                            study.supervised.experiment, f'init[{i}].pretrain')
   for i, aug in enumerate(study.augmentation):
     _check_augmentation(aug, f'augmentation[{i}]', study)
+  _check_overrides(study)
   if not study.labeled_fraction:
     raise StudyError('labeled_fraction: at least one entry')
   for i, fraction in enumerate(study.labeled_fraction):
@@ -332,3 +339,17 @@ def _check_augmentation(aug: AugmentationConfig, where: str,
         hyperparams.override_params_dict(config, item, is_strict=True)
       except (KeyError, ValueError, TypeError) as e:
         raise StudyError(f'{where}.overrides: {item!r}: {e}') from None
+
+
+def _check_overrides(study: StudyConfig):
+  roles = ['supervised', 'selftrain'] + (
+      ['online'] if 'online' in study.method else [])
+  for i, item in enumerate(study.overrides):
+    if '=' not in item or not item.startswith('task.'):
+      raise StudyError(f"overrides[{i}]: {item!r}: use 'task.FIELD=VALUE'")
+    for role in roles:
+      config = exp_factory.get_exp_config(getattr(study, role).experiment)
+      try:
+        hyperparams.override_params_dict(config, item, is_strict=True)
+      except (KeyError, ValueError, TypeError) as e:
+        raise StudyError(f'overrides[{i}]: {item!r} ({role}): {e}') from None
