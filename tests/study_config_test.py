@@ -49,11 +49,13 @@ def test_shipped_studies_load():
     assert study_config.load(os.path.join(root, name)).name
   # Out-of-domain pre-training: pre-trained on the shapes, evaluated on the
   # digits, never the other way round.
-  ood = study_config.load(os.path.join(
-      root, 'digits_segmentation_shapes_pretrain.yaml'))
-  assert 'shapes_data/classification' in ood.data.classification_train
-  assert all('digits_data' in p for p in (ood.data.train, ood.data.unlabeled,
-                                          ood.data.val))
+  for task in ('segmentation', 'detection'):
+    ood = study_config.load(os.path.join(
+        root, f'digits_{task}_shapes_pretrain.yaml'))
+    assert 'shapes_data/classification' in ood.data.classification_train
+    assert all('digits_data' in p for p in (ood.data.train,
+                                            ood.data.unlabeled, ood.data.val))
+    assert ood.init[1].pretrain.recipe.startswith('pretrain_shapes')
 
 
 def test_checkpoint_init_resolves_to_the_latest_checkpoint(tmp_path):
