@@ -145,6 +145,15 @@ def test_online_method_loads(tmp_path):
     ({'overrides': ['task.model.num_clases=9']},
      "overrides[0]: 'task.model.num_clases=9' (supervised)"),
     ({'overrides': ['runtime.num_gpus=1']}, "use 'task.FIELD=VALUE'"),
+    ({'selftrain': {'experiment': 'selftrain_digits',
+                    'recipe': 'selftrain_digits_cpu.yaml',
+                    'config_files': ['nope.yaml']}},
+     "selftrain.config_files[0]: no file 'nope.yaml'"),
+    ({'supervised': {'experiment': 'supervised_digits',
+                     'recipe': 'supervised_digits_cpu.yaml',
+                     'config_files': ['selftrain_digits_cpu.yaml']}},
+     "supervised.config_files[0]: 'selftrain_digits_cpu.yaml' does not apply "
+     'to supervised_digits'),
 ])
 def test_bad_study_names_the_field(tmp_path, change, message):
   with pytest.raises(study_config.StudyError) as e:

@@ -25,9 +25,12 @@ from study_config_test import GOOD
 STUDY = dict(GOOD, name='quick_seg', task='segmentation', quick_steps=10,
              seeds=[0], labeled_fraction=[1.0],
              supervised={'experiment': 'supervised_digits_seg',
-                         'recipe': 'supervised_digits_seg_cpu.yaml'},
+                         'recipe': 'supervised_digits_seg_cpu.yaml',
+                         'config_files': ['overlay.yaml']},
              selftrain={'experiment': 'selftrain_digits_seg',
-                        'recipe': 'selftrain_digits_seg_cpu.yaml'},
+                        'recipe': 'selftrain_digits_seg_cpu.yaml',
+                        'config_files': ['overlay.yaml']},
+             overrides=['task.losses.l2_weight_decay=0.00007'],
              init=[{'name': 'random'},
                    {'name': 'classification', 'modules': ['backbone'],
                     'pretrain': {'experiment': 'pretrain_digits_seg',
@@ -39,7 +42,12 @@ STUDY = dict(GOOD, name='quick_seg', task='segmentation', quick_steps=10,
 CELLS = ['random-strong-f1-s0', 'classification-strong-f1-s0']
 
 
+# Laid over both models' recipes (a path relative to the study file).
+OVERLAY = {'task': {'validation_data': {'global_batch_size': 4}}}
+
+
 def _study(tmp_path, study, *flags):
+  (tmp_path / 'overlay.yaml').write_text(yaml.safe_dump(OVERLAY))
   path = tmp_path / 'study.yaml'
   path.write_text(yaml.safe_dump(study))
   return subprocess.run(
@@ -77,6 +85,9 @@ def test_every_cell_trained_both_models(quick_study):
           os.path.join(model_dir, 'params.yaml')).as_dict()
       assert params['task']['train_data']['aug_scale_min'] == 0.5
       assert params['task']['seed'] == 0
+      # The study's overrides and its models' config_files reached both.
+      assert params['task']['losses']['l2_weight_decay'] == 0.00007
+      assert params['task']['validation_data']['global_batch_size'] == 4
       # Equal compute: 16 images per step each; the supervised model's are
       # all labeled, the student's 8 labeled + 8 pseudo-labeled.
       assert record['images_per_step'][role] == 16

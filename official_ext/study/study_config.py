@@ -3,7 +3,8 @@
     name: digits_detection
     task: detection                  # or segmentation
     supervised: {experiment: supervised_digits, recipe: supervised_digits_cpu.yaml}
-    selftrain: {experiment: selftrain_digits, recipe: selftrain_digits_cpu.yaml}
+    selftrain: {experiment: selftrain_digits, recipe: selftrain_digits_cpu.yaml,
+                config_files: []}   # YAML laid over the recipe, in order
     method: [offline, online]        # the students of each cell (default:
                                      # [offline]); online needs:
     online: {experiment: selftrain_digits_seg, recipe: selftrain_digits_seg_online_cpu.yaml}
@@ -54,9 +55,12 @@ class StudyError(ValueError):
 
 @dataclasses.dataclass
 class ModelConfig(hyperparams.Config):
-  """A registered experiment and its recipe YAML."""
+  """A registered experiment, its recipe YAML and more YAML laid over it
+  (`config_files`, in order, e.g. a backbone overlay; names of packaged
+  recipes or paths)."""
   experiment: str = ''
   recipe: str = ''
+  config_files: List[str] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass
@@ -270,6 +274,19 @@ def _check_model(model: ModelConfig, where: str, base_dir: str):
     raise StudyError(f'{where}.recipe: no file {model.recipe!r} (from '
                      f'{base_dir}) nor a packaged recipe of that name'
                      ) from None
+  for i, name in enumerate(model.config_files):
+    try:
+      path = recipe_file(name, base_dir)
+    except FileNotFoundError:
+      raise StudyError(f'{where}.config_files[{i}]: no file {name!r} (from '
+                       f'{base_dir}) nor a packaged recipe of that name'
+                       ) from None
+    try:
+      hyperparams.override_params_dict(
+          exp_factory.get_exp_config(model.experiment), path, is_strict=True)
+    except (KeyError, ValueError, TypeError) as e:
+      raise StudyError(f'{where}.config_files[{i}]: {name!r} does not apply '
+                       f'to {model.experiment}: {e}') from None
 
 
 def _check_init(init: InitConfig, where: str, base_dir: str):

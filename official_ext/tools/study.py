@@ -123,6 +123,10 @@ def _recipe(study, role: str) -> str:
   return _recipe_file(getattr(study, role).recipe)
 
 
+def _overlays(study, role: str) -> list:
+  return [_recipe_file(name) for name in getattr(study, role).config_files]
+
+
 def _recipe_file(name: str) -> str:
   return study_config.recipe_file(
       name, os.path.dirname(os.path.abspath(_STUDY.value)))
@@ -160,7 +164,8 @@ def cell_run(study, cell: cells_lib.Cell, data: dict,
       yaml.safe_dump(cells_lib.model_config(study, cell, role), f)
     models[model] = {
         'experiment': getattr(study, role).experiment,
-        'recipe': _recipe(study, role), 'config_files': [overlay],
+        'recipe': _recipe(study, role),
+        'config_files': _overlays(study, role) + [overlay],
         'overrides': cells_lib.augmentation_overrides(study, cell, role)}
   per_step = images_per_step(study)['images_per_step']
   models['teacher']['overrides'].append(
@@ -199,7 +204,8 @@ def run_cell(runner: stages.Runner, study, cell: cells_lib.Cell, data: dict,
       yaml.safe_dump(cells_lib.model_config(study, cell, cells_lib.ONLINE), f)
     model = run_config.ModelConfig(
         experiment=study.online.experiment,
-        recipe=_recipe(study, cells_lib.ONLINE), config_files=[overlay],
+        recipe=_recipe(study, cells_lib.ONLINE),
+        config_files=_overlays(study, cells_lib.ONLINE) + [overlay],
         overrides=cells_lib.augmentation_overrides(study, cell,
                                                    cells_lib.ONLINE))
     online[cells_lib.ONLINE] = rounds.train_online_student(
