@@ -11,6 +11,7 @@ from official_ext.configs import retinanet as _retinanet_configs
 from official_ext.configs import selftrain_retinanet as _st_retinanet_configs
 from official_ext.configs import selftrain_segmentation as _st_seg_configs
 from official_ext.configs import semantic_segmentation as _seg_configs
+from official_ext.tasks import image_classification as _ic_task
 from official_ext.tasks import retinanet as _retinanet_task
 from official_ext.tasks import selftrain_retinanet as _st_retinanet_task
 from official_ext.tasks import selftrain_segmentation as _st_seg_task

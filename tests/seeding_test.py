@@ -28,6 +28,8 @@ def test_digits_experiments_are_seeded_and_model_garden_ones_are_not():
   for task in recipes.EXPERIMENTS.values():
     for name in task:
       assert exp_factory.get_exp_config(name).task.seed == 0, name
+  for name in ('pretrain_digits', 'pretrain_digits_seg'):
+    assert exp_factory.get_exp_config(name).task.seed == 0, name
   for name in ('supervised_coco', 'selftrain_coco', 'supervised_pascal',
                'selftrain_pascal'):
     assert exp_factory.get_exp_config(name).task.seed is None, name
@@ -55,6 +57,24 @@ def test_seed_fixes_segmentation_init_and_augmented_batches(digits_data):
   params = exp_factory.get_exp_config('selftrain_digits_seg')
   params.task.train_data.input_path = digits_data['train']
   params.task.pseudo_data.input_path = digits_data['train']
+  first = _first_batches_and_init(params)
+  assert _first_batches_and_init(params) == first
+  params.task.seed = 1
+  other = _first_batches_and_init(params)
+  assert other[0] != first[0]
+  assert not set(other[1]) & set(first[1])
+
+
+def test_seed_fixes_the_pretraining_init_and_batches(tmp_path):
+  # The study's classification pre-training (random crops, shuffling):
+  # the same seed, the same initial weights and batches; another, others.
+  from official_ext.digits import canvases  # pylint: disable=g-import-not-at-top
+  data = canvases.make_dataset(str(tmp_path), seed=0, num_train=4,
+                               num_unlabeled=24, num_val=4, num_shards=1,
+                               classification=True)
+  params = exp_factory.get_exp_config('pretrain_digits_seg')
+  params.task.train_data.input_path = data['classification']
+  params.task.train_data.global_batch_size = 8
   first = _first_batches_and_init(params)
   assert _first_batches_and_init(params) == first
   params.task.seed = 1

@@ -8,8 +8,13 @@ the very backbone config of `supervised_digits` (the detectors);
 `pretrain_digits_seg` is the same with `supervised_digits_seg`'s backbone
 (the segmenters). A detection or segmentation task then restores its own with
 `task.init_checkpoint=MODEL_DIR task.init_checkpoint_modules=[backbone]`
-(the trainer's checkpoint holds `backbone` at its root).
+(the trainer's checkpoint holds `backbone` at its root). Like the digits
+detection and segmentation experiments, they set `task.seed` (repeatable on
+a CPU: tasks/seeding.py).
 """
+
+import dataclasses
+from typing import Optional
 
 from official.core import config_definitions as cfg
 from official.core import exp_factory
@@ -18,6 +23,14 @@ from official.vision.configs import image_classification as mg_ic
 from official_ext.configs import common
 from official_ext.configs import retinanet as _retinanet  # pylint: disable=unused-import
 from official_ext.configs import semantic_segmentation as _segmentation  # pylint: disable=unused-import
+
+
+@dataclasses.dataclass
+class ImageClassificationTask(mg_ic.ImageClassificationTask):
+  """Model Garden's classification task config + `seed` (tasks/seeding.py;
+  None: Model Garden's behaviour)."""
+  seed: Optional[int] = None
+
 
 # Crops are resized to this; the digits on the 128-pixel canvases are 20-56.
 CROP_SIZE = 64
@@ -42,7 +55,7 @@ def pretrain_for(experiment: str) -> cfg.ExperimentConfig:
   batch_size = 32
   return cfg.ExperimentConfig(
       runtime=cfg.RuntimeConfig(mixed_precision_dtype='float32'),
-      task=mg_ic.ImageClassificationTask(
+      task=ImageClassificationTask(
           model=mg_ic.ImageClassificationModel(
               num_classes=common.NUM_DIGIT_CLASSES,
               input_size=[CROP_SIZE, CROP_SIZE, 3],
@@ -50,7 +63,8 @@ def pretrain_for(experiment: str) -> cfg.ExperimentConfig:
               norm_activation=model.norm_activation),
           losses=mg_ic.Losses(l2_weight_decay=4e-5),
           train_data=_data(True, batch_size),
-          validation_data=_data(False, batch_size)),
+          validation_data=_data(False, batch_size),
+          seed=0),
       trainer=detection.trainer,
       restrictions=['task.train_data.is_training != None',
                     'task.validation_data.is_training != None'])
