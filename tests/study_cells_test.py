@@ -59,15 +59,15 @@ def test_model_config_and_overrides():
   assert cfg['task']['pseudo_data'] == {'augmentation_preset': 's1'}
   # The study's own overrides come first, on every model.
   with_classes = _study(overrides=['task.model.num_classes=9'])
-  assert cells.augmentation_overrides(with_classes, pre_weak,
+  assert cells.model_overrides(with_classes, pre_weak,
                                       cells.SUPERVISED) == [
                                           'task.model.num_classes=9',
                                           'task.train_data.parser.'
                                           'aug_scale_min=0.9']
-  assert cells.augmentation_overrides(study, pre_weak, cells.SELFTRAIN) == [
+  assert cells.model_overrides(study, pre_weak, cells.SELFTRAIN) == [
       'task.train_data.parser.aug_scale_min=0.9',
       'task.pseudo_data.parser.aug_scale_min=0.9']
-  assert cells.augmentation_overrides(study, pre_weak,
+  assert cells.model_overrides(study, pre_weak,
                                       cells.SUPERVISED) == [
                                           'task.train_data.parser.'
                                           'aug_scale_min=0.9']

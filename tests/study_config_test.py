@@ -145,6 +145,9 @@ def test_online_method_loads(tmp_path):
     ({'overrides': ['task.model.num_clases=9']},
      "overrides[0]: 'task.model.num_clases=9' (supervised)"),
     ({'overrides': ['runtime.num_gpus=1']}, "use 'task.FIELD=VALUE'"),
+    ({'init': [{'name': 'random'}, {'name': 'pre', 'pretrain': dict(
+        PRETRAIN, config_files=['pretrain_digits_cpu.yaml'])}]},
+     'init[1].pretrain.config_files: not used by a pretrain'),
     ({'selftrain': {'experiment': 'selftrain_digits',
                     'recipe': 'selftrain_digits_cpu.yaml',
                     'config_files': ['nope.yaml']}},

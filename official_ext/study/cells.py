@@ -88,7 +88,7 @@ def model_config(study: study_config.StudyConfig, cell: Cell,
   return {'task': task}
 
 
-def augmentation_overrides(study: study_config.StudyConfig, cell: Cell,
+def model_overrides(study: study_config.StudyConfig, cell: Cell,
                            role: str) -> List[str]:
   """The study's overrides and the cell's augmentation overrides
   (`--params_override` items) for one of its models: on the student, the

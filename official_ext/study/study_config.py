@@ -302,6 +302,9 @@ def _check_init(init: InitConfig, where: str, base_dir: str):
   if pretrain:
     if init.checkpoint:
       raise StudyError(f'{where}: a checkpoint or a pretrain, not both')
+    if init.pretrain.config_files:
+      raise StudyError(f'{where}.pretrain.config_files: not used by a '
+                       'pretrain; put its settings in its recipe')
     _check_model(init.pretrain, f'{where}.pretrain', base_dir)
     return
   if not init.checkpoint:

@@ -166,7 +166,7 @@ def cell_run(study, cell: cells_lib.Cell, data: dict,
         'experiment': getattr(study, role).experiment,
         'recipe': _recipe(study, role),
         'config_files': _overlays(study, role) + [overlay],
-        'overrides': cells_lib.augmentation_overrides(study, cell, role)}
+        'overrides': cells_lib.model_overrides(study, cell, role)}
   per_step = images_per_step(study)['images_per_step']
   models['teacher']['overrides'].append(
       f'task.train_data.global_batch_size={per_step[cells_lib.SUPERVISED]}')
@@ -206,7 +206,7 @@ def run_cell(runner: stages.Runner, study, cell: cells_lib.Cell, data: dict,
         experiment=study.online.experiment,
         recipe=_recipe(study, cells_lib.ONLINE),
         config_files=_overlays(study, cells_lib.ONLINE) + [overlay],
-        overrides=cells_lib.augmentation_overrides(study, cell,
+        overrides=cells_lib.model_overrides(study, cell,
                                                    cells_lib.ONLINE))
     online[cells_lib.ONLINE] = rounds.train_online_student(
         1, 'online_student', model)
