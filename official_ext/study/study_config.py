@@ -37,20 +37,19 @@ import os
 import re
 from typing import List
 
-from official.core import exp_factory
 from official.modeling import hyperparams
 
 from official_ext import registry_imports  # pylint: disable=unused-import
-from official_ext.configs import augmentation_presets
 from official_ext.digits import recipes
+from official_ext.study import model_checks
 
 TASKS = ('detection', 'segmentation')
 RANDOM = 'random'
 _NAME = re.compile(r'^[A-Za-z0-9_.]+$')
 
-
-class StudyError(ValueError):
-  """A study file that cannot run; the message names the field."""
+# Raised with one line naming the field; recipe paths as the checks find them.
+StudyError = model_checks.StudyError
+recipe_file = model_checks.recipe_file
 
 
 @dataclasses.dataclass
@@ -185,7 +184,7 @@ def _check_method(study: StudyConfig, base_dir: str):
     if not study.online.experiment:
       raise StudyError("online: method 'online' needs the online student's "
                        '{experiment, recipe}')
-    _check_model(study.online, 'online', base_dir)
+    model_checks.check_model(study.online, 'online', base_dir)
     config = recipes.config_from(study.online.experiment, recipe_file(
         study.online.recipe, base_dir))
     if config.task.self_training.mode != 'online':
@@ -196,15 +195,6 @@ def _check_method(study: StudyConfig, base_dir: str):
     raise StudyError("online: given, but method has no 'online'")
 
 
-def recipe_file(recipe: str, base_dir: str) -> str:
-  """A recipe path: as given if it exists (relative to `base_dir`), else
-  the packaged recipe of that name."""
-  path = os.path.join(base_dir, recipe)
-  if os.path.isfile(path):
-    return path
-  return recipes.recipe_path(recipe)
-
-
 def check(study: StudyConfig, base_dir: str = '.'):
   """Everything that can be checked before training; StudyError if not."""
   if study.task not in TASKS:
@@ -212,7 +202,7 @@ def check(study: StudyConfig, base_dir: str = '.'):
   if not study.name or not _NAME.match(study.name):
     raise StudyError(f'name: {study.name!r}: use letters, digits, _ and .')
   for role in ('supervised', 'selftrain'):
-    _check_model(getattr(study, role), role, base_dir)
+    model_checks.check_model(getattr(study, role), role, base_dir)
   _check_method(study, base_dir)
   if study.train_steps < 0 or study.quick_steps <= 0:
     raise StudyError('train_steps >= 0 (0: the recipes\') and quick_steps '
@@ -234,11 +224,11 @@ def check(study: StudyConfig, base_dir: str = '.'):
   for i, init in enumerate(study.init):
     _check_init(init, f'init[{i}]', base_dir)
     if init.pretrain.experiment:
-      _check_same_backbone(init.pretrain.experiment,
+      model_checks.check_same_backbone(init.pretrain.experiment,
                            study.supervised.experiment, f'init[{i}].pretrain')
   for i, aug in enumerate(study.augmentation):
-    _check_augmentation(aug, f'augmentation[{i}]', study)
-  _check_overrides(study)
+    model_checks.check_augmentation(aug, f'augmentation[{i}]', study)
+  model_checks.check_overrides(study)
   if not study.labeled_fraction:
     raise StudyError('labeled_fraction: at least one entry')
   for i, fraction in enumerate(study.labeled_fraction):
@@ -262,33 +252,6 @@ def check(study: StudyConfig, base_dir: str = '.'):
                      'set; the digits data has its own)')
 
 
-def _check_model(model: ModelConfig, where: str, base_dir: str):
-  try:
-    exp_factory.get_exp_config(model.experiment)
-  except (LookupError, KeyError):
-    raise StudyError(f'{where}.experiment: {model.experiment!r} is not a '
-                     'registered experiment') from None
-  try:
-    recipe_file(model.recipe, base_dir)
-  except FileNotFoundError:
-    raise StudyError(f'{where}.recipe: no file {model.recipe!r} (from '
-                     f'{base_dir}) nor a packaged recipe of that name'
-                     ) from None
-  for i, name in enumerate(model.config_files):
-    try:
-      path = recipe_file(name, base_dir)
-    except FileNotFoundError:
-      raise StudyError(f'{where}.config_files[{i}]: no file {name!r} (from '
-                       f'{base_dir}) nor a packaged recipe of that name'
-                       ) from None
-    try:
-      hyperparams.override_params_dict(
-          exp_factory.get_exp_config(model.experiment), path, is_strict=True)
-    except (KeyError, ValueError, TypeError) as e:
-      raise StudyError(f'{where}.config_files[{i}]: {name!r} does not apply '
-                       f'to {model.experiment}: {e}') from None
-
-
 def _check_init(init: InitConfig, where: str, base_dir: str):
   pretrain = bool(init.pretrain.experiment or init.pretrain.recipe)
   if init.name == RANDOM:
@@ -305,7 +268,7 @@ def _check_init(init: InitConfig, where: str, base_dir: str):
     if init.pretrain.config_files:
       raise StudyError(f'{where}.pretrain.config_files: not used by a '
                        'pretrain; put its settings in its recipe')
-    _check_model(init.pretrain, f'{where}.pretrain', base_dir)
+    model_checks.check_model(init.pretrain, f'{where}.pretrain', base_dir)
     return
   if not init.checkpoint:
     raise StudyError(f'{where}.checkpoint: {init.name!r} needs a checkpoint '
@@ -319,57 +282,3 @@ def _check_init(init: InitConfig, where: str, base_dir: str):
   init.checkpoint = found
 
 
-def _backbone(experiment: str) -> dict:
-  """The registered experiment's backbone config, less its drop rates (which
-  do not change the variables a checkpoint holds)."""
-  backbone = exp_factory.get_exp_config(experiment).task.model.backbone
-  return {'type': backbone.type,
-          **{k: v for k, v in backbone.get().as_dict().items()
-             if 'drop_rate' not in k}}
-
-
-def _check_same_backbone(pretrain: str, model: str, where: str):
-  """A pretrain's checkpoint restores only into the same backbone."""
-  want, got = _backbone(model), _backbone(pretrain)
-  differ = sorted(k for k in set(want) | set(got) if want.get(k) != got.get(k))
-  if differ:
-    raise StudyError(
-        f'{where}.experiment: {pretrain!r} pre-trains a {got["type"]} '
-        f'backbone that differs from the study models\' ({model}: '
-        f'{want["type"]}) in {differ}; its checkpoint would not restore '
-        'into them: pre-train their backbone (as pretrain_digits_seg does '
-        'for the digits segmenters)')
-
-
-def _check_augmentation(aug: AugmentationConfig, where: str,
-                        study: StudyConfig):
-  if not aug.preset and not aug.overrides:
-    raise StudyError(f'{where}: set a preset '
-                     f'({sorted(augmentation_presets.PRESETS)}) or overrides')
-  if aug.preset and aug.preset not in augmentation_presets.PRESETS:
-    raise StudyError(f'{where}.preset: {aug.preset!r} is not one of '
-                     f'{sorted(augmentation_presets.PRESETS)}')
-  for role in ('supervised', 'selftrain'):
-    config = exp_factory.get_exp_config(getattr(study, role).experiment)
-    for item in aug.overrides:
-      if '=' not in item or not item.startswith('task.train_data.'):
-        raise StudyError(f'{where}.overrides: {item!r}: use '
-                         "'task.train_data.FIELD=VALUE'")
-      try:
-        hyperparams.override_params_dict(config, item, is_strict=True)
-      except (KeyError, ValueError, TypeError) as e:
-        raise StudyError(f'{where}.overrides: {item!r}: {e}') from None
-
-
-def _check_overrides(study: StudyConfig):
-  roles = ['supervised', 'selftrain'] + (
-      ['online'] if 'online' in study.method else [])
-  for i, item in enumerate(study.overrides):
-    if '=' not in item or not item.startswith('task.'):
-      raise StudyError(f"overrides[{i}]: {item!r}: use 'task.FIELD=VALUE'")
-    for role in roles:
-      config = exp_factory.get_exp_config(getattr(study, role).experiment)
-      try:
-        hyperparams.override_params_dict(config, item, is_strict=True)
-      except (KeyError, ValueError, TypeError) as e:
-        raise StudyError(f'overrides[{i}]: {item!r} ({role}): {e}') from None

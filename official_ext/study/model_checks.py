@@ -1,0 +1,108 @@
+"""Checks of a study file's models against the registered experiments:
+their recipes and overlays exist and apply, a pretrain's backbone restores
+into the models', augmentation and study overrides name real fields. Each
+failure is a `StudyError` whose one line names the study field."""
+
+import os
+
+from official.core import exp_factory
+from official.modeling import hyperparams
+
+from official_ext import registry_imports  # pylint: disable=unused-import
+from official_ext.configs import augmentation_presets
+from official_ext.digits import recipes
+
+
+class StudyError(ValueError):
+  """A study file that cannot run; the message names the field."""
+
+
+def recipe_file(recipe: str, base_dir: str) -> str:
+  """A recipe path: as given if it exists (relative to `base_dir`), else
+  the packaged recipe of that name."""
+  path = os.path.join(base_dir, recipe)
+  if os.path.isfile(path):
+    return path
+  return recipes.recipe_path(recipe)
+
+
+def check_model(model, where: str, base_dir: str):
+  try:
+    exp_factory.get_exp_config(model.experiment)
+  except (LookupError, KeyError):
+    raise StudyError(f'{where}.experiment: {model.experiment!r} is not a '
+                     'registered experiment') from None
+  try:
+    recipe_file(model.recipe, base_dir)
+  except FileNotFoundError:
+    raise StudyError(f'{where}.recipe: no file {model.recipe!r} (from '
+                     f'{base_dir}) nor a packaged recipe of that name'
+                     ) from None
+  for i, name in enumerate(model.config_files):
+    try:
+      path = recipe_file(name, base_dir)
+    except FileNotFoundError:
+      raise StudyError(f'{where}.config_files[{i}]: no file {name!r} (from '
+                       f'{base_dir}) nor a packaged recipe of that name'
+                       ) from None
+    try:
+      hyperparams.override_params_dict(
+          exp_factory.get_exp_config(model.experiment), path, is_strict=True)
+    except (KeyError, ValueError, TypeError) as e:
+      raise StudyError(f'{where}.config_files[{i}]: {name!r} does not apply '
+                       f'to {model.experiment}: {e}') from None
+
+
+def _backbone(experiment: str) -> dict:
+  """The registered experiment's backbone config, less its drop rates (which
+  do not change the variables a checkpoint holds)."""
+  backbone = exp_factory.get_exp_config(experiment).task.model.backbone
+  return {'type': backbone.type,
+          **{k: v for k, v in backbone.get().as_dict().items()
+             if 'drop_rate' not in k}}
+
+
+def check_same_backbone(pretrain: str, model: str, where: str):
+  """A pretrain's checkpoint restores only into the same backbone."""
+  want, got = _backbone(model), _backbone(pretrain)
+  differ = sorted(k for k in set(want) | set(got) if want.get(k) != got.get(k))
+  if differ:
+    raise StudyError(
+        f'{where}.experiment: {pretrain!r} pre-trains a {got["type"]} '
+        f'backbone that differs from the study models\' ({model}: '
+        f'{want["type"]}) in {differ}; its checkpoint would not restore '
+        'into them: pre-train their backbone (as pretrain_digits_seg does '
+        'for the digits segmenters)')
+
+
+def check_augmentation(aug, where: str, study):
+  if not aug.preset and not aug.overrides:
+    raise StudyError(f'{where}: set a preset '
+                     f'({sorted(augmentation_presets.PRESETS)}) or overrides')
+  if aug.preset and aug.preset not in augmentation_presets.PRESETS:
+    raise StudyError(f'{where}.preset: {aug.preset!r} is not one of '
+                     f'{sorted(augmentation_presets.PRESETS)}')
+  for role in ('supervised', 'selftrain'):
+    config = exp_factory.get_exp_config(getattr(study, role).experiment)
+    for item in aug.overrides:
+      if '=' not in item or not item.startswith('task.train_data.'):
+        raise StudyError(f'{where}.overrides: {item!r}: use '
+                         "'task.train_data.FIELD=VALUE'")
+      try:
+        hyperparams.override_params_dict(config, item, is_strict=True)
+      except (KeyError, ValueError, TypeError) as e:
+        raise StudyError(f'{where}.overrides: {item!r}: {e}') from None
+
+
+def check_overrides(study):
+  roles = ['supervised', 'selftrain'] + (
+      ['online'] if 'online' in study.method else [])
+  for i, item in enumerate(study.overrides):
+    if '=' not in item or not item.startswith('task.'):
+      raise StudyError(f"overrides[{i}]: {item!r}: use 'task.FIELD=VALUE'")
+    for role in roles:
+      config = exp_factory.get_exp_config(getattr(study, role).experiment)
+      try:
+        hyperparams.override_params_dict(config, item, is_strict=True)
+      except (KeyError, ValueError, TypeError) as e:
+        raise StudyError(f'overrides[{i}]: {item!r} ({role}): {e}') from None
