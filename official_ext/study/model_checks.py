@@ -27,6 +27,8 @@ def recipe_file(recipe: str, base_dir: str) -> str:
 
 
 def check_model(model, where: str, base_dir: str):
+  """A study ModelConfig: a registered experiment, its recipe and each of
+  its config_files found, and each overlay applies to the experiment."""
   try:
     exp_factory.get_exp_config(model.experiment)
   except (LookupError, KeyError):
@@ -76,33 +78,40 @@ def check_same_backbone(pretrain: str, model: str, where: str):
 
 
 def check_augmentation(aug, where: str, study):
+  """An augmentation entry: a known preset and/or train-data overrides that
+  name fields of both models' configs."""
   if not aug.preset and not aug.overrides:
     raise StudyError(f'{where}: set a preset '
                      f'({sorted(augmentation_presets.PRESETS)}) or overrides')
   if aug.preset and aug.preset not in augmentation_presets.PRESETS:
     raise StudyError(f'{where}.preset: {aug.preset!r} is not one of '
                      f'{sorted(augmentation_presets.PRESETS)}')
-  for role in ('supervised', 'selftrain'):
-    config = exp_factory.get_exp_config(getattr(study, role).experiment)
-    for item in aug.overrides:
-      if '=' not in item or not item.startswith('task.train_data.'):
-        raise StudyError(f'{where}.overrides: {item!r}: use '
-                         "'task.train_data.FIELD=VALUE'")
-      try:
-        hyperparams.override_params_dict(config, item, is_strict=True)
-      except (KeyError, ValueError, TypeError) as e:
-        raise StudyError(f'{where}.overrides: {item!r}: {e}') from None
+  for item in aug.overrides:
+    if '=' not in item or not item.startswith('task.train_data.'):
+      raise StudyError(f'{where}.overrides: {item!r}: use '
+                       "'task.train_data.FIELD=VALUE'")
+    for role in ('supervised', 'selftrain'):
+      _check_applies(item, getattr(study, role).experiment,
+                     f'{where}.overrides: {item!r}')
 
 
 def check_overrides(study):
+  """The study's overrides: `task.` items that name a field of every
+  model's config (supervised, student, online student)."""
   roles = ['supervised', 'selftrain'] + (
       ['online'] if 'online' in study.method else [])
   for i, item in enumerate(study.overrides):
     if '=' not in item or not item.startswith('task.'):
       raise StudyError(f"overrides[{i}]: {item!r}: use 'task.FIELD=VALUE'")
     for role in roles:
-      config = exp_factory.get_exp_config(getattr(study, role).experiment)
-      try:
-        hyperparams.override_params_dict(config, item, is_strict=True)
-      except (KeyError, ValueError, TypeError) as e:
-        raise StudyError(f'overrides[{i}]: {item!r} ({role}): {e}') from None
+      _check_applies(item, getattr(study, role).experiment,
+                     f'overrides[{i}]: {item!r} ({role})')
+
+
+def _check_applies(item: str, experiment: str, where: str):
+  """A `--params_override` item names a field of `experiment`'s config."""
+  try:
+    hyperparams.override_params_dict(exp_factory.get_exp_config(experiment),
+                                     item, is_strict=True)
+  except (KeyError, ValueError, TypeError) as e:
+    raise StudyError(f'{where}: {e}') from None
