@@ -106,15 +106,17 @@ def test_results_hold_finite_metrics_and_stage_times(demo):
       assert r['student_minus_teacher'] == pytest.approx(
           {m: r['student'][m] - r['teacher'][m] for m in METRICS[task]})
     assert r['steps'] == {'teacher': 20, 'student': 20}
-    # The images per step of both models, from their recipes (8 labeled for
-    # the teacher; 8 labeled + 8 pseudo-labeled for the student).
-    assert r['images_per_step'] == {'teacher': 8, 'student': 16}
-    assert r['labeled_images_per_step'] == {'teacher': 8, 'student': 8}
+    # Equal compute: the teacher trained on 16 labeled images per step, the
+    # student on 8 labeled + 8 pseudo-labeled (their params.yaml).
+    assert r['images_per_step'] == {'teacher': 16, 'student': 16}
+    assert r['labeled_images_per_step'] == {'teacher': 16, 'student': 8}
     # Both models trained with the run's seed.
     for model in ('teacher', 'student'):
       params = params_dict.read_yaml_to_params_dict(os.path.join(
           demo['out'], task, 'round_1', model, 'params.yaml')).as_dict()
       assert params['task']['seed'] == 0
+      assert params['task']['train_data']['global_batch_size'] == (
+          16 if model == 'teacher' else 8)
     assert list(r['wall_time_s']) == list(STAGES)
     assert all(t > 0 for t in r['wall_time_s'].values())
     assert r['pseudo_labels']['images_labeled'] == results['sizes'][

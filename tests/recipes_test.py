@@ -5,6 +5,8 @@ import os
 
 import yaml
 
+from official.modeling import hyperparams
+
 from official_ext.digits import recipes
 
 
@@ -27,12 +29,21 @@ def test_students_read_pseudo_labels():
     assert recipes.config(student).task.pseudo_data.global_batch_size > 0
 
 
-def test_images_per_step_of_the_digits_recipes():
-  # Teachers: 8 labeled images per step; students: 8 labeled + 8 pseudo.
-  for task in recipes.EXPERIMENTS:
-    assert recipes.images_per_step(task) == {
-        'images_per_step': {'teacher': 8, 'student': 16},
-        'labeled_images_per_step': {'teacher': 8, 'student': 8}}
+def test_the_digits_teachers_train_at_their_students_images_per_step():
+  """Equal compute: the run files' teacher sees as many (labeled) images per
+  step as its student's 8 labeled + 8 pseudo-labeled, for the same steps."""
+  for task, (teacher, student) in recipes.EXPERIMENTS.items():
+    model = recipes.run_file(task, {'train': 't', 'val': 'v',
+                                    'unlabeled': 'u',
+                                    'val_annotations': 'a'})['teacher']
+    params = hyperparams.override_params_dict(
+        recipes.config(teacher), ','.join(model['overrides']),
+        is_strict=True)
+    assert recipes.config(teacher).task.train_data.global_batch_size == 8
+    assert params.task.train_data.global_batch_size == 16
+    assert recipes.student_batch(recipes.config(student)) == (8, 16)
+    assert (params.trainer.train_steps ==
+            recipes.config(student).trainer.train_steps)
   student = recipes.config('selftrain_digits')
   student.task.pseudo_data.global_batch_size = 24
   assert recipes.student_batch(student) == (8, 32)

@@ -72,7 +72,7 @@ def test_a_good_file_loads_with_the_recipes_values(data, tmp_path):
     (dict(teacher__saved_model='/no/such/export'),
      ['teacher: a saved_model or an experiment']),
     (dict(teacher__experiment=None, teacher__recipe=None,
-          teacher__saved_model='/no/such/export'),
+          teacher__overrides=None, teacher__saved_model='/no/such/export'),
      ['teacher.saved_model: no SavedModel at /no/such/export']),
     (dict(labeling__score_threshold=1.5), ['labeling.score_threshold: 1.5']),
     (dict(labeling__class_thresholds='auto', data__calibration=None),

@@ -88,15 +88,13 @@ def student_batch(student: cfg.ExperimentConfig) -> tuple:
   return labeled, labeled + student.task.pseudo_data.global_batch_size
 
 
-def images_per_step(task: str) -> dict:
-  """Images per step of a digits task's teacher and student recipes, and
-  how many of them are labeled."""
-  teacher, student = EXPERIMENTS[task]
-  per_teacher = config(teacher).task.train_data.global_batch_size
-  labeled, total = student_batch(config(student))
-  return {'images_per_step': {'teacher': per_teacher, 'student': total},
-          'labeled_images_per_step': {'teacher': per_teacher,
-                                      'student': labeled}}
+def teacher_overrides(task: str) -> list:
+  """The digits teacher at equal compute: as many labeled images per step
+  as its student's labeled + pseudo-labeled batch (the steps are the
+  recipes' common `trainer.train_steps`), so student - teacher measures
+  the pseudo labels, not a bigger batch."""
+  _, total = student_batch(config(EXPERIMENTS[task][1]))
+  return [f'task.train_data.global_batch_size={total}']
 
 
 def run_file(task: str, data: dict, **fields) -> dict:
@@ -108,7 +106,8 @@ def run_file(task: str, data: dict, **fields) -> dict:
   run = {'task': task,
          'data': {'labeled': data['train'], 'validation': data['val'],
                   'unlabeled': data['unlabeled']},
-         'teacher': {'experiment': teacher, 'recipe': f'{teacher}_cpu.yaml'},
+         'teacher': {'experiment': teacher, 'recipe': f'{teacher}_cpu.yaml',
+                     'overrides': teacher_overrides(task)},
          'student': {'experiment': student, 'recipe': f'{student}_cpu.yaml'}}
   if data.get('calibration'):
     run['data']['calibration'] = data['calibration']

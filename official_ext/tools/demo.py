@@ -16,7 +16,9 @@ from any directory; output logged, progress printed):
 then, per task, one round of `self_train` (official_ext/rounds: the stages,
 records and OUTPUT/<task>/commands.txt of `self_train
 --config=configs/runs/digits_<task>.yaml`):
-  teacher        train --experiment=supervised_digits[_seg] train_and_eval
+  teacher        train --experiment=supervised_digits[_seg] train_and_eval,
+                 at the student's images per step, all labeled (equal
+                 compute: student - teacher is the pseudo labels' gain)
   teacher_export export_saved_model
   pseudo_label   pseudo_label (the teacher labels the unlabeled split; it is
                  first measured on a labeled calibration split that no model
@@ -53,6 +55,8 @@ import time
 from absl import app
 from absl import flags
 import tensorflow as tf
+
+from official.modeling.hyperparams import params_dict
 
 from official_ext.digits import demo_report
 from official_ext.digits import recipes
@@ -127,6 +131,16 @@ def train_steps(task: str, quick: bool) -> int:
   return steps.pop()
 
 
+def teacher_model(model_dir: str) -> dict:
+  """images_per_step and train_steps of an earlier run's teacher (from its
+  params.yaml; --teachers_from)."""
+  params = params_dict.read_yaml_to_params_dict(
+      os.path.join(model_dir, 'params.yaml'))
+  batch = params.task.train_data.global_batch_size
+  return {'images_per_step': batch, 'labeled_images_per_step': batch,
+          'train_steps': params.trainer.train_steps}
+
+
 def run_task(task: str, data: dict, out: str, steps: int, seed: int,
              teachers_from: str = None, from_teacher: bool = False) -> dict:
   """One round of `self_train` for one task on the digits data, under
@@ -164,9 +178,12 @@ def run_task(task: str, data: dict, out: str, steps: int, seed: int,
   if teachers_from:
     for k in ('teacher', 'teacher_export'):
       dirs[k] = os.path.join(teacher_root, k)
+  models = {'teacher': result.get('teacher_model') or teacher_model(
+      dirs['teacher']), 'student': result['student_model']}
   summary = {'mode': _MODE.value,
-             'steps': {'teacher': steps, 'student': steps},
-             **recipes.images_per_step(task),
+             'steps': {k: m['train_steps'] for k, m in models.items()},
+             **{key: {k: m[key] for k, m in models.items()} for key in (
+                 'images_per_step', 'labeled_images_per_step')},
              'student_init': 'teacher' if from_teacher else 'scratch',
              'wall_time_s': result['wall_time_s'], 'dirs': dirs}
   if not online:
