@@ -110,8 +110,15 @@ def test_online_method_loads(tmp_path):
     ({'init': [{'name': 'random'}, {'name': 'pre', 'pretrain': PRETRAIN}],
       'data': {'train': 't', 'unlabeled': 'u', 'val': 'v',
                'val_annotations': 'a'}},
-     'data.classification_train, data.classification_val: an init with a '
-     'pretrain needs them'),
+     'data.classification_train, data.classification_val: init[1] has a '
+     'pretrain and no pretrain_data, so it needs them'),
+    ({'init': [{'name': 'random'}, {'name': 'pre', 'pretrain': PRETRAIN,
+                                    'pretrain_data': {'train': 'c'}}]},
+     'init[1].pretrain_data: set train and val, or neither'),
+    ({'init': [{'name': 'random'}, {'name': 'pre', 'checkpoint': 'x',
+                                    'pretrain_data': {'train': 'c',
+                                                      'val': 'd'}}]},
+     'init[1].pretrain_data: only an init with a pretrain reads it'),
     ({'task': 'segmentation',
       'supervised': {'experiment': 'supervised_digits_seg',
                      'recipe': 'supervised_digits_seg_cpu.yaml'},

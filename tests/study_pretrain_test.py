@@ -58,6 +58,28 @@ def test_a_finished_pretrain_made_from_other_inputs_is_refused(tmp_path):
     pretrain.run(None, _init(), 'recipe.yaml', {}, str(tmp_path), 20)
 
 
+def test_an_init_s_own_pretrain_data_replaces_the_study_s(tmp_path):
+  """pretrain_data: this init pre-trains on its own classification files
+  (what made it records them); without it, on the study's."""
+  for name in ('shapes-0.tfrecord', 'shapes_val-0.tfrecord',
+               'digits-0.tfrecord', 'digits_val-0.tfrecord'):
+    (tmp_path / name).write_bytes(name.encode())
+  study_data = {'train': 't', 'classification_train':
+                str(tmp_path / 'shapes-*.tfrecord'),
+                'classification_val': str(tmp_path / 'shapes_val-*.tfrecord')}
+  init = _init()
+  assert pretrain.init_data(init, study_data) is study_data
+  init.pretrain_data.train = str(tmp_path / 'digits-*.tfrecord')
+  init.pretrain_data.val = str(tmp_path / 'digits_val-*.tfrecord')
+  own = pretrain.init_data(init, study_data)
+  assert own == {**study_data, 'classification_train': init.pretrain_data.train,
+                 'classification_val': init.pretrain_data.val}
+  shapes = pretrain.made_from(init, 'recipe.yaml', study_data, 10)
+  digits = pretrain.made_from(init, 'recipe.yaml', own, 10)
+  assert [k for k in shapes if shapes[k] != digits[k]] == ['train', 'val']
+  assert 'digits-0.tfrecord' in json.dumps(digits['train'])
+
+
 def test_a_worker_waits_for_the_one_holding_the_lock(tmp_path, capsys):
   model_dir = str(tmp_path / 'pretrain' / 'classification')
   os.makedirs(os.path.dirname(model_dir))

@@ -70,6 +70,15 @@ def run(runner: stages.Runner, init, recipe: str, data: dict, out: str,
   return record
 
 
+def init_data(init, data: dict) -> dict:
+  """The study's data with `init`'s own classification splits, where its
+  `pretrain_data` names them."""
+  if not init.pretrain_data.train:
+    return data
+  return {**data, 'classification_train': init.pretrain_data.train,
+          'classification_val': init.pretrain_data.val}
+
+
 def made_from(init, recipe: str, data: dict, steps: int) -> dict:
   """What a pre-training is made from: its experiment, the recipe's bytes,
   the steps and the classification files with their sizes."""

@@ -63,14 +63,26 @@ class ModelConfig(hyperparams.Config):
 
 
 @dataclasses.dataclass
+class PretrainDataConfig(hyperparams.Config):
+  """Classification TFRecord patterns of one pretrain; empty: the study's
+  data.classification_train / data.classification_val."""
+  train: str = ''
+  val: str = ''
+
+
+@dataclasses.dataclass
 class InitConfig(hyperparams.Config):
   """A starting point: `random`, or a checkpoint (Model Garden's
   `task.init_checkpoint`) restoring `modules` (`init_checkpoint_modules`):
   a given `checkpoint`, or the one of a classification `pretrain` the tool
-  trains first (on data.classification_train; the digits' own by default)."""
+  trains first (on `pretrain_data`, else data.classification_train; the
+  digits' own by default), so one study can set pre-training on other data
+  beside pre-training on the target's own kind."""
   name: str = RANDOM
   checkpoint: str = ''
   pretrain: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+  pretrain_data: PretrainDataConfig = dataclasses.field(
+      default_factory=PretrainDataConfig)
   modules: List[str] = dataclasses.field(
       default_factory=lambda: ['backbone'])
 
@@ -244,16 +256,26 @@ def check(study: StudyConfig, base_dir: str = '.'):
       not study.data.val_annotations):
     raise StudyError('data.val_annotations: detection needs the COCO json '
                      'of data.val')
-  if (any(init.pretrain.experiment for init in study.init) and
-      any(data) and not (study.data.classification_train and
-                         study.data.classification_val)):
-    raise StudyError('data.classification_train, data.classification_val: '
-                     'an init with a pretrain needs them (with data paths '
-                     'set; the digits data has its own)')
+  for i, init in enumerate(study.init):
+    if (init.pretrain.experiment and not init.pretrain_data.train and
+        any(data) and
+        not (study.data.classification_train and
+             study.data.classification_val)):
+      raise StudyError('data.classification_train, data.classification_val: '
+                       f'init[{i}] has a pretrain and no pretrain_data, so it '
+                       'needs them (with data paths set; the digits data has '
+                       'its own)')
 
 
 def _check_init(init: InitConfig, where: str, base_dir: str):
   pretrain = bool(init.pretrain.experiment or init.pretrain.recipe)
+  own = [init.pretrain_data.train, init.pretrain_data.val]
+  if any(own) and not pretrain:
+    raise StudyError(f'{where}.pretrain_data: only an init with a pretrain '
+                     'reads it')
+  if any(own) and not all(own):
+    raise StudyError(f'{where}.pretrain_data: set train and val, or neither '
+                     "(the study's data.classification_*)")
   if init.name == RANDOM:
     if init.checkpoint or pretrain:
       raise StudyError(f'{where}: the {RANDOM!r} init takes no checkpoint '

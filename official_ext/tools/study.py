@@ -142,7 +142,8 @@ def pretrain_inits(runner: stages.Runner, study, data: dict, out: str,
     recipe = _recipe_file(init.pretrain.recipe)
     num_steps = (study.quick_steps if quick else recipes.config_from(
         init.pretrain.experiment, recipe).trainer.train_steps)
-    records[init.name] = pretrain.run(runner, init, recipe, data, out,
+    records[init.name] = pretrain.run(runner, init, recipe,
+                                      pretrain.init_data(init, data), out,
                                       num_steps)
     print(f'[pretrain/{init.name}] {json.dumps(records[init.name]["metrics"])}'
           f' on the classification val split', flush=True)
