@@ -58,6 +58,32 @@ def test_a_finished_pretrain_made_from_other_inputs_is_refused(tmp_path):
     pretrain.run(None, _init(), 'recipe.yaml', {}, str(tmp_path), 20)
 
 
+def test_a_recipe_comment_does_not_make_a_pretrain_stale(tmp_path):
+  """What made a pre-training keeps its recipe's settings, so a comment
+  edit reuses it; a record of an earlier version (the recipe's bytes)
+  counts while the bytes are the same."""
+  recipe = tmp_path / 'pretrain.yaml'
+  recipe.write_text('trainer:\n  train_steps: 10\n')
+  model_dir = tmp_path / 'pretrain' / 'classification'
+  _finish(str(model_dir), 0.9)
+  record_path = model_dir / pretrain.METRICS_FILE
+  record = json.loads(record_path.read_text())
+  legacy = dict(pretrain.made_from(_init(), str(recipe), {}, 10),
+                recipe=pretrain.stage_records.content_hash(str(recipe)))
+  record_path.write_text(json.dumps(dict(record, made_from=legacy)))
+  assert pretrain.run(None, _init(), str(recipe), {}, str(tmp_path),
+                      10)['metrics'] == {'accuracy': 0.9}
+  record_path.write_text(json.dumps(dict(
+      record, made_from=pretrain.made_from(_init(), str(recipe), {}, 10))))
+  recipe.write_text('# Measured: 0.9.\ntrainer: {train_steps: 10}\n')
+  assert pretrain.run(None, _init(), str(recipe), {}, str(tmp_path),
+                      10)['metrics'] == {'accuracy': 0.9}
+  recipe.write_text('trainer: {train_steps: 10, steps_per_loop: 5}\n')
+  with pytest.raises(pretrain.stages.StageFailed,
+                     match=r'changed: recipe\)'):
+    pretrain.run(None, _init(), str(recipe), {}, str(tmp_path), 10)
+
+
 def test_an_init_s_own_pretrain_data_replaces_the_study_s(tmp_path):
   """pretrain_data: this init pre-trains on its own classification files
   (what made it records them); without it, on the study's."""

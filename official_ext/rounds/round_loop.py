@@ -85,7 +85,8 @@ class Rounds:
   def _dir(self, r: int, name: str) -> str:
     return os.path.join(self.root, f'round_{r}', name)
 
-  def _stage(self, r, name, tool, argv, inputs, outputs) -> dict:
+  def _stage(self, r, name, tool, argv, inputs, outputs,
+             earlier_form=None) -> dict:
     stage = f'round_{r}/{name}'
     log = self._dir(r, f'{name}.log')
     os.makedirs(os.path.dirname(log), exist_ok=True)
@@ -99,9 +100,11 @@ class Rounds:
       return loop.run_tool(self.runner, self.label + stage, tool, args, log)
 
     inputs = dict(inputs, command=[tool] + argv)
+    if earlier_form is not None:
+      earlier_form = dict(earlier_form, command=[tool] + argv)
     self.commands.setdefault(r, {})[name] = (
         f'python -m official_ext.tools.{tool} {" ".join(argv)}')
-    record = self.records.run(stage, inputs, outputs, go)
+    record = self.records.run(stage, inputs, outputs, go, earlier_form)
     self.seconds.setdefault(r, {})[name.split('.')[0]] = (
         0.0 if record['skipped'] else record['seconds'])
     return record
@@ -113,9 +116,13 @@ class Rounds:
     files = run_config.config_files(model)
     argv = loop.train_args(model.experiment, files, model_dir,
                            self.options.train_steps, overrides)
-    inputs = dict(inputs, **self.data_inputs, recipe={
-        path: stage_records.content_hash(path) for path in files})
-    return self._stage(r, name, 'train', argv, inputs, [model_dir])
+    inputs = dict(inputs, **self.data_inputs)
+    recipes = lambda fingerprint: {path: fingerprint(path) for path in files}
+    return self._stage(
+        r, name, 'train', argv,
+        dict(inputs, recipe=recipes(stage_records.config_hash)), [model_dir],
+        # Records before config_hash kept the recipes' bytes' hash.
+        earlier_form=dict(inputs, recipe=recipes(stage_records.content_hash)))
 
   def _export(self, r, name, model: run_config.ModelConfig, model_dir,
               export_model: str = ''):

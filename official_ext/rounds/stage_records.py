@@ -2,8 +2,8 @@
 
 Before a stage runs, `DIR/stages/<stage>.json` records its inputs (the
 command, and fingerprints of what it reads: data files with sizes, config
-files' contents, the teacher export's fingerprint, the checkpoint it
-exports) with `state: started`; after it succeeds, `state: done`. A rerun:
+files' settings (a comment edit changes nothing), the teacher export's
+fingerprint, the checkpoint it exports) with `state: started`; after it succeeds, `state: done`. A rerun:
 
 - done, same inputs, outputs present: skipped;
 - started, same inputs (a killed run): run again on its outputs, which every
@@ -19,6 +19,7 @@ import os
 from typing import Callable, Dict, List, Optional
 
 import tensorflow as tf
+import yaml
 
 from official_ext.data import record_files
 from official_ext.labeling import provenance
@@ -39,6 +40,24 @@ def content_hash(path: str) -> str:
     return ''
   with tf.io.gfile.GFile(path, 'rb') as f:
     return hashlib.sha256(f.read()).hexdigest()
+
+
+def config_hash(path: str) -> str:
+  """sha256 of a YAML config's settings: its parsed content, so editing a
+  comment or the layout does not make a finished model stale; the bytes'
+  hash (`content_hash`) for anything that does not parse."""
+  text = content = None
+  if path and tf.io.gfile.exists(path):
+    with tf.io.gfile.GFile(path, 'rb') as f:
+      text = f.read()
+    try:
+      content = yaml.safe_load(text)
+    except yaml.YAMLError:
+      pass
+  if text is None or content is None:
+    return content_hash(path)
+  canonical = json.dumps(content, sort_keys=True, default=str)
+  return 'yaml:' + hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def checkpoint_record(model_dir: str) -> str:
@@ -84,12 +103,20 @@ class StageRecords:
     tf.io.gfile.rename(tmp, self.path(stage), overwrite=True)
 
   def run(self, stage: str, inputs: Dict[str, object], outputs: List[str],
-          fn: Callable[[bool], float]) -> dict:
+          fn: Callable[[bool], float],
+          earlier_form: Optional[Dict[str, object]] = None) -> dict:
     """Runs `fn(redo)` unless done with these inputs; returns the record
     ({'state', 'inputs', 'seconds', 'skipped'}). `redo` is True when
-    earlier outputs were removed because the inputs changed."""
+    earlier outputs were removed because the inputs changed.
+    `earlier_form`: the same inputs as an earlier version recorded them
+    (e.g. a config's bytes' hash); a record of that form counts as these
+    inputs and is rewritten in the current one."""
     inputs = json.loads(json.dumps(inputs))  # As stored (lists, not tuples).
     earlier = self.read(stage)
+    if earlier and earlier_form is not None and (
+        earlier['inputs'] == json.loads(json.dumps(earlier_form))):
+      earlier['inputs'] = inputs
+      self._write(stage, earlier)
     present = all(tf.io.gfile.exists(p) for p in outputs)
     if earlier and earlier['inputs'] == inputs and (
         earlier['state'] == DONE and present):

@@ -60,6 +60,9 @@ def run(runner: stages.Runner, init, recipe: str, data: dict, out: str,
   with open(record_path) as f:
     record = json.load(f)
   recorded = record.get('made_from')
+  if recorded is not None and recorded == dict(
+      now, recipe=stage_records.content_hash(recipe)):
+    recorded = now  # Recorded before config_hash: the recipe's bytes.
   if recorded is not None and recorded != now:
     changed = sorted(k for k in now if recorded.get(k) != now[k])
     raise stages.StageFailed(
@@ -80,10 +83,11 @@ def init_data(init, data: dict) -> dict:
 
 
 def made_from(init, recipe: str, data: dict, steps: int) -> dict:
-  """What a pre-training is made from: its experiment, the recipe's bytes,
-  the steps and the classification files with their sizes."""
+  """What a pre-training is made from: its experiment, the recipe's
+  settings (`config_hash`: comments aside), the steps and the
+  classification files with their sizes."""
   return {'experiment': init.pretrain.experiment,
-          'recipe': stage_records.content_hash(recipe), 'steps': steps,
+          'recipe': stage_records.config_hash(recipe), 'steps': steps,
           'train': stage_records.files_record(
               data.get('classification_train', '')),
           'val': stage_records.files_record(
