@@ -3,7 +3,8 @@
 Before a stage runs, `DIR/stages/<stage>.json` records its inputs (the
 command, and fingerprints of what it reads: data files with sizes, config
 files' settings (a comment edit changes nothing), the teacher export's
-fingerprint, the checkpoint it exports) with `state: started`; after it succeeds, `state: done`. A rerun:
+fingerprint, the checkpoint it exports) with `state: started`; after it
+succeeds, `state: done`. A rerun:
 
 - done, same inputs, outputs present: skipped;
 - started, same inputs (a killed run): run again on its outputs, which every
