@@ -272,6 +272,10 @@ def test_teachers_from_reuses_data_and_teachers(demo, auto_demo):
   assert list(r['wall_time_s']) == ['pseudo_label', 'student',
                                     'student_export']
   assert r['teacher'] == demo['results']['tasks']['segmentation']['teacher']
+  # The reused teacher's batch and steps, read from its params.yaml.
+  earlier = demo['results']['tasks']['segmentation']
+  for key in ('images_per_step', 'labeled_images_per_step', 'steps'):
+    assert r[key] == earlier[key], key
   task_dir = os.path.join(auto_demo['out'], 'segmentation')
   assert sorted(os.listdir(task_dir)) == ['commands.txt', 'round_1', 'stages']
   root = os.path.join(task_dir, 'round_1')
