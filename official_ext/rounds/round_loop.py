@@ -117,12 +117,15 @@ class Rounds:
     argv = loop.train_args(model.experiment, files, model_dir,
                            self.options.train_steps, overrides)
     inputs = dict(inputs, **self.data_inputs)
-    recipes = lambda fingerprint: {path: fingerprint(path) for path in files}
+    fingerprints = lambda fingerprint: {path: fingerprint(path)
+                                        for path in files}
     return self._stage(
         r, name, 'train', argv,
-        dict(inputs, recipe=recipes(stage_records.config_hash)), [model_dir],
+        dict(inputs, recipe=fingerprints(stage_records.config_hash)),
+        [model_dir],
         # Records before config_hash kept the recipes' bytes' hash.
-        earlier_form=dict(inputs, recipe=recipes(stage_records.content_hash)))
+        earlier_form=dict(inputs,
+                          recipe=fingerprints(stage_records.content_hash)))
 
   def _export(self, r, name, model: run_config.ModelConfig, model_dir,
               export_model: str = ''):
