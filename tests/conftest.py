@@ -102,6 +102,13 @@ FAST_DETECTOR = (
 )
 
 
+def fast_detector(params):
+  """A detection ExperimentConfig with FAST_DETECTOR laid over it."""
+  from official.modeling.hyperparams import params_dict  # pylint: disable=g-import-not-at-top
+  return params_dict.override_params_dict(params, ','.join(FAST_DETECTOR),
+                                          is_strict=True)
+
+
 def _train_eval_export(task, data, model_dir):
   """The tiny CPU recipe as a user runs it: train.py --mode=train_and_eval
   (Model Garden's driver), then tools/export_saved_model.py."""

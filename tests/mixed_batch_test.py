@@ -13,6 +13,8 @@ from official.vision.tasks import semantic_segmentation as mg_seg
 import official_ext.registry_imports  # pylint: disable=unused-import
 from official_ext.self_training import mixing
 
+from conftest import fast_detector
+
 
 def _mg_loss(task, outputs, labels):
   if isinstance(task, mg_retinanet.RetinaNetTask):
@@ -33,6 +35,8 @@ def test_each_half_gets_model_gardens_loss_of_that_half(digits_data,
                                                         experiment):
   tf.keras.utils.set_random_seed(1)
   params = exp_factory.get_exp_config(experiment)
+  if experiment == 'selftrain_digits':
+    params = fast_detector(params)
   params.task.train_data.input_path = digits_data['train']
   params.task.pseudo_data.input_path = digits_data['val']  # Labeled, too.
   params.task.pseudo_data.global_batch_size = 4

@@ -22,6 +22,7 @@ from official_ext.self_training import task as st_task
 from official_ext.tasks import selftrain_segmentation
 
 from conftest import assert_script_checks_pass
+from conftest import fast_detector
 
 
 def _tiny(seed):
@@ -378,7 +379,7 @@ def test_detection_online_steps(digits_data):
   creates the head on its first call, and an unpaired head stayed
   untrained); then its post-NMS boxes (every score kept here) become the
   pseudo half's anchor targets and the pseudo box loss is a real loss."""
-  params = exp_factory.get_exp_config('selftrain_digits')
+  params = fast_detector(exp_factory.get_exp_config('selftrain_digits'))
   params.task.train_data.input_path = digits_data['train']
   params.task.pseudo_data.input_path = digits_data['unlabeled']
   params.task.pseudo_data.augmentation_preset = 's4'
@@ -391,7 +392,7 @@ def test_detection_online_steps(digits_data):
   task = task_factory.get_task(params.task)
   model = task.build_model()
   teacher = getattr(model, online_teacher.ATTR)
-  assert len(teacher.pairs) == len(teacher.network.variables) == 668
+  assert len(teacher.pairs) == len(teacher.network.variables) == 161
   optimizer = task.create_optimizer(params.trainer.optimizer_config,
                                     params.runtime)
   inputs = iter(task.build_inputs(params.task.train_data))

@@ -16,6 +16,7 @@ import official_ext.registry_imports  # pylint: disable=unused-import
 from official_ext.digits import recipes
 from official_ext.self_training import task as st_task
 
+from conftest import FAST_DETECTOR
 from conftest import read_scalars
 from conftest import run_tool
 
@@ -29,7 +30,7 @@ def _overrides(data, pseudo_path, threshold, extra=()):
       f"task.validation_data.input_path={data['val']}",
       f'task.self_training.score_threshold={threshold}',
       *recipes.schedule_overrides(STEPS, interval=20, warmup=5),
-      *extra])
+      *FAST_DETECTOR, *extra])
 
 
 @pytest.fixture(scope='module')
