@@ -20,6 +20,7 @@ from official_ext.quality import thresholds as thresholds_lib
 from official_ext.utils import summaries
 
 from conftest import REPO
+from conftest import assert_drawn_plot
 
 
 def test_teacher_ap_equals_model_gardens_evaluation(digits_teacher_run,
@@ -119,9 +120,7 @@ def test_auto_thresholds_reach_the_report_shards_and_labels(
   assert sweep[1]['recall'] == at_target['recall']
   # The table drawn: a PNG (precision and recall vs threshold).
   assert section['plot'] == prefix + '_calibration.png'
-  with open(section['plot'], 'rb') as f:
-    png = f.read()
-  assert png.startswith(b'\x89PNG') and len(png) > 10_000
+  assert_drawn_plot(section['plot'])
 
 
 def test_one_class_teacher_warns_and_strict_quality_fails(
