@@ -10,6 +10,7 @@ from official_ext import registry_imports  # pylint: disable=unused-import
 from official_ext.digits import recipes
 from official_ext.tasks import seeding
 
+from conftest import FAST_DETECTOR
 from conftest import run_tool
 
 
@@ -90,14 +91,16 @@ def _checkpoint(model_dir):
 
 
 def test_two_student_runs_write_identical_checkpoints(digits_data, tmp_path):
-  # The demo's student command (its recipe, 4 steps) run twice: every
-  # tensor of the two checkpoints is bit-identical (before the seed: 641 of
-  # 676 differed), and the optimizer did move (momentum slots are not zero).
+  # The demo's student command (its recipe, 4 steps; the tests' faster
+  # backbone, conftest.FAST_DETECTOR) run twice: every tensor of the two
+  # checkpoints is bit-identical (before the seed, with the recipe's
+  # SpineNet: 641 of 676 differed), and the optimizer did move (momentum
+  # slots are not zero).
   overrides = ','.join([
       f"task.train_data.input_path={digits_data['train']}",
       f"task.pseudo_data.input_path={digits_data['train']}",
       f"task.validation_data.input_path={digits_data['val']}",
-      *recipes.schedule_overrides(4, warmup=1)])
+      *recipes.schedule_overrides(4, warmup=1), *FAST_DETECTOR])
   dirs = [str(tmp_path / f'run{i}') for i in range(2)]
   for model_dir in dirs:
     run_tool(['-m', 'official_ext.tools.train', '--experiment=selftrain_digits',
@@ -105,7 +108,7 @@ def test_two_student_runs_write_identical_checkpoints(digits_data, tmp_path):
               f"--config_file={recipes.recipe('selftrain_digits')}",
               f'--params_override={overrides}'])
   first, second = (_checkpoint(tf.train.latest_checkpoint(d)) for d in dirs)
-  assert sorted(first) == sorted(second) and len(first) > 600
+  assert sorted(first) == sorted(second) and len(first) > 250
   differ = [n for n in first if not np.array_equal(first[n], second[n])]
   assert not differ, f'{len(differ)} tensors differ, e.g. {differ[:3]}'
   assert int(first['global_step/.ATTRIBUTES/VARIABLE_VALUE']) == 4
