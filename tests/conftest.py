@@ -160,7 +160,8 @@ def _once_per_run(tmp_path_factory, worker_id, name, make):
 
 @pytest.fixture(scope='session')
 def digits_teacher_run(digits_data, tmp_path_factory, worker_id):
-  """supervised_digits trained briefly, evaluated and exported."""
+  """supervised_digits (with FAST_DETECTOR) trained briefly, evaluated and
+  exported."""
   return _once_per_run(
       tmp_path_factory, worker_id, 'teacher',
       lambda d: _train_eval_export('detection', digits_data, d))

@@ -2,7 +2,8 @@
 
 train.py (Model Garden's driver, --mode=train_and_eval) ->
 tools/export_saved_model.py, as a user runs them, on the digits data. The
-runs are the session's test teachers (conftest), so they are trained once.
+runs are the session's test teachers (conftest), so they are trained once;
+the detector with conftest.FAST_DETECTOR laid over its recipe.
 """
 
 import math
