@@ -90,8 +90,9 @@ SUMMARY_INTERVAL = 100
 # graph takes about twice as long to trace and whose steps are ~4x slower on
 # 2 cores (a 20-step train_and_eval process: 66 s vs 34 s; 500 steps score AP
 # ~0.47 instead of ~0.18). Our tasks, inputs, losses, labelers and export
-# modules do not depend on the backbone; demo_test runs the shipped recipes
-# (SpineNet) end to end.
+# modules do not depend on the backbone; the quick demo's detection lane
+# (demo_test) uses it too, and mixed_batch_test runs SpineNet through our
+# loss on real batches. `make demo` trains the shipped SpineNet recipes.
 FAST_DETECTOR = (
     'task.model.backbone.type=resnet',
     'task.model.backbone.resnet.model_id=10',

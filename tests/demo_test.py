@@ -23,6 +23,7 @@ from official_ext.labeling import pipeline
 from official_ext.utils import stages
 from official_ext.utils import summaries
 
+from conftest import FAST_DETECTOR
 from conftest import REPO
 from conftest import assert_drawn_plot
 
@@ -74,8 +75,14 @@ def test_wheel_install_finds_package_and_recipes(wheel_install):
 
 @pytest.fixture(scope='module')
 def demo(wheel_install):
+  """The quick demo, its detection lane with conftest.FAST_DETECTOR laid
+  over the recipes (--detection_params_override): every stage is our code
+  whatever the backbone, and the shipped SpineNet lane costs about 50 s more
+  CPU. (mixed_batch_test runs the shipped SpineNet recipe through our loss
+  on real batches.)"""
   out = os.path.join(wheel_install['cwd'], 'demo')
   proc = _python(['-m', 'official_ext.tools.demo', '--quick',
+                  '--detection_params_override=' + ','.join(FAST_DETECTOR),
                   f'--output_dir={out}'], cwd=wheel_install['cwd'],
                  env=wheel_install['env'])
   with open(os.path.join(out, 'results.json')) as f:
@@ -110,11 +117,15 @@ def test_results_hold_finite_metrics_and_stage_times(demo):
     # student on 8 labeled + 8 pseudo-labeled (their params.yaml).
     assert r['images_per_step'] == {'teacher': 16, 'student': 16}
     assert r['labeled_images_per_step'] == {'teacher': 16, 'student': 8}
-    # Both models trained with the run's seed.
+    # Both models trained with the run's seed; the detectors with the
+    # override laid over their recipe, the segmenters with theirs as shipped.
     for model in ('teacher', 'student'):
       params = params_dict.read_yaml_to_params_dict(os.path.join(
           demo['out'], task, 'round_1', model, 'params.yaml')).as_dict()
       assert params['task']['seed'] == 0
+      backbone = params['task']['model']['backbone']
+      assert (backbone['type'], backbone['resnet']['model_id']) == (
+          ('resnet', 10) if task == 'detection' else ('resnet', 18))
       assert params['task']['train_data']['global_batch_size'] == (
           16 if model == 'teacher' else 8)
     assert list(r['wall_time_s']) == list(STAGES)
@@ -135,6 +146,9 @@ def test_results_hold_finite_metrics_and_stage_times(demo):
       'images per step: teacher 16 (labeled), student 16 (8 labeled + 8 '
       'pseudo-labeled): equal compute\n') == 2
   assert 'NOT an equal-compute' not in demo['stdout']
+  assert results['params_override'] == {'detection': list(FAST_DETECTOR)}
+  assert demo['stdout'].count('params_override (not the shipped recipe): '
+                              + ','.join(FAST_DETECTOR)) == 1
   assert results['parallel_tasks'] == {
       'lanes': ['detection', 'segmentation'],
       'threads': stages.lane_threads(2)}

@@ -55,6 +55,10 @@ def table(results: dict) -> str:
                  f"{r['steps']['student']} steps {init}".rstrip() + mode)
     if 'images_per_step' in r:
       lines.append('  ' + compute_note(r))
+    override = results.get('params_override', {}).get(task)
+    if override:
+      lines.append(f"  params_override (not the shipped recipe): "
+                   f"{','.join(override)}")
     lines += [f'  warning: {w}' for w in r.get('student_warnings', [])]
   calibrated = {t: r['calibration'] for t, r in results['tasks'].items()
                 if r.get('calibration')}  # None online: no labeling stage.

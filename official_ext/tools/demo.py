@@ -112,6 +112,12 @@ _TEACHERS_FROM = flags.DEFINE_string(
     'the pseudo-labels, the student and its export are made here.')
 
 METRICS = round_loop.METRICS
+_OVERRIDES = {task: flags.DEFINE_list(
+    f'{task}_params_override', [],
+    f'KEY=VALUE items (Model Garden\'s --params_override) laid over the '
+    f'recipes of the {task} models this run trains, e.g. another backbone; '
+    'recorded in their params.yaml and in results.json.')
+              for task in METRICS}
 PROGRESS = ('train | step', ' eval | step', 'Worker 0/', '"images_labeled"',
             'Writing fingerprint', 'Per-class thresholds', 'quality:')
 _RUNNER = stages.Runner(PROGRESS, env={'TF_CPP_MIN_LOG_LEVEL': '2'})
@@ -156,7 +162,7 @@ def run_task(task: str, data: dict, out: str, steps: int, seed: int,
       task, data,
       # The seed picks every model's init, augmentation and data order (a
       # repeatable run on a CPU: tasks/seeding.py).
-      runtime_overrides=[f'task.seed={seed}'])
+      runtime_overrides=[f'task.seed={seed}'] + _OVERRIDES[task].value)
   if online:
     run['student']['recipe'] = recipes.ONLINE_RECIPES[task]
   else:
@@ -288,6 +294,8 @@ def demo_run(seed: int, out: str) -> dict:
   results = {'quick': _QUICK.value, 'seed': seed, 'sizes': size,
              'mode': _MODE.value,
              'class_thresholds': _CLASS_THRESHOLDS.value or 'one threshold',
+             'params_override': {t: f.value for t, f in _OVERRIDES.items()
+                                 if f.value},
              'tasks': {}, 'wall_time_s': {}}
   if _TEACHERS_FROM.value:
     earlier = earlier_run(_TEACHERS_FROM.value, results, _TASKS.value)
