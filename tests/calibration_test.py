@@ -95,7 +95,7 @@ def test_auto_thresholds_reach_the_report_shards_and_labels(
   want = thresholds_lib.auto_thresholds(table, 0.6, 0.5, 3)
   assert section['auto_thresholds'] == want
   chosen = {c: v['threshold'] for c, v in want.items() if v['threshold'] != 0.5}
-  assert chosen, 'a 500-step teacher has some class off the global 0.5'
+  assert chosen, 'the 400-step teacher has some class off the global 0.5'
   assert report['class_thresholds'] == chosen
   # ... in every shard's stats ...
   for path in tf.io.gfile.glob(sharded_writer.output_pattern(prefix)):
