@@ -75,16 +75,22 @@ def references(digits_data, fake_teacher, fake_seg_teacher,
   return get
 
 
-@pytest.fixture(params=['detection', 'segmentation'])
-def single_machine(request, references):
-  return references(request.param)
+# In-process, two threads, the launcher's teacher shared.
+THREADS = ('--direct_num_workers=2', '--direct_running_mode=multi_threading')
+# Two worker processes: the DoFn pickled, each worker loads its own teacher
+# (as on Dataflow). The DoFn is the same for both tasks, and each worker
+# process costs a TensorFlow start, so it runs for detection only.
+PROCESSES = ('--direct_num_workers=2',
+             '--direct_running_mode=multi_processing')
 
 
-@pytest.mark.parametrize('mode', [
-    # In-process, two threads, the launcher's teacher shared.
-    ['--direct_num_workers=2', '--direct_running_mode=multi_threading'],
-    ['--direct_num_workers=2', '--direct_running_mode=multi_processing']])
-def test_direct_runner_is_byte_identical(single_machine, tmp_path, mode):
+@pytest.mark.parametrize('task, mode', [
+    ('detection', THREADS), ('detection', PROCESSES),
+    ('segmentation', THREADS)], ids=['detection-threads',
+                                     'detection-processes',
+                                     'segmentation-threads'])
+def test_direct_runner_is_byte_identical(references, task, mode, tmp_path):
+  single_machine = references(task)
   prefix = str(tmp_path / 'pseudo')
   _tool(single_machine['teacher'], single_machine['task'],
         single_machine['pattern'], prefix, '--runner=DirectRunner', *mode,
