@@ -52,6 +52,17 @@ def test_an_online_run_has_no_calibration_table():
   assert lines[detection + 1] == '  warning: kept no box'
 
 
+def test_a_lane_with_overrides_says_so_under_its_line():
+  results = _results()
+  results['params_override'] = {'segmentation': ['a.b=1', 'c=2']}
+  lines = demo_report.table(results).splitlines()
+  at = lines.index('segmentation: teacher 1500 steps, student 1000 steps '
+                   'from random weights')
+  assert lines[at + 1] == ('  params_override (not the shipped recipe): '
+                           'a.b=1,c=2')
+  assert sum('params_override' in l for l in lines) == 1
+
+
 def test_plot_draws_bars(tmp_path):
   path = str(tmp_path / 'plot.png')
   demo_report.plot(_results(), path)
