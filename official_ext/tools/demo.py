@@ -6,45 +6,24 @@
   python -m official_ext.tools.demo --output_dir=runs/auto_s0 \
       --teachers_from=runs/demo --class_thresholds=auto
 
-The second form compares pseudo-label options on the same teachers: it reuses
+The last form compares pseudo-label options on the same teachers: it reuses
 an earlier run's data and exported teachers (read in place, not copied) and
 runs only pseudo_label, student and student_export.
 
 Stages, each a real command a user runs (`python -m official_ext.tools.X`,
-from any directory; output logged, progress printed):
-  data           make_digits_dataset
-then, per task, one round of `self_train` (official_ext/rounds: the stages,
-records and OUTPUT/<task>/commands.txt of `self_train
---config=configs/runs/digits_<task>.yaml`):
-  teacher        train --experiment=supervised_digits[_seg] train_and_eval,
-                 at the student's images per step, all labeled (equal
-                 compute: student - teacher is the pseudo labels' gain)
-  teacher_export export_saved_model
-  pseudo_label   pseudo_label (the teacher labels the unlabeled split; it is
-                 first measured on a labeled calibration split that no model
-                 trains on: precision/recall per class, thresholds, warnings)
-  student        train --experiment=selftrain_digits[_seg] train_and_eval,
-                 from random weights or the teacher's checkpoint
-                 (--students_from_teacher)
-  student_export export_saved_model
-(--mode=online: no teacher_export and no pseudo_label; the student's own
-moving average labels each unlabeled batch in its train step, recipes
-selftrain_digits[_seg]_online_cpu.yaml, and the student export is the
-student's weights)
-for detection and segmentation, side by side (--noparallel_tasks: one after
-the other; each child process then uses TensorFlow's default threads).
-Every stage is recorded (OUTPUT/stages/, OUTPUT/<task>/stages/): a rerun
-skips what was done from the same inputs and resumes a stopped stage.
-Teacher and student train for the steps their recipes set
-(`trainer.train_steps`); --quick trains 20. Ends with a
-teacher-vs-student table and writes OUTPUT/results.json,
-OUTPUT/teacher_vs_student.png; TensorBoard logs are in
-OUTPUT/<task>/round_1/{teacher,student}, pseudo-label overlays in
-OUTPUT/<task>/round_1/pseudo/pseudo_overlays, the calibration plot in
-OUTPUT/<task>/round_1/pseudo/pseudo_calibration.png. With --seeds, each seed is such a
-run under OUTPUT/seed_<s>, then a table over seeds (per seed, mean, and student
-minus teacher with its 95% interval) is printed and written to
-OUTPUT/seeds.json.
+output logged, progress printed): data (make_digits_dataset), then per task
+one round of `self_train` (official_ext/rounds; `self_train
+--config=configs/runs/digits_<task>.yaml` runs the same): teacher (train, at
+the student's images per step, all labeled: equal compute), teacher_export,
+pseudo_label (first measured on a calibration split no model trains on),
+student (from random weights or, --students_from_teacher, the teacher's
+checkpoint), student_export. --mode=online has no teacher_export and no
+pseudo_label: the student's moving average labels each unlabeled batch.
+Detection and segmentation run side by side (--noparallel_tasks: one after
+the other). Every stage is recorded: a rerun skips what was done from the
+same inputs and resumes a stopped stage. Models train for their recipes'
+`trainer.train_steps` (--quick: 20). Outputs (results.json, the plot, logs,
+overlays, with --seeds the table over seeds in seeds.json): docs/demo.md.
 """
 
 import json
