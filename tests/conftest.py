@@ -89,10 +89,11 @@ SUMMARY_INTERVAL = 100
 # ResNet-10 x0.25 + FPN in place of the recipes' SpineNet-Mobile-49XS, whose
 # graph takes about twice as long to trace and whose steps are ~4x slower on
 # 2 cores (a 20-step train_and_eval process: 66 s vs 34 s; 500 steps score AP
-# ~0.47 instead of ~0.18, 400 steps 0.34). Our tasks, inputs, losses, labelers and export
-# modules do not depend on the backbone; the quick demo's detection lane
-# (demo_test) uses it too, and mixed_batch_test runs SpineNet through our
-# loss on real batches. `make demo` trains the shipped SpineNet recipes.
+# ~0.47 instead of ~0.18, 400 steps 0.34). Our tasks, inputs, losses,
+# labelers and export modules do not depend on the backbone; the quick demo's
+# detection lane (demo_test) uses it too, and mixed_batch_test runs SpineNet
+# through our loss on real batches. `make demo` trains the shipped SpineNet
+# recipes.
 FAST_DETECTOR = (
     'task.model.backbone.type=resnet',
     'task.model.backbone.resnet.model_id=10',

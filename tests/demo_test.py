@@ -78,8 +78,8 @@ def demo(wheel_install):
   """The quick demo, its detection lane with conftest.FAST_DETECTOR laid
   over the recipes (--detection_params_override): every stage is our code
   whatever the backbone, and the shipped SpineNet lane costs about 50 s more
-  CPU. (mixed_batch_test runs the shipped SpineNet recipe through our loss
-  on real batches.)"""
+  CPU. (mixed_batch_test runs the registered SpineNet detector through our
+  loss on real batches.)"""
   out = os.path.join(wheel_install['cwd'], 'demo')
   proc = _python(['-m', 'official_ext.tools.demo', '--quick',
                   '--detection_params_override=' + ','.join(FAST_DETECTOR),

@@ -116,10 +116,10 @@ def _records(pattern):
 
 def test_a_run_killed_in_labeling_and_export_ends_as_an_uninterrupted_one(
     two_rounds, tmp_path):
-  """The fault matrix: one run (taught by the fixture's round-1 teacher)
-  killed with -9 inside labeling and inside export, rerun after each kill:
-  its pseudo labels and its student's weights equal the uninterrupted
-  round 1's, bit for bit (nothing read twice, nothing stale), and each rerun
+  """The fault matrix: one run (taught by the fixture's teacher) killed
+  with -9 inside labeling and inside export, rerun after each kill: its
+  pseudo labels and its student's weights equal the uninterrupted round
+  1's, bit for bit (nothing read twice, nothing stale), and each rerun
   resumed the stage it was killed in. (A kill inside training, which
   restarts the --quick student: the two-workers test below.) Runs before
   the test below, which retrains the fixture's round 1."""
