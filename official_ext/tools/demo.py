@@ -127,13 +127,15 @@ def teacher_model(model_dir: str) -> dict:
 
 
 def run_task(task: str, data: dict, out: str, steps: int, seed: int,
-             teachers_from: str = None, from_teacher: bool = False) -> dict:
+             teachers_from: str = None, from_teacher: bool = False,
+             overrides: tuple = ()) -> dict:
   """One round of `self_train` for one task on the digits data, under
   out/<task>/ (round_1/{teacher,teacher_export,pseudo,student,
   student_export}, stages/, commands.txt): teacher -> export ->
   pseudo-label -> student -> export. With `teachers_from`, that run's
   exported teacher labels and nothing else of it is redone;
-  `from_teacher` starts the student from the teacher's last checkpoint."""
+  `from_teacher` starts the student from the teacher's last checkpoint;
+  `overrides` (params_override items) go to every model trained here."""
   root = os.path.join(out, task)
   teacher_root = os.path.join(teachers_from or out, task, 'round_1')
   online = _MODE.value == 'online'
@@ -141,7 +143,7 @@ def run_task(task: str, data: dict, out: str, steps: int, seed: int,
       task, data,
       # The seed picks every model's init, augmentation and data order (a
       # repeatable run on a CPU: tasks/seeding.py).
-      runtime_overrides=[f'task.seed={seed}'] + _OVERRIDES[task].value)
+      runtime_overrides=[f'task.seed={seed}', *overrides])
   if online:
     run['student']['recipe'] = recipes.ONLINE_RECIPES[task]
   else:
@@ -305,7 +307,8 @@ def demo_run(seed: int, out: str) -> dict:
   def lane(task):
     return lambda: run_task(task, data, out, train_steps(task, _QUICK.value),
                             seed, results.get('teachers_from'),
-                            task in _FROM_TEACHER.value)
+                            task in _FROM_TEACHER.value,
+                            results['params_override'].get(task, ()))
 
   if _PARALLEL.value:
     results['tasks'] = stages.run_lanes(
