@@ -3,8 +3,6 @@
 import io
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 from PIL import Image
@@ -16,7 +14,7 @@ from official_ext.data import tfexample
 from official_ext.digits import canvases
 from official_ext.labeling import bad_inputs
 
-from conftest import REPO
+from conftest import python
 
 
 def _png(array) -> bytes:
@@ -176,12 +174,10 @@ def test_tracker_hands_back_the_good_records_after_a_damaged_one(bad_data):
 # ---- pseudo-labeling with a teacher SavedModel (the fake one) ------------------
 
 def _pseudo_label(teacher, pattern, prefix, *extra):
-  return subprocess.run(
-      [sys.executable, 'tools/pseudo_label.py', f'--teacher={teacher}',
+  return python(
+      ['tools/pseudo_label.py', f'--teacher={teacher}',
        f'--input_pattern={pattern}', f'--output_prefix={prefix}',
-       '--score_threshold=0.3', '--no_progress', *extra],
-      cwd=REPO, env=dict(os.environ, PYTHONPATH=REPO), capture_output=True,
-      text=True, timeout=600)
+       '--score_threshold=0.3', '--no_progress', *extra], timeout=600)
 
 
 # The single-machine tool, and the same tool on Beam's DirectRunner: the

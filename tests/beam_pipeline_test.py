@@ -8,8 +8,6 @@ test process could not turn off again).
 
 import json
 import os
-import subprocess
-import sys
 import textwrap
 
 import pytest
@@ -18,6 +16,7 @@ import tensorflow as tf
 from official_ext.data import sharded_writer
 
 from conftest import REPO
+from conftest import python
 
 _ENV = dict(os.environ, PYTHONPATH=REPO)
 NUM_SHARDS = 2
@@ -28,13 +27,12 @@ BATCH = 3
 
 def _tool(teacher, task, pattern, prefix, *extra, check=True,
           threshold=0.3):
-  proc = subprocess.run(
-      [sys.executable, '-m', 'official_ext.tools.pseudo_label',
+  proc = python(
+      ['-m', 'official_ext.tools.pseudo_label',
        f'--teacher={teacher}', f'--task={task}', f'--input_pattern={pattern}',
        f'--output_prefix={prefix}', f'--score_threshold={threshold}',
        f'--num_shards={NUM_SHARDS}', f'--batch_size={BATCH}', '--no_progress',
-       *extra],
-      cwd=REPO, env=_ENV, capture_output=True, text=True, timeout=600)
+       *extra], env=_ENV, timeout=600)
   if check:
     assert proc.returncode == 0, proc.stderr[-4000:]
   return proc
@@ -155,12 +153,10 @@ def test_failed_attempt_then_rerun_is_byte_identical(references, tmp_path):
   prefix = str(tmp_path / 'pseudo')
   script = tmp_path / 'dies.py'
   script.write_text(_DIES_MID_SHARD)
-  proc = subprocess.run(
-      [sys.executable, str(script), single_machine['teacher'], 'detection',
+  proc = python(
+      [str(script), single_machine['teacher'], 'detection',
        single_machine['pattern'], prefix, str(single_machine['threshold']),
-       str(BATCH)],
-      cwd=str(tmp_path), env=_ENV,
-      capture_output=True, text=True, timeout=600)
+       str(BATCH)], cwd=str(tmp_path), env=_ENV, timeout=600)
   assert proc.returncode != 0 and 'worker died mid-shard' in proc.stderr
   broken = sharded_writer.shard_path(prefix, 1, NUM_SHARDS)
   assert not os.path.exists(broken)  # No partial file under a final name,

@@ -3,10 +3,7 @@ thresholds and the bias warnings, through the real tool and teachers."""
 
 import json
 import os
-import subprocess
-import sys
 
-import numpy as np
 import pytest
 import tensorflow as tf
 
@@ -19,8 +16,8 @@ from official_ext.quality import measures
 from official_ext.quality import thresholds as thresholds_lib
 from official_ext.utils import summaries
 
-from conftest import REPO
 from conftest import assert_drawn_plot
+from conftest import python
 
 
 def test_teacher_ap_equals_model_gardens_evaluation(digits_teacher_run,
@@ -59,11 +56,8 @@ def test_masks_miou_equals_model_gardens_evaluation(digits_seg_teacher_run,
 
 
 def _tool(args):
-  env = dict(os.environ, PYTHONPATH=REPO)
-  return subprocess.run(
-      [sys.executable, '-m', 'official_ext.tools.pseudo_label',
-       '--no_progress'] + args, cwd=REPO, env=env, capture_output=True,
-      text=True, timeout=900)
+  return python(['-m', 'official_ext.tools.pseudo_label', '--no_progress']
+                + args)
 
 
 def _boxes(pattern):

@@ -6,7 +6,6 @@ import os
 import pytest
 import yaml
 
-from official.core import config_definitions as cfg
 from official.core import exp_factory
 from official.modeling import hyperparams
 import official_ext.registry_imports  # pylint: disable=unused-import

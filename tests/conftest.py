@@ -7,6 +7,8 @@ import sys
 
 import pytest
 
+import tool_process
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 os.environ.setdefault('CUDA_VISIBLE_DEVICES', '')
@@ -261,11 +263,22 @@ def median_top_score(teacher_dir, pattern):
   return round(float(np.median(tops)), 4)
 
 
-def run_tool(args, timeout=900):
-  """Runs a repo script with this interpreter; fails the test on error."""
-  env = dict(os.environ, PYTHONPATH=REPO)
-  proc = subprocess.run([sys.executable] + args, cwd=REPO, env=env,
+def python(args, cwd=REPO, env=None, timeout=900):
+  """`python ARGS` with this interpreter, its output captured (a
+  CompletedProcess); by default in the repository with it on PYTHONPATH.
+  It runs forked from a process that has imported TensorFlow and Model
+  Garden once (tool_process.py); with another PYTHONPATH, in a new
+  interpreter."""
+  env = dict(os.environ, PYTHONPATH=REPO) if env is None else env
+  if env.get('PYTHONPATH') == REPO:
+    return tool_process.run(args, cwd, env, timeout=timeout)
+  return subprocess.run([sys.executable] + list(args), cwd=cwd, env=env,
                         capture_output=True, text=True, timeout=timeout)
+
+
+def run_tool(args, timeout=900):
+  """Runs a repo script (`python(args)`); fails the test on error."""
+  proc = python(args, timeout=timeout)
   if proc.returncode != 0:
     raise AssertionError(
         f'{args[0]} exited {proc.returncode}\n{proc.stderr[-6000:]}')
@@ -273,12 +286,10 @@ def run_tool(args, timeout=900):
 
 
 def assert_script_checks_pass(script, *args, timeout=900):
-  """Runs a test file as a script in a child process (for code whose absl
-  flags clash with other tools' in a shared pytest worker); it must exit 0
-  and print 'all checks passed' last."""
-  proc = subprocess.run([sys.executable, script, *map(str, args)], cwd=REPO,
-                        env=dict(os.environ, PYTHONPATH=REPO),
-                        capture_output=True, text=True, timeout=timeout)
+  """Runs a test file as a script (`python(...)`, for code whose absl flags
+  clash with other tools' in a shared pytest worker); it must exit 0 and
+  print 'all checks passed' last."""
+  proc = python([script, *map(str, args)], timeout=timeout)
   assert proc.returncode == 0, proc.stderr[-4000:]
   assert proc.stdout.strip().splitlines()[-1] == 'all checks passed'
 

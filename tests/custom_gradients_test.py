@@ -2,9 +2,6 @@
 leave out the gradient functions of custom-gradient ops (its default is
 checked through the export tool below)."""
 
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -14,7 +11,7 @@ import tf_keras
 from official.core import export_base
 from official_ext.serving.custom_gradients import custom_gradients
 
-from conftest import REPO
+from conftest import python
 from conftest import registered_gradients
 
 
@@ -110,8 +107,6 @@ def test_the_export_tool_turns_them_off_unless_asked():
   default export_base.export is the wrapped one; with
   --save_custom_gradients it is Model Garden's own. (A child process: the
   tool defines flags other tools' modules define too.)"""
-  proc = subprocess.run([sys.executable, '-c', _TOOL_WIRING], cwd=REPO,
-                        env=dict(os.environ, PYTHONPATH=REPO),
-                        capture_output=True, text=True, timeout=300)
+  proc = python(['-c', _TOOL_WIRING], timeout=300)
   assert proc.returncode == 0, proc.stderr[-3000:]
   assert proc.stdout.strip().splitlines()[-1] == '[False, True]'

@@ -26,6 +26,7 @@ from official_ext.utils import summaries
 from conftest import FAST_DETECTOR
 from conftest import REPO
 from conftest import assert_drawn_plot
+from conftest import python
 
 STAGES = ('teacher', 'teacher_export', 'pseudo_label', 'student',
           'student_export')
@@ -347,9 +348,7 @@ def test_teachers_from_another_seed_fails_before_training(demo,
      '--class_thresholds: --mode=online has no labeling stage')])
 def test_bad_flags_fail_before_anything_runs(tmp_path, flags, message):
   out = tmp_path / 'out'
-  proc = subprocess.run(
-      [sys.executable, '-m', 'official_ext.tools.demo', '--quick',
-       *flags, f'--output_dir={out}'], capture_output=True,
-      text=True, timeout=300, cwd=REPO)
+  proc = python(['-m', 'official_ext.tools.demo', '--quick', *flags,
+                 f'--output_dir={out}'], timeout=300)
   assert proc.returncode != 0 and message in proc.stderr
   assert not (out / 'seed_1').exists() and not (out / 'seed_0').exists()

@@ -3,8 +3,6 @@
 import io
 import json
 import os
-import subprocess
-import sys
 from unittest import mock
 
 import numpy as np
@@ -17,7 +15,7 @@ from official_ext.data import image_folder
 from official_ext.data import sharded_writer
 from official_ext.labeling import pipeline
 
-from conftest import REPO
+from conftest import python
 from conftest import run_tool
 
 
@@ -112,10 +110,10 @@ def test_a_rerun_over_other_images_is_refused_not_mixed(folder, tmp_path):
       os.path.join(folder['root'], 'a/b/gray.png'))], ['rgb.png', mock.ANY]]
   # Other images into the same prefix: one line, nothing written.
   other = os.path.join(folder['root'], '*.jpg')
-  proc = subprocess.run(
-      [sys.executable, 'tools/images_to_tfrecord.py', f'--input={other}',
+  proc = python(
+      ['tools/images_to_tfrecord.py', f'--input={other}',
        f'--output_prefix={prefix}', '--num_shards=1', '--no_progress'],
-      cwd=REPO, capture_output=True, text=True, timeout=300)
+      timeout=300)
   assert proc.returncode != 0
   last = proc.stderr.strip().splitlines()[-1]
   assert 'unlabeled-00000-of-00001.tfrecord was made from other inputs' in (

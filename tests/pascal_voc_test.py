@@ -2,9 +2,6 @@
 they are downloaded in; Model Garden's segmentation decoder reads the output."""
 
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 from PIL import Image
@@ -15,7 +12,7 @@ import tensorflow as tf
 from official.vision.dataloaders import segmentation_input
 from official_ext.data import pascal_voc
 
-from conftest import REPO
+from conftest import python
 
 
 def _jpeg(path, h, w, seed):
@@ -68,12 +65,10 @@ def tree(tmp_path_factory):
 
 
 def _convert(tree, split, out, extra=()):
-  proc = subprocess.run(
-      [sys.executable, 'tools/create_pascal_tfrecord.py',
+  proc = python(
+      ['tools/create_pascal_tfrecord.py',
        f"--voc_dir={tree['voc']}", f'--split={split}',
-       f'--output_prefix={out}', '--no_progress', *extra],
-      cwd=REPO, capture_output=True, text=True,
-      env=dict(os.environ, PYTHONPATH=REPO))
+       f'--output_prefix={out}', '--no_progress', *extra])
   assert proc.returncode == 0, proc.stderr[-3000:]
   return json.loads(proc.stdout[proc.stdout.index('{'):])
 

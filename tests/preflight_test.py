@@ -1,8 +1,6 @@
 """A bad training config fails before any heavy work, with one clear line."""
 
 import os
-import subprocess
-import sys
 import time
 
 import pytest
@@ -13,7 +11,7 @@ from official_ext import registry_imports  # pylint: disable=unused-import
 from official_ext.configs import common
 from official_ext.tools import train
 
-from conftest import REPO
+from conftest import python
 
 # The digits recipes' [height, width].
 SIZE = [common.DIGITS_IMAGE_SIZE] * 2
@@ -107,14 +105,13 @@ def test_eval_mode_does_not_need_training_data(digits_data):
 
 def test_train_py_prints_one_line_and_stops_early(digits_data, tmp_path):
   start = time.time()
-  proc = subprocess.run(
-      [sys.executable, 'train.py', '--experiment=selftrain_digits',
+  proc = python(
+      ['train.py', '--experiment=selftrain_digits',
        '--mode=train', f'--model_dir={tmp_path}', '--params_override=' +
        ','.join([f"task.train_data.input_path={digits_data['train']}",
                  f"task.pseudo_data.input_path={digits_data['unlabeled']}",
                  'task.self_training.alpha=-2'])],
-      cwd=REPO, env=dict(os.environ, PYTHONPATH=REPO), capture_output=True,
-      text=True, timeout=300)
+      timeout=300)
   assert proc.returncode != 0
   last = proc.stderr.strip().splitlines()[-1]
   assert last.startswith('train.py: error: task.self_training.alpha=-2'), (

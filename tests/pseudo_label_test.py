@@ -29,6 +29,8 @@ from official_ext.labeling import teacher as teacher_lib
 from official_ext.self_training import first_use
 
 from conftest import REPO
+from conftest import python
+from conftest import run_tool
 
 # The digits teachers' input size: canvases of this size reach the teacher
 # unresized, so its outputs on them are the reference, bit for bit.
@@ -238,9 +240,8 @@ def uninterrupted(slow_fake_teacher, unlabeled, fake_threshold,
                   tmp_path_factory):
   """Output prefix of one clean tool run, the bytes both kill tests expect."""
   prefix = str(tmp_path_factory.mktemp('clean') / 'p')
-  subprocess.run(_tool(slow_fake_teacher, unlabeled['pattern'], prefix,
-                       fake_threshold),
-                 cwd=REPO, env=_ENV, check=True, capture_output=True)
+  run_tool(_tool(slow_fake_teacher, unlabeled['pattern'], prefix,
+                 fake_threshold)[1:])
   return prefix
 
 
@@ -279,8 +280,7 @@ def test_kill_mid_run_then_rerun_is_byte_identical(slow_fake_teacher, unlabeled,
   args = _tool(slow_fake_teacher, unlabeled['pattern'], killed, fake_threshold)
   _kill_after_first_shard(args, killed)
   _assert_partial_then_identical_after(
-      lambda: subprocess.run(args, cwd=REPO, env=_ENV, check=True,
-                             capture_output=True),
+      lambda: run_tool(args[1:]),
       killed, uninterrupted)
 
 
@@ -358,13 +358,11 @@ def test_a_detector_without_params_yaml_or_image_info_is_refused(
   with pytest.raises(ValueError, match='no params.yaml.*no image_info.*'
                      'tools/export_saved_model.py.*params.yaml'):
     teacher_lib.Teacher(copy, 'detection')
-  proc = subprocess.run(
-      [sys.executable, '-m', 'official_ext.tools.pseudo_label',
+  proc = python(
+      ['-m', 'official_ext.tools.pseudo_label',
        f'--teacher={copy}', f"--input_pattern={digits_data['unlabeled']}",
        f'--output_prefix={tmp_path}/p/pseudo', '--no_progress',
-       f"--calibration_pattern={digits_data['val']}"],
-      cwd=REPO, env=dict(os.environ, PYTHONPATH=REPO), capture_output=True,
-      text=True, timeout=300)
+       f"--calibration_pattern={digits_data['val']}"], timeout=300)
   assert proc.returncode != 0
   last = proc.stderr.strip().splitlines()[-1]
   assert last.startswith('pseudo_label.py: error: teacher'), last
@@ -592,16 +590,13 @@ def test_shards_of_another_count_are_refused_then_removed(
 def test_the_tool_names_a_stale_shard_in_one_line(fake_teacher, unlabeled,
                                                   tmp_path):
   prefix = str(tmp_path / 'pseudo')
-  args = [sys.executable, '-m', 'official_ext.tools.pseudo_label',
+  args = ['-m', 'official_ext.tools.pseudo_label',
           f'--teacher={fake_teacher}', f'--output_prefix={prefix}',
           '--no_progress']
   files = record_files.match(unlabeled['pattern'])
-  ok = subprocess.run(args + [f'--input_pattern={files[0]}'], cwd=REPO,
-                      env=_ENV, capture_output=True, text=True, timeout=300)
+  ok = python(args + [f'--input_pattern={files[0]}'], timeout=300)
   assert ok.returncode == 0, ok.stderr[-2000:]
-  stale = subprocess.run(args + [f'--input_pattern={files[1]}'], cwd=REPO,
-                         env=_ENV, capture_output=True, text=True,
-                         timeout=300)
+  stale = python(args + [f'--input_pattern={files[1]}'], timeout=300)
   assert stale.returncode != 0
   last = stale.stderr.strip().splitlines()[-1]
   assert last.startswith('pseudo_label.py: error: ') and (

@@ -27,14 +27,15 @@ from official_ext.rounds import stage_records
 from conftest import REPO
 from conftest import assert_drawn_plot
 from conftest import digits_seg_run
+from conftest import python
 
 
 def _tool(run_file, out, *extra, timeout=900):
-  return subprocess.run(
-      [sys.executable, '-m', 'official_ext.tools.self_train',
+  return python(
+      ['-m', 'official_ext.tools.self_train',
        f'--config={run_file}', f'--output_dir={out}', '--quick', *extra],
-      cwd=REPO, capture_output=True, text=True, timeout=timeout,
-      env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2'))
+      env=dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL='2'),
+      timeout=timeout)
 
 
 def _run_file(path, data, teacher, **student):

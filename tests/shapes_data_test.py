@@ -4,8 +4,6 @@ tool's files."""
 
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -16,7 +14,7 @@ from official.vision.dataloaders import tf_example_decoder
 from official_ext.configs import common
 from official_ext.shapes import scenes
 
-from conftest import REPO
+from conftest import python
 
 
 @pytest.fixture(scope='module')
@@ -100,12 +98,11 @@ def test_backgrounds_are_photographs_unlike_the_digits(drawn):
 
 def test_make_dataset_tool_writes_model_garden_records(tmp_path):
   out = str(tmp_path / 'shapes')
-  proc = subprocess.run(
-      [sys.executable, '-m', 'official_ext.tools.make_shapes_dataset',
+  proc = python(
+      ['-m', 'official_ext.tools.make_shapes_dataset',
        f'--output_dir={out}', '--num_train=6', '--num_unlabeled=4',
        '--num_val=5', '--num_calibration=3', '--classification',
-       '--num_shards=1', f'--preview={out}/preview.png'],
-      cwd=REPO, capture_output=True, text=True, timeout=300)
+       '--num_shards=1', f'--preview={out}/preview.png'], timeout=300)
   assert proc.returncode == 0, proc.stderr[-2000:]
   paths = json.loads(proc.stdout[proc.stdout.index('{'):])
   counts = {split: sum(1 for _ in tf.data.TFRecordDataset(

@@ -9,8 +9,6 @@ study file before any training."""
 import csv
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 import tensorflow as tf
@@ -20,6 +18,7 @@ from official.modeling import hyperparams
 from official_ext.study import report
 
 from conftest import assert_drawn_plot
+from conftest import python
 from study_config_test import GOOD
 
 STUDY = dict(GOOD, name='quick_seg', task='segmentation', quick_steps=10,
@@ -50,9 +49,8 @@ def _study(tmp_path, study, *flags):
   (tmp_path / 'overlay.yaml').write_text(yaml.safe_dump(OVERLAY))
   path = tmp_path / 'study.yaml'
   path.write_text(yaml.safe_dump(study))
-  return subprocess.run(
-      [sys.executable, '-m', 'official_ext.tools.study', f'--study={path}',
-       *flags], capture_output=True, text=True, timeout=1800)
+  return python(['-m', 'official_ext.tools.study', f'--study={path}',
+                 *flags], timeout=1800)
 
 
 @pytest.fixture(scope='module')
