@@ -15,10 +15,8 @@ import tensorflow as tf
 
 from official_ext.data import sharded_writer
 
-from conftest import REPO
 from conftest import python
 
-_ENV = dict(os.environ, PYTHONPATH=REPO)
 NUM_SHARDS = 2
 # Several batches per shard (a failure can land inside one), the last one
 # short: 8 images per shard.
@@ -32,7 +30,7 @@ def _tool(teacher, task, pattern, prefix, *extra, check=True,
        f'--teacher={teacher}', f'--task={task}', f'--input_pattern={pattern}',
        f'--output_prefix={prefix}', f'--score_threshold={threshold}',
        f'--num_shards={NUM_SHARDS}', f'--batch_size={BATCH}', '--no_progress',
-       *extra], env=_ENV, timeout=600)
+       *extra], timeout=600)
   if check:
     assert proc.returncode == 0, proc.stderr[-4000:]
   return proc
@@ -156,7 +154,7 @@ def test_failed_attempt_then_rerun_is_byte_identical(references, tmp_path):
   proc = python(
       [str(script), single_machine['teacher'], 'detection',
        single_machine['pattern'], prefix, str(single_machine['threshold']),
-       str(BATCH)], cwd=str(tmp_path), env=_ENV, timeout=600)
+       str(BATCH)], cwd=str(tmp_path), timeout=600)
   assert proc.returncode != 0 and 'worker died mid-shard' in proc.stderr
   broken = sharded_writer.shard_path(prefix, 1, NUM_SHARDS)
   assert not os.path.exists(broken)  # No partial file under a final name,

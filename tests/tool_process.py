@@ -28,15 +28,9 @@ import traceback
 # (the tools' modules define theirs, and are imported in each child).
 PRELOAD = ('official_ext', 'tensorflow', 'official_ext.registry_imports')
 
-_context = None
-
-
-def _forkserver():
-  global _context
-  if _context is None:
-    _context = multiprocessing.get_context('forkserver')
-    _context.set_forkserver_preload(list(PRELOAD))
-  return _context
+# The server starts at the first `run` of a worker, not at this import.
+_FORKSERVER = multiprocessing.get_context('forkserver')
+_FORKSERVER.set_forkserver_preload(list(PRELOAD))
 
 
 def _child(args, cwd, env, out_path, err_path):
@@ -82,7 +76,7 @@ def run(args, cwd, env, timeout=900) -> subprocess.CompletedProcess:
   capture_output=True, text=True, timeout=timeout)`, in a forked child."""
   with tempfile.TemporaryDirectory() as tmp:
     out, err = os.path.join(tmp, 'out'), os.path.join(tmp, 'err')
-    child = _forkserver().Process(
+    child = _FORKSERVER.Process(
         target=_child, args=(list(args), cwd, dict(env), out, err))
     child.start()
     child.join(timeout)
