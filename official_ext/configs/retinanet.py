@@ -12,6 +12,7 @@ from official.vision.configs import decoders
 from official.vision.configs import retinanet as mg_retinanet
 
 from official_ext.configs import common
+from official_ext.configs import nms
 
 
 @dataclasses.dataclass
@@ -28,8 +29,8 @@ class RetinaNetTask(mg_retinanet.RetinaNetTask):
       default_factory=lambda: DataConfig(is_training=True))
   validation_data: DataConfig = dataclasses.field(
       default_factory=lambda: DataConfig(is_training=False))
-  # Seeds the model's init, augmentation and input order, and makes TF ops
-  # deterministic (tasks/seeding.py); None: Model Garden's behaviour.
+  # Seeds the model's init, augmentation and input order (tasks/seeding.py
+  # states what repeats); None: Model Garden's behaviour.
   seed: Optional[int] = None
 
 
@@ -39,21 +40,17 @@ def from_model_garden(mg_config: cfg.ExperimentConfig,
   return common.rehost(mg_config, task_cls)
 
 
-def _fast_teacher_nms(config: cfg.ExperimentConfig):
-  # `batched` NMS serves ~100x faster than `v2` on CPU at equal boxes for
-  # the small batches a teacher sees; see docs/coco.md (teacher export).
-  config.task.model.detection_generator.nms_version = 'batched'
-
-
 @exp_factory.register_config_factory('supervised_coco')
 def supervised_coco() -> cfg.ExperimentConfig:
   """COCO RetinaNet + SpineNet-49 at 640 (Model Garden's recipe).
 
-  YAML in configs/experiments/ selects SpineNet-143/190 at 1280.
+  YAML in configs/experiments/ selects SpineNet-143/190 at 1280. The model
+  keeps Model Garden's `v2` NMS, which a TPU compiles; a teacher exported to
+  label on a CPU or GPU host takes `batched` at export (configs/nms.py).
   """
   config = from_model_garden(
       exp_factory.get_exp_config('retinanet_spinenet_coco'))
-  _fast_teacher_nms(config)
+  config.task.model.detection_generator.nms_version = nms.XLA_NMS
   return config
 
 
@@ -86,7 +83,9 @@ def supervised_digits() -> cfg.ExperimentConfig:
               norm_activation=mg_common.NormActivation(
                   use_sync_bn=False, activation='swish'),
               detection_generator=mg_retinanet.DetectionGenerator(
-                  nms_version='batched', max_num_detections=50,
+                  # A CPU recipe: the NMS that serves fast on a CPU (a
+                  # TPU swaps in v2, configs/nms.py).
+                  nms_version=nms.LABELING_NMS, max_num_detections=50,
                   pre_nms_top_k=1000)),
           losses=mg_retinanet.Losses(l2_weight_decay=4e-5),
           seed=0,  # repeatable on a CPU (tasks/seeding.py)

@@ -34,8 +34,8 @@ class SemanticSegmentationTask(mg_seg.SemanticSegmentationTask):
       default_factory=lambda: DataConfig(is_training=True))
   validation_data: DataConfig = dataclasses.field(
       default_factory=lambda: DataConfig(is_training=False))
-  # Seeds the model's init, augmentation and input order, and makes TF ops
-  # deterministic (tasks/seeding.py); None: Model Garden's behaviour.
+  # Seeds the model's init, augmentation and input order (tasks/seeding.py
+  # states what repeats); None: Model Garden's behaviour.
   seed: Optional[int] = None
 
 

@@ -17,6 +17,7 @@ import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 from official.modeling.hyperparams import params_dict
 from official.vision.ops import preprocess_ops
+from official_ext.configs import nms
 
 REQUIRED_OUTPUTS = {
     'detection': ('detection_boxes', 'detection_scores', 'detection_classes',
@@ -24,10 +25,8 @@ REQUIRED_OUTPUTS = {
     'segmentation': ('logits',),
 }
 SIGNATURE = 'serving_default'
-# Detection-generator NMS versions that serve fast on CPU/GPU. Model Garden's
-# default 'v2' served SpineNet-Mobile-49XS at 2.7 img/s vs 191-230 img/s with
-# 'batched' (2-core CPU, 128x128, issue 7); the boxes are the same NMS.
-FAST_NMS_VERSIONS = ('batched',)
+# Detection-generator NMS versions that serve fast on a CPU (configs/nms.py).
+FAST_NMS_VERSIONS = (nms.LABELING_NMS,)
 
 
 def resolve_saved_model_dir(path: str) -> str:
@@ -169,11 +168,10 @@ class Teacher:
     version = generator.get('nms_version', 'v2')
     if version in FAST_NMS_VERSIONS:
       return None
-    return (f'exported with detection_generator.nms_version={version!r}, '
-            'which served ~70x slower than "batched" in our measurements. '
-            'Re-export with --params_override=task.model.detection_generator.'
-            'nms_version=batched (our configs\' default) for fast '
-            'pseudo-labeling.')
+    return (f'exported with {nms.FIELD}={version!r}, which served ~70x '
+            'slower on a CPU than "batched" in our measurements. Re-export '
+            f'with --params_override={nms.labeling_override()} to label on '
+            'a CPU or a GPU host (configs/nms.py).')
 
   def _pad_value(self) -> List[int]:
     """RGB its exporter pads with: the normalization mean (normalized 0)."""

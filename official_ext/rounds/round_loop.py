@@ -34,6 +34,7 @@ import os
 import time
 from typing import Dict, List, Optional
 
+from official_ext.configs import nms
 from official_ext.data import sharded_writer
 from official_ext.digits import recipes
 from official_ext.rounds import online_health
@@ -127,11 +128,20 @@ class Rounds:
         earlier_form=dict(inputs,
                           recipe=fingerprints(stage_records.content_hash)))
 
+  def _labeling_nms(self, model: run_config.ModelConfig) -> List[str]:
+    """A detector that trained with an NMS a TPU compiles is exported with
+    the one that serves fast where the labeler runs (configs/nms.py)."""
+    if self.run.task != 'detection':
+      return []
+    config = run_config.experiment_config(model, self.run.runtime_overrides)
+    version = config.task.model.detection_generator.nms_version
+    return [] if version == nms.LABELING_NMS else [nms.labeling_override()]
+
   def _export(self, r, name, model: run_config.ModelConfig, model_dir,
               export_model: str = ''):
     export_dir = self._dir(r, name)
     argv = loop.export_args(model.experiment, model_dir, export_dir,
-                            export_model)
+                            export_model, self._labeling_nms(model))
     inputs = {'checkpoint': stage_records.checkpoint_record(model_dir)}
     self._stage(r, name, 'export_saved_model', argv, inputs, [export_dir])
     return export_dir

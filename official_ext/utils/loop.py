@@ -47,13 +47,17 @@ def train(runner: stages.Runner, stage: str, experiment: str,
 
 
 def export_args(experiment: str, model_dir: str, export_dir: str,
-                export_model: str = '') -> List[str]:
+                export_model: str = '',
+                overrides: Sequence[str] = ()) -> List[str]:
   """export_saved_model's flags: the model_dir's checkpoint, with its own
-  params.yaml; `export_model` (teacher|student) for an online checkpoint."""
+  params.yaml; `export_model` (teacher|student) for an online checkpoint;
+  `overrides` laid over the params (e.g. the labeling NMS)."""
   return [f'--experiment={experiment}',
           f'--config_file={model_dir}/params.yaml',
           f'--checkpoint_path={model_dir}', f'--export_dir={export_dir}'] + (
-              [f'--export_model={export_model}'] if export_model else [])
+              [f'--export_model={export_model}'] if export_model else []) + (
+                  [f'--params_override={",".join(overrides)}']
+                  if overrides else [])
 
 
 def last_metrics(model_dir: str, names: Sequence[str]) -> Dict[str, float]:
