@@ -14,6 +14,7 @@ from typing import List, Sequence, Union
 import tensorflow as tf
 
 from official.core import input_reader
+from official_ext.data import paths
 
 # Files the tools write beside record files, by name.
 SIDECAR_SUFFIXES = ('.json', '.png', '.yaml', '.txt', '.log')
@@ -42,11 +43,12 @@ def match(input_path: Union[str, Sequence[str]], field: str = 'input_path'
                             'e.g. DATA/unlabeled-*.tfrecord.')
   files = set()
   for pattern in patterns:
-    try:
-      matched = input_reader.match_files(pattern)  # Model Garden's globbing.
+    try:  # Model Garden's globbing.
+      matched = paths.guarded(field, pattern,
+                              lambda: input_reader.match_files(pattern))  # pylint: disable=cell-var-from-loop
     except ValueError:
       matched = []
-    matched = [f for f in matched if tf.io.gfile.exists(f)]
+    matched = [f for f in matched if paths.exists(f, field)]
     kept = [f for f in matched if is_record_file(f)]
     if not matched:
       raise FileNotFoundError(f'{field}={pattern!r} matches no file; check '

@@ -40,10 +40,10 @@ from typing import List
 
 from official.core import exp_factory
 from official.modeling import hyperparams
-import tensorflow as tf
 
 from official_ext import registry_imports  # pylint: disable=unused-import
 from official_ext.configs import self_training as st_config
+from official_ext.data import paths
 from official_ext.data import record_files
 from official_ext.digits import recipes
 
@@ -190,7 +190,7 @@ def _check_model(model: ModelConfig, where: str, extra: List[str]):
       raise RunError(f'{where}.recipe: no file {model.recipe!r} nor a '
                      'packaged recipe of that name') from None
   for path in model.config_files:
-    if not tf.io.gfile.exists(path):
+    if not paths.exists(path, f'{where}.config_files'):
       raise RunError(f'{where}.config_files: no file {path!r}')
   try:
     return experiment_config(model, extra)
@@ -208,7 +208,15 @@ def _check_pattern(pattern: str, field: str):
 
 
 def check(run: RunConfig):
-  """Everything that can be checked before anything runs."""
+  """Everything that can be checked before anything runs; RunError naming
+  the field (an unreachable path too)."""
+  try:
+    _check(run)
+  except paths.UnreadablePath as e:
+    raise RunError(str(e)) from None
+
+
+def _check(run: RunConfig):
   if run.task not in TASKS:
     raise RunError(f'task: {run.task!r} is not one of {list(TASKS)}')
   if run.rounds < 1:
@@ -223,7 +231,7 @@ def check(run: RunConfig):
     if not run.data.annotation_file:
       raise RunError('data.annotation_file: detection needs the COCO json '
                      'of data.validation (pycocotools AP)')
-    if not tf.io.gfile.exists(run.data.annotation_file):
+    if not paths.exists(run.data.annotation_file, 'data.annotation_file'):
       raise RunError(f'data.annotation_file: no file '
                      f'{run.data.annotation_file}')
   teacher = run.teacher
@@ -232,8 +240,9 @@ def check(run: RunConfig):
         teacher.overrides):
       raise RunError('teacher: a saved_model or an experiment to train, '
                      'not both')
-    if not any(tf.io.gfile.exists(os.path.join(teacher.saved_model, *sub,
-                                               'saved_model.pb'))
+    if not any(paths.exists(os.path.join(teacher.saved_model, *sub,
+                                         'saved_model.pb'),
+                            'teacher.saved_model')
                for sub in ((), ('saved_model',))):
       raise RunError(f'teacher.saved_model: no SavedModel at '
                      f'{teacher.saved_model}')

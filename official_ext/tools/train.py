@@ -27,6 +27,7 @@ from official.core import task_factory
 from official.core import train_utils
 from official.vision import train as mg_train
 import official_ext.registry_imports  # pylint: disable=unused-import
+from official_ext.data import paths
 from official_ext.data import record_files
 from official_ext.dataloaders import reader
 from official_ext.labeling import teacher as teacher_lib
@@ -52,13 +53,22 @@ def check_pattern(field: str, data_config):
   record_files.match(pattern, f'{field}.input_path')
 
 
-def check_experiment(params: cfg.ExperimentConfig, mode: str):
-  """Raises ValueError/FileNotFoundError naming the bad field and the fix."""
+def check_experiment(params: cfg.ExperimentConfig, mode: str,
+                     model_dir: str = ''):
+  """Raises ValueError/FileNotFoundError naming the bad field and the fix
+  (a path that cannot be reached, e.g. a gs:// bucket, too)."""
   task = params.task
   if 'train' in mode:
     check_pattern('task.train_data', task.get('train_data'))
+    # Read only when model_dir holds no checkpoint of its own yet.
+    if task.get('init_checkpoint') and not (
+        model_dir and paths.guarded('--model_dir', model_dir, lambda: (
+            tf.train.latest_checkpoint(model_dir)))):
+      paths.require_checkpoint(task.init_checkpoint, 'task.init_checkpoint')
   if 'eval' in mode:
     check_pattern('task.validation_data', task.get('validation_data'))
+    if task.get('annotation_file'):
+      paths.require(task.annotation_file, 'task.annotation_file')
   st = task.get('self_training')
   if st is None or 'train' not in mode:
     return
@@ -90,7 +100,7 @@ def label_before_devices(params: cfg.ExperimentConfig, mode: str,
 def main(argv):
   try:
     params = train_utils.parse_configuration(flags.FLAGS, print_return=False)
-    check_experiment(params, flags.FLAGS.mode)
+    check_experiment(params, flags.FLAGS.mode, flags.FLAGS.model_dir)
   except (ValueError, FileNotFoundError, KeyError) as e:
     sys.exit(f'train.py: error: {e}')
   label_before_devices(params, flags.FLAGS.mode, flags.FLAGS.model_dir)
