@@ -21,6 +21,19 @@ SHAPES_NUM_CLASSES = 8 + 1
 SHAPES_IMAGE_SIZE = DIGITS_IMAGE_SIZE
 
 
+def model_image_size(params: cfg.ExperimentConfig):
+  """[height, width] the model takes, from the config: detection's
+  model.input_size, else segmentation's validation output_size."""
+  model_size = list(params.task.model.input_size[:2])
+  if all(model_size):
+    return model_size
+  output_size = params.task.validation_data.get('output_size')
+  if output_size:
+    return list(output_size)
+  raise ValueError('The config has no fixed input size (task.model.'
+                   'input_size); pass --input_image_size=HEIGHT,WIDTH.')
+
+
 @dataclasses.dataclass
 class SubsetConfig(hyperparams.Config):
   """A deterministic subset of a data set (the paper's 20%/50%/100% study).

@@ -40,6 +40,7 @@ from official.core import exp_factory
 from official.modeling import hyperparams
 from official.vision.serving import export_saved_model as mg_export
 import official_ext.registry_imports  # pylint: disable=unused-import
+from official_ext.configs import common
 from official_ext.serving.custom_gradients import custom_gradients
 from official_ext.serving import online_teacher_export
 from official_ext.serving.keras_traces import keras_traces
@@ -81,18 +82,6 @@ def load_params(experiment, config_files=(), params_override=''):
   return params
 
 
-def default_image_size(params):
-  """[height, width] the model expects, from the config."""
-  model_size = list(params.task.model.input_size[:2])
-  if all(model_size):
-    return model_size
-  output_size = params.task.validation_data.get('output_size')
-  if output_size:
-    return list(output_size)
-  raise ValueError('The config has no fixed input size; pass '
-                   '--input_image_size=HEIGHT,WIDTH.')
-
-
 def _export(argv):
   with keras_traces(FLAGS.save_keras_traces), custom_gradients(
       FLAGS.save_custom_gradients):
@@ -104,7 +93,7 @@ def main(argv):
                        FLAGS.params_override)
   if not FLAGS.input_image_size:
     FLAGS.input_image_size = ','.join(str(x) for x in
-                                      default_image_size(params))
+                                      common.model_image_size(params))
   online = bool(FLAGS.checkpoint_path) and (
       online_teacher_export.has_online_teacher(FLAGS.checkpoint_path))
   if FLAGS.export_model == 'teacher' and not online:

@@ -1,0 +1,445 @@
+"""A recipe's dry run: what a real run will do, on a few images, before
+anyone rents the hardware (docs/scale.md; `python -m
+official_ext.tools.dry_run`).
+
+On the devices present it builds the recipe's model at its resolution and
+precision, runs a few training steps (mixed human + pseudo batches for a
+student) at a per-replica batch you set, compiled with XLA when the recipe
+targets a TPU (a TPU compiles every step), one validation step, exports the
+SavedModel at the recipe's input size (a detector with the labeling NMS,
+configs/nms.py) and pseudo-labels a few images with it. It reports the
+parameters, FLOPs per image, seconds per step, peak memory per replica and
+what the recipe's global batch needs per replica on its target devices.
+
+Data: a few images in Model Garden's TFExample format made by Model
+Garden's own test-data writer (tfexample_utils), or the user's TFRecords.
+"""
+
+import copy
+import dataclasses
+import json
+import os
+import resource
+import time
+from typing import Any, Dict, List, Optional
+
+from absl import logging
+import numpy as np
+import tensorflow as tf
+import tf_keras
+
+from official.core import config_definitions as cfg
+from official.core import task_factory
+from official.core import train_utils
+from official.modeling import performance
+from official.vision.dataloaders import tfexample_utils
+from official.vision.serving import export_saved_model_lib
+from tensorflow.python.framework import convert_to_constants  # pylint: disable=g-direct-tensorflow-import
+from official_ext.configs import common
+from official_ext.configs import nms
+from official_ext.data import paths
+from official_ext.data import record_files
+from official_ext.labeling import pipeline
+from official_ext.serving import online_teacher_export
+from official_ext.serving.custom_gradients import custom_gradients
+from official_ext.serving.keras_traces import keras_traces
+
+GIB = 2.0**30
+# Memory one replica has on the recipe's target devices (GiB): a TPU v3
+# core, a v4 chip (one replica per chip), the GPUs of common 8-GPU hosts.
+DEVICE_MEMORY_GIB = {
+    'TPU v3 core': 16, 'TPU v4 chip': 32, 'TPU v5e chip': 16,
+    'V100 16GB': 16, 'A100 40GB': 40, 'A100/H100 80GB': 80,
+}
+# Bytes of float32 state per trainable parameter in a step: the weight, its
+# gradient and the SGD momentum (Model Garden's recipes' optimizer).
+STATE_BYTES_PER_PARAMETER = 12
+
+
+@dataclasses.dataclass
+class Options:
+  """What the dry run does.
+
+  Attributes:
+    output_dir: where the data, checkpoint, export and labels go.
+    batch_per_replica: images per replica and step, in each half of a
+      student's batch (human and pseudo).
+    steps: training steps (the first one traces and compiles).
+    data: TFRecords (a glob) to train and validate on; '' synthesizes.
+    unlabeled: raw images (a glob) to label (and an online student's pseudo
+      half); '' synthesizes.
+    num_images: images synthesized (and labeled).
+    xla: compile the steps with XLA; None: when the recipe targets a TPU.
+  """
+  output_dir: str
+  batch_per_replica: int = 1
+  steps: int = 2
+  data: str = ''
+  unlabeled: str = ''
+  num_images: int = 4
+  xla: Optional[bool] = None
+
+
+class DryRunError(ValueError):
+  """A recipe field or path that stops the run; one line naming it."""
+
+
+def _label_task(task) -> str:
+  return 'detection' if hasattr(task.model, 'detection_generator') else (
+      'segmentation')
+
+
+def target_replicas(params: cfg.ExperimentConfig) -> Optional[int]:
+  """Replicas of the recipe's target devices where the recipe says (GPUs);
+  None for a TPU (the slice is chosen at launch)."""
+  runtime = params.runtime
+  if runtime.distribution_strategy == 'tpu':
+    return None
+  return max(1, runtime.num_gpus)
+
+
+def check_recipe(params: cfg.ExperimentConfig):
+  """Fields and paths a real run needs, before anything is built."""
+  task = params.task
+  replicas = target_replicas(params)
+  halves = ['train_data'] + (['pseudo_data'] if task.get('pseudo_data')
+                             else [])
+  for half in halves:
+    batch = task.get(half).global_batch_size
+    if replicas and batch % replicas:
+      raise DryRunError(
+          f'task.{half}.global_batch_size={batch} does not divide over the '
+          f'recipe\'s {replicas} replicas (runtime.num_gpus); use a '
+          'multiple of it.')
+  if task.get('init_checkpoint'):
+    try:
+      paths.require_checkpoint(task.init_checkpoint, 'task.init_checkpoint')
+    except FileNotFoundError as e:
+      raise DryRunError(f'{e}; give a reachable checkpoint or '
+                        '--params_override=task.init_checkpoint=') from None
+  st = task.get('self_training')
+  if st is not None and st.teacher:
+    raise DryRunError('task.self_training.teacher: labeling on first use is '
+                      'not part of a dry run (it labels a few images with '
+                      'the recipe\'s own export); leave it empty.')
+
+
+def synthesize(label_task: str, size: List[int], num_images: int,
+               path: str) -> str:
+  """`num_images` records of Model Garden's test examples at `size`."""
+  height, width = size
+  if label_task == 'detection':
+    examples = [tfexample_utils.create_detection_test_example(
+        height, width, 3, num_instances=4) for _ in range(num_images)]
+  else:
+    examples = [tfexample_utils.create_segmentation_test_example(
+        height, width, 3) for _ in range(num_images)]
+  tf.io.gfile.makedirs(os.path.dirname(path))
+  tfexample_utils.dump_to_tfrecord(path, examples)
+  return path
+
+
+def _strategy() -> tf.distribute.Strategy:
+  gpus = tf.config.list_logical_devices('GPU')
+  if len(gpus) > 1:
+    return tf.distribute.MirroredStrategy([d.name for d in gpus])
+  return tf.distribute.get_strategy()
+
+
+def _peak_memory(strategy) -> Dict[str, float]:
+  """Peak bytes per replica: each GPU's allocator peak, or on a CPU the
+  process's peak resident memory (one replica)."""
+  gpus = tf.config.list_logical_devices('GPU')
+  if gpus:
+    return {d.name: tf.config.experimental.get_memory_info(d.name)['peak']
+            for d in gpus[:strategy.num_replicas_in_sync]}
+  return {'CPU': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024.0}
+
+
+def _forward(model, images):
+  """The network's dense part on `images` (a detector's backbone, decoder
+  and head; a segmenter whole), in inference mode."""
+  if hasattr(model, 'detection_generator'):
+    features = model.backbone(images, training=False)
+    if model.decoder is not None:
+      features = model.decoder(features, training=False)
+    return model.head(features, training=False)
+  return model(images, training=False)
+
+
+def flops_per_image(model, size: List[int]) -> Dict[str, Any]:
+  """Floating-point operations of one image's forward pass (a multiply-add
+  counts 2), by Model Garden's counter, or where it gives up (RetinaNet) by
+  TensorFlow's profiler on the frozen graph of the network's dense part
+  (the NMS, a few percent at most, is left out)."""
+  size = [1] + list(size) + [3]
+  counted = train_utils.try_count_flops(model, {
+      'images': tf.TensorSpec(size, tf.float32)})
+  if counted:
+    return {'flops': int(counted), 'counted_by': 'model_garden'}
+  function = tf.function(lambda x: _forward(model, x)).get_concrete_function(
+      tf.TensorSpec(size, tf.float32))
+  frozen, _ = convert_to_constants.convert_variables_to_constants_v2_as_graph(
+      function)
+  options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
+  options['output'] = 'none'
+  profile = tf.compat.v1.profiler.profile(
+      graph=frozen.graph, run_meta=tf.compat.v1.RunMetadata(),
+      options=options)
+  return {'flops': int(profile.total_float_ops),
+          'counted_by': 'profiler, dense part (no NMS)'}
+
+
+def _distributed(strategy, replica_step, name: str):
+  """A step over every replica returning the replica mean of logs[name]."""
+  @tf.function
+  def step(batch):
+    logs = strategy.run(replica_step, args=(batch,))
+    return strategy.reduce(tf.distribute.ReduceOp.MEAN,
+                           tf.cast(logs[name], tf.float32), axis=None)
+  return step
+
+
+def _timed_steps(step, iterator, steps: int):
+  """(first step's seconds, mean seconds of the others, last value)."""
+  times, value = [], None
+  for _ in range(steps):
+    batch = next(iterator)
+    start = time.perf_counter()
+    value = float(step(batch))
+    times.append(time.perf_counter() - start)
+  rest = times[1:]
+  return times[0], (float(np.mean(rest)) if rest else None), value
+
+
+def recipe_batch(params: cfg.ExperimentConfig) -> int:
+  """Images per step of the recipe (both halves of a student's)."""
+  task = params.task
+  return task.train_data.global_batch_size + (
+      task.pseudo_data.global_batch_size if task.get('pseudo_data') else 0)
+
+
+def memory_needs(params: cfg.ExperimentConfig, global_batch: int,
+                 num_parameters: int, measured_peak: float, baseline: float,
+                 images_per_replica: int) -> Dict[str, Any]:
+  """What the recipe's global batch needs per replica on its targets: an
+  estimate from one measurement, linear in the images (state: weights,
+  gradients and momentum in float32; the rest of the measured growth is
+  taken as activations per image: on a CPU, where it is the process's
+  resident memory with the traced graphs in it, an upper bound)."""
+  state = STATE_BYTES_PER_PARAMETER * num_parameters
+  per_image = max(measured_peak - baseline - state, 0.0) / images_per_replica
+  replicas = target_replicas(params)
+  tpu = replicas is None
+  choices = ({f'v3-{n} ({n} cores)': n for n in (8, 32, 128)} if tpu else
+             {f'{replicas} GPU replicas': replicas})
+  needs = {}
+  for name, count in choices.items():
+    images = global_batch / count
+    gib = (state + per_image * images) / GIB
+    needs[name] = {'images_per_replica': images, 'estimated_gib': gib,
+                   'fits': {device: gib <= memory for device, memory
+                            in DEVICE_MEMORY_GIB.items()
+                            if device.startswith('TPU') == tpu}}
+  return {'state_gib': state / GIB, 'activations_gib_per_image':
+          per_image / GIB, 'targets': needs}
+
+
+def run(params: cfg.ExperimentConfig, options: Options) -> Dict[str, Any]:
+  """The dry run of `params` (an experiment with its recipe and overrides
+  laid over it); the report, also written to output_dir/dry_run.json.
+
+  Raises:
+    DryRunError: a recipe field or path that stops a real run (one line).
+  """
+  params = copy.deepcopy(params)
+  check_recipe(params)
+  global_batch = recipe_batch(params)
+  task_config = params.task
+  label_task = _label_task(task_config)
+  size = common.model_image_size(params)
+  target = params.runtime.distribution_strategy
+  xla = (target == 'tpu') if options.xla is None else options.xla
+  report: Dict[str, Any] = {
+      'target': target, 'precision': params.runtime.mixed_precision_dtype,
+      'image_size': size, 'xla': xla, 'task': label_task}
+  if label_task == 'detection' and xla:
+    generator = task_config.model.detection_generator
+    generator.nms_version = nms.for_compiled_step(generator.nms_version)
+  report['nms_version'] = (task_config.model.detection_generator.nms_version
+                           if label_task == 'detection' else None)
+
+  data_dir = os.path.join(options.output_dir, 'data')
+  labeled = options.data or synthesize(
+      label_task, size, options.num_images, f'{data_dir}/labeled.tfrecord')
+  unlabeled = options.unlabeled or labeled
+  for field, pattern in (('--data', labeled), ('--unlabeled', unlabeled)):
+    record_files.match(pattern, field)
+
+  strategy = _strategy()
+  replicas = strategy.num_replicas_in_sync
+  batch = options.batch_per_replica * replicas
+  student = task_config.get('self_training') is not None
+  online = student and task_config.self_training.mode == 'online'
+  task_config.train_data.input_path = labeled
+  task_config.train_data.global_batch_size = batch
+  task_config.validation_data.input_path = labeled
+  task_config.validation_data.global_batch_size = batch
+  if label_task == 'detection':
+    task_config.annotation_file = ''
+  if student:
+    task_config.pseudo_data.input_path = unlabeled if online else labeled
+    task_config.pseudo_data.global_batch_size = batch
+  report.update(replicas=replicas, devices=[
+      d.name for d in tf.config.list_logical_devices(
+          'GPU' if tf.config.list_logical_devices('GPU') else 'CPU')],
+      images_per_replica_per_step=options.batch_per_replica * (
+          2 if student else 1))
+
+  policy = tf_keras.mixed_precision.global_policy()
+  try:
+    return _build_step_export_label(params, options, report, strategy,
+                                    global_batch, labeled, unlabeled, online)
+  finally:
+    tf_keras.mixed_precision.set_global_policy(policy)
+
+
+def _build_step_export_label(params, options, report, strategy, global_batch,
+                             labeled, unlabeled, online):
+  """run()'s work once the data and devices are known."""
+  task_config = params.task
+  label_task, size, xla = report['task'], report['image_size'], report['xla']
+  performance.set_mixed_precision_policy(params.runtime.mixed_precision_dtype)
+  baseline = max(_peak_memory(strategy).values())
+  try:
+    with strategy.scope():
+      task = task_factory.get_task(task_config,
+                                   logging_dir=options.output_dir)
+      start = time.perf_counter()
+      model = task.build_model()
+      task.initialize(model)
+      optimizer = task.create_optimizer(params.trainer.optimizer_config,
+                                        params.runtime)
+      report['build_seconds'] = time.perf_counter() - start
+      report.update(flops_per_image(model, size))  # Builds every layer.
+      report['parameters'] = int(sum(
+          np.prod(v.shape) for v in model.trainable_variables))
+      task.build_metrics(training=False)  # Detection: its COCO evaluator.
+    train_step = tf.function(
+        lambda b: task.train_step(b, model, optimizer, metrics=None),
+        jit_compile=xla)
+    eval_step = tf.function(
+        lambda b: task.validation_step(b, model, metrics=None),
+        jit_compile=xla)
+    train_data = strategy.distribute_datasets_from_function(
+        lambda ctx: task.build_inputs(task_config.train_data, ctx))
+    val_data = strategy.distribute_datasets_from_function(
+        lambda ctx: task.build_inputs(task_config.validation_data, ctx))
+    first, per_step, loss = _timed_steps(
+        _distributed(strategy, train_step, task.loss), iter(train_data),
+        options.steps)
+    report.update(first_step_seconds=first, seconds_per_step=per_step,
+                  loss=loss)
+    if not np.isfinite(report['loss']):
+      raise DryRunError(f'the training loss is {report["loss"]}: check the '
+                        'learning rate and precision.')
+    report['peak_memory_gib_per_replica'] = {
+        k: v / GIB for k, v in _peak_memory(strategy).items()}
+    eval_first, _, eval_loss = _timed_steps(
+        _distributed(strategy, eval_step, task.loss), iter(val_data), 1)
+    report.update(validation_step_seconds=eval_first,
+                  validation_loss=eval_loss)
+  except tf.errors.ResourceExhaustedError as e:
+    raise DryRunError('out of memory at '
+                      f'{options.batch_per_replica} image(s) per replica: '
+                      f'{str(e.message).splitlines()[0]}') from None
+  report['memory_needs'] = memory_needs(
+      params, global_batch, report['parameters'],
+      max(_peak_memory(strategy).values()), baseline,
+      report['images_per_replica_per_step'])
+
+  checkpoint = tf.train.Checkpoint(model=model).save(
+      os.path.join(options.output_dir, 'checkpoint', 'ckpt'))
+  report.update(export(params, os.path.dirname(checkpoint), label_task,
+                       online, options.output_dir, size))
+  report.update(label(report['export_dir'], label_task, unlabeled,
+                      options.output_dir))
+  with tf.io.gfile.GFile(os.path.join(options.output_dir, 'dry_run.json'),
+                         'w') as f:
+    json.dump(report, f, indent=1)
+  return report
+
+
+def export(params, checkpoint_dir: str, label_task: str, online: bool,
+           output_dir: str, size: List[int]) -> Dict[str, Any]:
+  """Model Garden's export of the checkpoint at the recipe's input size; a
+  detector with the NMS a CPU labels with (an online student: its EMA
+  teacher, as tools/export_saved_model.py does)."""
+  params = copy.deepcopy(params)
+  if label_task == 'detection':
+    params.task.model.detection_generator.nms_version = nms.LABELING_NMS
+  export_dir = os.path.join(output_dir, 'export')
+  start = time.perf_counter()
+  tf_keras.mixed_precision.set_global_policy('float32')
+  with keras_traces(False), custom_gradients(False):
+    if online:
+      checkpoint_dir = online_teacher_export.teacher_checkpoint(
+          params, checkpoint_dir, os.path.join(output_dir, 'teacher_ckpt'))
+    export_saved_model_lib.export_inference_graph(
+        input_type='image_tensor', batch_size=None, input_image_size=size,
+        params=params, checkpoint_path=checkpoint_dir, export_dir=export_dir)
+  logging.info('Exported %s', export_dir)
+  return {'export_dir': export_dir,
+          'export_seconds': time.perf_counter() - start}
+
+
+def label(export_dir: str, label_task: str, unlabeled: str,
+          output_dir: str) -> Dict[str, Any]:
+  """Pseudo-labels the unlabeled images with the export."""
+  start = time.perf_counter()
+  report = pipeline.label(pipeline.LabelingConfig(
+      teacher=export_dir, task=label_task, input_pattern=unlabeled,
+      output_prefix=os.path.join(output_dir, 'pseudo', 'pseudo'),
+      score_threshold=0.5, num_overlays=0, show_progress=False))
+  return {'images_labeled': report['images_labeled'],
+          'labeling_seconds': time.perf_counter() - start}
+
+
+def summary(report: Dict[str, Any]) -> str:
+  """The report as lines a person reads."""
+  lines = [
+      f"target {report['target']}, {report['precision']}, "
+      f"{report['image_size'][0]}x{report['image_size'][1]}, "
+      f"XLA {'on' if report['xla'] else 'off'}"
+      + (f", NMS {report['nms_version']}" if report['nms_version'] else ''),
+      f"devices here: {report['replicas']} replica(s) "
+      f"({', '.join(report['devices'])}), "
+      f"{report['images_per_replica_per_step']} image(s) per replica/step",
+      f"trainable parameters {report['parameters'] / 1e6:.2f} M, "
+      f"{report['flops'] / 1e9:.1f} GFLOPs per image ({report['counted_by']})",
+      f"first step {report['first_step_seconds']:.1f} s (trace"
+      f"{' + compile' if report['xla'] else ''}), then "
+      + (f"{report['seconds_per_step']:.2f} s/step"
+         if report['seconds_per_step'] is not None else '(one step only)')
+      + f", loss {report['loss']:.3f}",
+      f"validation step {report['validation_step_seconds']:.1f} s, loss "
+      f"{report['validation_loss']:.3f}",
+      'peak memory per replica: ' + ', '.join(
+          f'{k} {v:.2f} GiB'
+          for k, v in report['peak_memory_gib_per_replica'].items()),
+      f"export {report['export_seconds']:.1f} s -> {report['export_dir']}",
+      f"labeled {report['images_labeled']} images in "
+      f"{report['labeling_seconds']:.1f} s",
+  ]
+  needs = report['memory_needs']
+  lines.append(
+      f"the recipe's batch per replica (estimate: state "
+      f"{needs['state_gib']:.2f} GiB + "
+      f"{needs['activations_gib_per_image']:.3f} GiB per image):")
+  for name, need in needs['targets'].items():
+    fits = [d for d, ok in need['fits'].items() if ok]
+    lines.append(
+        f"  {name}: {need['images_per_replica']:g} images, "
+        f"~{need['estimated_gib']:.1f} GiB; fits: "
+        f"{', '.join(fits) if fits else 'none of ' + ', '.join(need['fits'])}")
+  return '\n'.join(lines)
