@@ -55,7 +55,7 @@ setuptools.setup(
                      'images_to_tfrecord', 'make_digits_dataset',
                      'make_shapes_dataset', 'create_pascal_tfrecord', 'demo',
                      'benchmark', 'study', 'compare_teachers',
-                     'reshard_tfrecords', 'self_train')]},
+                     'reshard_tfrecords', 'self_train', 'dry_run')]},
     extras_require={'test': ['pytest==8.4.2', 'pytest-xdist==3.8.0',
                              'execnet==2.1.2']},
 )

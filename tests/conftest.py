@@ -33,7 +33,8 @@ tf.config.set_logical_device_configuration(
 # worker that asks earlier waits on the fixture's lock, idle); the short
 # files last, to even out the end.
 FIRST = ('demo_test.py', 'train_eval_export_test.py')
-LONG = ('self_train_test.py', 'study_test.py', 'online_teacher_test.py',
+LONG = ('dry_run_spinenet190_test.py', 'dry_run_spinenet143_test.py',
+        'xla_steps_test.py', 'dry_run_test.py', 'self_train_test.py', 'study_test.py', 'online_teacher_test.py',
         'pseudo_label_test.py', 'seeding_test.py', 'beam_pipeline_test.py',
         'distribution_test.py')
 TRAINED_TEACHERS = {'digits_teacher_run', 'digits_seg_teacher_run'}

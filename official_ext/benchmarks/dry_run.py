@@ -21,7 +21,7 @@ import json
 import os
 import resource
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from absl import logging
 import numpy as np
@@ -30,7 +30,6 @@ import tf_keras
 
 from official.core import config_definitions as cfg
 from official.core import task_factory
-from official.core import train_utils
 from official.modeling import performance
 from official.vision.dataloaders import tfexample_utils
 from official.vision.serving import export_saved_model_lib
@@ -70,6 +69,8 @@ class Options:
       half); '' synthesizes.
     num_images: images synthesized (and labeled).
     xla: compile the steps with XLA; None: when the recipe targets a TPU.
+    stages: what runs besides building the model and the training steps
+      (STAGES; 'label' needs 'export').
   """
   output_dir: str
   batch_per_replica: int = 1
@@ -78,6 +79,10 @@ class Options:
   unlabeled: str = ''
   num_images: int = 4
   xla: Optional[bool] = None
+  stages: Tuple[str, ...] = ('flops', 'validate', 'export', 'label')
+
+
+STAGES = ('flops', 'validate', 'export', 'label')
 
 
 class DryRunError(ValueError):
@@ -167,18 +172,13 @@ def _forward(model, images):
   return model(images, training=False)
 
 
-def flops_per_image(model, size: List[int]) -> Dict[str, Any]:
+def flops_per_image(model, size: List[int]) -> int:
   """Floating-point operations of one image's forward pass (a multiply-add
-  counts 2), by Model Garden's counter, or where it gives up (RetinaNet) by
-  TensorFlow's profiler on the frozen graph of the network's dense part
-  (the NMS, a few percent at most, is left out)."""
-  size = [1] + list(size) + [3]
-  counted = train_utils.try_count_flops(model, {
-      'images': tf.TensorSpec(size, tf.float32)})
-  if counted:
-    return {'flops': int(counted), 'counted_by': 'model_garden'}
+  counts 2): TensorFlow's profiler on the frozen graph of the network's
+  dense part (a detector's NMS, a few percent at most, left out; Model
+  Garden's counter gives up on RetinaNet)."""
   function = tf.function(lambda x: _forward(model, x)).get_concrete_function(
-      tf.TensorSpec(size, tf.float32))
+      tf.TensorSpec([1] + list(size) + [3], tf.float32))
   frozen, _ = convert_to_constants.convert_variables_to_constants_v2_as_graph(
       function)
   options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
@@ -186,8 +186,7 @@ def flops_per_image(model, size: List[int]) -> Dict[str, Any]:
   profile = tf.compat.v1.profiler.profile(
       graph=frozen.graph, run_meta=tf.compat.v1.RunMetadata(),
       options=options)
-  return {'flops': int(profile.total_float_ops),
-          'counted_by': 'profiler, dense part (no NMS)'}
+  return int(profile.total_float_ops)
 
 
 def _distributed(strategy, replica_step, name: str):
@@ -201,15 +200,15 @@ def _distributed(strategy, replica_step, name: str):
 
 
 def _timed_steps(step, iterator, steps: int):
-  """(first step's seconds, mean seconds of the others, last value)."""
-  times, value = [], None
+  """(first step's seconds, mean seconds of the others, each value)."""
+  times, values = [], []
   for _ in range(steps):
     batch = next(iterator)
     start = time.perf_counter()
-    value = float(step(batch))
+    values.append(float(step(batch)))
     times.append(time.perf_counter() - start)
   rest = times[1:]
-  return times[0], (float(np.mean(rest)) if rest else None), value
+  return times[0], (float(np.mean(rest)) if rest else None), values
 
 
 def recipe_batch(params: cfg.ExperimentConfig) -> int:
@@ -232,7 +231,7 @@ def memory_needs(params: cfg.ExperimentConfig, global_batch: int,
   replicas = target_replicas(params)
   tpu = replicas is None
   choices = ({f'v3-{n} ({n} cores)': n for n in (8, 32, 128)} if tpu else
-             {f'{replicas} GPU replicas': replicas})
+             {f'{replicas} replica(s)': replicas})
   needs = {}
   for name, count in choices.items():
     images = global_batch / count
@@ -309,6 +308,7 @@ def _build_step_export_label(params, options, report, strategy, global_batch,
   """run()'s work once the data and devices are known."""
   task_config = params.task
   label_task, size, xla = report['task'], report['image_size'], report['xla']
+  stages = set(options.stages)
   performance.set_mixed_precision_policy(params.runtime.mixed_precision_dtype)
   baseline = max(_peak_memory(strategy).values())
   try:
@@ -321,34 +321,40 @@ def _build_step_export_label(params, options, report, strategy, global_batch,
       optimizer = task.create_optimizer(params.trainer.optimizer_config,
                                         params.runtime)
       report['build_seconds'] = time.perf_counter() - start
-      report.update(flops_per_image(model, size))  # Builds every layer.
-      report['parameters'] = int(sum(
-          np.prod(v.shape) for v in model.trainable_variables))
+      if 'flops' in stages:
+        report['flops'] = flops_per_image(model, size)
       task.build_metrics(training=False)  # Detection: its COCO evaluator.
     train_step = tf.function(
         lambda b: task.train_step(b, model, optimizer, metrics=None),
         jit_compile=xla)
-    eval_step = tf.function(
-        lambda b: task.validation_step(b, model, metrics=None),
-        jit_compile=xla)
     train_data = strategy.distribute_datasets_from_function(
         lambda ctx: task.build_inputs(task_config.train_data, ctx))
-    val_data = strategy.distribute_datasets_from_function(
-        lambda ctx: task.build_inputs(task_config.validation_data, ctx))
-    first, per_step, loss = _timed_steps(
+    first, per_step, losses = _timed_steps(
         _distributed(strategy, train_step, task.loss), iter(train_data),
         options.steps)
     report.update(first_step_seconds=first, seconds_per_step=per_step,
-                  loss=loss)
-    if not np.isfinite(report['loss']):
-      raise DryRunError(f'the training loss is {report["loss"]}: check the '
-                        'learning rate and precision.')
+                  losses=losses, loss=losses[-1])
+    report['parameters'] = int(sum(
+        np.prod(v.shape) for v in model.trainable_variables))
+    if not all(np.isfinite(losses)):
+      raise DryRunError(
+          f'training losses {losses} in '
+          f'{params.runtime.mixed_precision_dtype}: not finite; check the '
+          'learning rate and precision.')
     report['peak_memory_gib_per_replica'] = {
         k: v / GIB for k, v in _peak_memory(strategy).items()}
-    eval_first, _, eval_loss = _timed_steps(
-        _distributed(strategy, eval_step, task.loss), iter(val_data), 1)
-    report.update(validation_step_seconds=eval_first,
-                  validation_loss=eval_loss)
+    if 'validate' in stages:
+      # Not meaningful as a number: the batch-norm statistics of a few
+      # steps from the init (it can overflow); the step must run.
+      eval_step = tf.function(
+          lambda b: task.validation_step(b, model, metrics=None),
+          jit_compile=xla)
+      val_data = strategy.distribute_datasets_from_function(
+          lambda ctx: task.build_inputs(task_config.validation_data, ctx))
+      eval_first, _, eval_losses = _timed_steps(
+          _distributed(strategy, eval_step, task.loss), iter(val_data), 1)
+      report.update(validation_step_seconds=eval_first,
+                    validation_loss=eval_losses[0])
   except tf.errors.ResourceExhaustedError as e:
     raise DryRunError('out of memory at '
                       f'{options.batch_per_replica} image(s) per replica: '
@@ -357,13 +363,14 @@ def _build_step_export_label(params, options, report, strategy, global_batch,
       params, global_batch, report['parameters'],
       max(_peak_memory(strategy).values()), baseline,
       report['images_per_replica_per_step'])
-
-  checkpoint = tf.train.Checkpoint(model=model).save(
-      os.path.join(options.output_dir, 'checkpoint', 'ckpt'))
-  report.update(export(params, os.path.dirname(checkpoint), label_task,
-                       online, options.output_dir, size))
-  report.update(label(report['export_dir'], label_task, unlabeled,
-                      options.output_dir))
+  if 'export' in stages:
+    checkpoint = tf.train.Checkpoint(model=model).save(
+        os.path.join(options.output_dir, 'checkpoint', 'ckpt'))
+    report.update(export(params, os.path.dirname(checkpoint), label_task,
+                         online, options.output_dir, size))
+    if 'label' in stages:
+      report.update(label(report['export_dir'], label_task, unlabeled,
+                          options.output_dir))
   with tf.io.gfile.GFile(os.path.join(options.output_dir, 'dry_run.json'),
                          'w') as f:
     json.dump(report, f, indent=1)
@@ -387,7 +394,9 @@ def export(params, checkpoint_dir: str, label_task: str, online: bool,
           params, checkpoint_dir, os.path.join(output_dir, 'teacher_ckpt'))
     export_saved_model_lib.export_inference_graph(
         input_type='image_tensor', batch_size=None, input_image_size=size,
-        params=params, checkpoint_path=checkpoint_dir, export_dir=export_dir)
+        params=params, checkpoint_path=checkpoint_dir, export_dir=export_dir,
+        export_checkpoint_subdir='checkpoint',
+        export_saved_model_subdir='saved_model')  # The export tool's.
   logging.info('Exported %s', export_dir)
   return {'export_dir': export_dir,
           'export_seconds': time.perf_counter() - start}
@@ -407,35 +416,43 @@ def label(export_dir: str, label_task: str, unlabeled: str,
 
 def summary(report: Dict[str, Any]) -> str:
   """The report as lines a person reads."""
+  size = f"{report['image_size'][0]}x{report['image_size'][1]}"
   lines = [
-      f"target {report['target']}, {report['precision']}, "
-      f"{report['image_size'][0]}x{report['image_size'][1]}, "
+      f"target {report['target']}, {report['precision']}, {size}, "
       f"XLA {'on' if report['xla'] else 'off'}"
       + (f", NMS {report['nms_version']}" if report['nms_version'] else ''),
       f"devices here: {report['replicas']} replica(s) "
       f"({', '.join(report['devices'])}), "
       f"{report['images_per_replica_per_step']} image(s) per replica/step",
-      f"trainable parameters {report['parameters'] / 1e6:.2f} M, "
-      f"{report['flops'] / 1e9:.1f} GFLOPs per image ({report['counted_by']})",
+      f"trainable parameters {report['parameters'] / 1e6:.2f} M"
+      + (f", {report['flops'] / 1e9:.1f} GFLOPs per image (forward, no NMS)"
+         if 'flops' in report else ''),
       f"first step {report['first_step_seconds']:.1f} s (trace"
       f"{' + compile' if report['xla'] else ''}), then "
       + (f"{report['seconds_per_step']:.2f} s/step"
          if report['seconds_per_step'] is not None else '(one step only)')
       + f", loss {report['loss']:.3f}",
-      f"validation step {report['validation_step_seconds']:.1f} s, loss "
-      f"{report['validation_loss']:.3f}",
       'peak memory per replica: ' + ', '.join(
           f'{k} {v:.2f} GiB'
           for k, v in report['peak_memory_gib_per_replica'].items()),
-      f"export {report['export_seconds']:.1f} s -> {report['export_dir']}",
-      f"labeled {report['images_labeled']} images in "
-      f"{report['labeling_seconds']:.1f} s",
   ]
+  if 'validation_step_seconds' in report:
+    lines.append(f"validation step {report['validation_step_seconds']:.1f} "
+                 f"s (its loss {report['validation_loss']:.3g} is not "
+                 'meaningful before training)')
+  if 'export_dir' in report:
+    lines.append(f"export {report['export_seconds']:.1f} s -> "
+                 f"{report['export_dir']}")
+  if 'images_labeled' in report:
+    lines.append(f"labeled {report['images_labeled']} images in "
+                 f"{report['labeling_seconds']:.1f} s")
   needs = report['memory_needs']
   lines.append(
-      f"the recipe's batch per replica (estimate: state "
+      f"the recipe's batch per replica at {size} (estimate: state "
       f"{needs['state_gib']:.2f} GiB + "
-      f"{needs['activations_gib_per_image']:.3f} GiB per image):")
+      f"{needs['activations_gib_per_image']:.3f} GiB per image"
+      + ('; on a CPU an upper bound' if report['devices'][0].endswith(
+          'CPU:0') else '') + '):')
   for name, need in needs['targets'].items():
     fits = [d for d, ok in need['fits'].items() if ok]
     lines.append(

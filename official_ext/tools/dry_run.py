@@ -5,7 +5,8 @@ train.py (official_ext/benchmarks/dry_run.py says what it does).
   python -m official_ext.tools.dry_run --experiment=selftrain_coco \
       --config_file=configs/experiments/selftrain_coco_spinenet190_1280.yaml \
       [--params_override=...] [--batch_per_replica=1] [--steps=3] \
-      [--data='COCO/train-0000*'] [--unlabeled='UNLABELED/*'] [--model_dir=DIR]
+      [--data='COCO/train-0000*'] [--unlabeled='UNLABELED/*'] [--model_dir=DIR] \
+      [--stages=flops,validate,export,label]
 
 Prints the parameters, FLOPs per image, seconds per step, peak memory per
 replica and what the recipe's global batch needs on its target devices;
@@ -38,6 +39,14 @@ _UNLABELED = flags.DEFINE_string(
     'or synthesized ones.')
 _NUM_IMAGES = flags.DEFINE_integer('num_images', 4,
                                    'Images synthesized (and labeled).')
+_STAGES = flags.DEFINE_list(
+    'stages', list(dry_run.STAGES),
+    'What runs besides building the model and the training steps, comma-'
+    'separated (empty: none): flops (FLOPs per image), validate (one '
+    'validation step), export, label (needs export).')
+flags.register_validator(
+    'stages', lambda stages: set(stages) <= set(dry_run.STAGES),
+    f'--stages: each one of {",".join(dry_run.STAGES)}')
 _XLA = flags.DEFINE_enum(
     'xla', 'auto', ['auto', 'true', 'false'],
     'Compile the steps with XLA; auto: when the recipe targets a TPU.')
@@ -53,7 +62,7 @@ def main(_):
     report = dry_run.run(params, dry_run.Options(
         output_dir=output_dir, batch_per_replica=_BATCH.value,
         steps=_STEPS.value, data=_DATA.value, unlabeled=_UNLABELED.value,
-        num_images=_NUM_IMAGES.value,
+        num_images=_NUM_IMAGES.value, stages=tuple(_STAGES.value),
         xla=None if _XLA.value == 'auto' else _XLA.value == 'true'))
   except (ValueError, FileNotFoundError, KeyError) as e:
     sys.exit(f'dry_run: error: {str(e).strip(chr(34))}')
