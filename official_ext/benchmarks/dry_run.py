@@ -19,6 +19,7 @@ import copy
 import dataclasses
 import json
 import os
+import re
 import resource
 import time
 from typing import Any, Dict, List, Optional, Tuple
@@ -187,6 +188,19 @@ def flops_per_image(model, size: List[int]) -> int:
       graph=frozen.graph, run_meta=tf.compat.v1.RunMetadata(),
       options=options)
   return int(profile.total_float_ops)
+
+
+def step_error(message: str) -> str:
+  """The line of a failed step's TensorFlow error that says what failed
+  (an op without an XLA kernel, an XLA compiler check), not the trace."""
+  for pattern in (r'Detected unsupported operations[^\n]*',
+                  r'during context \[[^\]]*\]: ([^\n]*)'):
+    found = re.search(pattern, message)
+    if found:
+      line = found.group(found.lastindex or 0)
+      return re.sub(r', metadata=\{[^}]*\}', '', line).strip()[:400]
+  lines = [x.strip() for x in message.splitlines() if x.strip()]
+  return lines[-1][:400] if lines else 'unknown error'
 
 
 def _distributed(strategy, replica_step, name: str):
@@ -359,6 +373,11 @@ def _build_step_export_label(params, options, report, strategy, global_batch,
     raise DryRunError('out of memory at '
                       f'{options.batch_per_replica} image(s) per replica: '
                       f'{str(e.message).splitlines()[0]}') from None
+  except (tf.errors.InvalidArgumentError, tf.errors.InternalError) as e:
+    compiled = 'compiled with XLA ' if xla else ''
+    raise DryRunError(
+        f'a step {compiled}in {params.runtime.mixed_precision_dtype} '
+        f'failed: {step_error(e.message)} (docs/scale.md)') from None
   report['memory_needs'] = memory_needs(
       params, global_batch, report['parameters'],
       max(_peak_memory(strategy).values()), baseline,
