@@ -99,6 +99,19 @@ def test_bad_fields_fail_with_one_line_naming_them(data, changes, words):
     assert word in message, message
 
 
+@pytest.mark.parametrize('other', ['labeled', 'validation'])
+def test_calibration_files_may_not_be_training_or_validation_files(data,
+                                                                   other):
+  """As a calibration glob `val_holdout*` beside a validation glob `val*`
+  would: the calibration images are scored as validation too."""
+  raw = _run(data)
+  raw['data']['calibration'] += ',' + raw['data'][other]
+  with pytest.raises(run_config.RunError) as e:
+    run_config.from_dict(raw)
+  assert str(e.value).startswith(
+      f'data.calibration and data.{other} share 1 file(s), e.g. '), e.value
+
+
 def test_config_files_are_laid_over_the_recipe_in_order(data, tmp_path):
   first, second = tmp_path / 'a.yaml', tmp_path / 'b.yaml'
   first.write_text('trainer:\n  train_steps: 7\ntask:\n  seed: 3\n')

@@ -227,6 +227,7 @@ def _check(run: RunConfig):
     _check_pattern(getattr(run.data, field), f'data.{field}')
   if run.data.calibration:
     _check_pattern(run.data.calibration, 'data.calibration')
+  _check_held_out(run.data)
   if run.task == 'detection':
     if not run.data.annotation_file:
       raise RunError('data.annotation_file: detection needs the COCO json '
@@ -280,6 +281,28 @@ def _check(run: RunConfig):
                         else f'labeling.{f}'))
   except ValueError as e:
     raise RunError(str(e)) from None
+
+
+# Held-out files (the labeler's calibration) and the files a model trains
+# or is scored on: no file may be both.
+HELD_OUT = {'calibration': ('labeled', 'validation')}
+
+
+def _check_held_out(data: DataConfig):
+  """A held-out split shares no file with the splits it must stay out of
+  (e.g. a calibration glob `val_holdout*` beside a validation glob `val*`,
+  which matches it too)."""
+  for held_out, others in HELD_OUT.items():
+    if not getattr(data, held_out):
+      continue
+    held = set(record_files.match(getattr(data, held_out)))
+    for other in others:
+      shared = held & set(record_files.match(getattr(data, other)))
+      if shared:
+        raise RunError(
+            f'data.{held_out} and data.{other} share {len(shared)} file(s), '
+            f'e.g. {sorted(shared)[0]}; give them globs that cannot match '
+            'the same files (e.g. calib-* beside val-*)')
 
 
 def _check_online(run: RunConfig):
