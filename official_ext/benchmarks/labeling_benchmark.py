@@ -60,6 +60,8 @@ def bench_pseudo_label(task, teacher_path, pattern, work_dir, repeats,
       'pseudo_label_runs': pipe, 'raw_inference_runs': raw,
       'images': report['images_labeled'], 'batch_size': batch_size,
       'image_size': f'{size[0]}x{size[1]}', 'teacher': teacher_path,
+      'teacher_input_size': teacher.input_size,
+      'teacher_num_classes': teacher.num_classes,
   }
   if task == 'detection':
     result['pseudo_boxes_per_image'] = report['boxes_per_image_mean']
@@ -87,7 +89,8 @@ def _tool_images_per_second(args: List[str], out_prefix: str,
 
 
 def bench_labeler_only(task, pattern, work_dir, repeats, batch_size,
-                       threshold, raw_images_per_second: float):
+                       threshold, raw_images_per_second: float,
+                       size: int = 128, num_classes: int = 11):
   """The labeler's own ceiling: the labeling pipeline with a teacher that
   costs nothing (testing/fake_teacher: outputs of the right shapes from
   patch means), so what is left is reading, decoding, resizing, the
@@ -98,9 +101,11 @@ def bench_labeler_only(task, pattern, work_dir, repeats, batch_size,
   (labeler_only_vs_raw_inference); labeler_only_core_scaling: whole tool
   runs pinned to 2 CPUs over 1 CPU (None with fewer than 2 CPUs).
   """
-  teacher_dir = os.path.join(work_dir, f'free_{task}_teacher')
+  teacher_dir = os.path.join(work_dir,
+                             f'free_{task}_{size}_{num_classes}_teacher')
   if not os.path.exists(os.path.join(teacher_dir, 'saved_model.pb')):
-    fake_teacher.export(teacher_dir, task)
+    fake_teacher.export(teacher_dir, task, num_classes=num_classes,
+                        size=size)
   runs = [pseudo_label_pipeline(
       task, teacher_dir, pattern,
       os.path.join(work_dir, f'free{r}', 'pseudo'), batch_size, threshold)[0]
@@ -123,6 +128,10 @@ def bench_labeler_only(task, pattern, work_dir, repeats, batch_size,
           set(cpus[:2])))
     scaling = max(two) / max(one)
     result.update(labeler_only_1cpu_img_per_s=max(one),
-                  labeler_only_2cpu_img_per_s=max(two))
+                  labeler_only_2cpu_img_per_s=max(two),
+                  # What one image costs the labeler on one host core, and
+                  # so the cores that keep a teacher of 100 img/s fed.
+                  labeler_cpu_seconds_per_image=1.0 / max(one),
+                  host_cores_per_100_teacher_img_per_s=100.0 / max(one))
   result['labeler_only_core_scaling'] = scaling
   return result
