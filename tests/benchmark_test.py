@@ -4,6 +4,9 @@ code is the same for both tasks, and the segmenter's train steps trace in
 about a third of the detector's time."""
 
 import json
+import os
+
+import pytest
 
 from official_ext.configs import common
 
@@ -46,6 +49,14 @@ def test_benchmark_prints_json(digits_seg_teacher, digits_data, tmp_path):
       result['labeler_only_2cpu_img_per_s'] /
       result['labeler_only_1cpu_img_per_s'])
   assert 'labeler_only_core_scaling (2 over 1 CPU)' in proc.stdout
+  # One image's labeler cost on one core, and the host cores that keep a
+  # teacher of 100 images/s fed; the free teacher was the real one's size.
+  assert result['labeler_cpu_seconds_per_image'] == pytest.approx(
+      1.0 / result['labeler_only_1cpu_img_per_s'])
+  assert result['host_cores_per_100_teacher_img_per_s'] == pytest.approx(
+      100.0 * result['labeler_cpu_seconds_per_image'])
+  assert result['teacher_num_classes'] == 11
+  assert os.path.isdir(tmp_path / 'free_segmentation_128_11_teacher')
   size = common.DIGITS_IMAGE_SIZE
   assert result['image_size'] == f'{size}x{size}'
 

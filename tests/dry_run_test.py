@@ -4,6 +4,7 @@ SpineNet-143/190 ones have a file each, so the two pytest workers share
 them); a field or path that would stop a real run is one line naming it;
 the memory estimate's arithmetic."""
 
+import json
 import os
 
 import pytest
@@ -93,3 +94,18 @@ def test_memory_needs_scale_with_the_recipes_batch():
   assert target['estimated_gib'] == pytest.approx(state + 16 * per_image)
   assert target['fits'] == {'V100 16GB': True, 'A100 40GB': True,
                             'A100/H100 80GB': True}
+
+
+def test_an_online_recipe_dry_runs_and_exports_its_teacher(tmp_path):
+  """The digits online student (an EMA teacher inside the step): steps,
+  exports its teacher (as tools/export_saved_model.py does) and labels."""
+  proc = _dry_run(['--experiment=selftrain_digits_seg',
+                   '--config_file=configs/experiments/'
+                   'selftrain_digits_seg_online_cpu.yaml', '--steps=2',
+                   '--num_images=2', '--stages=export,label'], tmp_path)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  with open(tmp_path / 'dry_run.json') as f:
+    report = json.load(f)
+  assert len(report['losses']) == 2 and report['images_labeled'] == 2
+  assert 'flops' not in report and 'validation_step_seconds' not in report
+  assert os.path.exists(tmp_path / 'teacher_ckpt')

@@ -176,8 +176,10 @@ def _forward(model, images):
 def flops_per_image(model, size: List[int]) -> int:
   """Floating-point operations of one image's forward pass (a multiply-add
   counts 2): TensorFlow's profiler on the frozen graph of the network's
-  dense part (a detector's NMS, a few percent at most, left out; Model
-  Garden's counter gives up on RetinaNet)."""
+  dense part (a detector's NMS, a few percent at most, left out). Model
+  Garden's trainer calls its counter without input specs, which a
+  subclassed model such as RetinaNet needs, so its runs log "Failed to
+  count model FLOPs"."""
   function = tf.function(lambda x: _forward(model, x)).get_concrete_function(
       tf.TensorSpec([1] + list(size) + [3], tf.float32))
   frozen, _ = convert_to_constants.convert_variables_to_constants_v2_as_graph(
