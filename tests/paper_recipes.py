@@ -1,7 +1,7 @@
 """The shipped paper recipes' dry runs as the suite checks them (test
 support, not shipped): each recipe's own graph at 128x128, one image per
-replica and one step, not compiled with XLA (XLA's CPU compiler took over 8
-minutes on SpineNet-190's step; the steps' XLA compilation is
+replica and one step, not compiled with XLA (XLA's CPU compiler was still
+compiling SpineNet-190's step after 6 minutes; the steps' XLA compilation is
 tests/xla_steps_test.py's, on small models). The stages that run besides
 build and step, per recipe, are chosen to keep `make test`'s time
 (docs/scale.md): a supervised recipe's model is its student's, whose dry
