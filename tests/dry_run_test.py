@@ -13,6 +13,7 @@ from official.core import exp_factory
 from official.modeling import hyperparams
 import official_ext.registry_imports  # pylint: disable=unused-import
 from official_ext.benchmarks import dry_run
+from official_ext.benchmarks import dry_run_sizing
 
 from conftest import REPO
 from conftest import python
@@ -82,9 +83,9 @@ def test_memory_needs_scale_with_the_recipes_batch():
   params.runtime.num_gpus = 8
   params.task.train_data.global_batch_size = 64
   params.task.pseudo_data.global_batch_size = 64
-  gib = dry_run.GIB
-  needs = dry_run.memory_needs(
-      params, dry_run.recipe_batch(params), num_parameters=10**7,
+  gib = dry_run_sizing.GIB
+  needs = dry_run_sizing.memory_needs(
+      params, dry_run_sizing.recipe_batch(params), num_parameters=10**7,
       measured_peak=3 * gib, baseline=1 * gib, images_per_replica=2)
   state = 12e7 / gib
   assert needs['state_gib'] == pytest.approx(state)

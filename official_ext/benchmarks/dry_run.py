@@ -38,23 +38,12 @@ from tensorflow.python.framework import convert_to_constants  # pylint: disable=
 from official_ext.configs import common
 from official_ext.configs import nms
 from official_ext.data import paths
+from official_ext.benchmarks import dry_run_sizing as sizing
 from official_ext.data import record_files
 from official_ext.labeling import pipeline
 from official_ext.serving import online_teacher_export
 from official_ext.serving.custom_gradients import custom_gradients
 from official_ext.serving.keras_traces import keras_traces
-
-GIB = 2.0**30
-# Memory one replica has on the recipe's target devices (GiB): a TPU v3
-# core, a v4 chip (one replica per chip), the GPUs of common 8-GPU hosts.
-DEVICE_MEMORY_GIB = {
-    'TPU v3 core': 16, 'TPU v4 chip': 32, 'TPU v5e chip': 16,
-    'V100 16GB': 16, 'A100 40GB': 40, 'A100/H100 80GB': 80,
-}
-# Bytes of float32 state per trainable parameter in a step: the weight, its
-# gradient and the SGD momentum (Model Garden's recipes' optimizer).
-STATE_BYTES_PER_PARAMETER = 12
-
 
 @dataclasses.dataclass
 class Options:
@@ -95,19 +84,10 @@ def _label_task(task) -> str:
       'segmentation')
 
 
-def target_replicas(params: cfg.ExperimentConfig) -> Optional[int]:
-  """Replicas of the recipe's target devices where the recipe says (GPUs);
-  None for a TPU (the slice is chosen at launch)."""
-  runtime = params.runtime
-  if runtime.distribution_strategy == 'tpu':
-    return None
-  return max(1, runtime.num_gpus)
-
-
 def check_recipe(params: cfg.ExperimentConfig):
   """Fields and paths a real run needs, before anything is built."""
   task = params.task
-  replicas = target_replicas(params)
+  replicas = sizing.target_replicas(params)
   halves = ['train_data'] + (['pseudo_data'] if task.get('pseudo_data')
                              else [])
   for half in halves:
@@ -227,39 +207,6 @@ def _timed_steps(step, iterator, steps: int):
   return times[0], (float(np.mean(rest)) if rest else None), values
 
 
-def recipe_batch(params: cfg.ExperimentConfig) -> int:
-  """Images per step of the recipe (both halves of a student's)."""
-  task = params.task
-  return task.train_data.global_batch_size + (
-      task.pseudo_data.global_batch_size if task.get('pseudo_data') else 0)
-
-
-def memory_needs(params: cfg.ExperimentConfig, global_batch: int,
-                 num_parameters: int, measured_peak: float, baseline: float,
-                 images_per_replica: int) -> Dict[str, Any]:
-  """What the recipe's global batch needs per replica on its targets: an
-  estimate from one measurement, linear in the images (state: weights,
-  gradients and momentum in float32; the rest of the measured growth is
-  taken as activations per image: on a CPU, where it is the process's
-  resident memory with the traced graphs in it, an upper bound)."""
-  state = STATE_BYTES_PER_PARAMETER * num_parameters
-  per_image = max(measured_peak - baseline - state, 0.0) / images_per_replica
-  replicas = target_replicas(params)
-  tpu = replicas is None
-  choices = ({f'v3-{n} ({n} cores)': n for n in (8, 32, 128)} if tpu else
-             {f'{replicas} replica(s)': replicas})
-  needs = {}
-  for name, count in choices.items():
-    images = global_batch / count
-    gib = (state + per_image * images) / GIB
-    needs[name] = {'images_per_replica': images, 'estimated_gib': gib,
-                   'fits': {device: gib <= memory for device, memory
-                            in DEVICE_MEMORY_GIB.items()
-                            if device.startswith('TPU') == tpu}}
-  return {'state_gib': state / GIB, 'activations_gib_per_image':
-          per_image / GIB, 'targets': needs}
-
-
 def run(params: cfg.ExperimentConfig, options: Options) -> Dict[str, Any]:
   """The dry run of `params` (an experiment with its recipe and overrides
   laid over it); the report, also written to output_dir/dry_run.json.
@@ -269,7 +216,7 @@ def run(params: cfg.ExperimentConfig, options: Options) -> Dict[str, Any]:
   """
   params = copy.deepcopy(params)
   check_recipe(params)
-  global_batch = recipe_batch(params)
+  global_batch = sizing.recipe_batch(params)
   task_config = params.task
   label_task = _label_task(task_config)
   size = common.model_image_size(params)
@@ -358,7 +305,7 @@ def _build_step_export_label(params, options, report, strategy, global_batch,
           f'{params.runtime.mixed_precision_dtype}: not finite; check the '
           'learning rate and precision.')
     report['peak_memory_gib_per_replica'] = {
-        k: v / GIB for k, v in _peak_memory(strategy).items()}
+        k: v / sizing.GIB for k, v in _peak_memory(strategy).items()}
     if 'validate' in stages:
       # Not meaningful as a number: the batch-norm statistics of a few
       # steps from the init (it can overflow); the step must run.
@@ -380,7 +327,7 @@ def _build_step_export_label(params, options, report, strategy, global_batch,
     raise DryRunError(
         f'a step {compiled}in {params.runtime.mixed_precision_dtype} '
         f'failed: {step_error(e.message)} (docs/scale.md)') from None
-  report['memory_needs'] = memory_needs(
+  report['memory_needs'] = sizing.memory_needs(
       params, global_batch, report['parameters'],
       max(_peak_memory(strategy).values()), baseline,
       report['images_per_replica_per_step'])
@@ -433,51 +380,3 @@ def label(export_dir: str, label_task: str, unlabeled: str,
       score_threshold=0.5, num_overlays=0, show_progress=False))
   return {'images_labeled': report['images_labeled'],
           'labeling_seconds': time.perf_counter() - start}
-
-
-def summary(report: Dict[str, Any]) -> str:
-  """The report as lines a person reads."""
-  size = f"{report['image_size'][0]}x{report['image_size'][1]}"
-  lines = [
-      f"target {report['target']}, {report['precision']}, {size}, "
-      f"XLA {'on' if report['xla'] else 'off'}"
-      + (f", NMS {report['nms_version']}" if report['nms_version'] else ''),
-      f"devices here: {report['replicas']} replica(s) "
-      f"({', '.join(report['devices'])}), "
-      f"{report['images_per_replica_per_step']} image(s) per replica/step",
-      f"trainable parameters {report['parameters'] / 1e6:.2f} M"
-      + (f", {report['flops'] / 1e9:.1f} GFLOPs per image (forward, no NMS)"
-         if 'flops' in report else ''),
-      f"first step {report['first_step_seconds']:.1f} s (trace"
-      f"{' + compile' if report['xla'] else ''}), then "
-      + (f"{report['seconds_per_step']:.2f} s/step"
-         if report['seconds_per_step'] is not None else '(one step only)')
-      + f", loss {report['loss']:.3f}",
-      'peak memory per replica: ' + ', '.join(
-          f'{k} {v:.2f} GiB'
-          for k, v in report['peak_memory_gib_per_replica'].items()),
-  ]
-  if 'validation_step_seconds' in report:
-    lines.append(f"validation step {report['validation_step_seconds']:.1f} "
-                 f"s (its loss {report['validation_loss']:.3g} is not "
-                 'meaningful before training)')
-  if 'export_dir' in report:
-    lines.append(f"export {report['export_seconds']:.1f} s -> "
-                 f"{report['export_dir']}")
-  if 'images_labeled' in report:
-    lines.append(f"labeled {report['images_labeled']} images in "
-                 f"{report['labeling_seconds']:.1f} s")
-  needs = report['memory_needs']
-  lines.append(
-      f"the recipe's batch per replica at {size} (estimate: state "
-      f"{needs['state_gib']:.2f} GiB + "
-      f"{needs['activations_gib_per_image']:.3f} GiB per image"
-      + ('; on a CPU an upper bound' if report['devices'][0].endswith(
-          'CPU:0') else '') + '):')
-  for name, need in needs['targets'].items():
-    fits = [d for d, ok in need['fits'].items() if ok]
-    lines.append(
-        f"  {name}: {need['images_per_replica']:g} images, "
-        f"~{need['estimated_gib']:.1f} GiB; fits: "
-        f"{', '.join(fits) if fits else 'none of ' + ', '.join(need['fits'])}")
-  return '\n'.join(lines)

@@ -24,6 +24,7 @@ from official.common import flags as tfm_flags
 from official.core import train_utils
 import official_ext.registry_imports  # pylint: disable=unused-import
 from official_ext.benchmarks import dry_run
+from official_ext.benchmarks import dry_run_sizing
 from official_ext.utils import quick_exit
 
 _BATCH = flags.DEFINE_integer(
@@ -66,7 +67,7 @@ def main(_):
         xla=None if _XLA.value == 'auto' else _XLA.value == 'true'))
   except (ValueError, FileNotFoundError, KeyError) as e:
     sys.exit(f'dry_run: error: {str(e).strip(chr(34))}')
-  print(dry_run.summary(report))
+  print(dry_run_sizing.summary(report))
   print(f'report: {output_dir}/dry_run.json')
 
 
