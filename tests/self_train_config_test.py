@@ -158,8 +158,9 @@ def test_the_demo_runs_the_packaged_digits_run_file(task):
                                          f'digits_{task}.yaml')))
   folder = 'runs/digits_data'
   data = {split: f'{folder}/{split}-*.tfrecord'
-          for split in ('train', 'val', 'unlabeled', 'calibration')}
+          for split in ('train', 'val', 'unlabeled', 'calibration', 'test')}
   data['val_annotations'] = f'{folder}/annotations_val.json'
+  data['test_annotations'] = f'{folder}/annotations_test.json'
   assert raw.pop('rounds') == 1
   assert recipes.run_file(task, data) == raw
 

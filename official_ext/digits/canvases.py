@@ -4,7 +4,10 @@
 scikit-learn (no download). Each canvas holds several digits at varied
 scales and positions on a varied background, with boxes (classes 1..10 for
 digits 0..9) and a per-pixel mask (0 background, 1..10 digits). Splits are
-drawn from disjoint source digits, so no handwritten digit is in two splits.
+drawn from disjoint source digits, so no handwritten digit is in two splits,
+and from their own random streams (backgrounds included). The test split
+(`TEST`) is for reporting only: every choice (recipe, threshold, schedule)
+is made on val.
 """
 
 import json
@@ -19,6 +22,9 @@ from official_ext.configs import common
 from official_ext.data import scenes
 
 SPLITS = ('train', 'unlabeled', 'val')
+# Held out from every choice: its own source digits (taken from the end of
+# the unlabeled split's share) and backgrounds; reported, never tuned on.
+TEST = 'test'
 # Labeled canvases of the train split's source digits that no model trains
 # on: the teacher's calibration set (pseudo_label --calibration_pattern).
 CALIBRATION = 'calibration'
@@ -45,11 +51,18 @@ def load_digits():
 
 
 def split_sources(num_sources: int, seed: int,
-                  fractions=(0.2, 0.5, 0.3)) -> Dict[str, np.ndarray]:
-  """Disjoint source-digit indices for each split."""
+                  fractions=(0.2, 0.5, 0.3),
+                  test_fraction: float = 0.15) -> Dict[str, np.ndarray]:
+  """Disjoint source-digit indices for each split; the test split's are the
+  last `test_fraction` of all, out of the unlabeled split's share (train's
+  and val's do not depend on it)."""
   order = np.random.RandomState(seed).permutation(num_sources)
   cuts = np.cumsum([int(f * num_sources) for f in fractions[:-1]])
-  return dict(zip(SPLITS, np.split(order, cuts)))
+  sources = dict(zip(SPLITS, np.split(order, cuts)))
+  num_test = int(test_fraction * num_sources)
+  sources[TEST] = sources['unlabeled'][-num_test:]
+  sources['unlabeled'] = sources['unlabeled'][:-num_test]
+  return sources
 
 
 def _background(rng: np.random.RandomState, size: int) -> np.ndarray:
@@ -105,7 +118,7 @@ def render_canvas(rng: np.random.RandomState, images: np.ndarray,
 
 def source_id(split: str, index: int) -> int:
   """Numeric, unique across splits: Model Garden's COCO eval parses ids."""
-  return (SPLITS + (CALIBRATION,)).index(split) * 1_000_000 + index
+  return (SPLITS + (CALIBRATION, TEST)).index(split) * 1_000_000 + index
 
 
 def write_split(output_dir: str, split: str, num_images: int, seed: int,
@@ -141,18 +154,29 @@ def coco_annotations(canvases: Sequence[Canvas], split: str) -> dict:
                                  [str(k) for k in range(NUM_DIGIT_CLASSES)])
 
 
+def write_annotations(output_dir: str, split: str,
+                      canvases: Sequence[Canvas]) -> str:
+  """OUTPUT/annotations_<split>.json (COCO format); its path."""
+  path = os.path.join(output_dir, f'annotations_{split}.json')
+  with tf.io.gfile.GFile(path, 'w') as f:
+    json.dump(coco_annotations(canvases, split), f)
+  return path
+
+
 def make_dataset(output_dir: str, seed: int = 0, num_train: int = 200,
                  num_unlabeled: int = 1000, num_val: int = 200,
                  size: int = CANVAS_SIZE, num_shards: int = 2,
                  num_calibration: int = 0,
-                 classification: bool = False) -> Dict[str, str]:
-  """Writes train (labeled), unlabeled (image only) and val splits, and
-  with `num_calibration` a labeled calibration split: new canvases of the
-  train split's source digits; with `classification`, the digits of the
-  unlabeled and val canvases as classification splits (`CLASSIFICATION`).
-  The other splits do not change with either.
+                 classification: bool = False,
+                 num_test: int = 200) -> Dict[str, str]:
+  """Writes train (labeled), unlabeled (image only), val and (`num_test` >
+  0) test splits, and with `num_calibration` a labeled calibration split:
+  new canvases of the train split's source digits; with `classification`,
+  the digits of the unlabeled and val canvases as classification splits
+  (`CLASSIFICATION`). The other splits do not change with any of these.
 
-  Returns a dict of file patterns and the val COCO json path.
+  Returns a dict of file patterns and the val and test COCO json paths
+  (`val_annotations`, `test_annotations`).
   """
   images, targets = load_digits()
   sources = split_sources(len(images), seed)
@@ -169,10 +193,13 @@ def make_dataset(output_dir: str, seed: int = 0, num_train: int = 200,
       write_classification_split(output_dir, name, canvases, num_shards)
       out[name] = os.path.join(output_dir, f'{name}-*.tfrecord')
     if split == 'val':
-      path = os.path.join(output_dir, 'annotations_val.json')
-      with tf.io.gfile.GFile(path, 'w') as f:
-        json.dump(coco_annotations(canvases, split), f)
-      out['val_annotations'] = path
+      out['val_annotations'] = write_annotations(output_dir, split, canvases)
+  if num_test:
+    canvases = write_split(output_dir, TEST, num_test, seed * 1000 + 5,
+                           sources[TEST], images, targets,
+                           num_shards=num_shards, size=size)
+    out[TEST] = os.path.join(output_dir, f'{TEST}-*.tfrecord')
+    out['test_annotations'] = write_annotations(output_dir, TEST, canvases)
   if num_calibration:
     write_split(output_dir, CALIBRATION, num_calibration,
                 seed * 1000 + len(SPLITS), sources['train'], images, targets,

@@ -1,9 +1,13 @@
 """The demo's report of a finished run (its results.json dict): the
 teacher's calibration summary from the labeling report, the
 teacher-vs-student table it prints and the bar plot it saves; and, for
---seeds, the table over seeds with 95% intervals (utils/intervals.py)."""
+--seeds, the table over seeds with 95% intervals (utils/intervals.py).
 
-from typing import Dict
+Validation is where choices are made: the supervised baseline is the
+candidate best on validation (over seeds: by its mean). The student is
+compared with that baseline on the test split, which nothing chose on."""
+
+from typing import Dict, List
 
 from official_ext.utils import intervals
 
@@ -38,9 +42,41 @@ def calibration_summary(report: dict, threshold: float) -> dict:
   return out
 
 
+def best_on_validation(candidates: Dict[str, dict], metric: str) -> str:
+  """The name of the candidate with the highest validation `metric`."""
+  return max(candidates, key=lambda n: candidates[n]['validation'][metric])
+
+
+def test_table(results: dict) -> List[str]:
+  """Per task and metric on test: the baseline best on validation, the
+  student and their difference; the pipeline's and baseline's compute."""
+  tasks = {t: r for t, r in results['tasks'].items()
+           if r.get('student_test') and r.get('baselines')}
+  if not tasks:
+    return []
+  lines = ['| task | metric (test) | baseline (best on val) | student | '
+           'student - baseline |', '|---|---|---|---|---|']
+  for task, r in tasks.items():
+    base = r['baselines'][r['baseline']]['test']
+    for m, v in r['student_test'].items():
+      lines.append(f"| {task} | {m} | {base[m]:.4f} ({r['baseline']}) | "
+                   f'{v:.4f} | {v - base[m]:+.4f} |')
+  for task, r in tasks.items():
+    lines.append(f'{task}: ' + compute_text(r['compute'], r['baseline']))
+  return lines + ['']
+
+
+def compute_text(c: dict, baseline: str) -> str:
+  return (f"training images: teacher + student {c['pipeline_train_images']}"
+          f" (and {c['pipeline_labeled_by_teacher']} labeled by the "
+          f"teacher), baseline {baseline} "
+          f"{c['baseline_train_images'][baseline]}")
+
+
 def table(results: dict) -> str:
-  lines = ['| task | metric | teacher | student | student - teacher |',
-           '|---|---|---|---|---|']
+  lines = test_table(results)
+  lines += ['| task | metric (val) | teacher | student | student - teacher |',
+            '|---|---|---|---|---|']
   for task, r in results['tasks'].items():
     for m in r['teacher']:
       lines.append(f"| {task} | {m} | {r['teacher'][m]:.4f} | "
@@ -144,14 +180,61 @@ def over_seeds(runs: Dict[int, dict]) -> dict:
           'student_mean': intervals.mean_interval(student).as_dict(),
           'student_minus_teacher': intervals.paired_difference(
               student, teacher).as_dict()}
+    if all(runs[s]['tasks'][task].get('baselines') and
+           runs[s]['tasks'][task].get('student_test') for s in seeds):
+      tasks[task]['test'] = _test_over_seeds(
+          [runs[s]['tasks'][task] for s in seeds], list(r['teacher']))
   return {'seeds': seeds, 'tasks': tasks}
+
+
+def _test_over_seeds(runs: List[dict], metrics: List[str]) -> dict:
+  """The point's baseline: the candidate whose mean validation (first
+  metric) over seeds is highest, one choice for every seed; then per
+  metric the student against it on test, paired by seed."""
+  names = list(runs[0]['baselines'])
+  validation = {n: intervals.mean_interval(
+      [r['baselines'][n]['validation'][metrics[0]] for r in runs]).mean
+                for n in names}
+  best = max(names, key=validation.get)
+  out = {'baseline': best, 'candidates_validation_mean': validation,
+         'compute': runs[0]['compute'], 'metrics': {}}
+  for m in metrics:
+    base = [r['baselines'][best]['test'][m] for r in runs]
+    student = [r['student_test'][m] for r in runs]
+    out['metrics'][m] = {
+        'baseline': base, 'student': student,
+        'baseline_mean': intervals.mean_interval(base).as_dict(),
+        'student_mean': intervals.mean_interval(student).as_dict(),
+        'student_minus_baseline': intervals.paired_difference(
+            student, base).as_dict()}
+  return out
 
 
 def seeds_table(summary: dict) -> str:
   """The table over seeds, with what each interval lets us say."""
   seeds = summary['seeds']
   lines = [f"Over seeds {seeds}: mean [95% interval, Student's t]; a gain is "
-           'claimed only where its interval excludes 0.', '',
+           'claimed only where its interval excludes 0.', '']
+  tested = {t: v['test'] for t, v in summary['tasks'].items()
+            if v.get('test')}
+  if tested:
+    lines += ['On test (nothing chosen on it), against the supervised '
+              'candidate best on validation:', '',
+              '| task | metric | baseline | student | student - baseline |',
+              '|---|---|---|---|---|']
+    for task, t in tested.items():
+      for metric, m in t['metrics'].items():
+        lines.append(f"| {task} | {metric} | "
+                     f"{intervals.text(m['baseline_mean'])} ({t['baseline']})"
+                     f" | {intervals.text(m['student_mean'])} | "
+                     f"{intervals.text(m['student_minus_baseline'], True)} |")
+    for task, t in tested.items():
+      lines.append(f'{task}: ' + compute_text(t['compute'], t['baseline']) +
+                   '; validation means: ' + ', '.join(
+                       f'{n} {v:.3f}' for n, v in
+                       t['candidates_validation_mean'].items()))
+    lines += ['', 'On validation (where the choices were made):', '']
+  lines += [
            '| task | metric | ' + ' | '.join(f'seed {s}' for s in seeds) +
            ' | teacher | student | student - teacher |',
            '|---|---|' + '---|' * (len(seeds) + 3)]

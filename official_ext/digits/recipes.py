@@ -76,9 +76,9 @@ def data_sizes(quick: bool) -> dict:
   toy sizes."""
   if quick:
     return dict(num_train=32, num_unlabeled=32, num_val=16,
-                num_calibration=16)
+                num_calibration=16, num_test=16)
   return dict(num_train=200, num_unlabeled=1000, num_val=200,
-              num_calibration=100)
+              num_calibration=100, num_test=200)
 
 
 def student_batch(student: cfg.ExperimentConfig) -> tuple:
@@ -97,11 +97,24 @@ def teacher_overrides(task: str) -> list:
   return [f'task.train_data.global_batch_size={total}']
 
 
+def baseline_candidates(task: str) -> dict:
+  """The supervised models a user would try against the student, by name:
+  `--params_override` items over the teacher recipe. The teacher itself
+  (`teacher_overrides`: the student's images per step) is one; the recipe
+  as shipped (8 labeled per step) the other. A report picks the best on
+  val and compares the student with it on test."""
+  _, total = student_batch(config(EXPERIMENTS[task][1]))
+  own = config(EXPERIMENTS[task][0]).task.train_data.global_batch_size
+  return {f'supervised_{total}': teacher_overrides(task),
+          f'supervised_{own}': []}
+
+
 def run_file(task: str, data: dict, **fields) -> dict:
   """The `self_train` run file (as a dict) of a digits task on `data`
-  (make_digits_dataset's patterns: train, val, unlabeled, calibration and,
-  for detection, val_annotations), with top-level `fields` laid over it;
-  configs/runs/digits_<task>.yaml is this on runs/digits_data."""
+  (make_digits_dataset's patterns: train, val, unlabeled, calibration and
+  test, and for detection val_annotations and test_annotations), with
+  top-level `fields` laid over it; configs/runs/digits_<task>.yaml is this
+  on runs/digits_data."""
   teacher, student = EXPERIMENTS[task]
   run = {'task': task,
          'data': {'labeled': data['train'], 'validation': data['val'],
@@ -111,7 +124,11 @@ def run_file(task: str, data: dict, **fields) -> dict:
          'student': {'experiment': student, 'recipe': f'{student}_cpu.yaml'}}
   if data.get('calibration'):
     run['data']['calibration'] = data['calibration']
+  if data.get('test'):
+    run['data']['test'] = data['test']
   if task == 'detection':
     run['data']['annotation_file'] = data['val_annotations']
+    if data.get('test'):
+      run['data']['test_annotation_file'] = data['test_annotations']
   run.update(fields)
   return run

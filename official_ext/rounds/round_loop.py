@@ -9,7 +9,15 @@ Round r (folder DIR/round_<r>/):
   student         train.py train_and_eval of the student experiment on
                   data.labeled + this round's pseudo labels; its last
                   evaluation on data.validation is the round's result
+  <model>_test    with data.test: train.py --mode=eval of the teacher's and
+                  the student's final checkpoint on the test split, once,
+                  recorded beside the validation result (teacher_test,
+                  student_test); nothing is chosen on it
   student_export  export_saved_model
+A model whose run stopped between its final checkpoint and its final
+evaluation (the rerun trains no step and evaluates nothing) is evaluated
+by a <model>_validation stage (train.py --mode=eval), so the result is
+never an earlier evaluation.
 A student whose recipe sets task.self_training.mode: online has no
 teacher_export and no pseudo_label stage (its teacher, the moving average
 of itself, labels inside each step; the trained teacher is the labeled-only
@@ -33,6 +41,8 @@ import json
 import os
 import time
 from typing import Dict, List, Optional
+
+from official.modeling.hyperparams import params_dict
 
 from official_ext.configs import nms
 from official_ext.data import sharded_writer
@@ -146,6 +156,46 @@ class Rounds:
     self._stage(r, name, 'export_saved_model', argv, inputs, [export_dir])
     return export_dir
 
+  def final_metrics(self, r: int, name: str,
+                    experiment: str) -> Dict[str, Dict[str, float]]:
+    """The metrics of round r's model `name` at its final checkpoint:
+    {'validation': ..., 'test': ... (with data.test)}. Validation is
+    evaluated again when its run stopped before evaluating that checkpoint;
+    test is evaluated here, once per checkpoint (a stage)."""
+    model_dir, names = self._dir(r, name), METRICS[self.run.task]
+    checkpoint = {'checkpoint': stage_records.checkpoint_record(model_dir)}
+    if not loop.evaluated_last_checkpoint(model_dir, names[0]):
+      self._stage(r, f'{name}_{loop.VALIDATION}', 'train',
+                  loop.eval_args(experiment, model_dir), checkpoint, [])
+    out = {loop.VALIDATION: loop.last_metrics(model_dir, names)}
+    data = self.run.data
+    if data.test:
+      overrides = [f'task.validation_data.input_path={data.test}',
+                   'trainer.validation_steps=-1']  # All of it.
+      if self.run.task == 'detection':
+        overrides.append(f'task.annotation_file={data.test_annotation_file}')
+      self._stage(r, f'{name}_test', 'train',
+                  loop.eval_args(experiment, model_dir, 'test', overrides),
+                  dict(checkpoint,
+                       test=stage_records.files_record(data.test),
+                       test_annotation_file=stage_records.content_hash(
+                           data.test_annotation_file)),
+                  [os.path.join(model_dir, 'test')])
+      out['test'] = loop.last_metrics(model_dir, names, 'test')
+    return out
+
+  def _record_metrics(self, r: int, name: str, key: str,
+                      model: run_config.ModelConfig, result: dict):
+    """result[key] (validation) and result[key + '_test'] of round r's
+    model `name`, and result[key + '_model'] (its images per step and
+    steps, from the params.yaml it trained with)."""
+    metrics = self.final_metrics(r, name, model.experiment)
+    result[key] = metrics[loop.VALIDATION]
+    if 'test' in metrics:
+      result[f'{key}_test'] = metrics['test']
+    result[f'{key}_model'] = model_summary(self._dir(r, name),
+                                           student=key == 'student')
+
   def _data_overrides(self) -> List[str]:
     items = [f'task.train_data.input_path={self.run.data.labeled}',
              f'task.validation_data.input_path={self.run.data.validation}']
@@ -230,11 +280,7 @@ class Rounds:
       if not self.online:  # An online student's teacher only compares.
         teacher_export = self._export(r, 'teacher_export', run.teacher,
                                       self._dir(r, 'teacher'))
-      result['teacher'] = loop.last_metrics(self._dir(r, 'teacher'),
-                                            METRICS[run.task])
-      result['teacher_model'] = model_summary(
-          run.teacher, run.runtime_overrides, self.options.train_steps,
-          student=False)
+      self._record_metrics(r, 'teacher', 'teacher', run.teacher, result)
     if self.online:
       # No labeling: the student's own moving average labels each batch.
       result['mode'] = 'online'
@@ -248,11 +294,7 @@ class Rounds:
       result['student_export'] = self._export(
           r, 'student_export', run.student, self._dir(r, 'student'),
           export_model='student' if self.online else '')
-    result['student'] = loop.last_metrics(self._dir(r, 'student'),
-                                          METRICS[run.task])
-    result['student_model'] = model_summary(
-        run.student, run.runtime_overrides, self.options.train_steps,
-        student=True)
+    self._record_metrics(r, 'student', 'student', run.student, result)
     if self.warnings.get(r):
       result['student_warnings'] = self.warnings[r]
     result['wall_time_s'] = self.seconds.get(r, {})
@@ -280,7 +322,7 @@ class Rounds:
                            model: run_config.ModelConfig) -> dict:
     """In or beside round r: an online student (`model`'s recipe sets
     task.self_training.mode: online) on the labeled images and the raw
-    unlabeled ones, under the same stage records; its last metrics. When
+    unlabeled ones, under the same stage records; its `final_metrics`. When
     the run sets the steps, its burn-in keeps the recipe's share of them
     (the digits recipes' 500 of 2500 is a fifth of any schedule)."""
     extra = [f'task.pseudo_data.input_path={self.run.data.unlabeled}']
@@ -297,7 +339,17 @@ class Rounds:
     if warning:
       self.records.log(f'[round_{r}/{name}] warning: {warning}')
       self.warnings.setdefault(r, []).append(warning)
-    return loop.last_metrics(self._dir(r, name), METRICS[self.run.task])
+    return self.final_metrics(r, name, model.experiment)
+
+  def train_supervised(self, r: int, name: str,
+                       model: run_config.ModelConfig) -> dict:
+    """Beside round r: another supervised model on data.labeled (e.g. a
+    baseline candidate with another batch), under the same stage records:
+    its `final_metrics` and, under 'model', its images per step and
+    steps."""
+    self._train(r, name, model, self._data_overrides(), {})
+    return dict(self.final_metrics(r, name, model.experiment),
+                model=model_summary(self._dir(r, name), student=False))
 
   def run_all(self) -> List[dict]:
     """Every round; round r > 1's teacher is round r-1's student export."""
@@ -320,13 +372,15 @@ def _read_json(path: str) -> Optional[dict]:
     return None
 
 
-def model_summary(model: run_config.ModelConfig, runtime: List[str],
-                  train_steps: Optional[int], student: bool) -> Dict[str, int]:
-  """images_per_step (and how many labeled) and train_steps of a model."""
-  config = run_config.experiment_config(model, runtime)
+def model_summary(model_dir: str, student: bool) -> Dict[str, int]:
+  """images_per_step (and how many labeled) and train_steps of a trained
+  model, from the params.yaml it trained with (a student: labeled +
+  pseudo-labeled batch)."""
+  config = params_dict.read_yaml_to_params_dict(
+      os.path.join(model_dir, 'params.yaml'))
   if student:
     labeled, total = recipes.student_batch(config)
   else:
     labeled = total = config.task.train_data.global_batch_size
   return {'images_per_step': total, 'labeled_images_per_step': labeled,
-          'train_steps': train_steps or config.trainer.train_steps}
+          'train_steps': config.trainer.train_steps}

@@ -8,6 +8,8 @@
       unlabeled: DATA/unlabeled-*.tfrecord
       calibration: DATA/calibration-*.tfrecord  # optional: thresholds, quality
       annotation_file: DATA/annotations_val.json # detection: COCO json of validation
+      test: DATA/test-*.tfrecord         # optional: scored once per model, never chosen on
+      test_annotation_file: DATA/annotations_test.json  # detection: COCO json of test
     teacher:                             # train one (round 1) ...
       experiment: supervised_digits
       recipe: supervised_digits_cpu.yaml
@@ -78,6 +80,10 @@ class DataConfig(hyperparams.Config):
   unlabeled: str = ''
   calibration: str = ''
   annotation_file: str = ''
+  # Reported only: each trained model's final checkpoint is evaluated on it
+  # once, after training; no stage reads it to choose anything.
+  test: str = ''
+  test_annotation_file: str = ''
 
 
 @dataclasses.dataclass
@@ -225,16 +231,18 @@ def _check(run: RunConfig):
     if not getattr(run.data, field):
       raise RunError(f'data.{field}: set a TFRecord glob')
     _check_pattern(getattr(run.data, field), f'data.{field}')
-  if run.data.calibration:
-    _check_pattern(run.data.calibration, 'data.calibration')
+  for field in ('calibration', 'test'):
+    if getattr(run.data, field):
+      _check_pattern(getattr(run.data, field), f'data.{field}')
   _check_held_out(run.data)
   if run.task == 'detection':
-    if not run.data.annotation_file:
-      raise RunError('data.annotation_file: detection needs the COCO json '
-                     'of data.validation (pycocotools AP)')
-    if not paths.exists(run.data.annotation_file, 'data.annotation_file'):
-      raise RunError(f'data.annotation_file: no file '
-                     f'{run.data.annotation_file}')
+    _check_annotations(run.data, 'annotation_file', 'validation')
+    if run.data.test:
+      _check_annotations(run.data, 'test_annotation_file', 'test')
+  if run.data.test_annotation_file and (run.task != 'detection' or
+                                        not run.data.test):
+    raise RunError('data.test_annotation_file: only a detection run with '
+                   'data.test reads it; remove it')
   teacher = run.teacher
   if teacher.saved_model:
     if (teacher.experiment or teacher.recipe or teacher.config_files or
@@ -283,9 +291,20 @@ def _check(run: RunConfig):
     raise RunError(str(e)) from None
 
 
-# Held-out files (the labeler's calibration) and the files a model trains
-# or is scored on: no file may be both.
-HELD_OUT = {'calibration': ('labeled', 'validation')}
+def _check_annotations(data: DataConfig, field: str, split: str):
+  path = getattr(data, field)
+  if not path:
+    raise RunError(f'data.{field}: detection needs the COCO json of '
+                   f'data.{split} (pycocotools AP)')
+  if not paths.exists(path, f'data.{field}'):
+    raise RunError(f'data.{field}: no file {path}')
+
+
+# Held-out files (the labeler's calibration; the test split, scored and
+# never chosen on) and the files a model trains or is chosen on: no file
+# may be both.
+HELD_OUT = {'calibration': ('labeled', 'validation', 'test'),
+            'test': ('labeled', 'validation', 'unlabeled')}
 
 
 def _check_held_out(data: DataConfig):

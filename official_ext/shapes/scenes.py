@@ -14,9 +14,11 @@ digits have, so every recipe runs on both with only `num_classes` changed.
 What differs from the digits, on purpose: natural-image backgrounds with
 their own edges and clutter, occlusion, textured objects whose class is
 their outline alone, and no source images shared with them. Splits are
-drawn from separate random streams; train and unlabeled scenes share the
-two photographs (all scenes do), so "held out" means new scenes, not new
-photographs.
+drawn from separate random streams; train, unlabeled, val and calibration
+scenes share the left three quarters of the two photographs, so "held out"
+there means new scenes, not new photographs. The test split (`TEST`, for
+reporting only: every choice is made on val) takes its backgrounds from the
+photographs' right quarter, which no other split sees.
 """
 
 import json
@@ -35,6 +37,9 @@ CLASSES = ('circle', 'square', 'triangle', 'star', 'hexagon', 'cross', 'ring',
            'crescent')
 SPLITS = ('train', 'unlabeled', 'val')
 CALIBRATION = 'calibration'
+TEST = 'test'
+# The photographs' columns right of this fraction: test backgrounds only.
+_TEST_COLUMNS = 0.75
 CLASSIFICATION = {'unlabeled': 'classification', 'val': 'classification_val'}
 SCENE_SIZE = common.SHAPES_IMAGE_SIZE
 _SUPERSAMPLE = 4  # Outlines are drawn 4x larger, then box-filtered: soft edges.
@@ -57,10 +62,12 @@ def _fractal_noise(rng: np.random.RandomState, size: int) -> np.ndarray:
   return out / max(out.max(), 1e-6)
 
 
-def _background(rng, photos, size: int) -> np.ndarray:
+def _background(rng, photos, size: int, test: bool = False) -> np.ndarray:
   photo = photos[rng.randint(len(photos))]
+  cut = int(_TEST_COLUMNS * photo.shape[1])
+  photo = photo[:, cut:] if test else photo[:, :cut]
   h, w = photo.shape[:2]
-  side = rng.randint(size // 2, min(h, w) + 1)
+  side = rng.randint(min(size // 2, h, w), min(h, w) + 1)
   y, x = rng.randint(0, h - side + 1), rng.randint(0, w - side + 1)
   crop = Image.fromarray(photo[y:y + side, x:x + side])
   image = np.asarray(crop.resize((size, size), Image.BILINEAR), np.float32)
@@ -160,9 +167,11 @@ def _texture(rng, size: int) -> np.ndarray:
 
 def render_scene(rng: np.random.RandomState, photos: List[np.ndarray],
                  size: int = SCENE_SIZE, max_objects: int = 6,
-                 min_scale: int = 14, max_scale: int = 60) -> scenes.Scene:
-  """One scene: background, then 1..max_objects shapes in drawing order."""
-  image = _background(rng, photos, size)
+                 min_scale: int = 14, max_scale: int = 60,
+                 test: bool = False) -> scenes.Scene:
+  """One scene: background (`test`: from the test split's part of the
+  photographs), then 1..max_objects shapes in drawing order."""
+  image = _background(rng, photos, size, test)
   owner = np.full((size, size), -1, np.int32)  # Visible object per pixel.
   areas, classes = [], []
   for _ in range(rng.randint(1, max_objects + 1)):
@@ -207,31 +216,33 @@ def render_scene(rng: np.random.RandomState, photos: List[np.ndarray],
 
 def source_id(split: str, index: int) -> int:
   """Numeric, unique across splits: Model Garden's COCO eval parses ids."""
-  return (SPLITS + (CALIBRATION,)).index(split) * 1_000_000 + index
+  return (SPLITS + (CALIBRATION, TEST)).index(split) * 1_000_000 + index
 
 
 def make_dataset(output_dir: str, seed: int = 0, num_train: int = 150,
                  num_unlabeled: int = 1500, num_val: int = 300,
                  size: int = SCENE_SIZE, num_shards: int = 2,
                  num_calibration: int = 0,
-                 classification: bool = False) -> Dict[str, str]:
-  """Writes train (labeled), unlabeled (image only) and val splits; with
-  `num_calibration`, a labeled calibration split; with `classification`,
-  the objects of the unlabeled and val scenes as classification splits
-  (pre-training data). The same files as the digits' `make_dataset`.
+                 classification: bool = False,
+                 num_test: int = 300) -> Dict[str, str]:
+  """Writes train (labeled), unlabeled (image only), val and (`num_test` >
+  0) test splits; with `num_calibration`, a labeled calibration split; with
+  `classification`, the objects of the unlabeled and val scenes as
+  classification splits (pre-training data). The same files as the digits'
+  `make_dataset`.
 
-  Returns a dict of file patterns and the val COCO json path.
+  Returns a dict of file patterns and the val and test COCO json paths.
   """
   photos = load_photos()
-  counts = {'train': num_train, 'unlabeled': num_unlabeled, 'val': num_val}
-  if num_calibration:
-    counts[CALIBRATION] = num_calibration
+  counts = {'train': num_train, 'unlabeled': num_unlabeled, 'val': num_val,
+            CALIBRATION: num_calibration, TEST: num_test}
   out = {}
-  for k, split in enumerate(SPLITS + (CALIBRATION,)):
+  for k, split in enumerate(SPLITS + (CALIBRATION, TEST)):
     if not counts.get(split):
       continue
     rng = np.random.RandomState(seed * 1000 + k)
-    drawn = [render_scene(rng, photos, size) for _ in range(counts[split])]
+    drawn = [render_scene(rng, photos, size, test=split == TEST)
+             for _ in range(counts[split])]
     scenes.write_split(output_dir, split, drawn,
                        lambda i, split=split: source_id(split, i), num_shards,
                        with_labels=split != 'unlabeled')
@@ -240,12 +251,12 @@ def make_dataset(output_dir: str, seed: int = 0, num_train: int = 150,
       name = CLASSIFICATION[split]
       scenes.write_classification_split(output_dir, name, drawn, num_shards)
       out[name] = os.path.join(output_dir, f'{name}-*.tfrecord')
-    if split == 'val':
-      path = os.path.join(output_dir, 'annotations_val.json')
+    if split in ('val', TEST):
+      path = os.path.join(output_dir, f'annotations_{split}.json')
       with tf.io.gfile.GFile(path, 'w') as f:
         json.dump(scenes.coco_annotations(
-            drawn, lambda i: source_id('val', i), CLASSES), f)
-      out['val_annotations'] = path
+            drawn, lambda i, split=split: source_id(split, i), CLASSES), f)
+      out[f'{split}_annotations'] = path
   return out
 
 

@@ -35,8 +35,6 @@ from absl import app
 from absl import flags
 import tensorflow as tf
 
-from official.modeling.hyperparams import params_dict
-
 from official_ext.digits import demo_report
 from official_ext.digits import recipes
 from official_ext.rounds import round_loop
@@ -116,14 +114,34 @@ def train_steps(task: str, quick: bool) -> int:
   return steps.pop()
 
 
-def teacher_model(model_dir: str) -> dict:
-  """images_per_step and train_steps of an earlier run's teacher (from its
-  params.yaml; --teachers_from)."""
-  params = params_dict.read_yaml_to_params_dict(
-      os.path.join(model_dir, 'params.yaml'))
-  batch = params.task.train_data.global_batch_size
-  return {'images_per_step': batch, 'labeled_images_per_step': batch,
-          'train_steps': params.trainer.train_steps}
+def baselines(rounds: round_loop.Rounds, task: str, teacher: dict) -> dict:
+  """The supervised candidates (recipes.baseline_candidates) beside round
+  1, each with its validation and test metrics and images per step; the
+  teacher (`teacher`: its metrics and model) is the first and is not
+  trained again. The report picks the best on validation."""
+  experiment = recipes.EXPERIMENTS[task][0]
+  out = {}
+  for k, (name, overrides) in enumerate(
+      recipes.baseline_candidates(task).items()):
+    if k == 0:
+      out[name] = teacher
+      continue
+    out[name] = rounds.train_supervised(1, name, run_config.ModelConfig(
+        experiment=experiment, recipe=f'{experiment}_cpu.yaml',
+        overrides=overrides))
+  return out
+
+
+def compute(models: dict, baseline_models: dict, labeled: int) -> dict:
+  """Training images (images per step x steps) of the whole pipeline
+  (teacher + student) and of each baseline candidate, and the unlabeled
+  images the teacher labeled (inference only): equal compute per model is
+  not equal compute in all."""
+  seen = lambda m: m['images_per_step'] * m['train_steps']
+  return {'pipeline_train_images': sum(seen(m) for m in models.values()),
+          'pipeline_labeled_by_teacher': labeled,
+          'baseline_train_images': {n: seen(m)
+                                    for n, m in baseline_models.items()}}
 
 
 def run_task(task: str, data: dict, out: str, steps: int, seed: int,
@@ -157,16 +175,17 @@ def run_task(task: str, data: dict, out: str, steps: int, seed: int,
         f"task.init_checkpoint={os.path.join(teacher_root, 'teacher')}"]
   options = round_loop.Options(output_dir=root, rounds=1, train_steps=steps,
                                name=task)
-  result, = round_loop.Rounds(run_config.from_dict(run), options,
-                              _RUNNER).run_all()
+  rounds = round_loop.Rounds(run_config.from_dict(run), options, _RUNNER)
+  result, = rounds.run_all()
   dirs = {k: os.path.join(root, 'round_1', k) for k in (
       'teacher', 'student', 'student_export') + (
           () if online else ('teacher_export', 'pseudo'))}
   if teachers_from:
     for k in ('teacher', 'teacher_export'):
       dirs[k] = os.path.join(teacher_root, k)
-  models = {'teacher': result.get('teacher_model') or teacher_model(
-      dirs['teacher']), 'student': result['student_model']}
+  models = {'teacher': result.get('teacher_model') or
+            round_loop.model_summary(dirs['teacher'], student=False),
+            'student': result['student_model']}
   summary = {'mode': _MODE.value,
              'steps': {k: m['train_steps'] for k, m in models.items()},
              **{key: {k: m[key] for k, m in models.items()} for key in (
@@ -191,6 +210,17 @@ def run_task(task: str, data: dict, out: str, steps: int, seed: int,
       dirs['teacher'], METRICS[task])
   summary['student_minus_teacher'] = {
       m: summary['student'][m] - summary['teacher'][m] for m in METRICS[task]}
+  if 'student_test' in result:
+    summary['student_test'] = result['student_test']
+  if not teachers_from:  # The candidates train beside this run's teacher.
+    summary['baselines'] = baselines(rounds, task, {
+        'validation': result['teacher'], 'test': result.get('teacher_test'),
+        'model': result['teacher_model']})
+    summary['baseline'] = demo_report.best_on_validation(
+        summary['baselines'], METRICS[task][0])
+    summary['compute'] = compute(
+        models, {n: b['model'] for n, b in summary['baselines'].items()},
+        summary.get('pseudo_labels', {}).get('images_labeled', 0))
   return summary
 
 
@@ -294,8 +324,12 @@ def demo_run(seed: int, out: str) -> dict:
     results['wall_time_s']['data'] = (0.0 if record['skipped']
                                       else record['seconds'])
   data = {split: os.path.join(data_dir, f'{split}-*.tfrecord')
-          for split in ('train', 'unlabeled', 'val', 'calibration')}
-  data['val_annotations'] = os.path.join(data_dir, 'annotations_val.json')
+          for split in ('train', 'unlabeled', 'val', 'calibration', 'test')}
+  for split in ('val', 'test'):
+    data[f'{split}_annotations'] = os.path.join(data_dir,
+                                                f'annotations_{split}.json')
+  if not tf.io.gfile.glob(data['test']):  # An earlier run's data, no test.
+    del data['test'], data['test_annotations']
   lanes = _TASKS.value if _PARALLEL.value else _TASKS.value[:1]
   threads = stages.lane_threads(len(lanes))
   if threads:

@@ -17,6 +17,10 @@ _NUM_TRAIN = flags.DEFINE_integer('num_train', 200, 'Labeled train images.')
 _NUM_UNLABELED = flags.DEFINE_integer('num_unlabeled', 1000,
                                       'Unlabeled images (labels withheld).')
 _NUM_VAL = flags.DEFINE_integer('num_val', 200, 'Validation images.')
+_NUM_TEST = flags.DEFINE_integer(
+    'num_test', 200, 'Test images (canvases of digits no other split has, '
+    'on their own backgrounds), for reporting: never for choices; 0 writes '
+    'none.')
 _NUM_CALIBRATION = flags.DEFINE_integer(
     'num_calibration', 0, 'Labeled calibration images (canvases of the train '
     "split's digits that no model trains on), for pseudo_label "
@@ -37,6 +41,7 @@ def main(_):
       num_unlabeled=_NUM_UNLABELED.value, num_val=_NUM_VAL.value,
       size=_SIZE.value, num_shards=_NUM_SHARDS.value,
       num_calibration=_NUM_CALIBRATION.value,
+      num_test=_NUM_TEST.value,
       classification=_CLASSIFICATION.value)
   print(json.dumps(paths, indent=2))
 

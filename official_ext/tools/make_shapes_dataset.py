@@ -24,6 +24,10 @@ _NUM_TRAIN = flags.DEFINE_integer('num_train', 150, 'Labeled train images.')
 _NUM_UNLABELED = flags.DEFINE_integer('num_unlabeled', 1500,
                                       'Unlabeled images (labels withheld).')
 _NUM_VAL = flags.DEFINE_integer('num_val', 300, 'Validation images.')
+_NUM_TEST = flags.DEFINE_integer(
+    'num_test', 300, 'Test images (scenes on the photographs\' right '
+    'quarter, which no other split sees), for reporting: never for choices; '
+    '0 writes none.')
 _NUM_CALIBRATION = flags.DEFINE_integer(
     'num_calibration', 0, 'Labeled calibration images no model trains on, '
     'for pseudo_label --calibration_pattern; 0 writes none.')
@@ -41,6 +45,7 @@ def main(_):
       _OUTPUT_DIR.value, seed=_SEED.value, num_train=_NUM_TRAIN.value,
       num_unlabeled=_NUM_UNLABELED.value, num_val=_NUM_VAL.value,
       num_shards=_NUM_SHARDS.value, num_calibration=_NUM_CALIBRATION.value,
+      num_test=_NUM_TEST.value,
       classification=_CLASSIFICATION.value)
   if _PREVIEW.value:
     scenes.preview(_PREVIEW.value, seed=_SEED.value)

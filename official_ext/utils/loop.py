@@ -2,6 +2,8 @@
 process of one of our tools (through a `stages.Runner`):
 
   train_args   python -m official_ext.tools.train --mode=train_and_eval
+  eval_args    python -m official_ext.tools.train --mode=eval (a split's
+               evaluation of the final checkpoint, e.g. the test split)
   export_args  python -m official_ext.tools.export_saved_model
 
 Shared by official_ext/rounds (self_train, and through it the demo and the
@@ -10,11 +12,17 @@ a user would. `run_tool` and `train` return the stage's seconds.
 """
 
 import os
+import re
 from typing import Dict, List, Optional, Sequence
 
 from official_ext.digits import recipes
 from official_ext.utils import stages
 from official_ext.utils import summaries
+import tensorflow as tf
+
+# Model Garden's trainer.validation_summary_subdir: where train_and_eval
+# writes its evaluations.
+VALIDATION = 'validation'
 
 
 def run_tool(runner: stages.Runner, stage: str, tool: str, args, log_path):
@@ -60,7 +68,38 @@ def export_args(experiment: str, model_dir: str, export_dir: str,
                   if overrides else [])
 
 
-def last_metrics(model_dir: str, names: Sequence[str]) -> Dict[str, float]:
-  """The model's last evaluation, as logged under model_dir/validation."""
-  event_dir = os.path.join(model_dir, 'validation')
+def eval_args(experiment: str, model_dir: str, subdir: str = VALIDATION,
+              overrides: Sequence[str] = ()) -> List[str]:
+  """train.py's flags to evaluate model_dir's latest checkpoint once, with
+  its own params.yaml and `overrides` (e.g. another split's input_path),
+  into model_dir/<subdir>."""
+  items = [f'trainer.validation_summary_subdir={subdir}', *overrides]
+  return [f'--experiment={experiment}', '--mode=eval',
+          f'--model_dir={model_dir}',
+          f'--config_file={model_dir}/params.yaml',
+          f'--params_override={",".join(items)}']
+
+
+def checkpoint_step(model_dir: str) -> Optional[int]:
+  """The step of model_dir's latest checkpoint (ckpt-<step>); None: none."""
+  path = tf.train.latest_checkpoint(model_dir)
+  found = path and re.search(r'-(\d+)$', path)
+  return int(found.group(1)) if found else None
+
+
+def evaluated_last_checkpoint(model_dir: str, metric: str,
+                              subdir: str = VALIDATION) -> bool:
+  """Whether model_dir/<subdir> holds `metric` at the latest checkpoint's
+  step (a run stopped between its final checkpoint and its final
+  evaluation does not: its rerun trains no step and evaluates nothing)."""
+  step = checkpoint_step(model_dir)
+  values = summaries.read_scalars(os.path.join(model_dir, subdir)).get(
+      metric, [])
+  return step is not None and any(s == step for s, _ in values)
+
+
+def last_metrics(model_dir: str, names: Sequence[str],
+                 subdir: str = VALIDATION) -> Dict[str, float]:
+  """The model's last evaluation, as logged under model_dir/<subdir>."""
+  event_dir = os.path.join(model_dir, subdir)
   return {m: summaries.last_value(event_dir, m) for m in names}
