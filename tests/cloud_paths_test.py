@@ -64,7 +64,8 @@ def _export_and_label(tmp_path):
   assert logits.shape[-1] == params.task.model.num_classes
 
   data = canvases.make_dataset(str(tmp_path / 'digits'), seed=0, num_train=2,
-                               num_unlabeled=6, num_val=2, num_shards=2)
+                               num_unlabeled=6, num_val=2, num_shards=2,
+                               num_test=0)
   unlabeled = _copy_to_ram(data['unlabeled'], 'unlabeled')
   prefix = f'{ROOT}/pseudo/pseudo'
   report = pipeline.label(pipeline.LabelingConfig(

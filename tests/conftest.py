@@ -82,7 +82,8 @@ def digits_data(tmp_path_factory):
   from official_ext.digits import canvases  # pylint: disable=g-import-not-at-top
   out = tmp_path_factory.mktemp('digits')
   return canvases.make_dataset(str(out), seed=0, num_train=48,
-                             num_unlabeled=16, num_val=16, num_shards=2)
+                             num_unlabeled=16, num_val=16, num_shards=2,
+                             num_test=16)
 
 
 TEACHER_STEPS = {'detection': 400, 'segmentation': 300}

@@ -13,9 +13,47 @@ from official_ext.digits import canvases
 def test_splits_are_disjoint_by_source_digit():
   images, _ = canvases.load_digits()
   splits = canvases.split_sources(len(images), seed=0)
-  a, b, c = (set(splits[s]) for s in canvases.SPLITS)
-  assert not (a & b or a & c or b & c)
-  assert len(a | b | c) == len(images) == 1797
+  sets = [set(splits[s]) for s in canvases.SPLITS + (canvases.TEST,)]
+  for i, a in enumerate(sets):
+    for b in sets[i + 1:]:
+      assert not a & b
+  assert len(set().union(*sets)) == len(images) == 1797
+  assert len(splits[canvases.TEST]) == int(0.15 * 1797)
+
+
+def test_the_test_split_is_held_out_and_leaves_the_others_unchanged(
+    tmp_path):
+  """The test canvases draw digits no other split (calibration included)
+  has, from a random stream of their own (backgrounds too); train, val and
+  calibration are the same with or without them."""
+  def records(out, split):
+    return [r.numpy() for r in tf.data.TFRecordDataset(
+        sorted(tf.io.gfile.glob(out[split])))]
+
+  kw = dict(seed=4, num_train=5, num_unlabeled=4, num_val=4, num_shards=1,
+            num_calibration=3)
+  without = canvases.make_dataset(str(tmp_path / 'a'), num_test=0, **kw)
+  out = canvases.make_dataset(str(tmp_path / 'b'), num_test=6, **kw)
+  assert canvases.TEST not in without
+  for split in ('train', 'val', canvases.CALIBRATION):
+    assert records(without, split) == records(out, split)
+  test = [tf_example_decoder.TfExampleDecoder().decode(r)
+          for r in records(out, canvases.TEST)]
+  assert len(test) == 6
+  with open(out['test_annotations']) as f:
+    coco = json.load(f)
+  assert sorted(im['id'] for im in coco['images']) == sorted(
+      int(d['source_id']) for d in test) == [
+          canvases.source_id(canvases.TEST, i) for i in range(6)]
+  assert len(coco['annotations']) == sum(
+      int(d['groundtruth_classes'].shape[0]) for d in test)
+  # Rendered again from the test pool alone: the same pixels.
+  images, targets = canvases.load_digits()
+  pool = canvases.split_sources(len(images), seed=4)[canvases.TEST]
+  rng = np.random.RandomState(4 * 1000 + 5)
+  for decoded in test:
+    again = canvases.render_canvas(rng, images, targets, pool)
+    np.testing.assert_array_equal(decoded['image'].numpy(), again.image)
 
 
 def test_rendering_is_deterministic_and_labels_agree():
@@ -67,10 +105,11 @@ def test_calibration_split_leaves_the_other_splits_unchanged(tmp_path):
         sorted(tf.io.gfile.glob(out[split])))]
 
   without = canvases.make_dataset(str(tmp_path / 'a'), seed=2, num_train=6,
-                                num_unlabeled=4, num_val=4, num_shards=1)
+                                num_unlabeled=4, num_val=4, num_shards=1,
+                                num_test=2)
   with_cal = canvases.make_dataset(str(tmp_path / 'b'), seed=2, num_train=6,
                                  num_unlabeled=4, num_val=4, num_shards=1,
-                                 num_calibration=5)
+                                 num_calibration=5, num_test=2)
   assert canvases.CALIBRATION not in without
   for split in canvases.SPLITS:
     assert records(without, split) == records(with_cal, split)
@@ -90,7 +129,8 @@ def test_classification_splits_hold_every_digit_read_by_model_garden(
     return [r.numpy() for r in tf.data.TFRecordDataset(
         sorted(tf.io.gfile.glob(out[split])))]
 
-  kw = dict(seed=1, num_train=3, num_unlabeled=6, num_val=4, num_shards=2)
+  kw = dict(seed=1, num_train=3, num_unlabeled=6, num_val=4, num_shards=2,
+            num_test=2)
   plain = canvases.make_dataset(str(tmp_path / 'a'), **kw)
   out = canvases.make_dataset(str(tmp_path / 'b'), classification=True, **kw)
   for split in canvases.SPLITS:  # The detection data does not change.

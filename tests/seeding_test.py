@@ -76,7 +76,7 @@ def test_seed_fixes_the_pretraining_init_and_batches(tmp_path):
   from official_ext.digits import canvases  # pylint: disable=g-import-not-at-top
   data = canvases.make_dataset(str(tmp_path), seed=0, num_train=4,
                                num_unlabeled=24, num_val=4, num_shards=1,
-                               classification=True)
+                               classification=True, num_test=0)
   params = exp_factory.get_exp_config('pretrain_digits_seg')
   params.task.train_data.input_path = data['classification']
   params.task.train_data.global_batch_size = 8

@@ -18,7 +18,8 @@ from conftest import digits_seg_run
 def data(tmp_path_factory):
   out = str(tmp_path_factory.mktemp('digits'))
   return canvases.make_dataset(out, seed=0, num_train=4, num_unlabeled=4,
-                               num_val=4, num_shards=1, num_calibration=4)
+                               num_val=4, num_shards=1, num_calibration=4,
+                               num_test=4)
 
 
 def _run(data, **changes):
@@ -110,6 +111,53 @@ def test_calibration_files_may_not_be_training_or_validation_files(data,
     run_config.from_dict(raw)
   assert str(e.value).startswith(
       f'data.calibration and data.{other} share 1 file(s), e.g. '), e.value
+
+
+@pytest.mark.parametrize('other', ['labeled', 'validation', 'unlabeled'])
+def test_test_files_may_not_be_trained_or_chosen_on(data, other):
+  """A test split that shares files with a split a model trains on or is
+  chosen on would not be held out."""
+  raw = _run(data)
+  assert raw['data']['test'] == data['test']
+  raw['data']['test'] += ',' + raw['data'][other]
+  with pytest.raises(run_config.RunError) as e:
+    run_config.from_dict(raw)
+  assert str(e.value).startswith(
+      f'data.test and data.{other} share 1 file(s), e.g. '), e.value
+
+
+def test_calibration_files_may_not_be_test_files(data):
+  raw = _run(data)
+  raw['data']['calibration'] += ',' + raw['data']['test']
+  with pytest.raises(run_config.RunError, match='data.calibration and '
+                     'data.test share 1 file'):
+    run_config.from_dict(raw)
+
+
+@pytest.mark.parametrize('changes,words', [
+    (dict(task='detection', data__annotation_file='ANN',
+          data__test_annotation_file=None),
+     ['data.test_annotation_file: detection needs the COCO json of '
+      'data.test']),
+    (dict(task='detection', data__annotation_file='ANN',
+          data__test_annotation_file='/no/such.json'),
+     ['data.test_annotation_file: no file /no/such.json']),
+    (dict(data__test_annotation_file='ANN'),
+     ['data.test_annotation_file: only a detection run with data.test']),
+    (dict(data__test='/no/such/test-*'), ['data.test=', 'matches no file']),
+])
+def test_bad_test_fields_name_the_field(data, changes, words):
+  changes = {k: data['val_annotations'] if v == 'ANN' else v
+             for k, v in changes.items()}
+  raw = _run(data, **changes)
+  if raw['task'] == 'detection':
+    for model, name in zip(('teacher', 'student'),
+                           recipes.EXPERIMENTS['detection']):
+      raw[model] = {'experiment': name, 'recipe': f'{name}_cpu.yaml'}
+  with pytest.raises(run_config.RunError) as e:
+    run_config.from_dict(raw)
+  for word in words:
+    assert word in str(e.value), e.value
 
 
 def test_config_files_are_laid_over_the_recipe_in_order(data, tmp_path):

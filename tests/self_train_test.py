@@ -28,6 +28,7 @@ from conftest import REPO
 from conftest import assert_drawn_plot
 from conftest import digits_seg_run
 from conftest import python
+from conftest import read_scalars
 
 
 def _tool(run_file, out, *extra, timeout=900):
@@ -53,7 +54,7 @@ def two_rounds(tmp_path_factory, digits_seg_teacher):
   root = tmp_path_factory.mktemp('self_train')
   data = canvases.make_dataset(str(root / 'data'), seed=0, num_train=16,
                                num_unlabeled=16, num_val=8, num_shards=2,
-                               num_calibration=8)
+                               num_calibration=8, num_test=8)
   run_file = _run_file(root / 'run.yaml', data, digits_seg_teacher)
   out = str(root / 'out')
   proc = _tool(run_file, out)
@@ -85,13 +86,19 @@ def test_round_two_is_taught_by_round_one_s_student(two_rounds):
   assert made_by != _made_from_teacher(os.path.join(out, 'round_1', 'pseudo'))
   for r in (first, second):
     assert 0.0 <= r['student']['mean_iou'] <= 1.0
+    # Scored on the test split once, after training, beside validation.
+    assert 0.0 <= r['student_test']['mean_iou'] <= 1.0
+    test = read_scalars(os.path.join(out, f"round_{r['round']}", 'student',
+                                     'test'))['mean_iou']
+    assert [v for _, v in test] == [r['student_test']['mean_iou']]
     assert r['student_model'] == {'images_per_step': 16,
                                   'labeled_images_per_step': 8,
                                   'train_steps': 20}
     assert r['pseudo_labels']['images_labeled'] == 16
-  # Label, train and export the student, in each round.
+  # Label, train, score on test and export the student, in each round.
   commands = open(os.path.join(out, 'commands.txt')).read()
-  assert commands.count('python -m official_ext.tools.') == 6
+  assert commands.count('python -m official_ext.tools.') == 8
+  assert commands.count('--mode=eval') == 2
   assert_drawn_plot(os.path.join(out, 'metric_by_round.png'))
 
 
@@ -99,7 +106,7 @@ def test_a_rerun_skips_every_finished_stage(two_rounds):
   start = time.time()
   proc = _tool(two_rounds['run_file'], two_rounds['out'])
   assert proc.returncode == 0, proc.stderr[-3000:]
-  assert proc.stdout.count('done earlier from the same inputs: skipped') == 6
+  assert proc.stdout.count('done earlier from the same inputs: skipped') == 8
   assert 'official_ext.tools.train' not in proc.stdout
   assert time.time() - start < 120  # No training, only the records.
 
@@ -126,6 +133,7 @@ def test_a_run_killed_in_labeling_and_export_ends_as_an_uninterrupted_one(
   the test below, which retrains the fixture's round 1."""
   reference = os.path.join(two_rounds['out'], 'round_1')
   raw = yaml.safe_load(open(two_rounds['run_file']))
+  raw['data'].pop('test')  # Scored in the fixture's run; not again here.
   raw.update(rounds=1)
   run_file = tmp_path / 'run.yaml'
   run_file.write_text(yaml.safe_dump(raw))
@@ -208,6 +216,7 @@ def test_two_workers_label_their_slices_and_a_killed_worker_0_resumes(
   each stage of a round costs a TensorFlow process.)"""
   export = two_rounds['teacher']
   raw = yaml.safe_load(open(two_rounds['run_file']))
+  raw['data'].pop('test')  # Scored in the fixture's run; not again here.
   raw.update(rounds=1, labeling={'num_shards': 2})
   run_file = tmp_path / 'workers.yaml'
   run_file.write_text(yaml.safe_dump(raw))
@@ -265,6 +274,7 @@ def test_an_online_student_round(two_rounds, tmp_path):
   burn-in at the recipe's share of --quick's 20 steps, and the exported
   student is the student's own weights."""
   raw = yaml.safe_load(open(two_rounds['run_file']))
+  raw['data'].pop('test')  # Scored in the fixture's run; not again here.
   raw.update(rounds=1, teacher=digits_seg_run(two_rounds['data'])['teacher'],
              student=dict(raw['student'],
                           recipe='selftrain_digits_seg_online_cpu.yaml'))

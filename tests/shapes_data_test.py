@@ -24,6 +24,22 @@ def drawn():
   return [scenes.render_scene(rng, photos) for _ in range(60)]
 
 
+def test_test_scenes_stand_on_photograph_parts_no_other_split_sees():
+  """The test split's backgrounds are crops of the photographs' right
+  quarter, every other split's of the rest: no background pixel of a test
+  scene was seen in training, at any scene size."""
+  for shape in (p.shape for p in scenes.load_photos()):
+    cut = int(0.75 * shape[1])
+    for size in (128, 256, 512):
+      rng = np.random.RandomState(size)
+      for _ in range(200):
+        y, x, side = scenes.crop_window(rng, shape, size, test=True)
+        assert cut <= x and x + side <= shape[1] and y + side <= shape[0]
+        y, x, side = scenes.crop_window(rng, shape, size, test=False)
+        assert 0 <= x and x + side <= cut and y + side <= shape[0]
+        assert side >= min(size // 2, shape[0], cut)
+
+
 def test_rendering_is_deterministic():
   photos = scenes.load_photos()
   a = scenes.render_scene(np.random.RandomState(3), photos)
@@ -101,14 +117,18 @@ def test_make_dataset_tool_writes_model_garden_records(tmp_path):
   proc = python(
       ['-m', 'official_ext.tools.make_shapes_dataset',
        f'--output_dir={out}', '--num_train=6', '--num_unlabeled=4',
-       '--num_val=5', '--num_calibration=3', '--classification',
+       '--num_val=5', '--num_calibration=3', '--num_test=2',
+       '--classification',
        '--num_shards=1', f'--preview={out}/preview.png'], timeout=300)
   assert proc.returncode == 0, proc.stderr[-2000:]
   paths = json.loads(proc.stdout[proc.stdout.index('{'):])
   counts = {split: sum(1 for _ in tf.data.TFRecordDataset(
       tf.io.gfile.glob(paths[split]))) for split in
-      ('train', 'unlabeled', 'val', 'calibration')}
-  assert counts == {'train': 6, 'unlabeled': 4, 'val': 5, 'calibration': 3}
+      ('train', 'unlabeled', 'val', 'calibration', 'test')}
+  assert counts == {'train': 6, 'unlabeled': 4, 'val': 5, 'calibration': 3,
+                    'test': 2}
+  with open(paths['test_annotations']) as f:
+    assert len(json.load(f)['images']) == 2
   record = next(iter(tf.data.TFRecordDataset(tf.io.gfile.glob(paths['val']))))
   det = tf_example_decoder.TfExampleDecoder().decode(record)
   assert int(det['source_id']) == 2_000_000

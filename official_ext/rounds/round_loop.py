@@ -322,7 +322,8 @@ class Rounds:
                            model: run_config.ModelConfig) -> dict:
     """In or beside round r: an online student (`model`'s recipe sets
     task.self_training.mode: online) on the labeled images and the raw
-    unlabeled ones, under the same stage records; its `final_metrics`. When
+    unlabeled ones, under the same stage records; its `final_metrics` and,
+    under 'model', its images per step and steps. When
     the run sets the steps, its burn-in keeps the recipe's share of them
     (the digits recipes' 500 of 2500 is a fifth of any schedule)."""
     extra = [f'task.pseudo_data.input_path={self.run.data.unlabeled}']
@@ -339,7 +340,8 @@ class Rounds:
     if warning:
       self.records.log(f'[round_{r}/{name}] warning: {warning}')
       self.warnings.setdefault(r, []).append(warning)
-    return self.final_metrics(r, name, model.experiment)
+    return dict(self.final_metrics(r, name, model.experiment),
+                model=model_summary(self._dir(r, name), student=True))
 
   def train_supervised(self, r: int, name: str,
                        model: run_config.ModelConfig) -> dict:

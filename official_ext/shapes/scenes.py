@@ -62,13 +62,20 @@ def _fractal_noise(rng: np.random.RandomState, size: int) -> np.ndarray:
   return out / max(out.max(), 1e-6)
 
 
+def crop_window(rng, shape, size: int, test: bool = False) -> tuple:
+  """(y, x, side) of a random square of a photograph of `shape`: in its
+  right quarter for the test split (`test`), else in the rest."""
+  cut = int(_TEST_COLUMNS * shape[1])
+  x0, x1 = (cut, shape[1]) if test else (0, cut)
+  h, w = shape[0], x1 - x0
+  side = rng.randint(min(size // 2, h, w), min(h, w) + 1)
+  y, x = rng.randint(0, h - side + 1), x0 + rng.randint(0, w - side + 1)
+  return y, x, side
+
+
 def _background(rng, photos, size: int, test: bool = False) -> np.ndarray:
   photo = photos[rng.randint(len(photos))]
-  cut = int(_TEST_COLUMNS * photo.shape[1])
-  photo = photo[:, cut:] if test else photo[:, :cut]
-  h, w = photo.shape[:2]
-  side = rng.randint(min(size // 2, h, w), min(h, w) + 1)
-  y, x = rng.randint(0, h - side + 1), rng.randint(0, w - side + 1)
+  y, x, side = crop_window(rng, photo.shape, size, test)
   crop = Image.fromarray(photo[y:y + side, x:x + side])
   image = np.asarray(crop.resize((size, size), Image.BILINEAR), np.float32)
   if rng.rand() < 0.5:

@@ -4,7 +4,10 @@ Input: one record per finished cell, as the study tool writes it into the
 cell's folder (`metrics.json`):
   {'cell': {'init', 'augmentation', 'labeled_fraction', 'seed'},
    'supervised': {metric: value}, 'selftrain': {metric: value},
-   ['online': {metric: value},] ...}
+   ['online': {metric: value},] ['<model>_test': {metric: value},] ...}
+The tables, gains and plot are on the test split when every cell has every
+model's test metrics (`on_split`: nothing was chosen on it), else on
+validation; the page says which.
 First the gains: for each init, augmentation and labeled fraction, each
 student (offline, and online when the study has that method) minus the
 supervised model of the same cell (equal compute, same seed), with its 95%
@@ -31,6 +34,17 @@ from official_ext.utils import intervals
 METRICS = {'detection': ('AP', 'AP50'), 'segmentation': ('mean_iou',)}
 LABELS = {cells_lib.SUPERVISED: '', cells_lib.SELFTRAIN: ' + self-training',
           cells_lib.ONLINE: ' + online self-training'}
+
+
+def on_split(study, records: Sequence[dict]) -> tuple:
+  """('test', the records with each model's test metrics in its place) when
+  every record has them for every model; else ('validation', records)."""
+  keys = [f'{m}_test' for m in cells_lib.models(study)]
+  if not records or not all(k in r for r in records for k in keys):
+    return 'validation', list(records)
+  return 'test', [dict(r, **{m: r[f'{m}_test']
+                             for m in cells_lib.models(study)})
+                  for r in records]
 
 
 def headline(task: str) -> str:
@@ -176,9 +190,10 @@ def markdown(study, records: Sequence[dict], protocol: str,
              pretrained: Optional[Dict[str, dict]] = None) -> str:
   """The tables; `pretrained`: the pre-training records by init name."""
   metric = headline(study.task)
+  split, records = on_split(study, records)
   lines = [f'# Study {study.name}: {study.task}, {metric}', '',
            f'{len(records)} cells finished. {protocol}', '',
-           f'Values: {metric} on the validation set, mean over seeds '
+           f'Values: {metric} on the {split} set, mean over seeds '
            f'{list(study.seeds)}; in brackets the difference to the '
            'random-init supervised model of the same column.']
   for name, record in (pretrained or {}).items():
@@ -257,15 +272,16 @@ def write(study, records: List[dict], output_dir: str, protocol: str,
   """study.md, study.csv, study.json, study.png under output_dir."""
   paths = {ext: os.path.join(output_dir, f'study.{ext}')
            for ext in ('md', 'csv', 'json', 'png')}
+  split, shown = on_split(study, records)
   with open(paths['md'], 'w') as f:
     f.write(markdown(study, records, protocol, pretrained))
   with open(paths['csv'], 'w') as f:
-    f.write(csv_text(study, records))
+    f.write(csv_text(study, shown))
   with open(paths['json'], 'w') as f:
     json.dump({'study': study.as_dict(), 'protocol': protocol,
-               'pretrained': pretrained or {},
-               'gains': gains(study, records),
-               'tables': axis_tables(study, records), 'cells': records},
+               'pretrained': pretrained or {}, 'split': split,
+               'gains': gains(study, shown),
+               'tables': axis_tables(study, shown), 'cells': records},
               f, indent=2)
-  plot(study, records, paths['png'])
+  plot(study, shown, paths['png'])
   return paths

@@ -103,6 +103,10 @@ class DataConfig(hyperparams.Config):
   unlabeled: str = ''
   val: str = ''
   val_annotations: str = ''  # Detection: COCO json of `val`.
+  # Optional: every model's final checkpoint is scored on it once; the
+  # report's tables show it (nothing is chosen on it).
+  test: str = ''
+  test_annotations: str = ''  # Detection: COCO json of `test`.
   # Classification TFExamples for an init's `pretrain`.
   classification_train: str = ''
   classification_val: str = ''
@@ -256,6 +260,13 @@ def check(study: StudyConfig, base_dir: str = '.'):
       not study.data.val_annotations):
     raise StudyError('data.val_annotations: detection needs the COCO json '
                      'of data.val')
+  if study.data.test and not all(data):
+    raise StudyError('data.test: set with train, unlabeled and val (the '
+                     'digits data has its own test split)')
+  if (study.data.test and study.task == 'detection' and
+      not study.data.test_annotations):
+    raise StudyError('data.test_annotations: detection needs the COCO json '
+                     'of data.test')
   for i, init in enumerate(study.init):
     if (init.pretrain.experiment and not init.pretrain_data.train and
         any(data) and

@@ -37,6 +37,7 @@ from official_ext.study import cells as cells_lib
 from official_ext.study import pretrain
 from official_ext.study import report
 from official_ext.study import study_config
+from official_ext.utils import loop
 from official_ext.utils import stages
 
 _STUDY = flags.DEFINE_string('study', None, 'Study YAML file.')
@@ -78,8 +79,10 @@ def digits_data(out: str, quick: bool) -> dict:
     except OSError:  # Another worker's is there; the same bytes.
       shutil.rmtree(scratch)
   pattern = lambda split: os.path.join(final, f'{split}-*.tfrecord')
-  return {split: pattern(split) for split in ('train', 'unlabeled', 'val')} | {
+  return {split: pattern(split)
+          for split in ('train', 'unlabeled', 'val', 'test')} | {
       'val_annotations': os.path.join(final, 'annotations_val.json'),
+      'test_annotations': os.path.join(final, 'annotations_test.json'),
       'classification_train': pattern(canvases.CLASSIFICATION['unlabeled']),
       'classification_val': pattern(canvases.CLASSIFICATION['val'])}
 
@@ -173,8 +176,12 @@ def cell_run(study, cell: cells_lib.Cell, data: dict,
       f'task.train_data.global_batch_size={per_step[cells_lib.SUPERVISED]}')
   run_data = {'labeled': data['train'], 'validation': data['val'],
               'unlabeled': data['unlabeled']}
+  if data.get('test'):
+    run_data['test'] = data['test']
   if study.task == 'detection':  # COCO AP against the val json.
     run_data['annotation_file'] = data['val_annotations']
+    if data.get('test'):
+      run_data['test_annotation_file'] = data['test_annotations']
   return run_config.from_dict({'task': study.task, 'data': run_data,
                                **models})
 
@@ -198,6 +205,7 @@ def run_cell(runner: stages.Runner, study, cell: cells_lib.Cell, data: dict,
   run = cell_run(study, cell, data, cell_dir)
   rounds = round_loop.Rounds(run, options, runner)
   result, = rounds.run_all()
+  models = {role: result[f'{model}_model'] for model, role in _ROLES.items()}
   online = {}
   if cells_lib.ONLINE in cells_lib.models(study):
     overlay = os.path.join(cell_dir, f'{cells_lib.ONLINE}_cell.yaml')
@@ -209,15 +217,23 @@ def run_cell(runner: stages.Runner, study, cell: cells_lib.Cell, data: dict,
         config_files=_overlays(study, cells_lib.ONLINE) + [overlay],
         overrides=cells_lib.model_overrides(study, cell,
                                                    cells_lib.ONLINE))
-    online[cells_lib.ONLINE] = rounds.train_online_student(
-        1, 'online_student', model)
+    metrics = rounds.train_online_student(1, 'online_student', model)
+    online[cells_lib.ONLINE] = metrics[loop.VALIDATION]
+    if 'test' in metrics:
+      online[f'{cells_lib.ONLINE}_test'] = metrics['test']
+    models[cells_lib.ONLINE] = metrics['model']
   return {'cell': {'init': cell.init, 'augmentation': cell.augmentation,
                    'labeled_fraction': cell.labeled_fraction,
                    'seed': cell.seed},
           'name': cell.name,
           **{role: result[model] for model, role in _ROLES.items()},
+          **{f'{role}_test': result[f'{model}_test']
+             for model, role in _ROLES.items() if f'{model}_test' in result},
           **online,
-          'steps': num_steps, **images_per_step(study),
+          'steps': num_steps,
+          # As the models trained (their params.yaml), not as recipes say.
+          **{key: {role: m[key] for role, m in models.items()}
+             for key in ('images_per_step', 'labeled_images_per_step')},
           **({'warnings': rounds.warnings[1]} if rounds.warnings.get(1)
              else {}),
           'wall_time_s': {_STAGES[k]: v
