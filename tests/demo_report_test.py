@@ -120,3 +120,50 @@ def test_calibration_summary_reads_the_threshold_used():
   assert (got['threshold'], got['precision'], got['recall']) == (0.5, 0.8, 0.7)
   assert got['class_thresholds'] == {'1': 0.5} and got['warnings'] == ['w']
   assert demo_report.calibration_summary({}, 0.5) == {}
+
+
+def _tested_run(teacher, student, candidate_val, candidate_test, student_test):
+  run = _seed_run(teacher, student)
+  task = run['tasks']['segmentation']
+  task['student_test'] = {'mean_iou': student_test}
+  task['baselines'] = {
+      'supervised_16': {'validation': {'mean_iou': teacher},
+                        'test': {'mean_iou': teacher - 0.05}},
+      'supervised_8': {'validation': {'mean_iou': candidate_val},
+                       'test': {'mean_iou': candidate_test}}}
+  task['compute'] = {'pipeline_train_images': 80000,
+                     'pipeline_labeled_by_teacher': 1000,
+                     'baseline_train_images': {'supervised_16': 40000,
+                                               'supervised_8': 20000}}
+  return run
+
+
+def test_over_seeds_on_test_against_the_candidate_best_on_validation():
+  """supervised_8's validation mean (0.74) beats the teacher's (0.71) on
+  the mean though not on seed 2, so it is the baseline on every seed; the
+  student's test differences to it: 0.02, 0.02, 0.04."""
+  runs = {0: _tested_run(0.70, 0.72, 0.75, 0.60, 0.62),
+          1: _tested_run(0.71, 0.73, 0.75, 0.61, 0.63),
+          2: _tested_run(0.72, 0.76, 0.71, 0.62, 0.66)}
+  test = demo_report.over_seeds(runs)['tasks']['segmentation']['test']
+  assert test['baseline'] == 'supervised_8'
+  assert test['candidates_validation_mean'] == pytest.approx(
+      {'supervised_16': 0.71, 'supervised_8': 0.736667}, abs=1e-6)
+  m = test['metrics']['mean_iou']
+  assert m['baseline'] == [0.60, 0.61, 0.62]
+  diff = m['student_minus_baseline']
+  assert (diff['mean'], diff['low'], diff['high']) == pytest.approx(
+      (0.026667, -0.002017, 0.055351), abs=1e-6)
+  text = demo_report.seeds_table(demo_report.over_seeds(runs))
+  assert ('| segmentation | mean_iou | 0.610 [0.585, 0.635] (supervised_8) '
+          '| 0.637 [0.585, 0.688] | +0.027 [-0.002, +0.055] |') in text
+  assert ('segmentation: training images: teacher + student 80000 (and 1000 '
+          'labeled by the teacher), baseline supervised_8 20000') in text
+  # One run's table: its own best on validation, on test.
+  run = runs[2]
+  run['tasks']['segmentation'].update(
+      baseline='supervised_16', student_minus_teacher={'mean_iou': 0.04},
+      wall_time_s={}, student_init='scratch')
+  run.update(seed=2, quick=False, wall_time_s={'data': 1, 'total': 2})
+  assert ('| segmentation | mean_iou | 0.6700 (supervised_16) | 0.6600 | '
+          '-0.0100 |') in demo_report.table(run).splitlines()

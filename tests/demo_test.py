@@ -28,8 +28,12 @@ from conftest import REPO
 from conftest import assert_drawn_plot
 from conftest import python
 
-STAGES = ('teacher', 'teacher_export', 'pseudo_label', 'student',
-          'student_export')
+# Each trained model is scored on the test split (<model>_test) once; the
+# recipe's own 8-per-step supervised model trains beside the 16-per-step
+# teacher, the other baseline candidate.
+STAGES = ('teacher', 'teacher_test', 'teacher_export', 'pseudo_label',
+          'student', 'student_export', 'student_test', 'supervised_8',
+          'supervised_8_test')
 METRICS = {'detection': ('AP', 'AP50'), 'segmentation': ('mean_iou',)}
 
 
@@ -131,6 +135,29 @@ def test_results_hold_finite_metrics_and_stage_times(demo):
           16 if model == 'teacher' else 8)
     assert list(r['wall_time_s']) == list(STAGES)
     assert all(t > 0 for t in r['wall_time_s'].values())
+    # On test, as logged under <model>/test at the final step; the baseline
+    # is the candidate best on validation.
+    test_dir = os.path.join(demo['out'], task, 'round_1', '{}', 'test')
+    for metric, value in r['student_test'].items():
+      assert value == summaries.last_value(test_dir.format('student'), metric)
+    assert set(r['baselines']) == {'supervised_16', 'supervised_8'}
+    assert r['baselines']['supervised_16'] == {
+        'validation': r['teacher'], 'test': r['baselines']['supervised_16'][
+            'test'], 'model': {'images_per_step': 16,
+                               'labeled_images_per_step': 16,
+                               'train_steps': 20}}
+    eight = r['baselines']['supervised_8']
+    assert eight['model'] == {'images_per_step': 8,
+                              'labeled_images_per_step': 8, 'train_steps': 20}
+    for metric, value in eight['test'].items():
+      assert value == summaries.last_value(test_dir.format('supervised_8'),
+                                           metric)
+    first = METRICS[task][0]
+    assert r['baseline'] == max(
+        r['baselines'], key=lambda n: r['baselines'][n]['validation'][first])
+    assert r['compute'] == {
+        'pipeline_train_images': 640, 'pipeline_labeled_by_teacher': 32,
+        'baseline_train_images': {'supervised_16': 320, 'supervised_8': 160}}
     assert r['pseudo_labels']['images_labeled'] == results['sizes'][
         'num_unlabeled']
     student = recipes.config(recipes.EXPERIMENTS[task][1])
@@ -289,7 +316,7 @@ def test_teachers_from_reuses_data_and_teachers(demo, auto_demo):
   assert not os.path.exists(os.path.join(auto_demo['out'], 'data'))
   r = results['tasks']['segmentation']
   assert list(r['wall_time_s']) == ['pseudo_label', 'student',
-                                    'student_export']
+                                    'student_export', 'student_test']
   assert r['teacher'] == demo['results']['tasks']['segmentation']['teacher']
   # The reused teacher's batch and steps, read from its params.yaml.
   earlier = demo['results']['tasks']['segmentation']
@@ -300,10 +327,10 @@ def test_teachers_from_reuses_data_and_teachers(demo, auto_demo):
   root = os.path.join(task_dir, 'round_1')
   assert sorted(os.listdir(root)) == sorted(
       ['pseudo', 'pseudo_label.log', 'student', 'student.log',
-       'student_export', 'student_export.log'])
+       'student_export', 'student_export.log', 'student_test.log'])
   # The commands it ran: labeling with the earlier run's exported teacher.
   commands = open(os.path.join(task_dir, 'commands.txt')).read()
-  assert commands.count('python -m official_ext.tools.') == 3
+  assert commands.count('python -m official_ext.tools.') == 4
   assert os.path.join(demo['out'], 'segmentation', 'round_1',
                       'teacher_export') in commands
   assert tf.train.latest_checkpoint(os.path.join(root, 'student')).endswith(

@@ -4,6 +4,7 @@ cells' metrics and their differences; every output file is written."""
 import csv
 import io
 import json
+import re
 
 import numpy as np
 from PIL import Image
@@ -179,3 +180,59 @@ def test_online_method_gains_and_online_minus_offline():
   models = [line.split(',')[4] for line in
             report.csv_text(study, records).splitlines()[1:4]]
   assert models == ['supervised', 'selftrain', 'online']
+
+
+def test_gains_are_on_test_against_the_candidate_best_on_validation():
+  """With every model scored on test and a supervised candidate beside the
+  cell's own: the baseline is the candidate with the higher validation
+  mean (one choice for the point), and the gain is measured on test.
+  Candidate batch8: validation 0.60 on every seed (own: 0.50-0.52), test
+  0.40 (own: 0.45); student test 0.48, 0.49, 0.50 -> gain +0.08, +0.09,
+  +0.10 against batch8 (mean 0.09, sd 0.01, half-width 0.024841)."""
+  study = study_config.from_dict(dict(
+      GOOD, seeds=[0, 1, 2], augmentation=[{'name': 'weak'}],
+      labeled_fraction=[1.0],
+      candidates=[{'name': 'batch8',
+                   'overrides': ['task.train_data.global_batch_size=8']}]))
+  records = _gain_records({'random': [0.02, 0.02, 0.04]})
+  for seed, record in enumerate(records):
+    record['supervised_test'] = {'AP': 0.45, 'AP50': 0.6}
+    record['selftrain_test'] = {'AP': 0.48 + seed / 100, 'AP50': 0.6}
+    record['candidates'] = {'batch8': {
+        'validation': {'AP': 0.60, 'AP50': 0.7},
+        'test': {'AP': 0.40, 'AP50': 0.5},
+        'model': {'images_per_step': 8}}}
+  split, shown = report.on_split(study, records)
+  assert split == 'test' and shown[0]['selftrain']['AP'] == 0.48
+  row, = report.gains(study, records, split)
+  assert row['baseline'] == 'batch8' and row['split'] == 'test'
+  assert row['baselines_validation_mean'] == pytest.approx(
+      {'supervised': 0.51, 'batch8': 0.60})
+  assert row['supervised']['mean'] == pytest.approx(0.40)
+  assert row['gain']['mean'] == pytest.approx(0.09)
+  assert (row['gain']['low'], row['gain']['high']) == pytest.approx(
+      (0.065159, 0.114841), abs=1e-6)
+  text = report.markdown(study, records, 'P.')
+  assert 'AP on the test set' in text
+  assert ('| random | weak | 1 | offline | 3 | 0.400 [0.400, 0.400] '
+          '(batch8) | 0.490 [0.465, 0.515] | +0.090 [+0.065, +0.115] | '
+          'gain |') in text
+  # Without a test score for the candidate, everything stays on validation.
+  del records[0]['candidates']['batch8']['test']
+  assert report.on_split(study, records)[0] == 'validation'
+  row, = report.gains(study, records)
+  assert row['baseline'] == 'batch8'
+  assert row['gain']['mean'] == pytest.approx(0.51 + 0.026667 - 0.60,
+                                              abs=1e-6)
+
+
+@pytest.mark.parametrize('candidates,words', [
+    ([{'name': 'supervised'}], 'candidates[0].name'),
+    ([{'name': 'a'}, {'name': 'a'}], 'candidates: names repeat'),
+    ([{'name': 'a', 'train_steps': -1}], 'candidates[0].train_steps'),
+    ([{'name': 'a', 'steps': 5}], 'candidates[0].steps: unknown field'),
+])
+def test_bad_candidates_name_the_field(candidates, words):
+  with pytest.raises(study_config.StudyError, match=re.escape(words)):
+    study = study_config.from_dict(dict(GOOD, candidates=candidates))
+    study_config.check(study)

@@ -116,14 +116,25 @@ def test_every_cell_trained_both_models(quick_study):
                            'pseudo_report.json')) as f:
       assert json.load(f)['teacher'] == os.path.join(cell, 'round_1',
                                                      'teacher_export')
-    assert [c.split()[2] for c in record['commands']] == [
-        'official_ext.tools.train', 'official_ext.tools.export_saved_model',
-        'official_ext.tools.pseudo_label', 'official_ext.tools.train']
+    # Each model is scored on the test split once (train.py --mode=eval).
+    assert [c.split()[2:4] for c in record['commands']] == [
+        ['official_ext.tools.train', '--experiment=supervised_digits_seg'],
+        ['official_ext.tools.train', '--experiment=supervised_digits_seg'],
+        ['official_ext.tools.export_saved_model',
+         '--experiment=supervised_digits_seg'],
+        ['official_ext.tools.pseudo_label', f"--teacher={cell}/round_1/"
+         'teacher_export'],
+        ['official_ext.tools.train', '--experiment=selftrain_digits_seg'],
+        ['official_ext.tools.train', '--experiment=selftrain_digits_seg']]
+    assert sum('--mode=eval' in c for c in record['commands']) == 2
     assert list(record['wall_time_s']) == [
-        'supervised', 'supervised_export', 'pseudo_label', 'selftrain']
+        'supervised', 'supervised_test', 'supervised_export', 'pseudo_label',
+        'selftrain', 'selftrain_test']
     assert all(t > 0 for t in record['wall_time_s'].values())
+    for role in ('supervised', 'selftrain'):
+      assert 0 < record[f'{role}_test']['mean_iou'] < 1
     # Every stage ran under a record (what a rerun of a stopped cell reads).
-    assert len(os.listdir(os.path.join(cell, 'stages'))) == 4
+    assert len(os.listdir(os.path.join(cell, 'stages'))) == 6
 
 
 def test_the_pretraining_ran_once_before_the_cells(quick_study):
@@ -147,7 +158,11 @@ def test_report_deltas_are_the_cells_differences(quick_study):
   out = quick_study['out']
   with open(os.path.join(out, 'study.json')) as f:
     data = json.load(f)
-  by_name = {r['name']: r for r in data['cells']}
+  # Every model was scored on test: the tables and gains show test.
+  assert data['split'] == 'test'
+  by_name = {r['name']: {m: r[f'{m}_test'] for m in ('supervised',
+                                                     'selftrain')}
+             for r in data['cells']}
   assert sorted(by_name) == sorted(CELLS)
   table = next(t for t in data['tables'] if t['axis'] == 'augmentation')
   assert table['columns'] == ['strong']
@@ -170,6 +185,7 @@ def test_report_deltas_are_the_cells_differences(quick_study):
   # A quick run says its numbers are a smoke test; the gains table has a row
   # per init (one seed: no claim).
   assert 'QUICK RUN (--quick)' in text and 'equal compute' in text
+  assert 'mean_iou on the test set' in text
   assert [(g['init'], g['seeds']) for g in data['gains']] == [
       ('random', [0]), ('classification', [0])]
   for g in data['gains']:
@@ -185,7 +201,7 @@ def test_report_deltas_are_the_cells_differences(quick_study):
     cell = next(c for c in data['cells'] if c['name'].startswith(
         row['init'] + '-'))
     assert float(row['mean_iou']) == pytest.approx(
-        cell[row['model']]['mean_iou'], abs=1e-6)
+        cell[f"{row['model']}_test"]['mean_iou'], abs=1e-6)
     assert int(row['train_steps']) == 10
   assert_drawn_plot(os.path.join(out, 'study.png'))
   assert ('## mean_iou vs augmentation (labeled fraction 1)' in

@@ -120,13 +120,14 @@ class Rounds:
         0.0 if record['skipped'] else record['seconds'])
     return record
 
-  def _train(self, r, name, model: run_config.ModelConfig, extra, inputs):
+  def _train(self, r, name, model: run_config.ModelConfig, extra, inputs,
+             steps: Optional[int] = None):
     model_dir = self._dir(r, name)
     overrides = (list(model.overrides) + list(self.run.runtime_overrides) +
                  list(extra))
     files = run_config.config_files(model)
     argv = loop.train_args(model.experiment, files, model_dir,
-                           self.options.train_steps, overrides)
+                           steps or self.options.train_steps, overrides)
     inputs = dict(inputs, **self.data_inputs)
     fingerprints = lambda fingerprint: {path: fingerprint(path)
                                         for path in files}
@@ -344,12 +345,13 @@ class Rounds:
                 model=model_summary(self._dir(r, name), student=True))
 
   def train_supervised(self, r: int, name: str,
-                       model: run_config.ModelConfig) -> dict:
+                       model: run_config.ModelConfig,
+                       steps: Optional[int] = None) -> dict:
     """Beside round r: another supervised model on data.labeled (e.g. a
-    baseline candidate with another batch), under the same stage records:
-    its `final_metrics` and, under 'model', its images per step and
-    steps."""
-    self._train(r, name, model, self._data_overrides(), {})
+    baseline candidate with another batch or, `steps`, another schedule
+    than the run's), under the same stage records: its `final_metrics` and,
+    under 'model', its images per step and steps."""
+    self._train(r, name, model, self._data_overrides(), {}, steps)
     return dict(self.final_metrics(r, name, model.experiment),
                 model=model_summary(self._dir(r, name), student=False))
 

@@ -38,9 +38,13 @@ LABELS = {cells_lib.SUPERVISED: '', cells_lib.SELFTRAIN: ' + self-training',
 
 def on_split(study, records: Sequence[dict]) -> tuple:
   """('test', the records with each model's test metrics in its place) when
-  every record has them for every model; else ('validation', records)."""
+  every record has them for every model and candidate; else ('validation',
+  records)."""
   keys = [f'{m}_test' for m in cells_lib.models(study)]
-  if not records or not all(k in r for r in records for k in keys):
+  if not records or not all(
+      all(k in r for k in keys) and
+      all(c.get('test') for c in r.get('candidates', {}).values())
+      for r in records):
     return 'validation', list(records)
   return 'test', [dict(r, **{m: r[f'{m}_test']
                              for m in cells_lib.models(study)})
@@ -93,11 +97,36 @@ def axis_tables(study, records: Sequence[dict]) -> List[dict]:
   return tables
 
 
-def gains(study, records: Sequence[dict]) -> List[dict]:
+def supervised_models(record: dict) -> Dict[str, dict]:
+  """A cell's supervised models by name, `supervised` and its candidates:
+  {name: {'validation': metrics, 'test': metrics or None}}."""
+  return {cells_lib.SUPERVISED: {
+      'validation': record[cells_lib.SUPERVISED],
+      'test': record.get(f'{cells_lib.SUPERVISED}_test')},
+          **record.get('candidates', {})}
+
+
+def baseline(found: Sequence[dict], metric: str) -> tuple:
+  """The point's supervised model best on validation (mean over its
+  seeds), one choice for all of them: (name, {name: validation mean})."""
+  names = [n for n in supervised_models(found[0])
+           if all(n in supervised_models(r) for r in found)]
+  means = {n: float(np.mean([supervised_models(r)[n]['validation'][metric]
+                             for r in found])) for n in names}
+  return max(names, key=means.get), means
+
+
+def _on(record: dict, model: str, split: str) -> dict:
+  return record[model if split == 'validation' else f'{model}_test']
+
+
+def gains(study, records: Sequence[dict],
+          split: str = 'validation') -> List[dict]:
   """For each init, augmentation, labeled fraction with finished cells and
-  each student method: the student minus the supervised model of the same
-  cell (equal compute, the same seed: a paired difference), with its
-  interval over seeds; the online rows also hold online minus offline."""
+  each student method: the student minus the point's supervised model best
+  on validation (`baseline`: the cell's own, at the student's images per
+  step, or a candidate), on `split`, paired by seed, with its interval over
+  seeds; the online rows also hold online minus offline."""
   metric = headline(study.task)
   students = [m for m in cells_lib.models(study) if m in cells_lib.STUDENTS]
   out = []
@@ -111,12 +140,15 @@ def gains(study, records: Sequence[dict]) -> List[dict]:
                        key=lambda r: r['cell']['seed'])
         if not found:
           continue
-        sup = [r[cells_lib.SUPERVISED][metric] for r in found]
-        offline = [r[cells_lib.SELFTRAIN][metric] for r in found]
+        best, means = baseline(found, metric)
+        sup = [supervised_models(r)[best][split][metric] for r in found]
+        offline = [_on(r, cells_lib.SELFTRAIN, split)[metric] for r in found]
         for model in students:
-          st = [r[model][metric] for r in found]
+          st = [_on(r, model, split)[metric] for r in found]
           row = {**where, 'metric': metric, 'method': METHOD[model],
                  'seeds': [r['cell']['seed'] for r in found],
+                 'split': split, 'baseline': best,
+                 'baselines_validation_mean': means,
                  cells_lib.SUPERVISED: intervals.mean_interval(
                      sup).as_dict(),
                  model: intervals.mean_interval(st).as_dict(),
@@ -141,12 +173,15 @@ def verdict(gain: dict) -> str:
   return 'gain' if gain['mean'] > 0 else 'loss'
 
 
-def gains_markdown(study, records: Sequence[dict]) -> List[str]:
+def gains_markdown(study, records: Sequence[dict],
+                   split: str = 'validation') -> List[str]:
   """The gains as a table, each with its interval and verdict."""
-  rows = gains(study, records)
+  rows = gains(study, records, split)
   metric = headline(study.task)
-  lines = ['', f'## Self-training gain at equal compute ({metric}, student '
-           'minus supervised, same cell and seed)', '',
+  named = any(r.get('candidates') for r in records)
+  lines = ['', f'## Self-training gain ({metric} on {split}, student minus '
+           'the supervised model best on validation, same cell and seed)',
+           '',
            'Mean over seeds; in brackets its 95% interval (Student\'s t, n-1 '
            'degrees of freedom). A gain is claimed only where the interval '
            'excludes 0.', '',
@@ -158,7 +193,8 @@ def gains_markdown(study, records: Sequence[dict]) -> List[str]:
         f"| {row['init']} | {row['augmentation']} | "
         f"{_text(row['labeled_fraction'])} | {row['method']} | "
         f"{len(row['seeds'])} | "
-        f"{intervals.text(row[cells_lib.SUPERVISED])} | "
+        f"{intervals.text(row[cells_lib.SUPERVISED])}"
+        f"{' (' + row['baseline'] + ')' if named else ''} | "
         f"{intervals.text(row[STUDENT_OF[row['method']]])} | "
         f"{intervals.text(row['gain'], True)} | "
         f"{verdict(row['gain'])} |")
@@ -190,7 +226,7 @@ def markdown(study, records: Sequence[dict], protocol: str,
              pretrained: Optional[Dict[str, dict]] = None) -> str:
   """The tables; `pretrained`: the pre-training records by init name."""
   metric = headline(study.task)
-  split, records = on_split(study, records)
+  split, shown = on_split(study, records)
   lines = [f'# Study {study.name}: {study.task}, {metric}', '',
            f'{len(records)} cells finished. {protocol}', '',
            f'Values: {metric} on the {split} set, mean over seeds '
@@ -201,8 +237,8 @@ def markdown(study, records: Sequence[dict], protocol: str,
     lines += ['', f"The {name} init: {record['experiment']} trained "
               f"{record['steps']} steps; on its classification val split "
               f'{scores}.']
-  lines += gains_markdown(study, records)
-  for table in axis_tables(study, records):
+  lines += gains_markdown(study, records, split)
+  for table in axis_tables(study, shown):
     (other, fixed), = table['fixed'].items()
     lines += ['', f"## {metric} vs {table['axis'].replace('_', ' ')} "
               f"({other.replace('_', ' ')} {_text(fixed)})", '',
@@ -280,7 +316,7 @@ def write(study, records: List[dict], output_dir: str, protocol: str,
   with open(paths['json'], 'w') as f:
     json.dump({'study': study.as_dict(), 'protocol': protocol,
                'pretrained': pretrained or {}, 'split': split,
-               'gains': gains(study, shown),
+               'gains': gains(study, records, split),
                'tables': axis_tables(study, shown), 'cells': records},
               f, indent=2)
   plot(study, shown, paths['png'])

@@ -25,6 +25,9 @@
       - {name: s1, preset: s1}
     labeled_fraction: [0.5, 1.0]     # axis 3 (deterministic subsets)
     seeds: [0, 1, 2]                 # axis 4: task.seed of both models
+    candidates:                      # more supervised models per cell; the
+      - {name: batch8, overrides: ['task.train_data.global_batch_size=8']}
+      - {name: short, train_steps: 500}  # gains are against the one best on val
 
 A recipe is a file name installed with the package (configs/experiments/) or
 a path (relative paths: from the study file's folder). `check` validates the
@@ -97,6 +100,19 @@ class AugmentationConfig(hyperparams.Config):
 
 
 @dataclasses.dataclass
+class CandidateConfig(hyperparams.Config):
+  """Another supervised model each cell trains beside `supervised` (same
+  recipe, init, labeled subset, seed and augmentation) with these
+  `--params_override` items (e.g. another batch) and, `train_steps` > 0,
+  its own schedule (a shorter one for few labels); else the cell's steps.
+  A point's gains are measured against whichever supervised model is best
+  on validation (mean over its seeds)."""
+  name: str = ''
+  overrides: List[str] = dataclasses.field(default_factory=list)
+  train_steps: int = 0
+
+
+@dataclasses.dataclass
 class DataConfig(hyperparams.Config):
   """TFRecord patterns; all empty: the tool makes the digits data."""
   train: str = ''
@@ -137,9 +153,13 @@ class StudyConfig(hyperparams.Config):
   labeled_fraction: List[float] = dataclasses.field(
       default_factory=lambda: [1.0])
   seeds: List[int] = dataclasses.field(default_factory=lambda: [0])
+  candidates: List[CandidateConfig] = dataclasses.field(default_factory=list)
 
 
-_LISTS = {'init': InitConfig, 'augmentation': AugmentationConfig}
+_LISTS = {'init': InitConfig, 'augmentation': AugmentationConfig,
+          'candidates': CandidateConfig}
+# Names the cells' own models take (cells.py); no candidate may take one.
+_MODEL_NAMES = ('supervised', 'selftrain', 'online')
 
 
 def load(path: str) -> StudyConfig:
@@ -234,6 +254,16 @@ def check(study: StudyConfig, base_dir: str = '.'):
                          '_ and .')
     if len(set(names)) != len(names):
       raise StudyError(f'{axis}: names repeat: {names}')
+  names = [c.name for c in study.candidates]
+  for i, candidate in enumerate(study.candidates):
+    if not _NAME.match(candidate.name) or candidate.name in _MODEL_NAMES:
+      raise StudyError(f'candidates[{i}].name: {candidate.name!r}: letters, '
+                       f'digits, _ and ., none of {list(_MODEL_NAMES)}')
+    if candidate.train_steps < 0:
+      raise StudyError(f'candidates[{i}].train_steps: '
+                       f'{candidate.train_steps} < 0 (0: the cell\'s)')
+  if len(set(names)) != len(names):
+    raise StudyError(f'candidates: names repeat: {names}')
   if RANDOM not in [i.name for i in study.init]:
     raise StudyError(f'init: needs an entry named {RANDOM!r} (the baseline '
                      'every delta is measured against)')

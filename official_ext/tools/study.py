@@ -88,15 +88,18 @@ def digits_data(out: str, quick: bool) -> dict:
 
 
 def steps(study, quick: bool) -> dict:
-  """Each model's steps: the same for both (equal compute); by default the
-  self-training recipe's."""
+  """Each model's steps: the same for the cell's models (equal compute);
+  by default the self-training recipe's. A candidate: its own
+  train_steps, else the same (--quick: quick_steps for all)."""
   if quick:
     num = study.quick_steps
   elif study.train_steps:
     num = study.train_steps
   else:
     num = _student(study).trainer.train_steps
-  return {role: num for role in cells_lib.models(study)}
+  return {role: num for role in cells_lib.models(study)} | {
+      c.name: num if quick else (c.train_steps or num)
+      for c in study.candidates}
 
 
 def _student(study):
@@ -191,6 +194,9 @@ _ROLES = {'teacher': cells_lib.SUPERVISED, 'student': cells_lib.SELFTRAIN}
 _STAGES = {'teacher': 'supervised', 'teacher_export': 'supervised_export',
            'pseudo_label': 'pseudo_label', 'student': 'selftrain',
            'online_student': cells_lib.ONLINE}
+_STAGES.update({f'{stage}_{split}': f'{name}_{split}'
+                for stage, name in list(_STAGES.items())
+                for split in ('test', loop.VALIDATION)})
 
 
 def run_cell(runner: stages.Runner, study, cell: cells_lib.Cell, data: dict,
@@ -222,6 +228,16 @@ def run_cell(runner: stages.Runner, study, cell: cells_lib.Cell, data: dict,
     if 'test' in metrics:
       online[f'{cells_lib.ONLINE}_test'] = metrics['test']
     models[cells_lib.ONLINE] = metrics['model']
+  candidates = {}
+  for candidate in study.candidates:
+    supervised = run.teacher
+    model = run_config.ModelConfig(
+        experiment=supervised.experiment, recipe=supervised.recipe,
+        config_files=list(supervised.config_files),
+        overrides=cells_lib.model_overrides(study, cell, cells_lib.SUPERVISED)
+        + list(candidate.overrides))
+    candidates[candidate.name] = rounds.train_supervised(
+        1, f'candidate_{candidate.name}', model, num_steps[candidate.name])
   return {'cell': {'init': cell.init, 'augmentation': cell.augmentation,
                    'labeled_fraction': cell.labeled_fraction,
                    'seed': cell.seed},
@@ -230,13 +246,14 @@ def run_cell(runner: stages.Runner, study, cell: cells_lib.Cell, data: dict,
           **{f'{role}_test': result[f'{model}_test']
              for model, role in _ROLES.items() if f'{model}_test' in result},
           **online,
+          **({'candidates': candidates} if candidates else {}),
           'steps': num_steps,
           # As the models trained (their params.yaml), not as recipes say.
           **{key: {role: m[key] for role, m in models.items()}
              for key in ('images_per_step', 'labeled_images_per_step')},
           **({'warnings': rounds.warnings[1]} if rounds.warnings.get(1)
              else {}),
-          'wall_time_s': {_STAGES[k]: v
+          'wall_time_s': {_STAGES.get(k, k): v
                           for k, v in result['wall_time_s'].items()},
           'commands': list(result['commands'].values())}
 
