@@ -118,6 +118,7 @@ def fast_detector(params):
 def _train_eval_export(task, data, model_dir):
   """The tiny CPU recipe as a user runs it: train.py --mode=train_and_eval
   (Model Garden's driver), then tools/export_saved_model.py."""
+  from official_ext.configs import recipes as recipe_lib  # pylint: disable=g-import-not-at-top
   from official_ext.digits import recipes  # pylint: disable=g-import-not-at-top
   experiment = recipes.EXPERIMENTS[task][0]
   recipe = recipes.recipe(experiment)
@@ -125,8 +126,8 @@ def _train_eval_export(task, data, model_dir):
   overrides = [
       f"task.train_data.input_path={data['train']}",
       f"task.validation_data.input_path={data['val']}",
-      *recipes.schedule_overrides(steps, interval=SUMMARY_INTERVAL,
-                                         warmup=20),
+      *recipe_lib.schedule_overrides(steps, interval=SUMMARY_INTERVAL,
+                                     warmup=20),
   ]
   if task == 'detection':  # COCO AP against the json annotation file.
     overrides.append(f"task.annotation_file={data['val_annotations']}")

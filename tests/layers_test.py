@@ -1,7 +1,8 @@
 """The package's imports run one way, down the layers of docs/development.md:
-tools -> study, digits, the loop -> tasks -> self_training -> quality ->
-labeling -> data -> configs. Labeling never imports quality; configs import
-nothing of ours but configs."""
+tools -> the apps (digits, shapes, study, benchmarks, testing) -> the
+library (the loop, serving -> tasks -> self_training -> quality -> labeling
+-> data -> configs). The library never imports an app; labeling never
+imports quality; configs import nothing of ours but configs."""
 
 import ast
 import pathlib
@@ -19,10 +20,15 @@ LAYERS = {
     'self_training': 4,
     'tasks': 5,
     'registry_imports': 6,
-    'digits': 7, 'shapes': 7, 'rounds': 7, 'study': 7, 'utils': 7, 'benchmarks': 7, 'testing': 7,
-    'serving': 7,
-    'tools': 8,
+    'rounds': 7, 'utils': 7, 'serving': 7,
+    'digits': 8, 'shapes': 8, 'study': 8, 'benchmarks': 8, 'testing': 8,
+    'tools': 9,
 }
+# What a Model Garden user builds on (the self-training library) and what
+# is built on it here (the built-in data and demo, the study, benchmarks,
+# test helpers; the command-line tools): no library module imports an app.
+APPS = ('digits', 'shapes', 'study', 'benchmarks', 'testing', 'tools')
+LIBRARY = tuple(sorted(set(LAYERS) - set(APPS)))
 
 
 def _layer(module: str) -> str:
@@ -69,6 +75,13 @@ def test_no_import_runs_up_a_layer():
   up = [f'{a} -> {b}' for a, b in _edges()
         if LAYERS[_layer(b)] > LAYERS[_layer(a)]]
   assert not up, 'imports up a layer:\n' + '\n'.join(up)
+
+
+def test_the_library_imports_no_app():
+  assert max(LAYERS[p] for p in LIBRARY) < min(LAYERS[p] for p in APPS)
+  back = [f'{a} -> {b}' for a, b in _edges()
+          if _layer(a) in LIBRARY and _layer(b) in APPS]
+  assert not back, 'the library imports an app:\n' + '\n'.join(back)
 
 
 @pytest.mark.parametrize('layer,forbidden', [

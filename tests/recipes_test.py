@@ -7,6 +7,7 @@ import yaml
 
 from official.modeling import hyperparams
 
+from official_ext.configs import recipes as recipe_lib
 from official_ext.digits import recipes
 
 
@@ -41,12 +42,12 @@ def test_the_digits_teachers_train_at_their_students_images_per_step():
         is_strict=True)
     assert recipes.config(teacher).task.train_data.global_batch_size == 8
     assert params.task.train_data.global_batch_size == 16
-    assert recipes.student_batch(recipes.config(student)) == (8, 16)
+    assert recipe_lib.student_batch(recipes.config(student)) == (8, 16)
     assert (params.trainer.train_steps ==
             recipes.config(student).trainer.train_steps)
   student = recipes.config('selftrain_digits')
   student.task.pseudo_data.global_batch_size = 24
-  assert recipes.student_batch(student) == (8, 32)
+  assert recipe_lib.student_batch(student) == (8, 32)
 
 
 def test_online_recipes_match_their_offline_student():
@@ -55,7 +56,7 @@ def test_online_recipes_match_their_offline_student():
   for task, online in recipes.ONLINE_RECIPES.items():
     student = recipes.EXPERIMENTS[task][1]
     offline = recipes.config(student)
-    config = recipes.config_from(student, recipes.recipe_path(online))
+    config = recipe_lib.config_from(student, recipe_lib.recipe_path(online))
     st = config.task.self_training
     assert (st.mode, offline.task.self_training.mode) == ('online', 'offline')
     assert 0 < st.burn_in_steps < config.trainer.train_steps

@@ -7,6 +7,7 @@ import tensorflow as tf
 from official.core import exp_factory
 from official.core import task_factory
 from official_ext import registry_imports  # pylint: disable=unused-import
+from official_ext.configs import recipes as recipe_lib
 from official_ext.digits import recipes
 from official_ext.tasks import seeding
 
@@ -100,7 +101,7 @@ def test_two_student_runs_write_identical_checkpoints(digits_data, tmp_path):
       f"task.train_data.input_path={digits_data['train']}",
       f"task.pseudo_data.input_path={digits_data['train']}",
       f"task.validation_data.input_path={digits_data['val']}",
-      *recipes.schedule_overrides(4, warmup=1), *FAST_DETECTOR])
+      *recipe_lib.schedule_overrides(4, warmup=1), *FAST_DETECTOR])
   dirs = [str(tmp_path / f'run{i}') for i in range(2)]
   for model_dir in dirs:
     run_tool(['-m', 'official_ext.tools.train', '--experiment=selftrain_digits',

@@ -19,7 +19,7 @@ from official_ext.data import record_files
 from official_ext.data import sharded_writer
 from official_ext.data import tfexample
 from official_ext.digits import canvases
-from official_ext.digits import recipes
+from official_ext.configs import recipes
 from official_ext.labeling import pipeline
 from official_ext.labeling import teacher as teacher_lib
 from official_ext.self_training import task as st_task

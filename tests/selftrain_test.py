@@ -13,7 +13,7 @@ from official.core import exp_factory
 from official.core import task_factory
 from official.modeling.hyperparams import params_dict
 import official_ext.registry_imports  # pylint: disable=unused-import
-from official_ext.digits import recipes
+from official_ext.configs import recipes
 from official_ext.self_training import task as st_task
 
 from conftest import FAST_DETECTOR

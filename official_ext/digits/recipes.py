@@ -8,13 +8,10 @@ registered experiment with its recipe applied (`--experiment=NAME
 (steps, batch sizes, augmentation) a `train.py` run of the recipe uses.
 """
 
-import importlib.resources
-
 from official.core import config_definitions as cfg
-from official.core import exp_factory
-from official.modeling import hyperparams
 
 from official_ext import registry_imports  # pylint: disable=unused-import
+from official_ext.configs import recipes
 
 # task -> (teacher, student)
 EXPERIMENTS = {
@@ -29,46 +26,14 @@ ONLINE_RECIPES = {
 }
 
 
-def recipe_path(file_name: str) -> str:
-  """The path of a recipe YAML installed with the package."""
-  path = importlib.resources.files('official_ext.recipes') / file_name
-  if not path.is_file():
-    raise FileNotFoundError(f'no recipe {file_name!r} in official_ext.recipes '
-                            '(configs/experiments/).')
-  return str(path)
-
-
 def recipe(name: str) -> str:
   """The recipe YAML of a digits experiment."""
-  return recipe_path(f'{name}_cpu.yaml')
-
-
-def schedule_overrides(steps: int, interval: int = 0,
-                       warmup: int = -1) -> list:
-  """`--params_override` items that run a digits recipe for `steps` steps:
-  its cosine decay ends at the last step, one checkpoint and one evaluation
-  at the end, logs every `interval` steps (default min(50, steps)), a linear
-  warmup of `warmup` steps (default min(100, steps // 4))."""
-  interval = interval or min(50, steps)
-  warmup = min(100, steps // 4) if warmup < 0 else warmup
-  return [f'trainer.train_steps={steps}',
-          f'trainer.validation_interval={steps}',
-          f'trainer.checkpoint_interval={steps}',
-          f'trainer.optimizer_config.learning_rate.cosine.decay_steps={steps}',
-          f'trainer.optimizer_config.warmup.linear.warmup_steps={warmup}',
-          f'trainer.steps_per_loop={interval}',
-          f'trainer.summary_interval={interval}']
+  return recipes.recipe_path(f'{name}_cpu.yaml')
 
 
 def config(name: str) -> cfg.ExperimentConfig:
   """The digits experiment `name` with its recipe."""
-  return config_from(name, recipe(name))
-
-
-def config_from(experiment: str, recipe_file: str) -> cfg.ExperimentConfig:
-  """A registered experiment with a recipe YAML laid over it."""
-  return hyperparams.override_params_dict(
-      exp_factory.get_exp_config(experiment), recipe_file, is_strict=True)
+  return recipes.config_from(name, recipe(name))
 
 
 def data_sizes(quick: bool) -> dict:
@@ -81,19 +46,12 @@ def data_sizes(quick: bool) -> dict:
               num_calibration=100, num_test=200)
 
 
-def student_batch(student: cfg.ExperimentConfig) -> tuple:
-  """(labeled, total) images per step of a self-training experiment: its
-  labeled batch, and that plus its pseudo-labeled batch."""
-  labeled = student.task.train_data.global_batch_size
-  return labeled, labeled + student.task.pseudo_data.global_batch_size
-
-
 def teacher_overrides(task: str) -> list:
   """The digits teacher at equal compute: as many labeled images per step
   as its student's labeled + pseudo-labeled batch (the steps are the
   recipes' common `trainer.train_steps`), so student - teacher measures
   the pseudo labels, not a bigger batch."""
-  _, total = student_batch(config(EXPERIMENTS[task][1]))
+  _, total = recipes.student_batch(config(EXPERIMENTS[task][1]))
   return [f'task.train_data.global_batch_size={total}']
 
 
@@ -103,7 +61,7 @@ def baseline_candidates(task: str) -> dict:
   (`teacher_overrides`: the student's images per step) is one; the recipe
   as shipped (8 labeled per step) the other. A report picks the best on
   val and compares the student with it on test."""
-  _, total = student_batch(config(EXPERIMENTS[task][1]))
+  _, total = recipes.student_batch(config(EXPERIMENTS[task][1]))
   own = config(EXPERIMENTS[task][0]).task.train_data.global_batch_size
   return {f'supervised_{total}': teacher_overrides(task),
           f'supervised_{own}': []}

@@ -46,7 +46,7 @@ from official.modeling.hyperparams import params_dict
 
 from official_ext.configs import nms
 from official_ext.data import sharded_writer
-from official_ext.digits import recipes
+from official_ext.configs import recipes
 from official_ext.rounds import online_health
 from official_ext.rounds import run_config
 from official_ext.rounds import stage_records

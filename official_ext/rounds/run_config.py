@@ -47,7 +47,7 @@ from official_ext import registry_imports  # pylint: disable=unused-import
 from official_ext.configs import self_training as st_config
 from official_ext.data import paths
 from official_ext.data import record_files
-from official_ext.digits import recipes
+from official_ext.configs import recipes
 
 TASKS = ('detection', 'segmentation')
 

@@ -10,7 +10,7 @@ from official.modeling import hyperparams
 
 from official_ext import registry_imports  # pylint: disable=unused-import
 from official_ext.configs import augmentation_presets
-from official_ext.digits import recipes
+from official_ext.configs import recipes
 
 
 class StudyError(ValueError):

@@ -43,7 +43,7 @@ from typing import List
 from official.modeling import hyperparams
 
 from official_ext import registry_imports  # pylint: disable=unused-import
-from official_ext.digits import recipes
+from official_ext.configs import recipes
 from official_ext.study import model_checks
 
 TASKS = ('detection', 'segmentation')

@@ -81,6 +81,7 @@ import tensorflow as tf
 from official_ext.benchmarks import labeling_benchmark
 from official_ext.benchmarks import step_benchmark
 from official_ext.benchmarks import tool_benchmark
+from official_ext.configs import recipes as recipe_lib
 from official_ext.digits import canvases
 from official_ext.digits import recipes
 
@@ -139,8 +140,8 @@ def prepare(task: str, work_dir: str, quick: bool):
         f'--experiment={experiment}', '--mode=train',
         f'--model_dir={model_dir}', '--params_override=' + ','.join(
             [f"task.train_data.input_path={data['train']}"] +
-            recipes.schedule_overrides(steps, interval=steps,
-                                              warmup=10))])
+            recipe_lib.schedule_overrides(steps, interval=steps,
+                                          warmup=10))])
     teacher = os.path.join(work_dir, 'teacher_export')
     tool_benchmark.run_tool('export_saved_model', tool_benchmark.export_args(
         task, model_dir, teacher))

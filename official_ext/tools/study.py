@@ -30,6 +30,7 @@ from absl import app
 from absl import flags
 import yaml
 
+from official_ext.configs import recipes as recipe_lib
 from official_ext.digits import recipes
 from official_ext.rounds import round_loop
 from official_ext.rounds import run_config
@@ -103,21 +104,21 @@ def steps(study, quick: bool) -> dict:
 
 
 def _student(study):
-  return recipes.config_from(study.selftrain.experiment,
-                             _recipe(study, cells_lib.SELFTRAIN))
+  return recipe_lib.config_from(study.selftrain.experiment,
+                                _recipe(study, cells_lib.SELFTRAIN))
 
 
 def images_per_step(study) -> dict:
   """Images each model sees per step, and how many of them are labeled:
   the supervised model trains on labeled images only, as many per step as
   the student's labeled + pseudo-labeled batch (equal compute)."""
-  labeled, total = recipes.student_batch(_student(study))
+  labeled, total = recipe_lib.student_batch(_student(study))
   out = {'images_per_step': {cells_lib.SUPERVISED: total,
                              cells_lib.SELFTRAIN: total},
          'labeled_images_per_step': {cells_lib.SUPERVISED: total,
                                      cells_lib.SELFTRAIN: labeled}}
   if cells_lib.ONLINE in cells_lib.models(study):
-    labeled, online_total = recipes.student_batch(recipes.config_from(
+    labeled, online_total = recipe_lib.student_batch(recipe_lib.config_from(
         study.online.experiment, _recipe(study, cells_lib.ONLINE)))
     out['images_per_step'][cells_lib.ONLINE] = online_total
     out['labeled_images_per_step'][cells_lib.ONLINE] = labeled
@@ -146,7 +147,7 @@ def pretrain_inits(runner: stages.Runner, study, data: dict, out: str,
     if not init.pretrain.experiment:
       continue
     recipe = _recipe_file(init.pretrain.recipe)
-    num_steps = (study.quick_steps if quick else recipes.config_from(
+    num_steps = (study.quick_steps if quick else recipe_lib.config_from(
         init.pretrain.experiment, recipe).trainer.train_steps)
     records[init.name] = pretrain.run(runner, init, recipe,
                                       pretrain.init_data(init, data), out,

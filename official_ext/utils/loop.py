@@ -15,7 +15,7 @@ import os
 import re
 from typing import Dict, List, Optional, Sequence
 
-from official_ext.digits import recipes
+from official_ext.configs import recipes
 from official_ext.utils import stages
 from official_ext.utils import summaries
 import tensorflow as tf

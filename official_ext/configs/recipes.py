@@ -1,0 +1,79 @@
+"""Recipes: a registered experiment with YAML laid over it, as train.py reads it.
+
+A recipe is a Model Garden experiment YAML (`--config_file`). The packaged
+ones (configs/experiments/) install with the package as
+`official_ext.recipes`, found the same way from a wheel or the tree. These
+helpers are what every user of a recipe shares (the self_train rounds, the
+study, the demo, the benchmarks): where a packaged recipe is, the
+experiment with a recipe applied, a schedule of N steps, and a student's
+images per step.
+"""
+
+import importlib.resources
+
+from official.core import config_definitions as cfg
+from official.core import exp_factory
+from official.modeling import hyperparams
+
+
+def recipe_path(file_name: str) -> str:
+  """The path of a recipe YAML installed with the package.
+
+  Args:
+    file_name: e.g. 'selftrain_digits_cpu.yaml'.
+
+  Returns:
+    Its path on disk.
+
+  Raises:
+    FileNotFoundError: no packaged recipe of that name.
+  """
+  path = importlib.resources.files('official_ext.recipes') / file_name
+  if not path.is_file():
+    raise FileNotFoundError(f'no recipe {file_name!r} in official_ext.recipes '
+                            '(configs/experiments/).')
+  return str(path)
+
+
+def config_from(experiment: str, recipe_file: str) -> cfg.ExperimentConfig:
+  """The registered `experiment` with the YAML at `recipe_file` laid over
+  it (`train.py --experiment=E --config_file=RECIPE`); the experiment must
+  be registered (import official_ext.registry_imports)."""
+  return hyperparams.override_params_dict(
+      exp_factory.get_exp_config(experiment), recipe_file, is_strict=True)
+
+
+def schedule_overrides(steps: int, interval: int = 0,
+                       warmup: int = -1) -> list:
+  """`--params_override` items that run a recipe for `steps` steps.
+
+  Its cosine decay ends at the last step, one checkpoint and one
+  evaluation at the end, logs every `interval` steps (default
+  min(50, steps)), a linear warmup of `warmup` steps (default
+  min(100, steps // 4)).
+
+  Args:
+    steps: the number of training steps.
+    interval: steps between logs and summaries; 0: the default.
+    warmup: linear warmup steps; < 0: the default.
+
+  Returns:
+    The `KEY=VALUE` items.
+  """
+  interval = interval or min(50, steps)
+  warmup = min(100, steps // 4) if warmup < 0 else warmup
+  return [f'trainer.train_steps={steps}',
+          f'trainer.validation_interval={steps}',
+          f'trainer.checkpoint_interval={steps}',
+          f'trainer.optimizer_config.learning_rate.cosine.decay_steps={steps}',
+          f'trainer.optimizer_config.warmup.linear.warmup_steps={warmup}',
+          f'trainer.steps_per_loop={interval}',
+          f'trainer.summary_interval={interval}']
+
+
+def student_batch(student) -> tuple:
+  """(labeled, total) images per step of a self-training experiment (an
+  ExperimentConfig or its params.yaml): its labeled batch, and that plus
+  its pseudo-labeled batch."""
+  labeled = student.task.train_data.global_batch_size
+  return labeled, labeled + student.task.pseudo_data.global_batch_size
