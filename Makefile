@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test demo clean
+.PHONY: install test test-fast demo clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,12 @@ install: $(STAMP)
 # logs: errors only. pytest exits 5 when it collected nothing: a failure.
 test: install
 	TF_CPP_MIN_LOG_LEVEL=2 CUDA_VISIBLE_DEVICES= $(PY) -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder --durations=15 tests; \
+	rc=$$?; if [ $$rc -eq 5 ]; then echo 'no tests ran' >&2; exit 1; fi; exit $$rc
+
+# The inner loop: the in-process tier only (no tool processes, no trained
+# teachers, no paper-size recipes: tests/conftest.py marks the rest e2e).
+test-fast: install
+	TF_CPP_MIN_LOG_LEVEL=2 CUDA_VISIBLE_DEVICES= $(PY) -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder -m 'not e2e' tests; \
 	rc=$$?; if [ $$rc -eq 5 ]; then echo 'no tests ran' >&2; exit 1; fi; exit $$rc
 
 demo: install

@@ -51,6 +51,28 @@ def _file_rank(item) -> tuple:
   return (3, 0)
 
 
+# The end-to-end tier: files that start tool processes (the demo, self_train,
+# study, pseudo_label as a user runs them), train the shared teachers, or
+# build the paper's recipes. `make test-fast` (the inner loop) runs the rest,
+# in-process; `make test` runs both.
+_PROCESSES = ('import python', 'import run_tool', 'import subprocess',
+              'assert_script_checks_pass', 'tool_process')
+
+
+def _end_to_end(item, rank: tuple) -> bool:
+  if rank[0] < 3:
+    return True
+  with open(str(item.fspath)) as f:
+    source = f.read()
+  return any(marker in source for marker in _PROCESSES)
+
+
+def pytest_configure(config):
+  config.addinivalue_line(
+      'markers', 'e2e: the end-to-end tier (tool processes, trained teachers, '
+      'paper-size recipes); make test-fast leaves it out')
+
+
 def pytest_collection_modifyitems(items):
   ranks = {}
   for item in items:  # A file's rank: its test that needs the most.
@@ -60,6 +82,13 @@ def pytest_collection_modifyitems(items):
       str(item.fspath) for item in items))}
   items.sort(key=lambda item: (ranks[str(item.fspath)],
                                order[str(item.fspath)]))
+  slow = {}
+  for item in items:
+    key = str(item.fspath)
+    if key not in slow:
+      slow[key] = _end_to_end(item, ranks[key])
+    if slow[key]:
+      item.add_marker(pytest.mark.e2e)
 
 
 @pytest.fixture(scope='session')
