@@ -57,5 +57,7 @@ setuptools.setup(
                      'benchmark', 'study', 'compare_teachers',
                      'reshard_tfrecords', 'self_train', 'dry_run')]},
     extras_require={'test': ['pytest==8.4.2', 'pytest-xdist==3.8.0',
-                             'execnet==2.1.2']},
+                             'execnet==2.1.2'],
+                    # Labeling on a Dask cluster (--runner=DaskRunner).
+                    'dask': ['dask==2026.8.0', 'distributed==2026.8.0']},
 )

@@ -96,7 +96,15 @@ def test_direct_runner_is_byte_identical(references, task, mode, tmp_path):
   assert _shards(prefix) == expected
   # The same report keys and counts (timings and the runner's own aside).
   single, beam = _report(single_machine['prefix']), _report(prefix)
-  assert set(beam) - set(single) == {'runner', 'runner_counters'}
+  assert set(beam) - set(single) == {'runner', 'runner_counters', 'workers'}
+  # In-process threads share the launcher's teacher; each worker process
+  # loads its own, once.
+  loads = [w['teacher_loads'] for w in beam['workers'].values()]
+  assert loads == ([0] if mode == THREADS else [1] * len(loads)), beam[
+      'workers']
+  assert sorted(j for w in beam['workers'].values()
+                for j in w['shards']) == list(range(NUM_SHARDS))
+  assert not any(w['found_complete'] for w in beam['workers'].values())
   for key in ('images_labeled', 'images_skipped', 'shards_complete',
               'num_shards', 'skipped_reasons', 'class_counts',
               'boxes_per_image_mean', 'boxes_per_image_histogram',

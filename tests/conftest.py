@@ -36,7 +36,7 @@ FIRST = ('demo_test.py', 'train_eval_export_test.py')
 LONG = ('dry_run_spinenet190_test.py', 'dry_run_spinenet143_test.py',
         'xla_steps_test.py', 'dry_run_test.py', 'self_train_test.py', 'study_test.py', 'online_teacher_test.py',
         'pseudo_label_test.py', 'seeding_test.py', 'beam_pipeline_test.py',
-        'distribution_test.py')
+        'distribution_test.py', 'dask_runner_test.py')
 TRAINED_TEACHERS = {'digits_teacher_run', 'digits_seg_teacher_run'}
 
 

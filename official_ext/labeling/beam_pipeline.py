@@ -1,15 +1,22 @@
 """Pseudo-labeling on Apache Beam: one output shard per element.
 
 `python -m official_ext.tools.pseudo_label ... --runner=DataflowRunner`
-(or DirectRunner, FlinkRunner, SparkRunner, PortableRunner, with Beam's own
-options passed through) runs the pipeline
+(or DirectRunner, DaskRunner, FlinkRunner, SparkRunner, PortableRunner,
+with Beam's own options passed through) runs the pipeline
 
   unfinished shard indices -> Reshuffle -> LabelShard -> report
 
-`LabelShard` gets the teacher once per worker process (DoFn.setup, through
-`apache_beam.utils.shared`: threads of one process share it, and where the
-pipeline runs in the launcher's process, as the DirectRunner's in-memory and
-multi-threading modes do, it is the teacher the launcher loaded) and labels a
+It uses only Create, ParDo, GroupByKey and Flatten underneath (Reshuffle
+and ToList expand to them), the transforms Beam's DaskRunner translates;
+on Dask, Reshuffle moves nothing, so each shard index is its own partition
+(`--dask_partition_size=1` unless given) and the scheduler spreads them.
+
+`LabelShard` gets the teacher once per worker process (`process_teacher`:
+a process-level cache by the teacher's path and fingerprint, since
+DaskRunner calls DoFn.setup for every partition; threads of one process
+share it, and where the pipeline runs in the launcher's process, as the
+DirectRunner's in-memory and multi-threading modes do, it is the teacher
+the launcher loaded) and labels a
 shard with the single-machine tool's own pieces (`pipeline.label_shards`:
 the same tf.data input, labeler and `PseudoShardWriter`), so the shard's
 bytes are the ones `pipeline.label` writes with the same --num_shards. Each
@@ -20,23 +27,29 @@ skipped. The last step sums the shards' stats into `{prefix}_report.json`
 and writes the overlays, as `pipeline.label` does.
 
 Progress shows in the runner's UI and logs as Beam counters in the
-`pseudo_label` namespace: shards, images, boxes or pixels, skipped_<reason>.
+`pseudo_label` namespace: shards, images, boxes or pixels, skipped_<reason>
+(DaskRunner collects no counters: the report, which counts the shards'
+own stats, is the record there). The report's `workers` says which worker
+process labeled how many shards and how often it loaded the teacher.
 """
 
 import dataclasses
+import os
+import socket
+import threading
 import uuid
 from typing import Dict, List, Optional, Sequence
 
 from absl import logging
 import apache_beam as beam
 from apache_beam.options import pipeline_options
-from apache_beam.utils import shared
 import tensorflow as tf
 
 from official_ext.data import sharded_writer
 from official_ext.labeling import labelers
 from official_ext.labeling import labeling_report
 from official_ext.labeling import pipeline
+from official_ext.labeling import provenance
 from official_ext.labeling import pseudo_shards
 
 NAMESPACE = 'pseudo_label'
@@ -48,14 +61,46 @@ def _counter(name: str):
   return beam.metrics.Metrics.counter(NAMESPACE, name)
 
 
+# This process's teacher: (key, teacher) for the last one asked for, and how
+# many times this process loaded one. A worker process loads its teacher
+# once, however often the runner sets up the DoFn; a long-lived worker (a
+# Dask cluster's) keeps only the latest, and a teacher retrained at the same
+# path has another fingerprint, so it is loaded again.
+_TEACHER = {'key': None, 'teacher': None, 'loads': 0}
+_TEACHER_LOCK = threading.Lock()
+
+
+def process_teacher(config: pipeline.LabelingConfig, key: tuple):
+  """The teacher `key` (path, fingerprint) for this process, loaded once."""
+  with _TEACHER_LOCK:
+    if _TEACHER['key'] != key:
+      _TEACHER.update(key=key, teacher=pipeline.load_teacher(config)[0])
+      _TEACHER['loads'] += 1
+    return _TEACHER['teacher']
+
+
+def _share_teacher(teacher, key: tuple):
+  """Hands the launcher's loaded teacher to DoFns in its own process."""
+  with _TEACHER_LOCK:
+    _TEACHER.update(key=key, teacher=teacher)
+
+
+def _worker() -> dict:
+  """Who this worker process is, and its teacher loads so far."""
+  return {'host': socket.gethostname(), 'pid': os.getpid(),
+          'teacher_loads': _TEACHER['loads']}
+
+
 # Our DoFn, not Beam's RunInference: a shard is the unit of work (one
 # element), so its bytes match the single-machine run's; RunInference batches
 # elements across shards as the runner pleases.
 class LabelShard(beam.DoFn):
   """Output shard index -> that shard, labeled and renamed when complete.
 
-  Yields (index, overlays, teacher warm-up seconds) for each shard it
-  labeled; nothing for a shard another attempt already finished. Only
+  Yields (index, overlays, teacher warm-up seconds, worker) for each shard
+  it labeled, and (index, [], 0, worker marked found_complete) for a shard
+  another attempt already finished (e.g. a worker that died after writing
+  it, whose result the engine computes again). Only
   `overlay_shard` draws overlays (the report shows one shard's, as the
   single-machine run does), so no shard decodes images for nothing and no
   images travel through the pipeline but those.
@@ -64,12 +109,12 @@ class LabelShard(beam.DoFn):
   def __init__(self, config: pipeline.LabelingConfig,
                plan: List[List[str]], overlay_shard: Optional[int] = None,
                class_thresholds: Optional[Dict[int, float]] = None,
-               teacher_handle: Optional[shared.Shared] = None,
+               teacher_key: Optional[tuple] = None,
                made_from: Optional[Dict[int, dict]] = None):
     super().__init__()
     self._config = config
     self._made_from = made_from
-    self._teacher_handle = teacher_handle or shared.Shared()
+    self._teacher_key = teacher_key or (config.teacher, None)
     self._class_thresholds = class_thresholds
     self._plan = plan
     self._overlay_shard = overlay_shard
@@ -80,9 +125,7 @@ class LabelShard(beam.DoFn):
     # As the single-machine tool: same input, byte-identical shards.
     tf.config.experimental.enable_op_determinism()
     # `config` already has the teacher's batch size (see `label`).
-    config = self._config
-    self._teacher = self._teacher_handle.acquire(
-        lambda: pipeline.load_teacher(config)[0])
+    self._teacher = process_teacher(self._config, self._teacher_key)
     self._labeler = labelers.for_teacher(self._teacher,
                                          self._config.score_threshold,
                                          self._class_thresholds)
@@ -91,19 +134,22 @@ class LabelShard(beam.DoFn):
 
   def shard_writer(self, index: int, overlays: list):
     """The single-machine writer for this one shard; the temporary name is
-    this attempt's own, so attempts running at once do not collide."""
+    this attempt's own (process id and a random part), so attempts running
+    at once do not collide."""
     config = self._config
     if index != self._overlay_shard:
       config = dataclasses.replace(config, num_overlays=0)
     return pseudo_shards.PseudoShardWriter(
         config, self._labeler, [index], self._plan, overlays,
-        tmp_suffix=f'.tmp-beam-{uuid.uuid4().hex}', made_from=self._made_from)
+        tmp_suffix=f'.tmp-beam-{os.getpid()}-{uuid.uuid4().hex}',
+        made_from=self._made_from)
 
   def process(self, index: int):
     path = sharded_writer.shard_path(self._config.output_prefix, index,
                                      len(self._plan))
     if sharded_writer.is_complete(path):
       _counter('shards_already_complete').inc()
+      yield index, [], 0.0, dict(_worker(), found_complete=True)
       return
     overlays = []
     pipeline.label_shards(self._teacher, self.shard_writer(index, overlays),
@@ -115,7 +161,23 @@ class LabelShard(beam.DoFn):
         _counter(key[4:] if key.startswith('num_') else key).inc(stats[key])
     for reason, n in stats['skipped'].items():
       _counter(f'skipped_{reason}').inc(n)
-    yield index, overlays, self._warm_up_seconds
+    yield index, overlays, self._warm_up_seconds, _worker()
+
+
+def _workers(results: Sequence[tuple]) -> Dict[str, dict]:
+  """Per worker process (host:pid): the shards it labeled, those it found
+  already complete, and its teacher loads."""
+  workers = {}
+  for index, _, _, worker in results:
+    name = f"{worker['host']}:{worker['pid']}"
+    entry = workers.setdefault(name, {'shards': [], 'found_complete': [],
+                                      'teacher_loads': 0})
+    entry['found_complete' if worker.get('found_complete') else
+          'shards'].append(index)
+    entry['teacher_loads'] = max(entry['teacher_loads'],
+                                 worker['teacher_loads'])
+  return {n: {k: sorted(v) if isinstance(v, list) else v
+              for k, v in w.items()} for n, w in sorted(workers.items())}
 
 
 def write_outputs(results: Sequence[tuple], config: pipeline.LabelingConfig,
@@ -130,12 +192,14 @@ def write_outputs(results: Sequence[tuple], config: pipeline.LabelingConfig,
                     tf.io.gfile.glob(
                         sharded_writer.stats_path(path) + '.tmp-beam-*')):
         tf.io.gfile.remove(stale)
-  overlays = [image for _, images, _ in sorted(results, key=lambda r: r[0])
+  overlays = [image for _, images, _, _ in sorted(results,
+                                                   key=lambda r: r[0])
               for image in images][:config.num_overlays]
   labeling_report.write_overlays(config.output_prefix, overlays)
   report = labeling_report.aggregate_report(config, num_shards)
   report['warm_up_seconds'] = max([r[2] for r in results],
-                                          default=0.0)
+                                  default=0.0)
+  report['workers'] = _workers(results)
   report['teacher_export_warning'] = teacher_export_warning
   labeling_report.write_report(config.output_prefix, report)
 
@@ -145,7 +209,7 @@ def build(p: beam.Pipeline, config: pipeline.LabelingConfig,
           teacher_export_warning: Optional[str] = None,
           label_fn_class=LabelShard,
           class_thresholds: Optional[Dict[int, float]] = None,
-          teacher_handle: Optional[shared.Shared] = None,
+          teacher_key: Optional[tuple] = None,
           made_from: Optional[Dict[int, dict]] = None):
   """Adds the labeling steps to the Beam pipeline `p`."""
   labeled = (p
@@ -154,11 +218,43 @@ def build(p: beam.Pipeline, config: pipeline.LabelingConfig,
              | 'Label' >> beam.ParDo(label_fn_class(
                  config, plan, overlay_shard=min(todo, default=None),
                  class_thresholds=class_thresholds,
-                 teacher_handle=teacher_handle, made_from=made_from)))
+                 teacher_key=teacher_key, made_from=made_from)))
   _ = (labeled
        | 'Gather' >> beam.combiners.ToList()
        | 'Report' >> beam.Map(write_outputs, config, len(plan),
                               teacher_export_warning))
+
+
+DASK_RUNNER = 'DaskRunner'
+# Beam knows its other runners by name; this one only by its class path.
+_RUNNER_CLASSES = {
+    DASK_RUNNER: 'apache_beam.runners.dask.dask_runner.DaskRunner'}
+
+
+def register_runner_options(runner: str):
+  """Imports what defines a runner's pipeline options that Beam does not
+  register by itself (DaskRunner's --dask_*); a clear error when the
+  runner's packages are missing."""
+  if runner != DASK_RUNNER:
+    return
+  try:
+    from apache_beam.runners.dask import dask_runner  # pylint: disable=g-import-not-at-top,unused-import
+    import distributed  # pylint: disable=g-import-not-at-top,unused-import
+  except ImportError as e:
+    raise ValueError(f'--runner={runner} needs dask and distributed: pip '
+                     f'install "official_ext[dask]" ({e})') from None
+
+
+def runner_args(runner: str, beam_args: Sequence[str]) -> List[str]:
+  """Beam's args for `runner`, with our defaults: on Dask one shard per
+  partition (the runner's own default puts 128 elements in one, so every
+  shard would run as one task on one worker)."""
+  args = list(beam_args)
+  partitioning = ('--dask_npartitions', '--dask_partition_size')
+  if runner == DASK_RUNNER and not any(
+      a.split('=', 1)[0] in partitioning for a in args):
+    args.append('--dask_partition_size=1')
+  return args
 
 
 def check(config: pipeline.LabelingConfig):
@@ -188,18 +284,20 @@ def label(config: pipeline.LabelingConfig, beam_args: Sequence[str],
     teacher, config = pipeline.load_teacher(config)
   class_thresholds = class_thresholds or {}
   # Workers in this process (the DirectRunner's in-memory and threaded
-  # modes) take this teacher instead of loading their own; `teacher` keeps
-  # it alive until the pipeline ends.
-  teacher_handle = shared.Shared()
-  teacher_handle.acquire(lambda: teacher)
+  # modes) take this teacher instead of loading their own.
+  teacher_key = (config.teacher, provenance.teacher_fingerprint(teacher.path))
+  _share_teacher(teacher, teacher_key)
   expected = pipeline.made_from(config, teacher, plan, class_thresholds)
   _, todo = pipeline.prepare_output(config, plan, expected)
-  options = pipeline_options.PipelineOptions(list(beam_args), runner=runner)
+  register_runner_options(runner)
+  options = pipeline_options.PipelineOptions(
+      runner_args(runner, beam_args),
+      runner=_RUNNER_CLASSES.get(runner, runner))
   logging.info('%s: %d of %d shards to label, teacher %s.', runner,
                len(todo), len(plan), teacher.path)
   beam_run = beam.Pipeline(options=options)
   build(beam_run, config, plan, todo, teacher.slow_export_reason,
-        label_fn_class, class_thresholds, teacher_handle, expected)
+        label_fn_class, class_thresholds, teacher_key, expected)
   result = beam_run.run()
   result.wait_until_finish()
   report = labeling_report.read_report(config.output_prefix)
@@ -211,9 +309,14 @@ def label(config: pipeline.LabelingConfig, beam_args: Sequence[str],
   return report
 
 
-def counters(result) -> dict:
-  """The pipeline's `pseudo_label` counters (committed, else attempted)."""
-  query = result.metrics().query(
+def counters(result) -> Optional[dict]:
+  """The pipeline's `pseudo_label` counters (committed, else attempted);
+  None where the runner collects none (DaskRunner)."""
+  try:
+    metrics = result.metrics()
+  except NotImplementedError:
+    return None
+  query = metrics.query(
       beam.metrics.MetricsFilter().with_namespace(NAMESPACE))
   out = {}
   for c in query['counters']:

@@ -6,14 +6,15 @@
       [--num_workers=K --worker_index=I] [--strict]
       [--calibration_pattern='VAL-*.tfrecord' [--class_thresholds=auto]]
       [--class_thresholds=FILE.json] [--labeled_pattern=...] [--strict_quality]
-      [--runner=DirectRunner|DataflowRunner|FlinkRunner|SparkRunner|...
+      [--runner=DirectRunner|DataflowRunner|DaskRunner|FlinkRunner|...
        BEAM_PIPELINE_OPTIONS]
 
 Worker I of K labels a disjoint set of output shards; run K of them (on K
 machines) for the full set. Or give --runner: the shards become the
 elements of an Apache Beam pipeline (labeling/beam_pipeline.py) on that runner, with
 Beam's own options (--project, --region, --temp_location, --setup_file,
---flink_master, --environment_type, --direct_num_workers, ...) passed
+--flink_master, --environment_type, --direct_num_workers,
+--dask_client_address, ...) passed
 through; same bytes. Rerunning skips finished shards made from the same
 teacher, inputs and options, and refuses any other (--overwrite to start
 over; labeling/provenance.py). Writes
@@ -110,8 +111,10 @@ _OVERWRITE = flags.DEFINE_bool(
     'stops the run with a line naming what changed.')
 _RUNNER = flags.DEFINE_string(
     'runner', None, 'Run on Apache Beam with this runner (DirectRunner, '
-    'DataflowRunner, FlinkRunner, SparkRunner, PortableRunner); flags this '
-    'tool does not define are passed to Beam as pipeline options.')
+    'DataflowRunner, DaskRunner, FlinkRunner, SparkRunner, PortableRunner); '
+    'flags this tool does not define are passed to Beam as pipeline options '
+    '(e.g. DaskRunner\'s --dask_client_address=HOST:PORT of a running Dask '
+    'scheduler; pip install "official_ext[dask]").')
 _DIE_WITH_PARENT = flags.DEFINE_integer(
     'die_with_parent', None, 'Set by labeling on first use: the training '
     "process's pid; this labeler is killed when it dies.")
@@ -176,6 +179,12 @@ def main(argv):
     sys.exit(f'pseudo_label.py: error: unknown flags {" ".join(beam_args)}; '
              'Beam pipeline options need --runner (e.g. '
              '--runner=DirectRunner).')
+  if _RUNNER.value:
+    from official_ext.labeling import beam_pipeline  # pylint: disable=g-import-not-at-top
+    try:
+      beam_pipeline.register_runner_options(_RUNNER.value)
+    except ValueError as e:
+      sys.exit(f'pseudo_label.py: error: {e}')
   unknown = _unknown_beam_options(beam_args) if beam_args else []
   if unknown:
     sys.exit('pseudo_label.py: error: neither this tool nor Beam knows '
