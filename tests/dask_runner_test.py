@@ -11,7 +11,6 @@ runner sets the DoFn up per partition), the shards must spread over both
 workers, and a worker killed with -9 mid-run must lose nothing.
 """
 
-import contextlib
 import json
 import os
 import signal
@@ -24,6 +23,7 @@ import tensorflow as tf
 
 from official_ext.data import sharded_writer
 from official_ext.digits import canvases
+from official_ext.testing import dask_cluster
 
 from conftest import REPO
 from conftest import python
@@ -45,44 +45,8 @@ def _env():
               CUDA_VISIBLE_DEVICES='')
 
 
-@contextlib.contextmanager
-def _cluster(tmp_path, workers=2):
-  """A scheduler and `workers` single-threaded worker processes on
-  127.0.0.1; yields (address, worker Popens); kills them all on exit."""
-  dask = os.path.join(os.path.dirname(sys.executable), 'dask')
-  info = tmp_path / 'scheduler.json'
-  procs = []
-  try:
-    procs.append(subprocess.Popen(
-        [dask, 'scheduler', '--host', '127.0.0.1', '--port', '0',
-         '--no-dashboard', f'--scheduler-file={info}'], env=_env(),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True))
-    deadline = time.time() + 120
-    while not info.exists() and time.time() < deadline:
-      time.sleep(0.2)
-    assert info.exists(), 'the scheduler did not start'
-    time.sleep(0.5)  # The file is written whole; let it land.
-    address = json.loads(info.read_text())['address']
-    for _ in range(workers):
-      procs.append(subprocess.Popen(
-          [dask, 'worker', address, '--nthreads', '1', '--no-nanny',
-           '--no-dashboard', '--host', '127.0.0.1'], env=_env(),
-          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-          start_new_session=True))
-    _wait_for_workers(address, workers)
-    yield address, procs[1:]
-  finally:
-    for proc in procs:
-      if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGKILL)
-      proc.wait()
-
-
-def _wait_for_workers(address, count, timeout=120):
-  from distributed import Client  # pylint: disable=g-import-not-at-top
-  with Client(address, timeout=timeout) as client:
-    client.wait_for_workers(count, timeout=timeout)
+def _cluster(tmp_path):
+  return dask_cluster.local_cluster(str(tmp_path), workers=2, env=_env())
 
 
 def _args(teacher, task, pattern, prefix, threshold, *extra):

@@ -31,7 +31,7 @@ from conftest import python
 # Each trained model is scored on the test split (<model>_test) once; the
 # recipe's own 8-per-step supervised model trains beside the 16-per-step
 # teacher, the other baseline candidate.
-STAGES = ('teacher', 'teacher_test', 'teacher_export', 'pseudo_label',
+STAGES = ('teacher', 'teacher_export', 'teacher_test', 'pseudo_label',
           'student', 'student_export', 'student_test', 'supervised_8',
           'supervised_8_test')
 METRICS = {'detection': ('AP', 'AP50'), 'segmentation': ('mean_iou',)}

@@ -119,16 +119,16 @@ def test_every_cell_trained_both_models(quick_study):
     # Each model is scored on the test split once (train.py --mode=eval).
     assert [c.split()[2:4] for c in record['commands']] == [
         ['official_ext.tools.train', '--experiment=supervised_digits_seg'],
-        ['official_ext.tools.train', '--experiment=supervised_digits_seg'],
         ['official_ext.tools.export_saved_model',
          '--experiment=supervised_digits_seg'],
+        ['official_ext.tools.train', '--experiment=supervised_digits_seg'],
         ['official_ext.tools.pseudo_label', f"--teacher={cell}/round_1/"
          'teacher_export'],
         ['official_ext.tools.train', '--experiment=selftrain_digits_seg'],
         ['official_ext.tools.train', '--experiment=selftrain_digits_seg']]
     assert sum('--mode=eval' in c for c in record['commands']) == 2
     assert list(record['wall_time_s']) == [
-        'supervised', 'supervised_test', 'supervised_export', 'pseudo_label',
+        'supervised', 'supervised_export', 'supervised_test', 'pseudo_label',
         'selftrain', 'selftrain_test']
     assert all(t > 0 for t in record['wall_time_s'].values())
     for role in ('supervised', 'selftrain'):

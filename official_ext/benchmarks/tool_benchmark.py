@@ -7,8 +7,12 @@ Each figure times our tools as a user runs them, every run a fresh process
                   traces, and vs with custom gradients; tf.saved_model.load
                   of the exports.
   beam_figures    pseudo_label on Beam's DirectRunner (2 worker processes;
-                  2 threads in one process) vs the single-machine tool,
-                  images/s of the whole run.
+                  2 threads in one process) and on a Dask cluster of 2
+                  single-threaded worker processes on this machine
+                  (DaskRunner) vs the single-machine tool, images/s of the
+                  whole run; for Dask also the cluster's start and what a
+                  cold run costs over a warm one (the workers' imports and
+                  teacher load, once per worker process).
 """
 
 import os
@@ -19,6 +23,7 @@ from typing import List
 
 from official_ext.digits import recipes
 from official_ext.labeling import labeling_report
+from official_ext.testing import dask_cluster
 
 # Each Beam arm: its name -> the pipeline options it adds.
 BEAM_ARMS = {
@@ -59,6 +64,15 @@ TABLES = {
          '', '.3f'),
         ('beam_threads_images_per_second',
          '  Beam DirectRunner 2 threads img/s', '', '.1f'),
+        ('dask_vs_single_machine', 'dask_vs_single_machine', '', '.3f'),
+        ('dask_images_per_second',
+         '  Dask 2 worker processes img/s (warm workers)', '', '.1f'),
+        ('dask_cold_images_per_second',
+         '  Dask img/s, first run (cold workers)', '', '.1f'),
+        ('dask_worker_start_seconds',
+         '  Dask worker start: imports + teacher load, s', '', '.1f'),
+        ('dask_cluster_start_seconds',
+         '  Dask scheduler + 2 workers up, s', '', '.1f'),
         ('single_machine_images_per_second', '  single-machine images/s', '',
          '.1f'),
     ),
@@ -151,4 +165,32 @@ def beam_figures(task: str, label_args: List[str], work_dir: str,
                 f'{name}_images_per_second': max(runs[name]),
                 f'{name}_runs': runs[name],
                 f'{name}_options': ' '.join(options)})
+  out.update(dask_figures(task, label_args, work_dir, repeats))
+  out['dask_vs_single_machine'] = (out['dask_images_per_second'] /
+                                   out['single_machine_images_per_second'])
   return out
+
+
+def dask_figures(task: str, label_args: List[str], work_dir: str,
+                 repeats: int) -> dict:
+  """pseudo_label --runner=DaskRunner on a cluster of 2 single-threaded
+  worker processes started here: the first run (cold workers: TensorFlow
+  imports, teacher load), then `repeats` warm runs (each worker keeps its
+  teacher); the cold run's extra seconds are the workers' start-up."""
+  start = time.perf_counter()
+  with dask_cluster.local_cluster(os.path.join(work_dir, 'dask')) as (
+      address, _):
+    up = time.perf_counter() - start
+    seconds = []
+    for r in range(repeats + 1):
+      prefix = os.path.join(work_dir, f'dask{r}', 'pseudo')
+      seconds.append(run_tool('pseudo_label', [
+          f'--task={task}', f'--output_prefix={prefix}', *label_args,
+          '--runner=DaskRunner', f'--dask_client_address={address}']))
+      images = labeling_report.read_report(prefix)['images_labeled']
+  warm = min(seconds[1:])
+  return {'dask_cluster_start_seconds': up,
+          'dask_cold_images_per_second': images / seconds[0],
+          'dask_images_per_second': images / warm,
+          'dask_worker_start_seconds': seconds[0] - warm,
+          'dask_runs_seconds': seconds}

@@ -64,7 +64,13 @@ Figures:
     loading, labeling, report) on the same input and --num_shards.
     Target >= 0.8. beam_threads_vs_single_machine: the same with
     --direct_running_mode=multi_threading (one process, the launcher's
-    teacher shared by the 2 threads).
+    teacher shared by the 2 threads). dask_vs_single_machine: the same
+    with --runner=DaskRunner on a Dask cluster of 2 single-threaded worker
+    processes this benchmark starts (best warm run: each worker keeps its
+    teacher), beside the first, cold run, the workers' start-up (its extra
+    seconds: imports, teacher load) and the cluster's start. No target on
+    2 cores (the single-machine tool already fills both); the figures are
+    for planning a real cluster.
 """
 
 import json
