@@ -17,6 +17,8 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tupl
 from absl import logging
 import tensorflow as tf
 
+from official_ext.data import atomic_files
+
 # to_example(item) -> (tf.train.Example, None) or (None, reason skipped).
 ToExample = Callable[[Any], Tuple[Optional[tf.train.Example], Optional[str]]]
 
@@ -44,13 +46,6 @@ def is_complete(shard: str) -> bool:
 def read_stats(shard: str) -> dict:
   with tf.io.gfile.GFile(stats_path(shard)) as f:
     return json.load(f)
-
-
-def write_text_atomically(path: str, text: str, tmp_suffix: str = '.tmp'):
-  tmp = path + tmp_suffix
-  with tf.io.gfile.GFile(tmp, 'w') as f:
-    f.write(text)
-  tf.io.gfile.rename(tmp, path, overwrite=True)
 
 
 # What made a shard: each finished shard may record, in its stats under
@@ -123,8 +118,8 @@ class Shard:
 
   def finish(self, stats: dict):
     self._writer.close()
-    write_text_atomically(stats_path(self.final), json.dumps(stats),
-                          self.tmp_suffix)
+    atomic_files.write_text(stats_path(self.final), json.dumps(stats),
+                            self.tmp_suffix)
     tf.io.gfile.rename(self.tmp, self.final, overwrite=True)
 
   def abandon(self):

@@ -3,12 +3,12 @@
 
 import json
 import os
-import uuid
 from typing import List
 
 import numpy as np
 import tensorflow as tf
 
+from official_ext.data import atomic_files
 from official_ext.data import sharded_writer
 from official_ext.data import tfexample
 from official_ext.labeling import labelers
@@ -81,9 +81,7 @@ def read_report(prefix: str) -> dict:
 def write_report(prefix: str, report: dict):
   """Atomically, under a temporary name of this writer's own: K workers
   writing at once leave one whole report, never a mix."""
-  sharded_writer.write_text_atomically(prefix + '_report.json',
-                                       json.dumps(report, indent=2),
-                                       _own_tmp_suffix())
+  atomic_files.write_json(prefix + '_report.json', report)
 
 
 def write_overlays(prefix: str, overlays: List[np.ndarray]):
@@ -91,13 +89,6 @@ def write_overlays(prefix: str, overlays: List[np.ndarray]):
     return
   out_dir = prefix + '_overlays'
   tf.io.gfile.makedirs(out_dir)
-  suffix = _own_tmp_suffix()
   for k, image in enumerate(overlays):
-    path = os.path.join(out_dir, f'{k:02d}.png')
-    with tf.io.gfile.GFile(path + suffix, 'wb') as f:
-      f.write(tfexample.encode_png(image))
-    tf.io.gfile.rename(path + suffix, path, overwrite=True)
-
-
-def _own_tmp_suffix() -> str:
-  return f'.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}'
+    atomic_files.write_bytes(os.path.join(out_dir, f'{k:02d}.png'),
+                             tfexample.encode_png(image))

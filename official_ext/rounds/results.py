@@ -1,9 +1,9 @@
 """A run's results: DIR/results.json, the table printed at the end and the
 metric by round (DIR/metric_by_round.png)."""
 
-import json
-import os
 from typing import List
+
+from official_ext.data import atomic_files
 
 NOT_EQUAL = ('student and teacher differ in images per step or steps: '
              'student - teacher is not a self-training gain (compare with a '
@@ -12,10 +12,7 @@ NOT_EQUAL = ('student and teacher differ in images per step or steps: '
 
 def write(path: str, run_file: str, rounds: List[dict]) -> dict:
   results = {'run_file': run_file, 'rounds': rounds}
-  tmp = path + '.tmp'
-  with open(tmp, 'w') as f:
-    json.dump(results, f, indent=2)
-  os.replace(tmp, path)
+  atomic_files.write_json(path, results)
   return results
 
 

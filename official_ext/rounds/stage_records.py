@@ -22,6 +22,7 @@ from typing import Callable, Dict, List, Optional
 import tensorflow as tf
 import yaml
 
+from official_ext.data import atomic_files
 from official_ext.data import record_files
 from official_ext.labeling import provenance
 
@@ -98,10 +99,7 @@ class StageRecords:
       return None
 
   def _write(self, stage: str, record: dict):
-    tmp = self.path(stage) + '.tmp'
-    with tf.io.gfile.GFile(tmp, 'w') as f:
-      json.dump(record, f, indent=2)
-    tf.io.gfile.rename(tmp, self.path(stage), overwrite=True)
+    atomic_files.write_json(self.path(stage), record)
 
   def run(self, stage: str, inputs: Dict[str, object], outputs: List[str],
           fn: Callable[[bool], float],

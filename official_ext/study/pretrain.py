@@ -17,6 +17,7 @@ import os
 import filelock
 import tensorflow as tf
 
+from official_ext.data import atomic_files
 from official_ext.rounds import stage_records
 from official_ext.utils import loop
 from official_ext.utils import stages
@@ -107,7 +108,4 @@ def _train(runner, init, recipe, data, model_dir, steps, record_path,
             'model_dir': model_dir, 'steps': steps, 'wall_time_s': seconds,
             'metrics': loop.last_metrics(model_dir, METRICS),
             'command': ' '.join(['python'] + runner.commands[-1]['argv'])}
-  scratch = f'{record_path}.tmp{os.getpid()}'
-  with open(scratch, 'w') as f:
-    json.dump(record, f, indent=2)
-  os.replace(scratch, record_path)
+  atomic_files.write_json(record_path, record)

@@ -31,6 +31,7 @@ from absl import flags
 import yaml
 
 from official_ext.configs import recipes as recipe_lib
+from official_ext.data import atomic_files
 from official_ext.digits import recipes
 from official_ext.rounds import round_loop
 from official_ext.rounds import run_config
@@ -267,13 +268,6 @@ def finished(out: str, cell: cells_lib.Cell):
     return json.load(f)
 
 
-def _write_json(path: str, value):
-  scratch = f'{path}.tmp{os.getpid()}'
-  with open(scratch, 'w') as f:
-    json.dump(value, f, indent=2)
-  os.replace(scratch, path)
-
-
 def main(_):
   try:
     study = study_config.load(_STUDY.value)
@@ -311,7 +305,8 @@ def main(_):
       print(f'[{cell.name}] finished before, from the same inputs: skipped',
             flush=True)
       continue
-    _write_json(os.path.join(out, 'cells', cell.name, METRICS_FILE), record)
+    atomic_files.write_json(os.path.join(out, 'cells', cell.name,
+                                         METRICS_FILE), record)
     print(f'[{cell.name}] done in {time.time() - start:.0f} s: '
           f"{json.dumps({r: record[r] for r in cells_lib.models(study)})}",
           flush=True)
