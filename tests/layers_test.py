@@ -13,7 +13,7 @@ PACKAGE = pathlib.Path(__file__).resolve().parents[1] / 'official_ext'
 
 # Lowest first; a module may import its own layer and the layers below.
 LAYERS = {
-    'configs': 0,
+    'configs': 0, 'patches': 1,
     'data': 1, 'dataloaders': 1,
     'labeling': 2,
     'quality': 3,

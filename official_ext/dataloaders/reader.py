@@ -10,11 +10,9 @@ hands Model Garden's reader factory three additions:
     task needs beside Model Garden's labels.
 """
 
-import contextlib
 from typing import Callable, Optional
 
-from official.vision.dataloaders import input_reader_factory
-
+from official_ext import patches
 from official_ext.data import record_files
 from official_ext.dataloaders import subset
 
@@ -41,22 +39,19 @@ def with_record_files(params):
       record_files.match(params.input_path)))
 
 
-@contextlib.contextmanager
 def extended(wrap_parse: Optional[ParseWrapper] = None):
-  """While Model Garden's `build_inputs` runs, its reader gets our subset
-  filter and parse wrapper. The reader factory is Model Garden's module
-  function, swapped for the call only (tasks build inputs on one thread)."""
-  original = input_reader_factory.input_reader_generator
+  """A context in which Model Garden's `build_inputs` reads with our subset
+  filter and parse wrapper: its reader factory, swapped for the call
+  (official_ext/patches.py, the one place Model Garden's input is
+  patched)."""
 
-  def generator(params, **kwargs):
-    kwargs['dataset_fn'] = subset.wrap_dataset_fn(kwargs['dataset_fn'],
-                                                  params)
-    if wrap_parse is not None:
-      kwargs['parser_fn'] = wrap_parse(kwargs['parser_fn'])
-    return original(params, **kwargs)
+  def wrap(original):
+    def generator(params, **kwargs):
+      kwargs['dataset_fn'] = subset.wrap_dataset_fn(kwargs['dataset_fn'],
+                                                    params)
+      if wrap_parse is not None:
+        kwargs['parser_fn'] = wrap_parse(kwargs['parser_fn'])
+      return original(params, **kwargs)
+    return generator
 
-  input_reader_factory.input_reader_generator = generator
-  try:
-    yield
-  finally:
-    input_reader_factory.input_reader_generator = original
+  return patches.input_reader(wrap)

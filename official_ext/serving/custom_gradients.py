@@ -10,37 +10,31 @@ a quarter of the export, and none of the traced functions is stored. Serving and
 teacher (tools/benchmark.py --only=export measures the difference).
 
 Model Garden's export_inference_graph builds its SaveOptions itself and
-passes them to export_base.export; the switch wraps that one call for the
-duration of an export, keeping any options Model Garden set (e.g. the TPU
-function alias).
+passes them to export_base.export; the switch changes that one call's
+options for the duration of an export (official_ext/patches.py), keeping
+any Model Garden set (e.g. the TPU function alias).
 """
 
 import contextlib
 import copy
-import functools
 
 import tensorflow as tf
 
-from official.core import export_base
+from official_ext import patches
 
 
-@contextlib.contextmanager
+def without_custom_gradients(save_options):
+  """A copy of `save_options` (None: defaults) that saves no custom
+  gradients."""
+  options = (copy.copy(save_options) if save_options is not None
+             else tf.saved_model.SaveOptions())
+  options.experimental_custom_gradients = False
+  return options
+
+
 def custom_gradients(save: bool):
-  """Context in which export_base.export saves custom gradients, or not."""
+  """Context in which Model Garden's export saves custom gradients, or
+  not."""
   if save:
-    yield
-    return
-  export = export_base.export
-
-  @functools.wraps(export)
-  def export_without_gradients(*args, save_options=None, **kwargs):
-    options = (copy.copy(save_options) if save_options is not None
-               else tf.saved_model.SaveOptions())
-    options.experimental_custom_gradients = False
-    return export(*args, save_options=options, **kwargs)
-
-  export_base.export = export_without_gradients
-  try:
-    yield
-  finally:
-    export_base.export = export
+    return contextlib.nullcontext()
+  return patches.export_save_options(without_custom_gradients)
