@@ -31,6 +31,7 @@ artifact.
 """
 
 import tempfile
+from typing import Dict, List, Optional
 
 from absl import app
 from absl import flags
@@ -38,7 +39,9 @@ from absl import logging
 
 from official.core import exp_factory
 from official.modeling import hyperparams
-from official.vision.serving import export_saved_model as mg_export
+# Defines Model Garden's export flags, which this tool takes as they are.
+from official.vision.serving import export_saved_model as mg_export  # pylint: disable=unused-import
+from official.vision.serving import export_saved_model_lib
 import official_ext.registry_imports  # pylint: disable=unused-import
 from official_ext.configs import common
 from official_ext.serving.custom_gradients import custom_gradients
@@ -82,37 +85,56 @@ def load_params(experiment, config_files=(), params_override=''):
   return params
 
 
-def _export(argv):
+def function_keys(value: str) -> Optional[Dict[str, str]]:
+  """Model Garden's --function_keys 'KEY:SIGNATURE,...' as a dict."""
+  if not value:
+    return None
+  return dict(item.split(':', 1) for item in value.split(','))
+
+
+def export(params, checkpoint_path: str, input_image_size: List[int]):
+  """Model Garden's export_inference_graph of `params` and the checkpoint,
+  with its other flags as given and our save defaults (keras_traces,
+  custom_gradients)."""
+  params.lock()
   with keras_traces(FLAGS.save_keras_traces), custom_gradients(
       FLAGS.save_custom_gradients):
-    mg_export.main(argv)
+    export_saved_model_lib.export_inference_graph(
+        input_type=FLAGS.input_type, batch_size=FLAGS.batch_size,
+        input_image_size=input_image_size, params=params,
+        checkpoint_path=checkpoint_path, export_dir=FLAGS.export_dir,
+        function_keys=function_keys(FLAGS.function_keys),
+        export_checkpoint_subdir=FLAGS.export_checkpoint_subdir,
+        export_saved_model_subdir=FLAGS.export_saved_model_subdir,
+        log_model_flops_and_params=FLAGS.log_model_flops_and_params,
+        input_name=FLAGS.input_name,
+        add_tpu_function_alias=FLAGS.add_tpu_function_alias)
 
 
-def main(argv):
+def main(_):
   params = load_params(FLAGS.experiment, FLAGS.config_file,
                        FLAGS.params_override)
-  if not FLAGS.input_image_size:
-    FLAGS.input_image_size = ','.join(str(x) for x in
-                                      common.model_image_size(params))
-  online = bool(FLAGS.checkpoint_path) and (
-      online_teacher_export.has_online_teacher(FLAGS.checkpoint_path))
+  size = ([int(x) for x in FLAGS.input_image_size.split(',')]
+          if FLAGS.input_image_size else common.model_image_size(params))
+  checkpoint = FLAGS.checkpoint_path
+  online = bool(checkpoint) and (
+      online_teacher_export.has_online_teacher(checkpoint))
   if FLAGS.export_model == 'teacher' and not online:
     if FLAGS['export_model'].present:
       raise app.UsageError(
-          f'--export_model=teacher: {FLAGS.checkpoint_path} holds no online '
+          f'--export_model=teacher: {checkpoint} holds no online '
           'teacher (only a run with task.self_training.mode=online has '
           'one); leave the flag out to export its model.')
-    _export(argv)
+    export(params, checkpoint, size)
     return
   logging.info('Exporting the online %s of %s.', FLAGS.export_model,
-               FLAGS.checkpoint_path)
+               checkpoint)
   if FLAGS.export_model == 'student':
-    _export(argv)
+    export(params, checkpoint, size)
     return
   with tempfile.TemporaryDirectory(prefix='online_teacher-') as tmp:
-    FLAGS.checkpoint_path = online_teacher_export.teacher_checkpoint(
-        params, FLAGS.checkpoint_path, tmp)
-    _export(argv)
+    export(params, online_teacher_export.teacher_checkpoint(
+        params, checkpoint, tmp), size)
 
 
 def run():
