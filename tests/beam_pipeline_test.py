@@ -6,7 +6,6 @@ as a user runs it (the labeler turns on TensorFlow's op determinism, which a
 test process could not turn off again).
 """
 
-import json
 import os
 import textwrap
 
@@ -14,8 +13,10 @@ import pytest
 import tensorflow as tf
 
 from official_ext.data import sharded_writer
+from official_ext.labeling import labeling_report
 
 from conftest import python
+from conftest import shard_bytes
 
 NUM_SHARDS = 2
 # Several batches per shard (a failure can land inside one), the last one
@@ -37,16 +38,10 @@ def _tool(teacher, task, pattern, prefix, *extra, check=True,
 
 
 def _shards(prefix):
-  out = []
-  for j in range(NUM_SHARDS):
-    with open(sharded_writer.shard_path(prefix, j, NUM_SHARDS), 'rb') as f:
-      out.append(f.read())
-  return out
+  return shard_bytes(prefix, NUM_SHARDS)
 
 
-def _report(prefix):
-  with open(prefix + '_report.json') as f:
-    return json.load(f)
+_report = labeling_report.read_report
 
 
 @pytest.fixture(scope='module')

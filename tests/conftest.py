@@ -326,6 +326,16 @@ def assert_script_checks_pass(script, *args, timeout=900):
   assert proc.stdout.strip().splitlines()[-1] == 'all checks passed'
 
 
+def shard_bytes(prefix, num_shards):
+  """The bytes of each output shard PREFIX-xxxxx-of-<num_shards>, in order."""
+  from official_ext.data import sharded_writer  # pylint: disable=g-import-not-at-top
+  out = []
+  for j in range(num_shards):
+    with open(sharded_writer.shard_path(prefix, j, num_shards), 'rb') as f:
+      out.append(f.read())
+  return out
+
+
 def read_scalars(event_dir):
   from official_ext.utils import summaries  # pylint: disable=g-import-not-at-top
   return summaries.read_scalars(event_dir)

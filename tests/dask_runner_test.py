@@ -11,7 +11,6 @@ runner sets the DoFn up per partition), the shards must spread over both
 workers, and a worker killed with -9 mid-run must lose nothing.
 """
 
-import json
 import os
 import signal
 import subprocess
@@ -21,12 +20,13 @@ import time
 import pytest
 import tensorflow as tf
 
-from official_ext.data import sharded_writer
+from official_ext.labeling import labeling_report
 from official_ext.digits import canvases
 from official_ext.testing import dask_cluster
 
 from conftest import REPO
 from conftest import python
+from conftest import shard_bytes
 
 NUM_SHARDS = 4
 BATCH = 2
@@ -58,16 +58,10 @@ def _args(teacher, task, pattern, prefix, threshold, *extra):
 
 
 def _shards(prefix):
-  out = []
-  for j in range(NUM_SHARDS):
-    with open(sharded_writer.shard_path(prefix, j, NUM_SHARDS), 'rb') as f:
-      out.append(f.read())
-  return out
+  return shard_bytes(prefix, NUM_SHARDS)
 
 
-def _report(prefix):
-  with open(prefix + '_report.json') as f:
-    return json.load(f)
+_report = labeling_report.read_report
 
 
 def _single_machine(teacher, task, pattern, prefix, threshold):
