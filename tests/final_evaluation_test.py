@@ -12,7 +12,7 @@ import shutil
 
 from official_ext.rounds import round_loop
 from official_ext.rounds import run_config
-from official_ext.utils import loop
+from official_ext.utils import tool_commands
 from official_ext.utils import stages
 
 from conftest import REPO
@@ -34,8 +34,8 @@ def test_a_checkpoint_newer_than_its_evaluation_is_evaluated(
             '--mode=train', f'--model_dir={model_dir}',
             f'--config_file={model_dir}/params.yaml',
             f'--params_override=trainer.train_steps={steps}'])
-  assert loop.checkpoint_step(model_dir) == steps
-  assert not loop.evaluated_last_checkpoint(model_dir, 'mean_iou')
+  assert tool_commands.checkpoint_step(model_dir) == steps
+  assert not tool_commands.evaluated_last_checkpoint(model_dir, 'mean_iou')
 
   run = run_config.from_dict(digits_seg_run(digits_data))
   assert run.data.test == digits_data['test']

@@ -12,7 +12,7 @@ import tensorflow as tf
 from official.vision.dataloaders import segmentation_input
 from official.vision.dataloaders import tf_example_decoder
 from official_ext.configs import common
-from official_ext.shapes import scenes
+from official_ext.shapes import shape_scenes
 
 from conftest import python
 
@@ -20,41 +20,41 @@ from conftest import python
 @pytest.fixture(scope='module')
 def drawn():
   rng = np.random.RandomState(7)
-  photos = scenes.load_photos()
-  return [scenes.render_scene(rng, photos) for _ in range(60)]
+  photos = shape_scenes.load_photos()
+  return [shape_scenes.render_scene(rng, photos) for _ in range(60)]
 
 
 def test_test_scenes_stand_on_photograph_parts_no_other_split_sees():
   """The test split's backgrounds are crops of the photographs' right
   quarter, every other split's of the rest: no background pixel of a test
   scene was seen in training, at any scene size."""
-  for shape in (p.shape for p in scenes.load_photos()):
+  for shape in (p.shape for p in shape_scenes.load_photos()):
     cut = int(0.75 * shape[1])
     for size in (128, 256, 512):
       rng = np.random.RandomState(size)
       for _ in range(200):
-        y, x, side = scenes.crop_window(rng, shape, size, test=True)
+        y, x, side = shape_scenes.crop_window(rng, shape, size, test=True)
         assert cut <= x and x + side <= shape[1] and y + side <= shape[0]
-        y, x, side = scenes.crop_window(rng, shape, size, test=False)
+        y, x, side = shape_scenes.crop_window(rng, shape, size, test=False)
         assert 0 <= x and x + side <= cut and y + side <= shape[0]
         assert side >= min(size // 2, shape[0], cut)
 
 
 def test_rendering_is_deterministic():
-  photos = scenes.load_photos()
-  a = scenes.render_scene(np.random.RandomState(3), photos)
-  b = scenes.render_scene(np.random.RandomState(3), photos)
+  photos = shape_scenes.load_photos()
+  a = shape_scenes.render_scene(np.random.RandomState(3), photos)
+  b = shape_scenes.render_scene(np.random.RandomState(3), photos)
   np.testing.assert_array_equal(a.image, b.image)
   np.testing.assert_array_equal(a.mask, b.mask)
   np.testing.assert_array_equal(a.boxes, b.boxes)
 
 
 def test_boxes_are_the_tight_boxes_of_each_objects_visible_mask(drawn):
-  size = scenes.SCENE_SIZE
+  size = shape_scenes.SCENE_SIZE
   for scene in drawn:
     assert scene.image.shape == (size, size, 3) and scene.image.dtype == np.uint8
     assert 1 <= len(scene.classes) <= 6
-    assert set(np.unique(scene.mask)) <= set(range(len(scenes.CLASSES) + 1))
+    assert set(np.unique(scene.mask)) <= set(range(len(shape_scenes.CLASSES) + 1))
     # Every labeled class has pixels, and every masked class has a box.
     assert set(np.unique(scene.mask)) - {0} == set(scene.classes)
     for box, cls in zip(scene.boxes, scene.classes):
@@ -84,7 +84,7 @@ def test_occlusion_happens_and_no_object_is_mostly_hidden(drawn):
   assert set(classes) == set(range(1, 9))
   for scene in drawn:
     for box, cls in zip(scene.boxes, scene.classes):
-      y0, x0, y1, x1 = np.round(box * scenes.SCENE_SIZE).astype(int)
+      y0, x0, y1, x1 = np.round(box * shape_scenes.SCENE_SIZE).astype(int)
       assert (scene.mask[y0:y1, x0:x1] == cls).sum() >= 12
 
 
@@ -143,7 +143,7 @@ def test_make_dataset_tool_writes_model_garden_records(tmp_path):
   assert 'image/object/bbox/xmin' not in unlabeled.features.feature
   with open(paths['val_annotations']) as f:
     coco = json.load(f)
-  assert [c['name'] for c in coco['categories']] == list(scenes.CLASSES)
+  assert [c['name'] for c in coco['categories']] == list(shape_scenes.CLASSES)
   assert len(coco['images']) == 5
   crops = sum(1 for _ in tf.data.TFRecordDataset(
       tf.io.gfile.glob(paths['classification'])))

@@ -14,7 +14,7 @@ DIGITS_NUM_CLASSES = NUM_DIGIT_CLASSES + 1
 # do not resize them (96 made steps 1.3-1.5x faster but cost the teachers
 # 0.12 AP and 0.09 mIoU: docs/results/).
 DIGITS_IMAGE_SIZE = 128
-# The built-in shapes data (official_ext/shapes/scenes.py): 8 shapes, as
+# The built-in shapes data (official_ext/shapes/shape_scenes.py): 8 shapes, as
 # classes 1..8 with background 0, drawn at the digits' size so every digits
 # recipe runs on it with `task.model.num_classes` changed.
 SHAPES_NUM_CLASSES = 8 + 1

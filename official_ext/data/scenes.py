@@ -1,6 +1,6 @@
 """Generated scenes (image, boxes, classes, mask) -> Model Garden TFRecords.
 
-The built-in data sets (`digits/canvases.py`, `shapes/scenes.py`) draw
+The built-in data sets (`digits/canvases.py`, `shapes/shape_scenes.py`) draw
 scenes; this module writes them the same way: detection + segmentation
 TFExamples in `SPLIT-xxxxx-of-yyyyy.tfrecord` shards, COCO-format ground
 truth for pycocotools, and every object cropped as a Model Garden image

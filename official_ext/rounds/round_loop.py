@@ -50,7 +50,7 @@ from official_ext.configs import recipes
 from official_ext.rounds import online_health
 from official_ext.rounds import run_config
 from official_ext.rounds import stage_records
-from official_ext.utils import loop
+from official_ext.utils import tool_commands
 from official_ext.utils import stages
 
 METRICS = {'detection': ('AP', 'AP50'), 'segmentation': ('mean_iou',)}
@@ -108,7 +108,8 @@ class Rounds:
       with open(os.path.join(self.root, 'commands.txt'), 'a') as f:
         f.write(f'# {stage}\npython -m official_ext.tools.{tool} '
                 f'{" ".join(args)}\n')
-      return loop.run_tool(self.runner, self.label + stage, tool, args, log)
+      return tool_commands.run_tool(self.runner, self.label + stage, tool,
+                                    args, log)
 
     inputs = dict(inputs, command=[tool] + argv)
     if earlier_form is not None:
@@ -126,7 +127,7 @@ class Rounds:
     overrides = (list(model.overrides) + list(self.run.runtime_overrides) +
                  list(extra))
     files = run_config.config_files(model)
-    argv = loop.train_args(model.experiment, files, model_dir,
+    argv = tool_commands.train_args(model.experiment, files, model_dir,
                            steps or self.options.train_steps, overrides)
     inputs = dict(inputs, **self.data_inputs)
     fingerprints = lambda fingerprint: {path: fingerprint(path)
@@ -151,7 +152,7 @@ class Rounds:
   def _export(self, r, name, model: run_config.ModelConfig, model_dir,
               export_model: str = ''):
     export_dir = self._dir(r, name)
-    argv = loop.export_args(model.experiment, model_dir, export_dir,
+    argv = tool_commands.export_args(model.experiment, model_dir, export_dir,
                             export_model, self._labeling_nms(model))
     inputs = {'checkpoint': stage_records.checkpoint_record(model_dir)}
     self._stage(r, name, 'export_saved_model', argv, inputs, [export_dir])
@@ -165,10 +166,12 @@ class Rounds:
     test is evaluated here, once per checkpoint (a stage)."""
     model_dir, names = self._dir(r, name), METRICS[self.run.task]
     checkpoint = {'checkpoint': stage_records.checkpoint_record(model_dir)}
-    if not loop.evaluated_last_checkpoint(model_dir, names[0]):
-      self._stage(r, f'{name}_{loop.VALIDATION}', 'train',
-                  loop.eval_args(experiment, model_dir), checkpoint, [])
-    out = {loop.VALIDATION: loop.last_metrics(model_dir, names)}
+    validation = tool_commands.VALIDATION
+    if not tool_commands.evaluated_last_checkpoint(model_dir, names[0]):
+      self._stage(r, f'{name}_{validation}', 'train',
+                  tool_commands.eval_args(experiment, model_dir), checkpoint,
+                  [])
+    out = {validation: tool_commands.last_metrics(model_dir, names)}
     data = self.run.data
     if data.test:
       overrides = [f'task.validation_data.input_path={data.test}',
@@ -176,13 +179,14 @@ class Rounds:
       if self.run.task == 'detection':
         overrides.append(f'task.annotation_file={data.test_annotation_file}')
       self._stage(r, f'{name}_test', 'train',
-                  loop.eval_args(experiment, model_dir, 'test', overrides),
+                  tool_commands.eval_args(experiment, model_dir, 'test',
+                                          overrides),
                   dict(checkpoint,
                        test=stage_records.files_record(data.test),
                        test_annotation_file=stage_records.content_hash(
                            data.test_annotation_file)),
                   [os.path.join(model_dir, 'test')])
-      out['test'] = loop.last_metrics(model_dir, names, 'test')
+      out['test'] = tool_commands.last_metrics(model_dir, names, 'test')
     return out
 
   def _record_metrics(self, r: int, name: str, key: str,
@@ -191,7 +195,7 @@ class Rounds:
     model `name`, and result[key + '_model'] (its images per step and
     steps, from the params.yaml it trained with)."""
     metrics = self.final_metrics(r, name, model.experiment)
-    result[key] = metrics[loop.VALIDATION]
+    result[key] = metrics[tool_commands.VALIDATION]
     if 'test' in metrics:
       result[f'{key}_test'] = metrics['test']
     result[f'{key}_model'] = model_summary(self._dir(r, name),

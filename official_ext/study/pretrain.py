@@ -19,7 +19,7 @@ import tensorflow as tf
 
 from official_ext.data import atomic_files
 from official_ext.rounds import stage_records
-from official_ext.utils import loop
+from official_ext.utils import tool_commands
 from official_ext.utils import stages
 
 # Model Garden's image classification task's validation metrics.
@@ -97,7 +97,7 @@ def made_from(init, recipe: str, data: dict, steps: int) -> dict:
 
 def _train(runner, init, recipe, data, model_dir, steps, record_path,
            inputs):
-  seconds = loop.train(
+  seconds = tool_commands.train(
       runner, f'pretrain/{init.name}', init.pretrain.experiment, [recipe],
       model_dir, steps,
       [f"task.train_data.input_path={data['classification_train']}",
@@ -106,6 +106,6 @@ def _train(runner, init, recipe, data, model_dir, steps, record_path,
   record = {'init': init.name, 'experiment': init.pretrain.experiment,
             'made_from': inputs,
             'model_dir': model_dir, 'steps': steps, 'wall_time_s': seconds,
-            'metrics': loop.last_metrics(model_dir, METRICS),
+            'metrics': tool_commands.last_metrics(model_dir, METRICS),
             'command': ' '.join(['python'] + runner.commands[-1]['argv'])}
   atomic_files.write_json(record_path, record)

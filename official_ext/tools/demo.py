@@ -40,7 +40,7 @@ from official_ext.digits import recipes
 from official_ext.rounds import round_loop
 from official_ext.rounds import run_config
 from official_ext.rounds import stage_records
-from official_ext.utils import loop
+from official_ext.utils import tool_commands
 from official_ext.utils import stages
 
 _OUTPUT_DIR = flags.DEFINE_string('output_dir', 'runs/demo', 'Output folder.')
@@ -206,7 +206,7 @@ def run_task(task: str, data: dict, out: str, steps: int, seed: int,
   summary['student'] = result['student']
   if result.get('student_warnings'):
     summary['student_warnings'] = result['student_warnings']
-  summary['teacher'] = result.get('teacher') or loop.last_metrics(
+  summary['teacher'] = result.get('teacher') or tool_commands.last_metrics(
       dirs['teacher'], METRICS[task])
   summary['student_minus_teacher'] = {
       m: summary['student'][m] - summary['teacher'][m] for m in METRICS[task]}

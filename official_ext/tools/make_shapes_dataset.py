@@ -1,7 +1,7 @@
 """Builds the built-in shapes detection + segmentation data set.
 
 Textured shapes (8 classes) on recoloured crops of scikit-learn's sample
-photographs, with occlusion (official_ext/shapes/scenes.py): the second data
+photographs, with occlusion (official_ext/shapes/shape_scenes.py): the second data
 set the small recipes are measured on, unlike the digits. The same files as
 make_digits_dataset (train / unlabeled / val shards, annotations_val.json,
 optional calibration and classification splits); models need
@@ -15,7 +15,7 @@ import json
 from absl import app
 from absl import flags
 
-from official_ext.shapes import scenes
+from official_ext.shapes import shape_scenes
 
 _OUTPUT_DIR = flags.DEFINE_string('output_dir', None, 'Where to write.',
                                   required=True)
@@ -41,14 +41,14 @@ _PREVIEW = flags.DEFINE_string(
 
 
 def main(_):
-  paths = scenes.make_dataset(
+  paths = shape_scenes.make_dataset(
       _OUTPUT_DIR.value, seed=_SEED.value, num_train=_NUM_TRAIN.value,
       num_unlabeled=_NUM_UNLABELED.value, num_val=_NUM_VAL.value,
       num_shards=_NUM_SHARDS.value, num_calibration=_NUM_CALIBRATION.value,
       num_test=_NUM_TEST.value,
       classification=_CLASSIFICATION.value)
   if _PREVIEW.value:
-    scenes.preview(_PREVIEW.value, seed=_SEED.value)
+    shape_scenes.preview(_PREVIEW.value, seed=_SEED.value)
     paths['preview'] = _PREVIEW.value
   print(json.dumps(paths, indent=2))
 

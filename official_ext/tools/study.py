@@ -39,7 +39,7 @@ from official_ext.study import cells as cells_lib
 from official_ext.study import pretrain
 from official_ext.study import report
 from official_ext.study import study_config
-from official_ext.utils import loop
+from official_ext.utils import tool_commands
 from official_ext.utils import stages
 
 _STUDY = flags.DEFINE_string('study', None, 'Study YAML file.')
@@ -198,7 +198,7 @@ _STAGES = {'teacher': 'supervised', 'teacher_export': 'supervised_export',
            'online_student': cells_lib.ONLINE}
 _STAGES.update({f'{stage}_{split}': f'{name}_{split}'
                 for stage, name in list(_STAGES.items())
-                for split in ('test', loop.VALIDATION)})
+                for split in ('test', tool_commands.VALIDATION)})
 
 
 def run_cell(runner: stages.Runner, study, cell: cells_lib.Cell, data: dict,
@@ -226,7 +226,7 @@ def run_cell(runner: stages.Runner, study, cell: cells_lib.Cell, data: dict,
         overrides=cells_lib.model_overrides(study, cell,
                                                    cells_lib.ONLINE))
     metrics = rounds.train_online_student(1, 'online_student', model)
-    online[cells_lib.ONLINE] = metrics[loop.VALIDATION]
+    online[cells_lib.ONLINE] = metrics[tool_commands.VALIDATION]
     if 'test' in metrics:
       online[f'{cells_lib.ONLINE}_test'] = metrics['test']
     models[cells_lib.ONLINE] = metrics['model']
