@@ -218,9 +218,13 @@ def test_teacher_is_calibrated_on_a_split_nobody_trains_on(demo):
 def test_table_is_printed(demo):
   lines = demo['stdout'].splitlines()
   rows = [l for l in lines if l.startswith('| detection | AP ')]
-  assert len(rows) == 1
-  teacher = demo['results']['tasks']['detection']['teacher']['AP']
-  assert f'{teacher:.4f}' in rows[0]
+  # The test table (student against the best on val), then validation's.
+  assert len(rows) == 2
+  r = demo['results']['tasks']['detection']
+  base = r['baselines'][r['baseline']]['test']['AP']
+  assert rows[0].startswith(f"| detection | AP | {base:.4f} ({r['baseline']})"
+                            f" | {r['student_test']['AP']:.4f} |")
+  assert f"{r['teacher']['AP']:.4f}" in rows[1]
   assert any(l.startswith('| segmentation/student |') for l in lines)
   assert any(l.startswith('[detection/round_1/student] done in')
              for l in lines)
