@@ -91,8 +91,8 @@ from official.core import export_base
 from official_ext.serving import export_saved_model as tool
 model_gardens = export_base.export
 seen = []
-tool.mg_export.main = lambda argv: seen.append(
-    export_base.export is model_gardens)
+tool.export_saved_model_lib.export_inference_graph = (
+    lambda **kwargs: seen.append(export_base.export is model_gardens))
 for extra in ([], ['--save_custom_gradients']):
   flags.FLAGS.unparse_flags()
   flags.FLAGS(['export', '--experiment=supervised_digits', '--export_dir=x',
@@ -103,7 +103,8 @@ print(seen)
 
 
 def test_the_export_tool_turns_them_off_unless_asked():
-  """official_ext's exporter runs Model Garden's under the switch: by
+  """official_ext's exporter runs Model Garden's export_inference_graph
+  under the switch: by
   default export_base.export is the wrapped one; with
   --save_custom_gradients it is Model Garden's own. (A child process: the
   tool defines flags other tools' modules define too.)"""

@@ -129,8 +129,11 @@ def test_a_worker_killed_mid_run_loses_nothing(
     while time.time() < deadline and run.poll() is None and not writing:
       for path in tf.io.gfile.glob(prefix + '-*.tfrecord.tmp-beam-*'):
         pid = path.rsplit('.tmp-beam-', 1)[1].split('-')[0]
-        if pid in pids and os.path.getsize(path) > 0:
-          writing = pids[pid]
+        try:
+          if pid in pids and os.path.getsize(path) > 0:
+            writing = pids[pid]
+        except OSError:  # Renamed since the glob: that shard is done.
+          pass
       time.sleep(0.05)
     assert writing, 'no worker was seen writing a shard: ' + (
         run.stderr.read()[-3000:] if run.poll() is not None else '')

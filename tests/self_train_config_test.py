@@ -126,6 +126,16 @@ def test_test_files_may_not_be_trained_or_chosen_on(data, other):
       f'data.test and data.{other} share 1 file(s), e.g. '), e.value
 
 
+@pytest.mark.parametrize('left_out', ['test', 'calibration'])
+def test_either_held_out_split_is_optional(data, left_out):
+  """A run file without a test split (or without calibration) loads: the
+  overlap checks skip a split that is not given."""
+  raw = _run(data)
+  raw['data'].pop(left_out)
+  run = run_config.from_dict(raw)
+  assert getattr(run.data, left_out) == ''
+
+
 def test_calibration_files_may_not_be_test_files(data):
   raw = _run(data)
   raw['data']['calibration'] += ',' + raw['data']['test']

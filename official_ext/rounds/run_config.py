@@ -316,6 +316,8 @@ def _check_held_out(data: DataConfig):
       continue
     held = set(record_files.match(getattr(data, held_out)))
     for other in others:
+      if not getattr(data, other):  # An optional split left out.
+        continue
       shared = held & set(record_files.match(getattr(data, other)))
       if shared:
         raise RunError(
