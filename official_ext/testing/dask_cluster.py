@@ -34,6 +34,7 @@ def local_cluster(work_dir: str, workers: int = 2,
     once every worker has registered.
   """
   dask = os.path.join(os.path.dirname(sys.executable), 'dask')
+  os.makedirs(work_dir, exist_ok=True)
   info = pathlib.Path(work_dir) / 'scheduler.json'
   procs = []
   quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -44,13 +45,15 @@ def local_cluster(work_dir: str, workers: int = 2,
          '--no-dashboard', f'--scheduler-file={info}'], **quiet))
     deadline = time.time() + timeout
     address = None
-    while address is None and time.time() < deadline:
+    while (address is None and time.time() < deadline and
+           procs[0].poll() is None):
       try:
         address = json.loads(info.read_text())['address']
       except (OSError, ValueError, KeyError):  # Not there or half written.
         time.sleep(0.2)
     if address is None:
-      raise RuntimeError(f'the Dask scheduler did not start in {timeout} s')
+      raise RuntimeError('the Dask scheduler did not start (exit code '
+                         f'{procs[0].poll()}, {timeout} s allowed)')
     for _ in range(workers):
       procs.append(subprocess.Popen(
           [dask, 'worker', address, '--nthreads', '1', '--no-nanny',

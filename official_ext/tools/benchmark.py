@@ -280,3 +280,7 @@ def _print_table(table, results):
 
 def run():
   app.run(main)
+
+
+if __name__ == '__main__':
+  run()
