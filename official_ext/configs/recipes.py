@@ -10,10 +10,12 @@ images per step.
 """
 
 import importlib.resources
+import os
 
 from official.core import config_definitions as cfg
 from official.core import exp_factory
 from official.modeling import hyperparams
+from official.modeling.hyperparams import params_dict
 
 
 def recipe_path(file_name: str) -> str:
@@ -77,3 +79,17 @@ def student_batch(student) -> tuple:
   its pseudo-labeled batch."""
   labeled = student.task.train_data.global_batch_size
   return labeled, labeled + student.task.pseudo_data.global_batch_size
+
+
+def model_summary(model_dir: str, student: bool) -> dict:
+  """images_per_step (and how many labeled) and train_steps of a trained
+  model, from the params.yaml it trained with (a student: labeled +
+  pseudo-labeled batch)."""
+  config = params_dict.read_yaml_to_params_dict(
+      os.path.join(model_dir, 'params.yaml'))
+  if student:
+    labeled, total = student_batch(config)
+  else:
+    labeled = total = config.task.train_data.global_batch_size
+  return {'images_per_step': total, 'labeled_images_per_step': labeled,
+          'train_steps': config.trainer.train_steps}

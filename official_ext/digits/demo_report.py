@@ -66,6 +66,18 @@ def test_table(results: dict) -> List[str]:
   return lines + ['']
 
 
+def compute(models: dict, baseline_models: dict, labeled: int) -> dict:
+  """Training images (images per step x steps) of the whole pipeline
+  (teacher + student) and of each baseline candidate, and the unlabeled
+  images the teacher labeled (inference only): equal compute per model is
+  not equal compute in all."""
+  seen = lambda m: m['images_per_step'] * m['train_steps']
+  return {'pipeline_train_images': sum(seen(m) for m in models.values()),
+          'pipeline_labeled_by_teacher': labeled,
+          'baseline_train_images': {n: seen(m)
+                                    for n, m in baseline_models.items()}}
+
+
 def compute_text(c: dict, baseline: str) -> str:
   return (f"training images: teacher + student {c['pipeline_train_images']}"
           f" (and {c['pipeline_labeled_by_teacher']} labeled by the "

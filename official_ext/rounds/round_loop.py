@@ -1,27 +1,13 @@
 """The rounds of a run file: teacher -> pseudo labels -> student -> export.
 
-Round r (folder DIR/round_<r>/):
-  teacher         train.py train_and_eval of the teacher experiment (round 1,
-  teacher_export  unless the run file gives a saved_model); round r > 1 is
-                  taught by round r-1's student_export
-  pseudo_label    pseudo_label on data.unlabeled, with the calibration split
-                  when given (thresholds, quality report)
-  student         train.py train_and_eval of the student experiment on
-                  data.labeled + this round's pseudo labels; its last
-                  evaluation on data.validation is the round's result
-  <model>_test    with data.test: train.py --mode=eval of the teacher's and
-                  the student's final checkpoint on the test split, once,
-                  recorded beside the validation result (teacher_test,
-                  student_test); nothing is chosen on it
-  student_export  export_saved_model
-A model whose run stopped between its final checkpoint and its final
-evaluation (the rerun trains no step and evaluates nothing) is evaluated
-by a <model>_validation stage (train.py --mode=eval), so the result is
-never an earlier evaluation.
-A student whose recipe sets task.self_training.mode: online has no
-teacher_export and no pseudo_label stage (its teacher, the moving average
-of itself, labels inside each step; the trained teacher is the labeled-only
-model it is compared with), and one round.
+Round r (DIR/round_<r>/): teacher (round 1, unless the run file gives a
+saved_model; round r > 1 is taught by round r-1's student_export),
+teacher_export, pseudo_label, student, student_export, and with data.test
+<model>_test (each model's final checkpoint scored once on test);
+<model>_validation evaluates a final checkpoint a stopped run left
+unevaluated. An online student (task.self_training.mode: online) has no
+teacher_export or pseudo_label and one round. The stages, their commands
+and outputs: docs/self_train.md.
 
 Each stage is a child process a user could run by hand (the command is in
 DIR/stages/<stage>.json and DIR/commands.txt), run under a stage record
@@ -42,18 +28,17 @@ import os
 import time
 from typing import Dict, List, Optional
 
-from official.modeling.hyperparams import params_dict
-
 from official_ext.configs import nms
-from official_ext.data import sharded_writer
 from official_ext.configs import recipes
+from official_ext.data import sharded_writer
+from official_ext.rounds import evaluations
 from official_ext.rounds import online_health
 from official_ext.rounds import run_config
 from official_ext.rounds import stage_records
-from official_ext.utils import tool_commands
 from official_ext.utils import stages
+from official_ext.utils import tool_commands
 
-METRICS = {'detection': ('AP', 'AP50'), 'segmentation': ('mean_iou',)}
+METRICS = evaluations.METRICS
 
 
 @dataclasses.dataclass
@@ -160,46 +145,27 @@ class Rounds:
 
   def final_metrics(self, r: int, name: str,
                     experiment: str) -> Dict[str, Dict[str, float]]:
-    """The metrics of round r's model `name` at its final checkpoint:
-    {'validation': ..., 'test': ... (with data.test)}. Validation is
-    evaluated again when its run stopped before evaluating that checkpoint;
-    test is evaluated here, once per checkpoint (a stage)."""
-    model_dir, names = self._dir(r, name), METRICS[self.run.task]
-    checkpoint = {'checkpoint': stage_records.checkpoint_record(model_dir)}
-    validation = tool_commands.VALIDATION
-    if not tool_commands.evaluated_last_checkpoint(model_dir, names[0]):
-      self._stage(r, f'{name}_{validation}', 'train',
-                  tool_commands.eval_args(experiment, model_dir), checkpoint,
-                  [])
-    out = {validation: tool_commands.last_metrics(model_dir, names)}
-    data = self.run.data
-    if data.test:
-      overrides = [f'task.validation_data.input_path={data.test}',
-                   'trainer.validation_steps=-1']  # All of it.
-      if self.run.task == 'detection':
-        overrides.append(f'task.annotation_file={data.test_annotation_file}')
-      self._stage(r, f'{name}_test', 'train',
-                  tool_commands.eval_args(experiment, model_dir, 'test',
-                                          overrides),
-                  dict(checkpoint,
-                       test=stage_records.files_record(data.test),
-                       test_annotation_file=stage_records.content_hash(
-                           data.test_annotation_file)),
-                  [os.path.join(model_dir, 'test')])
-      out['test'] = tool_commands.last_metrics(model_dir, names, 'test')
-    return out
+    """Round r's model `name` at its final checkpoint, by split
+    (evaluations.final_metrics, its stages recorded as round r's)."""
+    return evaluations.final_metrics(
+        lambda *stage: self._stage(r, *stage), name, self._dir(r, name),
+        experiment, self.run)
 
-  def _record_metrics(self, r: int, name: str, key: str,
-                      model: run_config.ModelConfig, result: dict):
-    """result[key] (validation) and result[key + '_test'] of round r's
-    model `name`, and result[key + '_model'] (its images per step and
-    steps, from the params.yaml it trained with)."""
-    metrics = self.final_metrics(r, name, model.experiment)
-    result[key] = metrics[tool_commands.VALIDATION]
-    if 'test' in metrics:
-      result[f'{key}_test'] = metrics['test']
-    result[f'{key}_model'] = model_summary(self._dir(r, name),
-                                           student=key == 'student')
+  def measure(self, r: int, name: str, experiment: str,
+               student: bool) -> dict:
+    """Round r's trained model `name`: its `final_metrics` and, under
+    'model', its images per step and steps (its params.yaml)."""
+    return dict(self.final_metrics(r, name, experiment),
+                model=recipes.model_summary(self._dir(r, name), student))
+
+  @staticmethod
+  def _record(result: dict, key: str, measured: dict):
+    """result[key] (validation), result[key + '_test'] and
+    result[key + '_model'] from `measure`."""
+    result[key] = measured[tool_commands.VALIDATION]
+    if 'test' in measured:
+      result[f'{key}_test'] = measured['test']
+    result[f'{key}_model'] = measured['model']
 
   def _data_overrides(self) -> List[str]:
     items = [f'task.train_data.input_path={self.run.data.labeled}',
@@ -285,21 +251,24 @@ class Rounds:
       if not self.online:  # An online student's teacher only compares.
         teacher_export = self._export(r, 'teacher_export', run.teacher,
                                       self._dir(r, 'teacher'))
-      self._record_metrics(r, 'teacher', 'teacher', run.teacher, result)
+      self._record(result, 'teacher', self.measure(
+          r, 'teacher', run.teacher.experiment, student=False))
     if self.online:
       # No labeling: the student's own moving average labels each batch.
       result['mode'] = 'online'
-      self.train_online_student(r, 'student', run.student)
+      student = self.train_online_student(r, 'student', run.student)
     else:
       result['teacher_export'] = teacher_export
       self._offline_student(r, teacher_export, result)
+      student = self.measure(r, 'student', run.student.experiment,
+                             student=True)
     # An online checkpoint also holds its teacher; the round exports (and
     # reports) the student.
     if self._exports_student(r):
       result['student_export'] = self._export(
           r, 'student_export', run.student, self._dir(r, 'student'),
           export_model='student' if self.online else '')
-    self._record_metrics(r, 'student', 'student', run.student, result)
+    self._record(result, 'student', student)
     if self.warnings.get(r):
       result['student_warnings'] = self.warnings[r]
     result['wall_time_s'] = self.seconds.get(r, {})
@@ -345,8 +314,7 @@ class Rounds:
     if warning:
       self.records.log(f'[round_{r}/{name}] warning: {warning}')
       self.warnings.setdefault(r, []).append(warning)
-    return dict(self.final_metrics(r, name, model.experiment),
-                model=model_summary(self._dir(r, name), student=True))
+    return self.measure(r, name, model.experiment, student=True)
 
   def train_supervised(self, r: int, name: str,
                        model: run_config.ModelConfig,
@@ -356,8 +324,7 @@ class Rounds:
     than the run's), under the same stage records: its `final_metrics` and,
     under 'model', its images per step and steps."""
     self._train(r, name, model, self._data_overrides(), {}, steps)
-    return dict(self.final_metrics(r, name, model.experiment),
-                model=model_summary(self._dir(r, name), student=False))
+    return self.measure(r, name, model.experiment, student=False)
 
   def run_all(self) -> List[dict]:
     """Every round; round r > 1's teacher is round r-1's student export."""
@@ -378,17 +345,3 @@ def _read_json(path: str) -> Optional[dict]:
       return json.load(f)
   except (OSError, ValueError):
     return None
-
-
-def model_summary(model_dir: str, student: bool) -> Dict[str, int]:
-  """images_per_step (and how many labeled) and train_steps of a trained
-  model, from the params.yaml it trained with (a student: labeled +
-  pseudo-labeled batch)."""
-  config = params_dict.read_yaml_to_params_dict(
-      os.path.join(model_dir, 'params.yaml'))
-  if student:
-    labeled, total = recipes.student_batch(config)
-  else:
-    labeled = total = config.task.train_data.global_batch_size
-  return {'images_per_step': total, 'labeled_images_per_step': labeled,
-          'train_steps': config.trainer.train_steps}

@@ -47,6 +47,7 @@ from official_ext import registry_imports  # pylint: disable=unused-import
 from official_ext.configs import self_training as st_config
 from official_ext.data import paths
 from official_ext.data import record_files
+from official_ext.rounds import run_data
 from official_ext.configs import recipes
 
 TASKS = ('detection', 'segmentation')
@@ -206,13 +207,6 @@ def _check_model(model: ModelConfig, where: str, extra: List[str]):
                    ) from None
 
 
-def _check_pattern(pattern: str, field: str):
-  try:
-    record_files.match(pattern, field)
-  except FileNotFoundError as e:
-    raise RunError(str(e)) from None
-
-
 def check(run: RunConfig):
   """Everything that can be checked before anything runs; RunError naming
   the field (an unreachable path too)."""
@@ -227,22 +221,10 @@ def _check(run: RunConfig):
     raise RunError(f'task: {run.task!r} is not one of {list(TASKS)}')
   if run.rounds < 1:
     raise RunError(f'rounds: {run.rounds}: at least 1')
-  for field in ('labeled', 'validation', 'unlabeled'):
-    if not getattr(run.data, field):
-      raise RunError(f'data.{field}: set a TFRecord glob')
-    _check_pattern(getattr(run.data, field), f'data.{field}')
-  for field in ('calibration', 'test'):
-    if getattr(run.data, field):
-      _check_pattern(getattr(run.data, field), f'data.{field}')
-  _check_held_out(run.data)
-  if run.task == 'detection':
-    _check_annotations(run.data, 'annotation_file', 'validation')
-    if run.data.test:
-      _check_annotations(run.data, 'test_annotation_file', 'test')
-  if run.data.test_annotation_file and (run.task != 'detection' or
-                                        not run.data.test):
-    raise RunError('data.test_annotation_file: only a detection run with '
-                   'data.test reads it; remove it')
+  try:
+    run_data.check(run.data, run.task)
+  except (ValueError, FileNotFoundError) as e:
+    raise RunError(str(e)) from None
   teacher = run.teacher
   if teacher.saved_model:
     if (teacher.experiment or teacher.recipe or teacher.config_files or
@@ -289,41 +271,6 @@ def _check(run: RunConfig):
                         else f'labeling.{f}'))
   except ValueError as e:
     raise RunError(str(e)) from None
-
-
-def _check_annotations(data: DataConfig, field: str, split: str):
-  path = getattr(data, field)
-  if not path:
-    raise RunError(f'data.{field}: detection needs the COCO json of '
-                   f'data.{split} (pycocotools AP)')
-  if not paths.exists(path, f'data.{field}'):
-    raise RunError(f'data.{field}: no file {path}')
-
-
-# Held-out files (the labeler's calibration; the test split, scored and
-# never chosen on) and the files a model trains or is chosen on: no file
-# may be both.
-HELD_OUT = {'calibration': ('labeled', 'validation', 'test'),
-            'test': ('labeled', 'validation', 'unlabeled')}
-
-
-def _check_held_out(data: DataConfig):
-  """A held-out split shares no file with the splits it must stay out of
-  (e.g. a calibration glob `val_holdout*` beside a validation glob `val*`,
-  which matches it too)."""
-  for held_out, others in HELD_OUT.items():
-    if not getattr(data, held_out):
-      continue
-    held = set(record_files.match(getattr(data, held_out)))
-    for other in others:
-      if not getattr(data, other):  # An optional split left out.
-        continue
-      shared = held & set(record_files.match(getattr(data, other)))
-      if shared:
-        raise RunError(
-            f'data.{held_out} and data.{other} share {len(shared)} file(s), '
-            f'e.g. {sorted(shared)[0]}; give them globs that cannot match '
-            'the same files (e.g. calib-* beside val-*)')
 
 
 def _check_online(run: RunConfig):

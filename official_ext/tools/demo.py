@@ -10,20 +10,11 @@ The last form compares pseudo-label options on the same teachers: it reuses
 an earlier run's data and exported teachers (read in place, not copied) and
 runs only pseudo_label, student and student_export.
 
-Stages, each a real command a user runs (`python -m official_ext.tools.X`,
-output logged, progress printed): data (make_digits_dataset), then per task
-one round of `self_train` (official_ext/rounds; `self_train
---config=configs/runs/digits_<task>.yaml` runs the same): teacher (train, at
-the student's images per step, all labeled: equal compute), teacher_export,
-pseudo_label (first measured on a calibration split no model trains on),
-student (from random weights or, --students_from_teacher, the teacher's
-checkpoint), student_export. --mode=online has no teacher_export and no
-pseudo_label: the student's moving average labels each unlabeled batch.
-Detection and segmentation run side by side (--noparallel_tasks: one after
-the other). Every stage is recorded: a rerun skips what was done from the
-same inputs and resumes a stopped stage. Models train for their recipes'
-`trainer.train_steps` (--quick: 20). Outputs (results.json, the plot, logs,
-overlays, with --seeds the table over seeds in seeds.json): docs/demo.md.
+Per task, one round of `self_train` (the same as `self_train
+--config=configs/runs/digits_<task>.yaml`) beside the other task, the
+recipe's 8-per-step supervised model beside its teacher, each model scored
+on the test split; every stage recorded (a rerun skips or resumes).
+Stages, outputs and the tables: docs/demo.md.
 """
 
 import json
@@ -35,13 +26,14 @@ from absl import app
 from absl import flags
 import tensorflow as tf
 
+from official_ext.configs import recipes as recipe_lib
 from official_ext.digits import demo_report
 from official_ext.digits import recipes
 from official_ext.rounds import round_loop
 from official_ext.rounds import run_config
 from official_ext.rounds import stage_records
-from official_ext.utils import tool_commands
 from official_ext.utils import stages
+from official_ext.utils import tool_commands
 
 _OUTPUT_DIR = flags.DEFINE_string('output_dir', 'runs/demo', 'Output folder.')
 _QUICK = flags.DEFINE_bool('quick', False,
@@ -72,9 +64,7 @@ _FROM_TEACHER = flags.DEFINE_list(
     'students_from_teacher', [],
     'Tasks whose student starts from its teacher\'s last training checkpoint '
     '(Model Garden\'s task.init_checkpoint, all modules) instead of random '
-    'weights; either way the student trains for its recipe\'s steps. Off by '
-    'default: it beat its teacher only through the extra steps (docs/results/2026-11-25-demo.md, '
-    'issue 19).')
+    'weights; either way the student trains for its recipe\'s steps.')
 _MODE = flags.DEFINE_enum(
     'mode', 'offline', ['offline', 'online'],
     'The students\' teacher: offline, the exported teacher labels the '
@@ -120,28 +110,13 @@ def baselines(rounds: round_loop.Rounds, task: str, teacher: dict) -> dict:
   teacher (`teacher`: its metrics and model) is the first and is not
   trained again. The report picks the best on validation."""
   experiment = recipes.EXPERIMENTS[task][0]
-  out = {}
-  for k, (name, overrides) in enumerate(
-      recipes.baseline_candidates(task).items()):
-    if k == 0:
-      out[name] = teacher
-      continue
+  (own, _), *others = recipes.baseline_candidates(task).items()
+  out = {own: teacher}
+  for name, overrides in others:
     out[name] = rounds.train_supervised(1, name, run_config.ModelConfig(
         experiment=experiment, recipe=f'{experiment}_cpu.yaml',
         overrides=overrides))
   return out
-
-
-def compute(models: dict, baseline_models: dict, labeled: int) -> dict:
-  """Training images (images per step x steps) of the whole pipeline
-  (teacher + student) and of each baseline candidate, and the unlabeled
-  images the teacher labeled (inference only): equal compute per model is
-  not equal compute in all."""
-  seen = lambda m: m['images_per_step'] * m['train_steps']
-  return {'pipeline_train_images': sum(seen(m) for m in models.values()),
-          'pipeline_labeled_by_teacher': labeled,
-          'baseline_train_images': {n: seen(m)
-                                    for n, m in baseline_models.items()}}
 
 
 def run_task(task: str, data: dict, out: str, steps: int, seed: int,
@@ -184,7 +159,7 @@ def run_task(task: str, data: dict, out: str, steps: int, seed: int,
     for k in ('teacher', 'teacher_export'):
       dirs[k] = os.path.join(teacher_root, k)
   models = {'teacher': result.get('teacher_model') or
-            round_loop.model_summary(dirs['teacher'], student=False),
+            recipe_lib.model_summary(dirs['teacher'], student=False),
             'student': result['student_model']}
   summary = {'mode': _MODE.value,
              'steps': {k: m['train_steps'] for k, m in models.items()},
@@ -218,7 +193,7 @@ def run_task(task: str, data: dict, out: str, steps: int, seed: int,
         'model': result['teacher_model']})
     summary['baseline'] = demo_report.best_on_validation(
         summary['baselines'], METRICS[task][0])
-    summary['compute'] = compute(
+    summary['compute'] = demo_report.compute(
         models, {n: b['model'] for n, b in summary['baselines'].items()},
         summary.get('pseudo_labels', {}).get('images_labeled', 0))
   return summary
