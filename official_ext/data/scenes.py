@@ -13,6 +13,7 @@ from typing import Callable, Iterator, Sequence, Tuple
 
 import numpy as np
 
+from official_ext.data import atomic_files
 from official_ext.data import sharded_writer
 from official_ext.data import tfexample
 
@@ -101,3 +102,14 @@ def coco_annotations(scenes: Sequence[Scene], source_id: Callable[[int], int],
                 for k, name in enumerate(class_names)]
   return {'images': images, 'annotations': annotations,
           'categories': categories}
+
+
+def write_coco_annotations(output_dir: str, split: str,
+                           scenes: Sequence[Scene],
+                           source_id: Callable[[int], int],
+                           class_names: Sequence[str]) -> str:
+  """OUTPUT/annotations_<split>.json (`coco_annotations`); its path."""
+  path = os.path.join(output_dir, f'annotations_{split}.json')
+  atomic_files.write_json(path, coco_annotations(scenes, source_id,
+                                                 class_names))
+  return path

@@ -10,13 +10,11 @@ and from their own random streams (backgrounds included). The test split
 is made on val.
 """
 
-import json
 import os
 from typing import Dict, List, Sequence
 
 import numpy as np
 from PIL import Image
-import tensorflow as tf
 
 from official_ext.configs import common
 from official_ext.data import scenes
@@ -157,10 +155,9 @@ def coco_annotations(canvases: Sequence[Canvas], split: str) -> dict:
 def write_annotations(output_dir: str, split: str,
                       canvases: Sequence[Canvas]) -> str:
   """OUTPUT/annotations_<split>.json (COCO format); its path."""
-  path = os.path.join(output_dir, f'annotations_{split}.json')
-  with tf.io.gfile.GFile(path, 'w') as f:
-    json.dump(coco_annotations(canvases, split), f)
-  return path
+  return scenes.write_coco_annotations(
+      output_dir, split, canvases, lambda i: source_id(split, i),
+      [str(k) for k in range(NUM_DIGIT_CLASSES)])
 
 
 def make_dataset(output_dir: str, seed: int = 0, num_train: int = 200,

@@ -21,14 +21,12 @@ reporting only: every choice is made on val) takes its backgrounds from the
 photographs' right quarter, which no other split sees.
 """
 
-import json
 import os
 from typing import Dict, List, Optional
 
 import numpy as np
 from PIL import Image
 from PIL import ImageDraw
-import tensorflow as tf
 
 from official_ext.configs import common
 from official_ext.data import scenes
@@ -259,11 +257,9 @@ def make_dataset(output_dir: str, seed: int = 0, num_train: int = 150,
       scenes.write_classification_split(output_dir, name, drawn, num_shards)
       out[name] = os.path.join(output_dir, f'{name}-*.tfrecord')
     if split in ('val', TEST):
-      path = os.path.join(output_dir, f'annotations_{split}.json')
-      with tf.io.gfile.GFile(path, 'w') as f:
-        json.dump(scenes.coco_annotations(
-            drawn, lambda i, split=split: source_id(split, i), CLASSES), f)
-      out[f'{split}_annotations'] = path
+      out[f'{split}_annotations'] = scenes.write_coco_annotations(
+          output_dir, split, drawn,
+          lambda i, split=split: source_id(split, i), CLASSES)
   return out
 
 
