@@ -256,19 +256,18 @@ class Rounds:
     if self.online:
       # No labeling: the student's own moving average labels each batch.
       result['mode'] = 'online'
-      student = self.train_online_student(r, 'student', run.student)
+      self._train_online(r, 'student', run.student)
     else:
       result['teacher_export'] = teacher_export
       self._offline_student(r, teacher_export, result)
-      student = self.measure(r, 'student', run.student.experiment,
-                             student=True)
     # An online checkpoint also holds its teacher; the round exports (and
-    # reports) the student.
+    # reports) the student. Measured after its export, as the teacher is.
     if self._exports_student(r):
       result['student_export'] = self._export(
           r, 'student_export', run.student, self._dir(r, 'student'),
           export_model='student' if self.online else '')
-    self._record(result, 'student', student)
+    self._record(result, 'student', self.measure(
+        r, 'student', run.student.experiment, student=True))
     if self.warnings.get(r):
       result['student_warnings'] = self.warnings[r]
     result['wall_time_s'] = self.seconds.get(r, {})
@@ -300,6 +299,12 @@ class Rounds:
     under 'model', its images per step and steps. When
     the run sets the steps, its burn-in keeps the recipe's share of them
     (the digits recipes' 500 of 2500 is a fifth of any schedule)."""
+    self._train_online(r, name, model)
+    return self.measure(r, name, model.experiment, student=True)
+
+  def _train_online(self, r: int, name: str, model: run_config.ModelConfig):
+    """Trains `train_online_student`'s model (a collapse warning into the
+    round's warnings); measures nothing."""
     extra = [f'task.pseudo_data.input_path={self.run.data.unlabeled}']
     if self.options.train_steps:
       config = run_config.experiment_config(model, self.run.runtime_overrides)
@@ -314,7 +319,6 @@ class Rounds:
     if warning:
       self.records.log(f'[round_{r}/{name}] warning: {warning}')
       self.warnings.setdefault(r, []).append(warning)
-    return self.measure(r, name, model.experiment, student=True)
 
   def train_supervised(self, r: int, name: str,
                        model: run_config.ModelConfig,
