@@ -18,6 +18,8 @@ import official_ext  # pylint: disable=unused-import,wrong-import-position
 
 import tensorflow as tf  # pylint: disable=g-import-not-at-top,wrong-import-position
 
+from official_ext.utils import quick_exit  # pylint: disable=g-import-not-at-top,wrong-import-position
+
 # Two logical CPU devices, so MirroredStrategy tests get two replicas. Must
 # happen before TensorFlow initializes its devices.
 _CPUS = tf.config.list_physical_devices('CPU')
@@ -301,7 +303,8 @@ def python(args, cwd=REPO, env=None, timeout=900):
   It runs forked from a process that has imported TensorFlow and Model
   Garden once (tool_process.py); with another PYTHONPATH, in a new
   interpreter."""
-  env = dict(os.environ, PYTHONPATH=REPO) if env is None else env
+  env = dict(os.environ, PYTHONPATH=REPO) if env is None else dict(env)
+  env.setdefault(quick_exit.ENV, '1')  # The suite orchestrates its tools.
   if env.get('PYTHONPATH') == REPO:
     return tool_process.run(args, cwd, env, timeout=timeout)
   return subprocess.run([sys.executable] + list(args), cwd=cwd, env=env,

@@ -2,11 +2,14 @@
 the threads, thread pools and atexit handlers have finished, without the
 interpreter's teardown; a failing one exits the usual way."""
 
+import os
 import subprocess
 import sys
 import textwrap
 
 import pytest
+
+from official_ext.utils import quick_exit
 
 from conftest import REPO
 
@@ -47,13 +50,17 @@ _TOOL = textwrap.dedent('''
 ''')
 
 
-def _run(tmp_path, how):
+def _run(tmp_path, how, asked=True):
   script = tmp_path / 'tool.py'
   script.write_text(_TOOL)
   out = tmp_path / 'out'
   out.mkdir()
+  env = {k: v for k, v in os.environ.items() if k != quick_exit.ENV}
+  if asked:
+    env[quick_exit.ENV] = '1'
   proc = subprocess.run([sys.executable, str(script), str(out), how],
-                        cwd=REPO, capture_output=True, text=True, timeout=120)
+                        cwd=REPO, env=env, capture_output=True, text=True,
+                        timeout=120)
   return proc, sorted(p.name for p in out.iterdir())
 
 
@@ -71,4 +78,10 @@ def test_a_failure_exits_the_usual_way(tmp_path, how, code, stderr):
   proc, files = _run(tmp_path, how)
   assert proc.returncode == code
   assert proc.stderr.strip() == stderr
+  assert files == ['atexit', 'pool', 'teardown', 'thread']
+
+
+def test_without_an_orchestrator_a_tool_ends_the_usual_way(tmp_path):
+  proc, files = _run(tmp_path, '0', asked=False)
+  assert proc.returncode == 0, proc.stderr
   assert files == ['atexit', 'pool', 'teardown', 'thread']

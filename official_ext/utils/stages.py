@@ -21,6 +21,8 @@ import threading
 import time
 from typing import Callable, Dict, List, Sequence
 
+from official_ext.utils import quick_exit
+
 # absl's log prefix ("I1122 23:58:59.371453 1403 controller.py:278] ").
 _ABSL_PREFIX = re.compile(r'^[IWEF]\d{4} [\d:.]+\s+\d+ \S+:\d+\] ')
 
@@ -45,7 +47,8 @@ class Runner:
     """Runs `python ARGV`, logging everything to `log_path` and echoing the
     lines that contain a progress marker; returns the stage's seconds."""
     print(f'[{stage}] python {" ".join(argv)}', flush=True)
-    child_env = dict(os.environ, **self.env, **(env or {}))
+    child_env = dict(os.environ, **{quick_exit.ENV: '1'}, **self.env,
+                     **(env or {}))
     start = time.time()
     with open(log_path, 'w') as log:
       with self._lock:
