@@ -123,7 +123,7 @@ _DIES_MID_SHARD = textwrap.dedent('''
     """A LabelShard whose attempt at shard 1 dies after writing 2 images."""
     import sys
     from official_ext.labeling import beam_pipeline
-    from official_ext.labeling import pipeline
+    from official_ext.labeling import options as labeling_options
 
     class DiesMidShard(beam_pipeline.LabelShard):
 
@@ -141,7 +141,7 @@ _DIES_MID_SHARD = textwrap.dedent('''
         return writer
 
     teacher, task, pattern, prefix, threshold, batch_size = sys.argv[1:]
-    beam_pipeline.label(pipeline.LabelingConfig(
+    beam_pipeline.label(labeling_options.LabelingOptions(
         teacher=teacher, task=task, input_pattern=pattern,
         output_prefix=prefix, score_threshold=float(threshold), num_shards=2,
         batch_size=int(batch_size)), [], 'DirectRunner',

@@ -4,6 +4,7 @@ thresholds and the bias warnings, through the real tool and teachers."""
 import json
 import os
 
+from absl import flags
 import pytest
 import tensorflow as tf
 
@@ -166,11 +167,22 @@ def test_bad_class_thresholds_fail_before_labeling(digits_teacher, digits_data,
 
 def test_first_use_passes_the_quality_options():
   from official_ext.digits import recipes  # pylint: disable=g-import-not-at-top
-  from official_ext.self_training import task as st_task  # pylint: disable=g-import-not-at-top
+  from official_ext.labeling import options  # pylint: disable=g-import-not-at-top
+  from official_ext.self_training import first_use  # pylint: disable=g-import-not-at-top
   config = recipes.config('selftrain_digits').task
   config.train_data.input_path = 'L/train-*'
-  assert st_task.quality_flags(config) == [
-      '--target_precision=0.8', '--labeled_pattern=L/train-*']
+  config.pseudo_data.input_path = 'U/raw-*'
+  config.self_training.teacher = 'T'
+  got = first_use.labeling_options(config, 'detection', 'OUT')
+  assert (got.teacher, got.task, got.input_pattern, got.output_prefix,
+          got.labeled_pattern, got.target_precision, got.show_progress) == (
+              'T', 'detection', 'U/raw-*', 'OUT/pseudo', 'L/train-*', 0.8,
+              False)
+  assert got.to_flags() == [
+      '--teacher=T', '--input_pattern=U/raw-*', '--output_prefix=OUT/pseudo',
+      f'--score_threshold={config.self_training.score_threshold}',
+      f'--num_classes={config.model.num_classes}', '--no_progress',
+      '--labeled_pattern=L/train-*']
   config.self_training.class_thresholds = 'auto'
   with pytest.raises(ValueError, match='needs task.self_training.'
                      'calibration_pattern'):
@@ -178,6 +190,11 @@ def test_first_use_passes_the_quality_options():
   config.self_training.calibration_pattern = 'V/val-*'
   config.self_training.strict_quality = True
   config.self_training.check(8)
-  assert st_task.quality_flags(config)[2:] == [
-      '--class_thresholds=auto', '--calibration_pattern=V/val-*',
-      '--strict_quality']
+  got = first_use.labeling_options(config, 'detection', 'OUT')
+  assert {'--class_thresholds=auto', '--calibration_pattern=V/val-*',
+          '--strict_quality'} <= set(got.to_flags())
+  # The child's flags give the same object back (one serialization).
+  flag_values = flags.FlagValues()
+  options.define_flags(flag_values)
+  flag_values(['pseudo_label'] + got.to_flags())
+  assert options.from_flags(flag_values) == got

@@ -22,6 +22,7 @@ from official.modeling import hyperparams
 from official_ext.data import sharded_writer
 from official_ext.digits import canvases
 from official_ext.digits import recipes
+from official_ext.labeling import options as labeling_options
 from official_ext.labeling import pipeline
 
 from conftest import assert_script_checks_pass
@@ -68,7 +69,7 @@ def _export_and_label(tmp_path):
                                num_test=0)
   unlabeled = _copy_to_ram(data['unlabeled'], 'unlabeled')
   prefix = f'{ROOT}/pseudo/pseudo'
-  report = pipeline.label(pipeline.LabelingConfig(
+  report = pipeline.label(labeling_options.LabelingOptions(
       teacher=export_dir, task='segmentation', input_pattern=unlabeled,
       output_prefix=prefix, score_threshold=0.0, num_overlays=1,
       show_progress=False))

@@ -19,6 +19,7 @@ from official.modeling.hyperparams import params_dict
 
 from official_ext.data import sharded_writer
 from official_ext.digits import recipes
+from official_ext.labeling import options as labeling_options
 from official_ext.labeling import pipeline
 from official_ext.utils import stages
 from official_ext.utils import summaries
@@ -284,7 +285,7 @@ def test_exported_student_labels_round_two(demo, tmp_path):
   """The student becomes the next teacher (the paper's iterated loop)."""
   data = os.path.join(demo['out'], 'data', 'unlabeled-*.tfrecord')
   for task in METRICS:
-    report = pipeline.label(pipeline.LabelingConfig(
+    report = pipeline.label(labeling_options.LabelingOptions(
         teacher=os.path.join(demo['out'], task, 'round_1', 'student_export'),
         task=task,
         input_pattern=data, output_prefix=str(tmp_path / task / 'pseudo'),

@@ -13,6 +13,7 @@ import tensorflow as tf
 from official.vision.dataloaders import tf_example_decoder
 from official_ext.data import image_folder
 from official_ext.data import sharded_writer
+from official_ext.labeling import options as labeling_options
 from official_ext.labeling import pipeline
 
 from conftest import python
@@ -158,7 +159,7 @@ def test_output_feeds_pseudo_labeling(folder, fake_teacher, tmp_path):
   prefix = str(tmp_path / 'unlabeled')
   image_folder.convert(folder['root'], prefix, num_shards=2,
                        show_progress=False)
-  report = pipeline.label(pipeline.LabelingConfig(
+  report = pipeline.label(labeling_options.LabelingOptions(
       teacher=fake_teacher, input_pattern=prefix + '-*.tfrecord',
       output_prefix=str(tmp_path / 'pseudo'), score_threshold=0.05,
       show_progress=False))
@@ -200,7 +201,7 @@ def test_readme_steps_2_to_3_read_no_sidecar(folder, fake_teacher,
     data = f.read()
   with open(unlabeled + '-extra.tfrecord', 'wb') as f:
     f.write(data[:20])  # The header of record 0 and 8 bytes of its data.
-  report = pipeline.label(pipeline.LabelingConfig(  # The tool's code path.
+  report = pipeline.label(labeling_options.LabelingOptions(  # The tool's code path.
       teacher=fake_teacher, input_pattern=f'{unlabeled}-*',
       output_prefix=str(tmp_path / 'P2' / 'pseudo'), score_threshold=0.3,
       show_progress=False))

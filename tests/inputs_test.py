@@ -19,6 +19,8 @@ class _ModelGarden:
 
 
 class _Task(inputs.ExtendedInputs, _ModelGarden):
+  task_config = exp_factory.get_exp_config('supervised_digits').task.replace(
+      seed=None)
 
   def resolve_data_config(self, params):
     return retinanet.RetinaNetTask.resolve_data_config(self, params)

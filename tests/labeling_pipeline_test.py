@@ -9,6 +9,7 @@ import pytest
 import tensorflow as tf
 
 from official_ext.data import tfexample
+from official_ext.labeling import options as labeling_options
 from official_ext.labeling import pipeline
 
 
@@ -66,7 +67,7 @@ class _Writer:
 
 
 def _config():
-  return pipeline.LabelingConfig(teacher='', batch_size=2,
+  return labeling_options.LabelingOptions(teacher='', batch_size=2,
                                  show_progress=False)
 
 

@@ -24,6 +24,7 @@ from official_ext.data import sharded_writer
 from official_ext.data import tfexample
 from official_ext.digits import canvases
 from official_ext.labeling import input_pipeline
+from official_ext.labeling import options as labeling_options
 from official_ext.labeling import pipeline
 from official_ext.labeling import teacher as teacher_lib
 from official_ext.self_training import first_use
@@ -35,6 +36,23 @@ from conftest import run_tool
 # The digits teachers' input size: canvases of this size reach the teacher
 # unresized, so its outputs on them are the reference, bit for bit.
 SIZE = common.DIGITS_IMAGE_SIZE
+
+def _first_use_options(task, teacher, pattern, out, threshold, **options):
+  """The options a task labeling on first use into `out` passes."""
+  return labeling_options.LabelingOptions(
+      teacher=teacher, task=task, input_pattern=pattern,
+      output_prefix=os.path.join(out, first_use.PSEUDO_PREFIX),
+      score_threshold=threshold, show_progress=False, **options)
+
+
+def _first_use(task, teacher, pattern, out, threshold, poll_seconds=10.0,
+               stall_seconds=first_use.STALL_SECONDS, wait_seconds=None,
+               **options):
+  return first_use.label_on_first_use(
+      _first_use_options(task, teacher, pattern, out, threshold, **options),
+      poll_seconds=poll_seconds, stall_seconds=stall_seconds,
+      wait_seconds=wait_seconds)
+
 
 
 @pytest.fixture(scope='module')
@@ -59,7 +77,7 @@ def unlabeled(tmp_path_factory):
 
 
 def _label(teacher, pattern, prefix, **kwargs):
-  return pipeline.label(pipeline.LabelingConfig(
+  return pipeline.label(labeling_options.LabelingOptions(
       teacher=teacher, input_pattern=pattern, output_prefix=prefix,
       show_progress=False, **kwargs))
 
@@ -306,10 +324,11 @@ def test_kill_during_label_on_first_use_then_rerun(slow_fake_teacher, unlabeled,
   out = str(tmp_path / 'first_use')
   prefix = os.path.join(out, 'pseudo')
   args = (slow_fake_teacher, unlabeled['pattern'], out, fake_threshold)
+  options = _first_use_options('detection', *args, batch_size=2)
   _kill_after_first_shard(
-      [sys.executable, '-c', 'from official_ext.self_training import '
-       f'first_use; first_use.label_on_first_use("detection", *{args!r}, '
-       'batch_size=2)'], prefix)
+      [sys.executable, '-c', 'from official_ext.labeling import options; '
+       'from official_ext.self_training import first_use; '
+       f'first_use.label_on_first_use(options.{options!r})'], prefix)
   marker = f'--output_prefix={prefix}'
   deadline = time.time() + 30
   while _running(marker) and time.time() < deadline:
@@ -318,7 +337,7 @@ def test_kill_during_label_on_first_use_then_rerun(slow_fake_teacher, unlabeled,
 
   def rerun():
     # The pattern of this run's 6 shards only, not any count's.
-    assert first_use.label_on_first_use(
+    assert _first_use(
         'detection', *args, batch_size=2) == prefix + '-*-of-00006.tfrecord'
 
   _assert_partial_then_identical_after(rerun, prefix, uninterrupted)
@@ -335,7 +354,7 @@ def test_bad_arguments_fail_fast(kwargs, match, fake_teacher, unlabeled,
                 output_prefix=str(tmp_path / 'p'), show_progress=False)
   config.update(kwargs)
   with pytest.raises(ValueError, match=match):
-    pipeline.label(pipeline.LabelingConfig(**config))
+    pipeline.label(labeling_options.LabelingOptions(**config))
 
 
 def test_teacher_checks(fake_teacher, tmp_path):
@@ -429,9 +448,9 @@ def test_first_use_names_the_log_when_the_labeler_fails(tmp_path, unlabeled,
          f'ram://{tmp_path}/first_use')
   with pytest.raises(RuntimeError, match=r'Pseudo-labeling failed \(exit 1\)'
                      r'\. Log: .*labeler-worker0\.log'):
-    first_use.label_on_first_use('detection', str(tmp_path / 'nope'),
-                                 unlabeled['pattern'], out, 0.5,
-                                 poll_seconds=0.2)
+    _first_use('detection', str(tmp_path / 'nope'),
+               unlabeled['pattern'], out, 0.5,
+               poll_seconds=0.2)
   with tf.io.gfile.GFile(os.path.join(out, 'labeler-worker0.log')) as f:
     assert 'does not exist' in f.read()  # The child's own error, as it ran.
 
@@ -444,9 +463,9 @@ def test_first_use_stops_a_stalled_labeler(fake_teacher, tmp_path):
   start = time.time()
   with pytest.raises(RuntimeError, match='stalled: no log line and no '
                      'finished shard for 5 s; killed it'):
-    first_use.label_on_first_use('detection', fake_teacher, fifo,
-                                 str(tmp_path / 'out'), 0.5, poll_seconds=0.5,
-                                 stall_seconds=5)
+    _first_use('detection', fake_teacher, fifo,
+               str(tmp_path / 'out'), 0.5, poll_seconds=0.5,
+               stall_seconds=5)
   assert time.time() - start < 60
   assert not _running(f"--output_prefix={tmp_path / 'out' / 'pseudo'}")
 
@@ -460,9 +479,9 @@ def test_first_use_waits_for_other_workers_then_names_them(
   out = str(tmp_path / 'out')
   with pytest.raises(RuntimeError, match=r'Waited 3 s for pseudo-label '
                      r'shards \[1, 3, 5\] \(3 missing\) from workers \[1\] of 2'):
-    first_use.label_on_first_use('detection', fake_teacher,
-                                 unlabeled['pattern'], out, 0.5,
-                                 poll_seconds=0.5, wait_seconds=3)
+    _first_use('detection', fake_teacher,
+               unlabeled['pattern'], out, 0.5,
+               poll_seconds=0.5, wait_seconds=3)
   # Worker 0 finished its own shards (0, 2, 4) before it waited.
   assert [sharded_writer.is_complete(sharded_writer.shard_path(
       os.path.join(out, 'pseudo'), j, 6)) for j in range(6)] == [
@@ -479,18 +498,18 @@ def test_first_use_with_another_teacher_refuses_the_finished_labels(
   changed."""
   out = str(tmp_path / 'first_use')
   args = (unlabeled['pattern'], out, fake_threshold)
-  pattern = first_use.label_on_first_use('detection', fake_teacher, *args,
-                                         poll_seconds=0.2)
+  pattern = _first_use('detection', fake_teacher, *args,
+                       poll_seconds=0.2)
   shards = sorted(tf.io.gfile.glob(pattern))
   mtimes = [os.path.getmtime(p) for p in shards]
-  assert first_use.label_on_first_use('detection', fake_teacher, *args,
-                                      poll_seconds=0.2) == pattern
+  assert _first_use('detection', fake_teacher, *args,
+                    poll_seconds=0.2) == pattern
   for teacher, threshold, changed in [
       (slow_fake_teacher, fake_threshold, 'teacher'),
       (fake_teacher, min(1.0, fake_threshold + 0.1), 'thresholds')]:
     with pytest.raises(RuntimeError) as e:
-      first_use.label_on_first_use('detection', teacher, args[0], out,
-                                   threshold, poll_seconds=0.2)
+      _first_use('detection', teacher, args[0], out,
+                 threshold, poll_seconds=0.2)
     message = str(e.value)
     assert 'Pseudo-labeling failed' in message
     assert f'was made from other inputs than this run\'s (changed: {changed})' in (
@@ -508,20 +527,20 @@ def test_first_use_shortcut_compares_class_thresholds_and_tool_version(
   the labeler always runs."""
   out = str(tmp_path / 'first_use')
   args = (unlabeled['pattern'], out, fake_threshold)
-  pattern = first_use.label_on_first_use('detection', fake_teacher, *args,
-                                         poll_seconds=0.2)
-  prefix = os.path.join(out, first_use.PSEUDO_PREFIX)
+  pattern = _first_use('detection', fake_teacher, *args,
+                       poll_seconds=0.2)
   plan = first_use.shard_plan.plan_shards(
       first_use.shard_plan.input_files(unlabeled['pattern']), 0)
 
-  def changed(flags=()):
-    return first_use._changed_since(prefix, plan, 'detection', fake_teacher,
-                                    fake_threshold, flags)
+  def changed(flags=None):
+    return first_use._changed_since(plan, _first_use_options(
+        'detection', fake_teacher, unlabeled['pattern'], out, fake_threshold,
+        **(flags or {})))
 
   assert changed() == []
   other = tmp_path / 'thresholds.json'
   other.write_text(json.dumps({'1': 0.99}))
-  assert changed([f'--class_thresholds={other}']) == ['thresholds']
+  assert changed({'class_thresholds': str(other)}) == ['thresholds']
   monkeypatch.setattr(first_use.provenance, 'tool_version', lambda: '9.9')
   assert changed() == ['tool_version']
   monkeypatch.undo()
@@ -529,12 +548,14 @@ def test_first_use_shortcut_compares_class_thresholds_and_tool_version(
   commands = []
   monkeypatch.setattr(first_use, '_run_labeler',
                       lambda cmd, *unused: commands.append(cmd))
-  flags = ['--class_thresholds=auto', '--calibration_pattern=x']
-  assert first_use.label_on_first_use(
-      'detection', fake_teacher, *args, quality_flags=flags) == pattern
-  assert len(commands) == 1 and commands[0][-2:] == flags
-  assert first_use.label_on_first_use(
-      'detection', fake_teacher, *args, quality_flags=flags[1:]) == pattern
+  flags = {'class_thresholds': 'auto', 'calibration_pattern': 'x'}
+  assert _first_use('detection', fake_teacher, *args, **flags) == pattern
+  assert len(commands) == 1
+  assert {'--class_thresholds=auto', '--calibration_pattern=x'} <= set(
+      commands[0])
+  assert commands[0][-1].startswith('--die_with_parent=')
+  assert _first_use('detection', fake_teacher, *args,
+                    calibration_pattern='x') == pattern
   assert len(commands) == 1  # The shortcut again: nothing changed.
 
 def test_rerun_with_other_inputs_refuses_instead_of_reusing(

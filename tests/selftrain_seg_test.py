@@ -20,9 +20,10 @@ from official_ext.data import sharded_writer
 from official_ext.data import tfexample
 from official_ext.digits import canvases
 from official_ext.configs import recipes
+from official_ext.labeling import options as labeling_options
 from official_ext.labeling import pipeline
 from official_ext.labeling import teacher as teacher_lib
-from official_ext.self_training import task as st_task
+from official_ext.self_training import first_use
 
 from conftest import read_scalars
 from conftest import run_tool
@@ -80,7 +81,7 @@ def seg_setup(digits_seg_teacher, digits_data, tmp_path_factory):
   # when most confidences are ~1.
   threshold = math.floor(float(np.quantile(confidence, 0.1)) * 1e4) / 1e4
   prefix = os.path.join(root, 'pseudo')
-  report = pipeline.label(pipeline.LabelingConfig(
+  report = pipeline.label(labeling_options.LabelingOptions(
       teacher=digits_seg_teacher, task='segmentation',
       input_pattern=f"{digits_data['unlabeled']},{odd_path}",
       output_prefix=prefix, score_threshold=threshold, num_shards=3,
@@ -127,7 +128,7 @@ def test_non_square_mask_maps_back(seg_setup, tmp_path):
   # Geometry: at threshold 0 (argmax everywhere, no flips at the threshold)
   # the mask equals the teacher run on the original image with its own
   # resize and padding, but for resize rounding.
-  pipeline.label(pipeline.LabelingConfig(
+  pipeline.label(labeling_options.LabelingOptions(
       teacher=s['teacher'].path, task='segmentation',
       input_pattern=s['odd_path'], output_prefix=str(tmp_path / 'p'),
       score_threshold=0.0, show_progress=False))
@@ -189,7 +190,8 @@ def seg_student(digits_data, digits_seg_teacher, tmp_path_factory):
 
 
 def test_seg_student_trains_on_first_use_labels(seg_student):
-  pseudo = os.path.join(seg_student['model_dir'], st_task.PSEUDO_LABEL_SUBDIR)
+  pseudo = os.path.join(seg_student['model_dir'],
+                        first_use.PSEUDO_LABEL_SUBDIR)
   with open(os.path.join(pseudo, 'pseudo_report.json')) as f:
     report = json.load(f)
   assert report['task'] == 'segmentation' and report['images_labeled'] == 16

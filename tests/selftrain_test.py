@@ -14,6 +14,7 @@ from official.core import task_factory
 from official.modeling.hyperparams import params_dict
 import official_ext.registry_imports  # pylint: disable=unused-import
 from official_ext.configs import recipes
+from official_ext.self_training import first_use
 from official_ext.self_training import task as st_task
 
 from conftest import FAST_DETECTOR
@@ -45,7 +46,7 @@ def student(digits_data, digits_teacher, teacher_threshold, tmp_path_factory):
             f'--params_override={overrides}'])
   return dict(root=root, model_dir=model_dir,
               overrides=overrides,
-              pseudo=os.path.join(model_dir, st_task.PSEUDO_LABEL_SUBDIR))
+              pseudo=os.path.join(model_dir, first_use.PSEUDO_LABEL_SUBDIR))
 
 
 def test_labels_on_first_use(student):

@@ -40,6 +40,7 @@ from official_ext.configs import nms
 from official_ext.data import paths
 from official_ext.benchmarks import dry_run_sizing as sizing
 from official_ext.data import record_files
+from official_ext.labeling import options as labeling_options
 from official_ext.labeling import pipeline
 from official_ext.serving import online_teacher_export
 from official_ext.serving.custom_gradients import custom_gradients
@@ -374,7 +375,7 @@ def label(export_dir: str, label_task: str, unlabeled: str,
           output_dir: str) -> Dict[str, Any]:
   """Pseudo-labels the unlabeled images with the export."""
   start = time.perf_counter()
-  report = pipeline.label(pipeline.LabelingConfig(
+  report = pipeline.label(labeling_options.LabelingOptions(
       teacher=export_dir, task=label_task, input_pattern=unlabeled,
       output_prefix=os.path.join(output_dir, 'pseudo', 'pseudo'),
       score_threshold=0.5, num_overlays=0, show_progress=False))

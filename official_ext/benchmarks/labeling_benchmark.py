@@ -11,6 +11,7 @@ import time
 from typing import List, Optional, Set
 
 from official_ext.labeling import input_pipeline
+from official_ext.labeling import options as labeling_options
 from official_ext.labeling import pipeline
 from official_ext.labeling import shard_plan
 from official_ext.labeling import teacher as teacher_lib
@@ -32,7 +33,7 @@ def raw_inference(teacher, files, batch_size):
 def pseudo_label_pipeline(task, teacher_path, pattern, out_prefix, batch_size,
                           threshold):
   """images/s of pipeline.label's shard loop (the teacher already loaded)."""
-  report = pipeline.label(pipeline.LabelingConfig(
+  report = pipeline.label(labeling_options.LabelingOptions(
       teacher=teacher_path, task=task, input_pattern=pattern,
       output_prefix=out_prefix,
       score_threshold=threshold, batch_size=batch_size, show_progress=False,

@@ -48,6 +48,7 @@ import tensorflow as tf
 from official_ext.data import sharded_writer
 from official_ext.labeling import labelers
 from official_ext.labeling import labeling_report
+from official_ext.labeling import options as labeling_options
 from official_ext.labeling import pipeline
 from official_ext.labeling import provenance
 from official_ext.labeling import pseudo_shards
@@ -70,7 +71,7 @@ _TEACHER = {'key': None, 'teacher': None, 'loads': 0}
 _TEACHER_LOCK = threading.Lock()
 
 
-def process_teacher(config: pipeline.LabelingConfig, key: tuple):
+def process_teacher(config: labeling_options.LabelingOptions, key: tuple):
   """The teacher `key` (path, fingerprint) for this process, loaded once."""
   with _TEACHER_LOCK:
     if _TEACHER['key'] != key:
@@ -106,7 +107,7 @@ class LabelShard(beam.DoFn):
   images travel through the pipeline but those.
   """
 
-  def __init__(self, config: pipeline.LabelingConfig,
+  def __init__(self, config: labeling_options.LabelingOptions,
                plan: List[List[str]], overlay_shard: Optional[int] = None,
                class_thresholds: Optional[Dict[int, float]] = None,
                teacher_key: Optional[tuple] = None,
@@ -180,7 +181,8 @@ def _workers(results: Sequence[tuple]) -> Dict[str, dict]:
               for k, v in w.items()} for n, w in sorted(workers.items())}
 
 
-def write_outputs(results: Sequence[tuple], config: pipeline.LabelingConfig,
+def write_outputs(results: Sequence[tuple],
+                  config: labeling_options.LabelingOptions,
                   num_shards: int, teacher_export_warning: Optional[str]):
   """The report over every complete shard and the overlays (of the first
   shard labeled); temporary files of attempts that lost a race or died are
@@ -204,7 +206,7 @@ def write_outputs(results: Sequence[tuple], config: pipeline.LabelingConfig,
   labeling_report.write_report(config.output_prefix, report)
 
 
-def build(p: beam.Pipeline, config: pipeline.LabelingConfig,
+def build(p: beam.Pipeline, config: labeling_options.LabelingOptions,
           plan: List[List[str]], todo: List[int],
           teacher_export_warning: Optional[str] = None,
           label_fn_class=LabelShard,
@@ -257,7 +259,7 @@ def runner_args(runner: str, beam_args: Sequence[str]) -> List[str]:
   return args
 
 
-def check(config: pipeline.LabelingConfig):
+def check(config: labeling_options.LabelingOptions):
   """ValueError for options a Beam run does not take."""
   config.check()
   if config.num_workers != 1:
@@ -266,7 +268,7 @@ def check(config: pipeline.LabelingConfig):
                      'spreads the shards: leave them out.')
 
 
-def label(config: pipeline.LabelingConfig, beam_args: Sequence[str],
+def label(config: labeling_options.LabelingOptions, beam_args: Sequence[str],
           runner: str, label_fn_class=LabelShard, teacher=None,
           class_thresholds: Optional[Dict[int, float]] = None) -> dict:
   """Labels every unfinished shard on `runner`; writes and returns the

@@ -30,11 +30,11 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 
-from official_ext.configs import self_training as st_config
 from official_ext.data import sharded_writer
 from official_ext.labeling import input_pipeline
 from official_ext.labeling import labelers
 from official_ext.labeling import labeling_report
+from official_ext.labeling import options as labeling_options
 from official_ext.labeling import provenance
 from official_ext.labeling import pseudo_shards
 from official_ext.labeling import shard_plan
@@ -42,52 +42,6 @@ from official_ext.labeling import teacher as teacher_lib
 
 PROGRESS_LOG_SECONDS = 60
 MAX_LABELING_THREADS = 8
-
-
-@dataclasses.dataclass
-class LabelingConfig:
-  teacher: str
-  task: str = 'detection'
-  input_pattern: str = ''
-  output_prefix: str = ''
-  score_threshold: float = 0.5
-  num_shards: int = 0          # 0: one output shard per input file.
-  num_workers: int = 1
-  worker_index: int = 0
-  batch_size: int = 8
-  num_classes: Optional[int] = None  # The student's, checked if given.
-  num_overlays: int = 4
-  show_progress: bool = True
-  strict: bool = False  # The first bad input is an error, not a skip.
-  # Per-class thresholds: '' (none), 'auto' (from calibration_pattern) or
-  # a JSON file {"class id": threshold}.
-  class_thresholds: str = ''
-  calibration_pattern: str = ''  # Labeled TFRecords the student skips.
-  target_precision: float = 0.8
-  min_calibration_examples: int = 20  # Fewer: the global threshold.
-  labeled_pattern: str = ''  # The labeled set, for the bias warnings.
-  strict_quality: bool = False  # Quality warnings are errors.
-  # Remove this run's earlier outputs under output_prefix first, instead of
-  # refusing ones made from other inputs (provenance.py).
-  overwrite: bool = False
-
-  def check(self):
-    if not self.input_pattern:
-      raise ValueError('--input_pattern is empty: give the unlabeled '
-                       'TFRecords, e.g. "unlabeled-*.tfrecord".')
-    if not self.output_prefix:
-      raise ValueError('--output_prefix is empty, e.g. OUT/pseudo.')
-    if not 0.0 <= self.score_threshold <= 1.0:
-      raise ValueError(f'--score_threshold={self.score_threshold}: must be '
-                       'in [0, 1].')
-    if self.num_workers < 1 or not 0 <= self.worker_index < self.num_workers:
-      raise ValueError(f'--worker_index={self.worker_index} must be in '
-                       f'[0, --num_workers={self.num_workers}).')
-    if self.batch_size < 1:
-      raise ValueError(f'--batch_size={self.batch_size}: must be >= 1.')
-    st_config.check_threshold_options(
-        self.class_thresholds, self.calibration_pattern,
-        self.target_precision, name=lambda field: f'--{field}')
 
 
 def _run_teacher(teacher, batch):
@@ -188,13 +142,13 @@ def label_shards(teacher, writer: pseudo_shards.PseudoShardWriter, config):
       progress.close()
 
 
-def plan(config: LabelingConfig) -> List[List[str]]:
+def plan(config: labeling_options.LabelingOptions) -> List[List[str]]:
   """Output shard j -> its input files."""
   return shard_plan.plan_shards(shard_plan.input_files(config.input_pattern),
                                 config.num_shards)
 
 
-def load_teacher(config: LabelingConfig):
+def load_teacher(config: labeling_options.LabelingOptions):
   """(Teacher, config with the teacher's batch size when it fixes one)."""
   teacher = teacher_lib.Teacher(config.teacher, config.task,
                                 num_classes=config.num_classes)
@@ -206,7 +160,7 @@ def load_teacher(config: LabelingConfig):
   return teacher, config
 
 
-def made_from(config: LabelingConfig, teacher, shards: List[List[str]],
+def made_from(config: labeling_options.LabelingOptions, teacher, shards: List[List[str]],
               class_thresholds: Optional[Dict[int, float]]) -> Dict[int, dict]:
   """Shard j -> the record of what makes it (provenance.py), for this
   worker's shards."""
@@ -219,7 +173,7 @@ def made_from(config: LabelingConfig, teacher, shards: List[List[str]],
                                   len(shards), thresholds) for j in mine}
 
 
-def prepare_output(config: LabelingConfig, shards: List[List[str]],
+def prepare_output(config: labeling_options.LabelingOptions, shards: List[List[str]],
                    expected: Dict[int, dict]):
   """Creates the output folder; (this worker's shards, the keys of
   `expected`, and those of them not yet complete). A finished shard made
@@ -239,7 +193,7 @@ def prepare_output(config: LabelingConfig, shards: List[List[str]],
   return mine, shard_plan.unfinished(prefix, mine, len(shards))
 
 
-def label(config: LabelingConfig, teacher=None,
+def label(config: labeling_options.LabelingOptions, teacher=None,
           class_thresholds: Optional[Dict[int, float]] = None) -> dict:
   """Labels this worker's shards; writes and returns the report over the
   finished shards.

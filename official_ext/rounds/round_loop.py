@@ -31,6 +31,7 @@ from typing import Dict, List, Optional
 from official_ext.configs import nms
 from official_ext.configs import recipes
 from official_ext.data import sharded_writer
+from official_ext.labeling import options as labeling_options
 from official_ext.rounds import evaluations
 from official_ext.rounds import online_health
 from official_ext.rounds import run_config
@@ -192,23 +193,30 @@ class Rounds:
     prefix = self._dir(r, 'pseudo/pseudo')
     run, labeling = self.run, self.run.labeling
     workers = self.options.num_workers
-    argv = [f'--teacher={teacher_export}', f'--task={run.task}',
-            f'--input_pattern={run.data.unlabeled}',
-            f'--output_prefix={prefix}',
-            f'--score_threshold={run_config.score_threshold(run)}',
-            f'--num_classes={run_config.num_classes(run)}',
-            f'--num_shards={labeling.num_shards}', '--no_progress',
-            f'--labeled_pattern={run.data.labeled}',
-            f'--class_thresholds={labeling.class_thresholds}',
-            f'--target_precision={labeling.target_precision}']
+    # The run file's labeling section and data, as the tool's options (the
+    # fields written in the order earlier runs recorded their command).
+    options = labeling_options.LabelingOptions(
+        teacher=teacher_export, task=run.task,
+        input_pattern=run.data.unlabeled, output_prefix=prefix,
+        score_threshold=run_config.score_threshold(run),
+        num_classes=run_config.num_classes(run),
+        num_shards=labeling.num_shards, show_progress=False,
+        labeled_pattern=run.data.labeled,
+        class_thresholds=labeling.class_thresholds,
+        target_precision=labeling.target_precision,
+        calibration_pattern=run.data.calibration, num_workers=workers,
+        worker_index=self.options.worker_index)
+    fields = ['teacher', 'task', 'input_pattern', 'output_prefix',
+              'score_threshold', 'num_classes', 'num_shards', 'show_progress',
+              'labeled_pattern', 'class_thresholds', 'target_precision']
     if run.data.calibration:
-      argv.append(f'--calibration_pattern={run.data.calibration}')
+      fields.append('calibration_pattern')
     stage, outputs = 'pseudo_label', [os.path.dirname(prefix)]
     if workers > 1:
-      argv += [f'--num_workers={workers}',
-               f'--worker_index={self.options.worker_index}']
+      fields += ['num_workers', 'worker_index']
       # Each worker its own record; none removes the shared folder.
       stage, outputs = f'pseudo_label.worker_{self.options.worker_index}', []
+    argv = options.to_flags(fields)
     inputs = {'teacher': stage_records.export_record(teacher_export),
               'unlabeled': stage_records.files_record(run.data.unlabeled),
               'calibration': stage_records.files_record(run.data.calibration),

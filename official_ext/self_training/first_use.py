@@ -14,12 +14,13 @@ the others' shards. A child that fails, or shows no progress (no log line,
 no finished shard) for `stall_seconds`, stops the job with the log named.
 """
 
+import dataclasses
 import os
 import subprocess
 import sys
 import tempfile
 import time
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Optional, Tuple
 
 from absl import logging
 import tensorflow as tf
@@ -27,12 +28,76 @@ import tensorflow as tf
 from official_ext.data import sharded_writer
 from official_ext.labeling import provenance
 from official_ext.labeling import labelers
+from official_ext.labeling import options as labeling_options_lib
 from official_ext.labeling import shard_plan
 from official_ext.labeling import teacher as teacher_lib
 from official_ext.quality import labeling_quality
 
 PSEUDO_PREFIX = 'pseudo'
+# Under the student's model_dir: the pseudo labels made on first use.
+PSEUDO_LABEL_SUBDIR = 'pseudo_labels'
 STALL_SECONDS = 1800.0  # The labeler logs its progress every minute.
+
+
+def labeling_options(task_config, label_task: str,
+                     output_dir: str) -> labeling_options_lib.LabelingOptions:
+  """The labeling options of a task that labels on first use.
+
+  Args:
+    task_config: a self-training task config: `self_training`'s teacher,
+      thresholds and quality fields, `pseudo_data.input_path` (the raw
+      images), `model.num_classes`; the labeled set the bias warnings
+      compare with is `train_data.input_path`.
+    label_task: 'detection' or 'segmentation' (labelers.py).
+    output_dir: where the pseudo labels go.
+
+  Returns:
+    The options the pseudo_label tool labels with.
+  """
+  st = task_config.self_training
+  labeled = task_config.train_data.input_path
+  if not isinstance(labeled, str):
+    labeled = ','.join(labeled)
+  return labeling_options_lib.LabelingOptions(
+      teacher=st.teacher, task=label_task,
+      input_pattern=task_config.pseudo_data.input_path,
+      output_prefix=os.path.join(output_dir, PSEUDO_PREFIX),
+      score_threshold=st.score_threshold,
+      num_classes=task_config.model.num_classes, show_progress=False,
+      class_thresholds=st.class_thresholds,
+      calibration_pattern=st.calibration_pattern,
+      target_precision=st.target_precision, labeled_pattern=labeled,
+      strict_quality=st.strict_quality)
+
+
+def pseudo_data_config(task_config, logging_dir: Optional[str],
+                       label_task: str):
+  """`task.pseudo_data`, pointed at the teacher's labels when the task
+  labels on first use (`task.self_training.teacher` set).
+
+  Args:
+    task_config: a self-training task config.
+    logging_dir: the task's model_dir (holds PSEUDO_LABEL_SUBDIR).
+    label_task: 'detection' or 'segmentation' (labelers.py).
+
+  Returns:
+    The pseudo data config to read; labels the raw images first when no
+    finished labels from the same inputs are there.
+
+  Raises:
+    ValueError: a teacher but no model_dir to hold its labels.
+    RuntimeError: the labeler failed or stalled (its log named).
+  """
+  params = task_config.pseudo_data
+  if not task_config.self_training.teacher:
+    return params
+  if not logging_dir:
+    raise ValueError('task.self_training.teacher needs a model_dir to hold '
+                     'the pseudo labels.')
+  pattern = label_on_first_use(labeling_options(
+      task_config, label_task,
+      os.path.join(logging_dir, PSEUDO_LABEL_SUBDIR)))
+  return params.replace(input_path=pattern)
 
 
 def worker_slice() -> Tuple[int, int]:
@@ -117,30 +182,23 @@ def _run_labeler(cmd, log_path: str, missing, stall_seconds: float,
       os.remove(local)
 
 
-def _flag_value(flags: Sequence[str], name: str) -> str:
-  """The value of `--name=value` in a list of flags ('' if absent)."""
-  values = [f.split('=', 1)[1] for f in flags if f.startswith(f'--{name}=')]
-  return values[-1] if values else ''
-
-
-def _changed_since(prefix: str, plan, task: str, teacher: str,
-                   score_threshold: float,
-                   quality_flags: Sequence[str] = ()) -> List[str]:
+def _changed_since(plan, options: labeling_options_lib.LabelingOptions
+                   ) -> List[str]:
   """What differs between the finished shards' records (provenance.py) and
-  this run: teacher, task, input files, shard count, thresholds, tool
+  these options: teacher, task, input files, shard count, thresholds, tool
   version (per-class thresholds from a JSON file; `auto` ones are not
   known before the labeler's calibration)."""
   fingerprint = provenance.teacher_fingerprint(
-      teacher_lib.resolve_saved_model_dir(teacher))
-  option = _flag_value(quality_flags, 'class_thresholds')
+      teacher_lib.resolve_saved_model_dir(options.teacher))
   thresholds = labelers.thresholds_record(
-      score_threshold,
-      labeling_quality.read_thresholds(option) if option else {})
+      options.score_threshold,
+      labeling_quality.read_thresholds(options.class_thresholds)
+      if options.class_thresholds else {})
   changed = set()
   for j, files in enumerate(plan):
     recorded = sharded_writer.read_stats(sharded_writer.shard_path(
-        prefix, j, len(plan))).get('made_from') or {}
-    now = provenance.made_from(task, fingerprint, files, len(plan),
+        options.output_prefix, j, len(plan))).get('made_from') or {}
+    now = provenance.made_from(options.task, fingerprint, files, len(plan),
                                thresholds)
     changed.update(k for k in ('teacher', 'task', 'inputs', 'num_shards',
                                'thresholds', 'tool_version')
@@ -148,24 +206,33 @@ def _changed_since(prefix: str, plan, task: str, teacher: str,
   return sorted(changed)
 
 
-def label_on_first_use(task: str, teacher: str, input_pattern: str,
-                       output_dir: str, score_threshold: float,
-                       num_classes: Optional[int] = None,
-                       batch_size: int = 8,
+def label_on_first_use(options: labeling_options_lib.LabelingOptions,
                        poll_seconds: float = 10.0,
                        stall_seconds: float = STALL_SECONDS,
-                       wait_seconds: Optional[float] = None,
-                       quality_flags: Sequence[str] = ()) -> str:
-  """Labels raw images into `output_dir` once; returns the output pattern.
+                       wait_seconds: Optional[float] = None) -> str:
+  """Labels raw images once, as `options` say; returns the output pattern.
 
-  `stall_seconds`: this worker's labeler is stopped after so long without
-  progress; `wait_seconds` (default the same): how long to wait for other
-  workers' shards with none arriving. `quality_flags`: the pseudo_label
-  tool's threshold and quality flags (--class_thresholds=...).
+  Args:
+    options: the labeling options (this process's worker slice is set
+      here, from TF_CONFIG).
+    poll_seconds: how often the labeler's progress is looked at.
+    stall_seconds: this worker's labeler is stopped after so long without
+      progress.
+    wait_seconds: how long to wait for other workers' shards with none
+      arriving (default: stall_seconds).
+
+  Returns:
+    The pattern of the finished pseudo-label shards.
+
+  Raises:
+    RuntimeError: the labeler failed or stalled, or other workers' shards
+      did not arrive.
   """
   wait_seconds = stall_seconds if wait_seconds is None else wait_seconds
-  prefix = os.path.join(output_dir, PSEUDO_PREFIX)
-  plan = shard_plan.plan_shards(shard_plan.input_files(input_pattern), 0)
+  prefix = options.output_prefix
+  output_dir = os.path.dirname(prefix)
+  plan = shard_plan.plan_shards(shard_plan.input_files(options.input_pattern),
+                                options.num_shards)
   num_shards = len(plan)
   all_shards = list(range(num_shards))
 
@@ -173,14 +240,13 @@ def label_on_first_use(task: str, teacher: str, input_pattern: str,
     return shard_plan.unfinished(prefix, all_shards, num_shards)
 
   if not missing():
-    if _flag_value(quality_flags, 'class_thresholds') == 'auto':
+    if options.class_thresholds == 'auto':
       # Its thresholds come from a calibration only the labeler runs; it
       # keeps the shards if they match in full, else refuses them.
       logging.info('class_thresholds=auto: running the labeler to calibrate '
                    'and check the finished pseudo labels in %s.', output_dir)
     else:
-      changed = _changed_since(prefix, plan, task, teacher, score_threshold,
-                               quality_flags)
+      changed = _changed_since(plan, options)
       if not changed:
         logging.info('Reusing the pseudo labels in %s.', output_dir)
         return sharded_writer.output_pattern(prefix, num_shards)
@@ -191,21 +257,15 @@ def label_on_first_use(task: str, teacher: str, input_pattern: str,
                       'other %s; running the labeler, which will refuse '
                       'them.', output_dir, ', '.join(changed))
   num_workers, worker_index = worker_slice()
+  options = dataclasses.replace(options, num_workers=num_workers,
+                                worker_index=worker_index)
   tf.io.gfile.makedirs(output_dir)
   log_path = os.path.join(output_dir, f'labeler-worker{worker_index}.log')
   logging.info('Labeling %s with teacher %s into %s (worker %d of %d); '
-               'log: %s', input_pattern, teacher, output_dir, worker_index,
-               num_workers, log_path)
-  cmd = [sys.executable, '-m', 'official_ext.tools.pseudo_label',
-         f'--teacher={teacher}', f'--task={task}',
-         f'--input_pattern={input_pattern}', f'--output_prefix={prefix}',
-         f'--score_threshold={score_threshold}',
-         f'--num_workers={num_workers}', f'--worker_index={worker_index}',
-         f'--batch_size={batch_size}', '--no_progress',
-         f'--die_with_parent={os.getpid()}']
-  if num_classes is not None:
-    cmd.append(f'--num_classes={num_classes}')
-  cmd += list(quality_flags)
+               'log: %s', options.input_pattern, options.teacher, output_dir,
+               worker_index, num_workers, log_path)
+  cmd = ([sys.executable, '-m', 'official_ext.tools.pseudo_label'] +
+         options.to_flags() + [f'--die_with_parent={os.getpid()}'])
   _run_labeler(cmd, log_path, missing, stall_seconds, poll_seconds)
   progress = _Progress(lambda: len(missing()), wait_seconds)
   while missing():

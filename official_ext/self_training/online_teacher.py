@@ -24,7 +24,27 @@ from typing import List, Tuple
 import tensorflow as tf
 import tf_keras
 
+from official_ext.labeling import labelers
+from official_ext.quality import labeling_quality
+
 ATTR = 'online_teacher'
+
+
+def class_thresholds(task_config) -> tf.Tensor:
+  """The score each class's online pseudo label must reach.
+
+  Args:
+    task_config: a self-training task config.
+
+  Returns:
+    A [num_classes] float tensor: `self_training.score_threshold`, or a
+    class's own from the `self_training.class_thresholds` JSON file.
+  """
+  st = task_config.self_training
+  per_class = (labeling_quality.read_thresholds(st.class_thresholds)
+               if st.class_thresholds else {})
+  return tf.constant(labelers.threshold_vector(
+      st.score_threshold, per_class, task_config.model.num_classes))
 
 
 def _kind(variable) -> str:

@@ -6,6 +6,9 @@ bad field fails in a second with one line naming it and the fix, not
 minutes later inside a tf.function or an input pipeline.
 """
 
+from typing import Optional
+
+import tensorflow as tf
 
 # Data fields that set the dtype or shape of the images both halves put into
 # one batch (one forward pass); detection images take their size from
@@ -47,3 +50,25 @@ def check_self_training(task):
     if task.get(field):
       raise ValueError(f'task.{field}={task.get(field)!r}: {why} in '
                        f'self-training; remove it (default: empty).')
+
+
+def check_replicas(task, input_context: Optional[tf.distribute.InputContext]):
+  """Both halves' global batches divide over the replicas in sync.
+
+  Args:
+    task: a self-training task config.
+    input_context: the distribution's input context (None: one replica).
+
+  Raises:
+    ValueError: naming the batch that does not divide.
+  """
+  if input_context is None:
+    return
+  replicas = input_context.num_replicas_in_sync
+  for field in ('train_data', 'pseudo_data'):
+    batch = task.get(field).global_batch_size
+    if batch % replicas:
+      raise ValueError(
+          f'task.{field}.global_batch_size={batch} is not divisible by the '
+          f'{replicas} replicas in sync; use a multiple of it (each replica '
+          'gets global_batch_size / replicas images).')

@@ -4,11 +4,13 @@ A mixin placed before the Model Garden task class in the MRO:
 
     class SelfTrainingRetinaNetTask(SelfTrainingMixin, RetinaNetTask): ...
 
-It adds (1) the pseudo-label input next to the human one, optionally
-labeled by the teacher on first use, (2) one forward pass over the combined
-batch, (3) human and pseudo losses computed separately and combined by the
-LossNormalizer, whose averages live on the model and so in its checkpoint.
-A subclass supplies `split_losses` and `pseudo_statistics`.
+It adds (1) the pseudo-label input next to the human one
+(student_inputs.py; labeled by the teacher on first use: first_use.py),
+(2) one forward pass over the combined batch, (3) human and pseudo losses
+computed separately and combined by the LossNormalizer, whose averages live
+on the model and so in its checkpoint. This module holds what is attached
+to the model and the train step; config checks are preflight.py's. A
+subclass supplies `split_losses` and `pseudo_statistics`.
 
 In `mode: online` the pseudo half is raw images in two views (the
 subclass's `online_view_wrapper`) and the labels are made inside the step
@@ -16,45 +18,21 @@ by an EMA teacher (online_teacher.py) from the weak view (the subclass's
 `online_pseudo_labels`); the student learns them on the strong view.
 """
 
-import contextlib
-import os
 from typing import Any, Dict, List, Optional, Tuple
 
-from absl import logging
 import tensorflow as tf
 import tf_keras
 
-from official_ext.labeling import labelers
-from official_ext.quality import labeling_quality
+from official_ext.self_training import first_use
 from official_ext.self_training import loss_normalization
 from official_ext.self_training import mixing
 from official_ext.self_training import online_teacher
-from official_ext.self_training import preflight
+from official_ext.self_training import student_inputs
 
 NORMALIZER_ATTR = 'loss_normalizer'
-PSEUDO_LABEL_SUBDIR = 'pseudo_labels'
 NON_FINITE_LOSS = 'Non-finite loss:'
 # Online mode: the pseudo labels' key holding the teacher's (weak) view.
 TEACHER_IMAGE = 'teacher_image'
-
-
-def quality_flags(config) -> List[str]:
-  """The pseudo_label tool's threshold/quality flags from
-  `task.self_training`; the labeled set is `train_data.input_path`."""
-  st = config.self_training
-  labeled = config.train_data.input_path
-  if not isinstance(labeled, str):
-    labeled = ','.join(labeled)
-  flags = [f'--target_precision={st.target_precision}']
-  if labeled:
-    flags.append(f'--labeled_pattern={labeled}')
-  if st.class_thresholds:
-    flags.append(f'--class_thresholds={st.class_thresholds}')
-  if st.calibration_pattern:
-    flags.append(f'--calibration_pattern={st.calibration_pattern}')
-  if st.strict_quality:
-    flags.append('--strict_quality')
-  return flags
 
 
 class SelfTrainingMixin:
@@ -97,30 +75,11 @@ class SelfTrainingMixin:
   def online(self) -> bool:
     return self.task_config.self_training.mode == 'online'
 
-  def online_thresholds(self) -> tf.Tensor:
-    """Each class's threshold: the score threshold, or its own from the
-    class_thresholds JSON file."""
-    st = self.task_config.self_training
-    per_class = (labeling_quality.read_thresholds(st.class_thresholds)
-                 if st.class_thresholds else {})
-    return tf.constant(labelers.threshold_vector(
-        st.score_threshold, per_class, self.task_config.model.num_classes))
-
-  # ---- labeling on first use ------------------------------------------------
-  def label_unlabeled_data(self, input_path: str, output_dir: str) -> str:
-    """Runs the teacher over raw images; returns the pseudo-label pattern."""
-    from official_ext.self_training import first_use  # pylint: disable=g-import-not-at-top
-    config = self.task_config
-    return first_use.label_on_first_use(
-        task=self.LABEL_TASK, teacher=config.self_training.teacher,
-        input_pattern=input_path, output_dir=output_dir,
-        score_threshold=config.self_training.score_threshold,
-        num_classes=config.model.num_classes,
-        quality_flags=quality_flags(config))
-
-  # ---- config ----------------------------------------------------------------
-  def check_self_training_config(self):
-    preflight.check_self_training(self.task_config)
+  def online_parser_config(self, params):
+    """Online mode: the resolved pseudo data config Model Garden's parser is
+    built from (its geometry; a subclass removes what the view wrapper
+    does instead)."""
+    return params
 
   # ---- model -------------------------------------------------------------------
   def build_model(self):
@@ -153,70 +112,16 @@ class SelfTrainingMixin:
     return tf.zeros([1, height, width, channels])
 
   # ---- inputs ------------------------------------------------------------------
-  # Online mode, while the pseudo input is built: its data config resolved
-  # (preset applied), for the view wrapper's strong augmentation.
-  _online_view_params = None
-
-  @contextlib.contextmanager
-  def _online_views(self, params):
-    self._online_view_params = params
-    try:
-      yield
-    finally:
-      self._online_view_params = None
-
-  def parse_wrapper(self, params):
-    if self._online_view_params is not None:
-      return self.online_view_wrapper(self._online_view_params)
-    return super().parse_wrapper(params)
-
-  def online_parser_config(self, params):
-    """Online mode: the resolved pseudo data config Model Garden's parser is
-    built from: its geometry, and nothing the view wrapper adds (the
-    preset, already resolved, is cleared so it is not applied again)."""
-    return params.replace(augmentation_preset='')
-
-  def online_inputs(self, input_context=None):
-    """Online mode: raw unlabeled images in two views of one geometry."""
-    resolved = self.resolve_data_config(self.task_config.pseudo_data)
-    with self._online_views(resolved):
-      return super().build_inputs(self.online_parser_config(resolved),
-                                  input_context)
-
   def pseudo_data_config(self):
     """pseudo_data, pointed at teacher labels when labeling on first use."""
-    params = self.task_config.pseudo_data
-    teacher = self.task_config.self_training.teacher
-    if not teacher:
-      return params
-    if not self.logging_dir:
-      raise ValueError('task.self_training.teacher needs a model_dir to hold '
-                       'the pseudo labels.')
-    output_dir = os.path.join(self.logging_dir, PSEUDO_LABEL_SUBDIR)
-    pattern = self.label_unlabeled_data(params.input_path, output_dir)
-    params = params.replace(input_path=pattern)
-    return params
+    return first_use.pseudo_data_config(self.task_config, self.logging_dir,
+                                        self.LABEL_TASK)
 
   def build_inputs(self, params,
                    input_context: Optional[tf.distribute.InputContext] = None):
     if not params.is_training:
       return super().build_inputs(params, input_context)
-    self.check_self_training_config()
-    if input_context is not None:
-      for field, data in (('train_data', params),
-                          ('pseudo_data', self.task_config.pseudo_data)):
-        if data.global_batch_size % input_context.num_replicas_in_sync:
-          raise ValueError(
-              f'task.{field}.global_batch_size={data.global_batch_size} is '
-              f'not divisible by the {input_context.num_replicas_in_sync} '
-              'replicas in sync; use a multiple of it (each replica gets '
-              'global_batch_size / replicas images).')
-    human = super().build_inputs(params, input_context)
-    if self.online():
-      pseudo = self.online_inputs(input_context)
-    else:
-      pseudo = super().build_inputs(self.pseudo_data_config(), input_context)
-    return mixing.zip_datasets(human, pseudo)
+    return student_inputs.build(self, params, input_context)
 
   # ---- metrics -----------------------------------------------------------------
   def build_metrics(self, training: bool = True):
@@ -267,7 +172,7 @@ class SelfTrainingMixin:
       teacher_outputs = tf.nest.map_structure(
           lambda x: tf.cast(x, tf.float32), teacher_outputs)
       pseudo_labels = self.online_pseudo_labels(
-          teacher_outputs, pseudo_labels, self.online_thresholds())
+          teacher_outputs, pseudo_labels, online_teacher.class_thresholds(self.task_config))
       pseudo_weight = teacher.pseudo_weight()
     num_replicas = tf.distribute.get_strategy().num_replicas_in_sync
     features, num_human = mixing.concat_features(human_features,

@@ -48,19 +48,11 @@ def one_thread(dataset: tf.data.Dataset) -> tf.data.Dataset:
 
 class SeededTask:
   """Mixin, first in a task's bases: `task.seed` seeds the process when the
-  task is made and every training input it builds."""
+  task is made (its inputs: `seeded_data_config` and `one_thread`, applied
+  by tasks/inputs.py)."""
 
   def __init__(self, params, logging_dir: Optional[str] = None,
                name: Optional[str] = None):
     super().__init__(params, logging_dir=logging_dir, name=name)
     if params.seed is not None:
       tf_keras.utils.set_random_seed(params.seed)
-
-  def build_inputs(self, params,
-                   input_context: Optional[tf.distribute.InputContext] = None):
-    seed = self.task_config.seed
-    dataset = super().build_inputs(seeded_data_config(params, seed),
-                                   input_context)
-    if seed is None or not params.is_training:
-      return dataset
-    return one_thread(dataset)

@@ -22,8 +22,8 @@ class SelfTrainingRetinaNetTask(st_task.SelfTrainingMixin,
   LABEL_TASK = 'detection'
 
   def parse_wrapper(self, params):
-    if not params.is_training or self._online_view_params is not None:
-      return super().parse_wrapper(params)  # None, or the online views.
+    if not params.is_training:
+      return super().parse_wrapper(params)
 
     def wrap(parse):
       def parse_with_count(data):
@@ -52,7 +52,7 @@ class SelfTrainingRetinaNetTask(st_task.SelfTrainingMixin,
   def online_parser_config(self, params):
     # Model Garden's parser applies aug_type (its ops move boxes) before
     # the weak view exists; the strong view gets its photometric ops.
-    params = super().online_parser_config(params)
+    params = params.replace()
     params.parser.aug_type = None
     return params
 

@@ -43,6 +43,7 @@ one line naming the flag and the fix.
 """
 
 import json
+import os
 import re
 import sys
 
@@ -53,62 +54,14 @@ import tensorflow as tf
 
 from official_ext.labeling import bad_inputs
 from official_ext.labeling import labeling_report
+from official_ext.labeling import options as labeling_options
 from official_ext.labeling import pipeline
 from official_ext.quality import labeling_quality
 from official_ext.utils import process
 from official_ext.utils import quick_exit
 
-_TEACHER = flags.DEFINE_string('teacher', None, 'Teacher SavedModel dir '
-                               '(tools/export_saved_model.py --export_dir).')
-_TASK = flags.DEFINE_enum('task', 'detection', ['detection', 'segmentation'],
-                          'What the teacher predicts.')
-_INPUT = flags.DEFINE_string('input_pattern', None,
-                             'Unlabeled TFRecords (comma-separated globs).')
-_OUTPUT = flags.DEFINE_string('output_prefix', None, 'e.g. OUT/pseudo')
-_THRESHOLD = flags.DEFINE_float('score_threshold', 0.5,
-                                'Keep predictions with score >= this.')
-_NUM_SHARDS = flags.DEFINE_integer('num_shards', 0,
-                                   'Output shards; 0 = one per input file.')
-_NUM_WORKERS = flags.DEFINE_integer('num_workers', 1, 'K workers in all.')
-_WORKER_INDEX = flags.DEFINE_integer('worker_index', 0, 'This worker, I < K.')
-_BATCH_SIZE = flags.DEFINE_integer('batch_size', 8, 'Teacher batch size.')
-_NUM_CLASSES = flags.DEFINE_integer(
-    'num_classes', None, "The student's num_classes, checked against the "
-    'teacher when given.')
-_NO_PROGRESS = flags.DEFINE_bool('no_progress', False, 'No progress bar.')
-_STRICT = flags.DEFINE_bool('strict', False, 'Stop at the first bad input '
-                            '(non-zero exit) instead of skipping it.')
-_CLASS_THRESHOLDS = flags.DEFINE_string(
-    'class_thresholds', '', 'Per-class thresholds: a JSON file {"class id": '
-    'threshold} (or an earlier report), or "auto": per class the lowest '
-    'threshold whose precision on --calibration_pattern reaches '
-    '--target_precision (classes with fewer than --min_calibration_examples '
-    'ground truths keep --score_threshold).')
-_CALIBRATION = flags.DEFINE_string(
-    'calibration_pattern', '', 'Labeled TFRecords the student does not train '
-    'on: the report gets the teacher\'s precision/recall per class and '
-    'threshold (and COCO AP, or the masks\' mIoU) on them, the per-class '
-    'thresholds --class_thresholds=auto would apply, and a plot, '
-    'PREFIX_calibration.png.')
-_TARGET_PRECISION = flags.DEFINE_float(
-    'target_precision', 0.8, 'Precision --class_thresholds=auto aims for.')
-_MIN_EXAMPLES = flags.DEFINE_integer(
-    'min_calibration_examples', 20, 'Ground-truth boxes (pixels for '
-    'segmentation) a class needs on the calibration set for its own '
-    'threshold.')
-_LABELED = flags.DEFINE_string(
-    'labeled_pattern', '', "The student's labeled TFRecords: the bias "
-    'warnings compare the pseudo labels with them (default: the '
-    'calibration set, if given).')
-_STRICT_QUALITY = flags.DEFINE_bool(
-    'strict_quality', False, 'A quality warning (a class far over its '
-    'labeled share, many images with no pseudo label, boxes per image far '
-    'off) fails the run, after the report is written.')
-_OVERWRITE = flags.DEFINE_bool(
-    'overwrite', False, 'Remove the outputs under --output_prefix first. '
-    'Without it, a rerun resumes: finished shards made from the same '
-    'teacher, inputs and options are kept, and one made from anything else '
-    'stops the run with a line naming what changed.')
+labeling_options.define_flags()
+flags.adopt_module_key_flags(labeling_options)
 _RUNNER = flags.DEFINE_string(
     'runner', None, 'Run on Apache Beam with this runner (DirectRunner, '
     'DataflowRunner, DaskRunner, FlinkRunner, SparkRunner, PortableRunner); '
@@ -137,7 +90,7 @@ def _strict_failure(error: Exception):
   return match.group(0) if match else None
 
 
-def label(config: pipeline.LabelingConfig, runner: str = '',
+def label(config: labeling_options.LabelingOptions, runner: str = '',
           beam_args=()) -> dict:
   """Thresholds from the quality package -> labeling (here or on a Beam
   runner) -> quality's review of the report; returns the report."""
@@ -190,22 +143,13 @@ def main(argv):
     sys.exit('pseudo_label.py: error: neither this tool nor Beam knows '
              f'{" ".join(unknown)}.')
   if _DIE_WITH_PARENT.value is not None:
+    # Started by a training process (labeling on first use), which asks
+    # for the quick exit this way.
+    os.environ[quick_exit.ENV] = '1'
     process.die_with_parent(_DIE_WITH_PARENT.value)
   # Same input -> byte-identical shards, run after run (resume relies on it).
   tf.config.experimental.enable_op_determinism()
-  config = pipeline.LabelingConfig(
-      teacher=_TEACHER.value, task=_TASK.value,
-      input_pattern=_INPUT.value, output_prefix=_OUTPUT.value,
-      score_threshold=_THRESHOLD.value, num_shards=_NUM_SHARDS.value,
-      num_workers=_NUM_WORKERS.value, worker_index=_WORKER_INDEX.value,
-      batch_size=_BATCH_SIZE.value, num_classes=_NUM_CLASSES.value,
-      show_progress=not _NO_PROGRESS.value, strict=_STRICT.value,
-      class_thresholds=_CLASS_THRESHOLDS.value,
-      calibration_pattern=_CALIBRATION.value,
-      target_precision=_TARGET_PRECISION.value,
-      min_calibration_examples=_MIN_EXAMPLES.value,
-      labeled_pattern=_LABELED.value, strict_quality=_STRICT_QUALITY.value,
-      overwrite=_OVERWRITE.value)
+  config = labeling_options.from_flags()
   try:
     report = label(config, _RUNNER.value, beam_args)
   except bad_inputs.BadInputError as e:
@@ -218,7 +162,7 @@ def main(argv):
     sys.exit(f'pseudo_label.py: error: {e}')
   except Exception as e:  # pylint: disable=broad-except
     # A runner re-raises a worker's error in its own wrapping.
-    bad_input = _STRICT.value and _strict_failure(e)
+    bad_input = config.strict and _strict_failure(e)
     if bad_input:
       sys.exit(f'pseudo_label.py: --strict: {bad_input}')
     raise
@@ -235,7 +179,7 @@ def _parse_flags(argv):
 
 
 def run():
-  flags.mark_flags_as_required(['teacher', 'input_pattern', 'output_prefix'])
+  flags.mark_flags_as_required(list(labeling_options.REQUIRED))
   app.run(quick_exit.main_without_teardown(main), flags_parser=_parse_flags)
 
 
