@@ -22,7 +22,7 @@ install: $(STAMP)
 # number of tests); the teacher fixtures are trained once and shared. TF
 # logs: errors only. pytest exits 5 when it collected nothing: a failure.
 test: install
-	TF_CPP_MIN_LOG_LEVEL=2 CUDA_VISIBLE_DEVICES= $(PY) -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder --durations=15 tests; \
+	TF_CPP_MIN_LOG_LEVEL=2 CUDA_VISIBLE_DEVICES= $(PY) -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder --durations=40 tests; \
 	rc=$$?; if [ $$rc -eq 5 ]; then echo 'no tests ran' >&2; exit 1; fi; exit $$rc
 
 # The inner loop: the in-process tier only (no tool processes, no trained
