@@ -131,9 +131,9 @@ def build_dataset(files: List[str], batch_size: int,
 def _without_autotune(ds: tf.data.Dataset) -> tf.data.Dataset:
   """Fixed parallelism and buffers, and no autotuning: with it, deleting an
   exhausted iterator whose consumer (the teacher) is slower than decoding
-  blocked for ~5 s in 2 of 5 runs (TF 2.20, CPU; autotuning's model thread),
-  once per labeling loop and so once per Beam shard; it did not make
-  decoding faster here (1513-1650 img/s either way)."""
+  can block for seconds (autotuning's model thread), once per labeling loop
+  and so once per Beam shard; autotuning did not make decoding faster
+  (tools/benchmark.py --only=labeling)."""
   options = tf.data.Options()
   options.autotune.enabled = False
   return ds.with_options(options)

@@ -139,8 +139,12 @@ def _flag_text(field: dataclasses.Field, value: Any) -> str:
 
 
 def define_flags(flag_values: flags.FlagValues = flags.FLAGS):
-  """Defines the pseudo_label tool's flags from the options' fields (the
-  REQUIRED ones without a default)."""
+  """Defines the pseudo_label tool's flags from the options' fields.
+
+  Args:
+    flag_values: where to define them (the REQUIRED ones without a
+      default, so absl can require them).
+  """
   for field in dataclasses.fields(LabelingOptions):
     if field.metadata['flag'] is None:
       continue
@@ -163,7 +167,14 @@ def define_flags(flag_values: flags.FlagValues = flags.FLAGS):
 
 def from_flags(flag_values: flags.FlagValues = flags.FLAGS
                ) -> LabelingOptions:
-  """The options the tool's parsed flags give."""
+  """The options the tool's flags give.
+
+  Args:
+    flag_values: parsed flags that `define_flags` defined.
+
+  Returns:
+    The LabelingOptions they spell.
+  """
   values = {}
   for field in dataclasses.fields(LabelingOptions):
     if field.metadata['flag'] is None:

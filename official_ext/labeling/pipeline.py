@@ -56,7 +56,7 @@ def _run_teacher(teacher, batch):
 
 def warm_up(teacher, labeler, batch_size: int) -> float:
   """Seconds of one zero batch through the teacher and the labeler: their
-  first calls optimize and trace graphs (~0.7 s and ~0.6 s on CPU), a cost
+  first calls optimize and trace graphs (about a second on CPU), a cost
   of the process, not of the images."""
   start = time.perf_counter()
   height, width = teacher.input_size or (64, 64)
@@ -195,13 +195,22 @@ def prepare_output(config: labeling_options.LabelingOptions, shards: List[List[s
 
 def label(config: labeling_options.LabelingOptions, teacher=None,
           class_thresholds: Optional[Dict[int, float]] = None) -> dict:
-  """Labels this worker's shards; writes and returns the report over the
-  finished shards.
+  """Labels this worker's shards (docs/pseudo_labeling.md).
 
-  `teacher`: one `load_teacher(config)` returned (with that config), or
-  None to load it here. `class_thresholds`: {class id: threshold} over
-  `config.score_threshold` (the quality package picks them from a
-  calibration set; the pseudo_label tool composes the two).
+  Args:
+    config: the labeling options.
+    teacher: one `load_teacher(config)` returned (with that config), or
+      None to load it here.
+    class_thresholds: {class id: threshold} over `config.score_threshold`
+      (the quality package picks them from a calibration set; the
+      pseudo_label tool composes the two).
+
+  Returns:
+    The report over the finished shards, also written beside them.
+
+  Raises:
+    ValueError: bad options, or finished shards made from other inputs
+      (provenance.py) without `config.overwrite`.
   """
   config.check()
   shards = plan(config)

@@ -36,8 +36,18 @@ class QualityError(ValueError):
 
 
 def read_thresholds(path: str) -> Dict[int, float]:
-  """{class id: threshold} from a JSON file: {"3": 0.4, ...}, or a labeling
-  report (its "class_thresholds")."""
+  """Per-class thresholds from a file.
+
+  Args:
+    path: a JSON file {"3": 0.4, ...}, or a labeling report (its
+      "class_thresholds").
+
+  Returns:
+    {class id: threshold}.
+
+  Raises:
+    ValueError: the file cannot be read or holds no such object.
+  """
   try:
     with tf.io.gfile.GFile(path) as f:
       data = json.load(f)
@@ -59,8 +69,17 @@ def read_thresholds(path: str) -> Dict[int, float]:
 
 
 def prepare(config, teacher) -> Tuple[Dict[int, float], dict]:
-  """(the class thresholds to label with, the report's 'quality' section
-  so far)."""
+  """The thresholds to label with, before labeling.
+
+  Args:
+    config: the labeling options (labeling/options.LabelingOptions).
+    teacher: the loaded teacher (labeling/teacher.py); with
+      `config.calibration_pattern` it is measured on those labeled images.
+
+  Returns:
+    ({class id: threshold} to label with, the report's 'quality' section
+    so far).
+  """
   thresholds = {}
   if config.class_thresholds not in ('', 'auto'):
     thresholds = read_thresholds(config.class_thresholds)
@@ -126,8 +145,18 @@ def _labeled_set(config, section: dict) -> Optional[dict]:
 
 
 def review(config, report: dict, section: dict) -> dict:
-  """The report's 'quality' section: `section`, the labeled set's counts
-  and the warnings (logged; raised with --strict_quality)."""
+  """The pseudo labels against the labeled set, after labeling.
+
+  Args:
+    config: the labeling options.
+    report: the labeling report (its class counts, empty images, boxes
+      per image).
+    section: what `prepare` returned for the 'quality' section.
+
+  Returns:
+    The report's 'quality' section: `section`, the labeled set's counts and
+    the warnings (logged; `enforce` raises them with --strict_quality).
+  """
   labeled = _labeled_set(config, section)
   pseudo = report.get('class_counts', report.get('class_pixel_counts', {}))
   found = bias.warnings(
@@ -153,8 +182,15 @@ def add_to_report(config, report: dict, section: dict):
 
 
 def enforce(config, report: dict):
-  """With --strict_quality, the report's warnings are an error (raised after
-  the report is written, so it shows them)."""
+  """With --strict_quality, the report's warnings are an error.
+
+  Args:
+    config: the labeling options.
+    report: the written report (so it shows the warnings).
+
+  Raises:
+    QualityError: the report has warnings and `config.strict_quality`.
+  """
   found = report.get('quality', {}).get('warnings')
   if found and config.strict_quality:
     raise QualityError('--strict_quality: ' + '; '.join(found))

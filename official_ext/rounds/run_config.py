@@ -107,7 +107,17 @@ class RunConfig(hyperparams.Config):
 
 
 def load(path: str) -> RunConfig:
-  """The run file at `path`, its relative paths resolved, checked."""
+  """A run file (docs/self_train.md).
+
+  Args:
+    path: the YAML run file.
+
+  Returns:
+    The run, its relative paths resolved against the file's folder.
+
+  Raises:
+    RunError: one line naming the field (or the file) that is wrong.
+  """
   try:
     raw = hyperparams.read_yaml_to_params_dict(path).as_dict()
   except Exception as e:  # pylint: disable=broad-except
@@ -116,6 +126,8 @@ def load(path: str) -> RunConfig:
 
 
 def from_dict(raw: dict, base_dir: str = '.') -> RunConfig:
+  """`load`'s run from a dict (the file's content), relative paths
+  resolved against `base_dir`; RunError naming a wrong field."""
   _check_fields(raw, RunConfig, '')
   run = RunConfig()
   run.override(raw, is_strict=True)

@@ -47,7 +47,16 @@ class LossNormalizer(tf.Module):
                     self.decay * average + (1.0 - self.decay) * value)
 
   def update(self, human_loss, pseudo_loss):
-    """Folds this step's losses (mean over replicas) into the averages."""
+    """Folds this step's losses (mean over replicas) into the averages.
+
+    Args:
+      human_loss: this replica's human loss (scalar).
+      pseudo_loss: this replica's pseudo loss (scalar).
+
+    Returns:
+      One op that assigns the new averages and counts the step in
+      `num_updates` (a non-finite loss changes neither).
+    """
     values = tf.stack([tf.cast(human_loss, tf.float32),
                        tf.cast(pseudo_loss, tf.float32)])
     values = tf.stop_gradient(values)
@@ -74,13 +83,18 @@ class LossNormalizer(tf.Module):
     return tf.stop_gradient(tf.minimum(ratio, self.max_ratio)), clipped
 
   def combine(self, human_loss, pseudo_loss, pseudo_weight=1.0):
-    """Updates the averages, then returns (total loss, ratio used, 1.0 if
-    the cap clipped the ratio else 0.0).
+    """Updates the averages, then combines the two losses.
 
-    `pseudo_weight` w scales alpha in both places, (L_h + a*w*r*L_p) /
-    (1 + a*w): w = 0 (the online teacher's burn-in) gives the labeled loss
-    alone, with the averages still kept, so the ratio is meaningful when
-    the pseudo loss comes in.
+    Args:
+      human_loss: L_h, this replica's human loss (scalar).
+      pseudo_loss: L_p, this replica's pseudo loss (scalar).
+      pseudo_weight: w, scales alpha in both places, (L_h + a*w*r*L_p) /
+        (1 + a*w): w = 0 (the online teacher's burn-in) gives the labeled
+        loss alone, with the averages still kept, so the ratio is meaningful
+        when the pseudo loss comes in.
+
+    Returns:
+      (total loss, the ratio r used, 1.0 if the cap clipped r else 0.0).
     """
     update = self.update(human_loss, pseudo_loss)
     alpha = self.alpha * tf.cast(pseudo_weight, tf.float32)

@@ -47,17 +47,40 @@ class SelfTrainingMixin:
 
   # ---- what a subclass provides --------------------------------------------
   def split_losses(self, outputs, labels) -> Tuple[tf.Tensor, Dict[str, Any]]:
-    """(task loss without regularization, {TASK_LOSS_NAMES: value})."""
+    """Model Garden's loss of one half of the batch.
+
+    Args:
+      outputs: the model's outputs on that half (float32).
+      labels: its labels, as the parser (or `online_pseudo_labels`) made
+        them.
+
+    Returns:
+      (the task loss without regularization, {TASK_LOSS_NAMES: value}).
+    """
     raise NotImplementedError
 
   def pseudo_statistics(self, labels) -> Dict[str, tf.Tensor]:
-    """{PSEUDO_STAT_NAMES: value} of a pseudo-labeled batch."""
+    """What the pseudo labels of a batch look like, for the train logs.
+
+    Args:
+      labels: the pseudo half's labels.
+
+    Returns:
+      {PSEUDO_STAT_NAMES: scalar}.
+    """
     raise NotImplementedError
 
   def online_view_wrapper(self, params):
-    """Online mode: a parse wrapper (tasks/inputs.py) for raw unlabeled
-    records giving (strong view, labels + {TEACHER_IMAGE: weak view}), the
-    two views of the same geometry."""
+    """Online mode: the parse wrapper of the raw unlabeled records.
+
+    Args:
+      params: the resolved pseudo data config (its preset applied).
+
+    Returns:
+      A wrapper (tasks/inputs.py) of Model Garden's parse function giving
+      (strong view, labels + {TEACHER_IMAGE: weak view}), the two views of
+      the same geometry.
+    """
     raise NotImplementedError
 
   def online_teacher_kwargs(self, labels) -> Dict[str, Any]:
@@ -67,9 +90,17 @@ class SelfTrainingMixin:
 
   def online_pseudo_labels(self, teacher_outputs, labels,
                            thresholds: tf.Tensor) -> Dict[str, tf.Tensor]:
-    """Online mode: the student's labels for a batch from the teacher's
-    outputs on the weak view (`labels` as the view wrapper left them;
-    `thresholds[class]` the score to keep)."""
+    """Online mode: the student's labels for a batch.
+
+    Args:
+      teacher_outputs: the EMA teacher's outputs on the weak view (float32).
+      labels: the batch's labels as the view wrapper left them.
+      thresholds: [num_classes], the score each class must reach
+        (online_teacher.class_thresholds).
+
+    Returns:
+      Labels in the form `split_losses` takes.
+    """
     raise NotImplementedError
 
   def online(self) -> bool:
