@@ -6,6 +6,7 @@ import os
 import pytest
 import yaml
 
+from official_ext.configs import file_schema
 from official_ext.digits import canvases
 from official_ext.digits import recipes
 from official_ext.rounds import run_config
@@ -200,7 +201,7 @@ def test_relative_recipes_are_from_the_run_file(data, tmp_path):
                                   'coco_spinenet49.yaml'])
 def test_packaged_run_files_name_registered_experiments(name):
   raw = yaml.safe_load(open(os.path.join(REPO, 'configs/runs', name)))
-  run_config._check_fields(raw, run_config.RunConfig, '')  # pylint: disable=protected-access
+  file_schema.check_fields(raw, run_config.RunConfig, run_config.RunError)
   for role in ('teacher', 'student'):
     model = run_config.ModelConfig(**raw[role])
     config = run_config.experiment_config(model, raw.get('runtime_overrides',

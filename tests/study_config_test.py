@@ -88,6 +88,13 @@ def test_online_method_loads(tmp_path):
                  'recipe': 'selftrain_digits_seg_cpu.yaml'}},
      "task.self_training.mode='offline'"),
     ({'axes': [1]}, "axes: unknown field"),
+    ({'seeds': [0, 'one']}, 'seeds: expected a list of integers'),
+    ({'labeled_fraction': 0.5}, 'labeled_fraction: expected a list of '
+     'numbers'),
+    ({'supervised': {'experiment': 'supervised_digits',
+                     'recipe': 'supervised_digits_cpu.yaml',
+                     'overrides': ['task.seed=1']}},
+     "supervised.overrides: a study model takes none of its own"),
     ({'init': [{'name': 'random'}, {'nme': 'x'}]}, 'init[1].nme: unknown'),
     ({'init': [{'name': 'pre', 'checkpoint': 'x'}]},
      "init: needs an entry named 'random'"),

@@ -37,13 +37,13 @@ with one line naming the field.
 
 import dataclasses
 import os
-import typing
 from typing import List
 
 from official.core import exp_factory
 from official.modeling import hyperparams
 
 from official_ext import registry_imports  # pylint: disable=unused-import
+from official_ext.configs import file_schema
 from official_ext.configs import self_training as st_config
 from official_ext.data import paths
 from official_ext.data import record_files
@@ -57,15 +57,8 @@ class RunError(ValueError):
   """A run file that cannot run; the message names the field."""
 
 
-@dataclasses.dataclass
-class ModelConfig(hyperparams.Config):
-  """A registered experiment, its recipe YAML, more YAML files laid over it
-  in order (train.py's repeated --config_file) and `--params_override`
-  items."""
-  experiment: str = ''
-  recipe: str = ''
-  config_files: List[str] = dataclasses.field(default_factory=list)
-  overrides: List[str] = dataclasses.field(default_factory=list)
+# The model reference both file kinds share (configs/file_schema.py).
+ModelConfig = file_schema.ModelConfig
 
 
 @dataclasses.dataclass
@@ -128,37 +121,12 @@ def load(path: str) -> RunConfig:
 def from_dict(raw: dict, base_dir: str = '.') -> RunConfig:
   """`load`'s run from a dict (the file's content), relative paths
   resolved against `base_dir`; RunError naming a wrong field."""
-  _check_fields(raw, RunConfig, '')
+  file_schema.check_fields(raw, RunConfig, RunError)
   run = RunConfig()
   run.override(raw, is_strict=True)
   _resolve(run, base_dir)
   check(run)
   return run
-
-
-def _check_fields(raw, cls, where: str):
-  """Unknown keys and wrongly typed values, at any depth."""
-  if not isinstance(raw, dict):
-    raise RunError(f'{where or "run file"}: expected a mapping, got {raw!r}')
-  hints = typing.get_type_hints(cls)
-  for key, value in raw.items():
-    path = f'{where}.{key}' if where else key
-    if key not in hints:
-      raise RunError(f'{path}: unknown field; the fields are '
-                     f'{sorted(hints)}')
-    want = hints[key]
-    if isinstance(want, type) and issubclass(want, hyperparams.Config):
-      _check_fields(value, want, path)
-    elif typing.get_origin(want) in (list, List):
-      if not isinstance(value, list) or not all(
-          isinstance(v, str) for v in value):
-        raise RunError(f'{path}: expected a list of strings, got {value!r}')
-    elif want is float:
-      if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise RunError(f'{path}: expected a number, got {value!r}')
-    elif not isinstance(value, want) or (want is int and
-                                         isinstance(value, bool)):
-      raise RunError(f'{path}: expected {want.__name__}, got {value!r}')
 
 
 def _resolve(run: RunConfig, base_dir: str):

@@ -28,7 +28,13 @@ def recipe_file(recipe: str, base_dir: str) -> str:
 
 def check_model(model, where: str, base_dir: str):
   """A study ModelConfig: a registered experiment, its recipe and each of
-  its config_files found, and each overlay applies to the experiment."""
+  its config_files found, and each overlay applies to the experiment; no
+  `overrides` of its own (the study's apply to every model of a cell, so
+  the cell's models differ only where the study says)."""
+  if model.overrides:
+    raise StudyError(f'{where}.overrides: a study model takes none of its '
+                     "own; put them in the study's `overrides` (every model "
+                     'of every cell), or in a config_files overlay')
   try:
     exp_factory.get_exp_config(model.experiment)
   except (LookupError, KeyError):

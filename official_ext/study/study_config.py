@@ -43,6 +43,7 @@ from typing import List
 from official.modeling import hyperparams
 
 from official_ext import registry_imports  # pylint: disable=unused-import
+from official_ext.configs import file_schema
 from official_ext.configs import recipes
 from official_ext.study import model_checks
 
@@ -55,14 +56,8 @@ StudyError = model_checks.StudyError
 recipe_file = model_checks.recipe_file
 
 
-@dataclasses.dataclass
-class ModelConfig(hyperparams.Config):
-  """A registered experiment, its recipe YAML and more YAML laid over it
-  (`config_files`, in order, e.g. a backbone overlay; names of packaged
-  recipes or paths)."""
-  experiment: str = ''
-  recipe: str = ''
-  config_files: List[str] = dataclasses.field(default_factory=list)
+# The model reference both file kinds share (configs/file_schema.py).
+ModelConfig = file_schema.ModelConfig
 
 
 @dataclasses.dataclass
@@ -156,8 +151,6 @@ class StudyConfig(hyperparams.Config):
   candidates: List[CandidateConfig] = dataclasses.field(default_factory=list)
 
 
-_LISTS = {'init': InitConfig, 'augmentation': AugmentationConfig,
-          'candidates': CandidateConfig}
 # Names the cells' own models take (cells.py); no candidate may take one.
 _MODEL_NAMES = ('supervised', 'selftrain', 'online')
 
@@ -175,33 +168,13 @@ def load(path: str) -> StudyConfig:
 
 def from_dict(raw: dict) -> StudyConfig:
   """A StudyConfig; unknown keys (at any depth) raise StudyError."""
-  _known_keys(raw, StudyConfig, '')
+  file_schema.check_fields(raw, StudyConfig, StudyError)
   study = StudyConfig()
   try:
     study.override(raw, is_strict=True)
   except (KeyError, ValueError, TypeError) as e:
     raise StudyError(f'study file: {e}') from None
   return study
-
-
-def _known_keys(raw, cls, where: str):
-  if not isinstance(raw, dict):
-    raise StudyError(f'{where or "study file"}: expected a mapping, got '
-                     f'{raw!r}')
-  fields = {f.name: f for f in dataclasses.fields(cls)}
-  for key, value in raw.items():
-    path = f'{where}.{key}' if where else key
-    if key not in fields:
-      raise StudyError(f'{path}: unknown field; the fields are '
-                       f'{sorted(fields)}')
-    if key in _LISTS and where == '':
-      if not isinstance(value, list):
-        raise StudyError(f'{path}: expected a list')
-      for i, item in enumerate(value):
-        _known_keys(item, _LISTS[key], f'{path}[{i}]')
-    elif isinstance(fields[key].default_factory, type) and issubclass(
-        fields[key].default_factory, hyperparams.Config):
-      _known_keys(value, fields[key].default_factory, path)
 
 
 METHODS = ('offline', 'online')
