@@ -93,14 +93,23 @@ def test_preflight_reads_the_signature_without_loading_the_teacher(
   def no_loading(*unused_args, **unused_kwargs):
     raise AssertionError('the preflight loaded the teacher SavedModel')
   monkeypatch.setattr(tf.saved_model, 'load', no_loading)
-  train.check_experiment(_student(digits_data, fake_teacher), 'train')
+  params = _student(digits_data, fake_teacher)
+  assert train.check_experiment(params, 'train') is None
+  # It did read the teacher: another class count is refused, unloaded.
+  params.task.model.num_classes += 1
+  with pytest.raises(ValueError, match=r'^task\.self_training\.teacher: '):
+    train.check_experiment(params, 'train')
 
 
 def test_eval_mode_does_not_need_training_data(digits_data):
   params = _student(digits_data)
   params.task.train_data.input_path = ''
   params.task.pseudo_data.input_path = ''
-  train.check_experiment(params, 'eval')
+  assert train.check_experiment(params, 'eval') is None  # Nothing raised.
+  # The same config in a training mode is refused, naming the field: the
+  # eval mode's pass is its choice, not a check that never looks.
+  with pytest.raises(ValueError, match=r'^task\.train_data'):
+    train.check_experiment(params, 'train_and_eval')
 
 
 def test_train_py_prints_one_line_and_stops_early(digits_data, tmp_path):
