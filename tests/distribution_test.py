@@ -5,7 +5,7 @@ student equals the uninterrupted one bit for bit.)
 
 The steps run the segmentation student (ResNet-18 x0.25): the shared
 self-training core is the same for both tasks, and its steps are ~3x faster
-on CPU than the SpineNet detector's. mixed_batch_test and selftrain_test
+on CPU than the SpineNet detector's. mixed_batch_test and selftrain_retinanet_test
 cover the detection task's step."""
 
 import json

@@ -1,7 +1,7 @@
 """Pseudo-labeling through a SavedModel with Model Garden's export interface
 (the fake teacher: no trained network, cheap and exact): exactness, shards,
 ids, resume, labeling on first use. Real trained teachers label in
-calibration_test, selftrain_test and the demo test."""
+calibration_test, selftrain_retinanet_test and the demo test."""
 
 import io
 import json
