@@ -385,3 +385,22 @@ def digits_seg_run(data, **fields) -> dict:
   top-level `fields` laid over it."""
   from official_ext.digits import recipes  # pylint: disable=g-import-not-at-top
   return recipes.run_file('segmentation', data, **fields)
+
+
+def write_odd_jpeg_record(path: str, images, targets):
+  """Writes one TFRecord at `path` holding a 96 x 160 JPEG digits canvas
+  (not a teacher's square input), source id 777; returns the image."""
+  import io  # pylint: disable=g-import-not-at-top
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  from official_ext.data import tfexample  # pylint: disable=g-import-not-at-top
+  from official_ext.digits import canvases  # pylint: disable=g-import-not-at-top
+  canvas = canvases.render_canvas(np.random.RandomState(0), images, targets,
+                                  np.arange(300), size=160)
+  odd = canvas.image[20:116]
+  buf = io.BytesIO()
+  Image.fromarray(odd).save(buf, format='JPEG', quality=95)
+  with tf.io.TFRecordWriter(path) as w:
+    w.write(tfexample.make_example(odd, '777', encoded_image=buf.getvalue(),
+                                   image_format='jpeg').SerializeToString())
+  return odd

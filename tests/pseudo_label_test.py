@@ -3,7 +3,6 @@
 ids, resume, labeling on first use. Real trained teachers label in
 calibration_test, selftrain_retinanet_test and the demo test."""
 
-import io
 import json
 import os
 import shutil
@@ -13,7 +12,6 @@ import sys
 import time
 
 import numpy as np
-from PIL import Image
 import pytest
 import tensorflow as tf
 
@@ -29,6 +27,7 @@ from official_ext.labeling import pipeline
 from official_ext.labeling import teacher as teacher_lib
 from official_ext.self_training import first_use
 
+from conftest import write_odd_jpeg_record
 from conftest import REPO
 from conftest import python
 from conftest import run_tool
@@ -64,15 +63,8 @@ def unlabeled(tmp_path_factory):
   canvases.write_split(out, 'unlabeled', 48, seed=5, pool=np.arange(300),
                      images=images, targets=targets, num_shards=6,
                      size=SIZE, with_labels=False)
-  rng = np.random.RandomState(0)
-  canvas = canvases.render_canvas(rng, images, targets, np.arange(300), size=160)
-  odd = canvas.image[20:116]  # 96 x 160, not the teacher's square input.
-  buf = io.BytesIO()
-  Image.fromarray(odd).save(buf, format='JPEG', quality=95)
   path = os.path.join(out, 'odd.tfrecord')
-  with tf.io.TFRecordWriter(path) as w:
-    w.write(tfexample.make_example(odd, '777', encoded_image=buf.getvalue(),
-                                   image_format='jpeg').SerializeToString())
+  write_odd_jpeg_record(path, images, targets)
   return dict(pattern=os.path.join(out, 'unlabeled-*'), odd=path)
 
 

@@ -2,13 +2,11 @@
 teacher, the ignore label in the loss, and selftrain_digits_seg end to end
 (label on first use -> student -> mIoU; export and round 2: demo_test)."""
 
-import io
 import json
 import math
 import os
 
 import numpy as np
-from PIL import Image
 import pytest
 import tensorflow as tf
 
@@ -17,7 +15,6 @@ from official.core import task_factory
 import official_ext.registry_imports  # pylint: disable=unused-import
 from official_ext.data import record_files
 from official_ext.data import sharded_writer
-from official_ext.data import tfexample
 from official_ext.digits import canvases
 from official_ext.configs import recipes
 from official_ext.labeling import options as labeling_options
@@ -25,6 +22,7 @@ from official_ext.labeling import pipeline
 from official_ext.labeling import teacher as teacher_lib
 from official_ext.self_training import first_use
 
+from conftest import write_odd_jpeg_record
 from conftest import read_scalars
 from conftest import run_tool
 
@@ -63,15 +61,8 @@ def seg_setup(digits_seg_teacher, digits_data, tmp_path_factory):
   root = str(tmp_path_factory.mktemp('seg_pl'))
   teacher = teacher_lib.Teacher(digits_seg_teacher, 'segmentation')
   images, targets = canvases.load_digits()
-  rng = np.random.RandomState(0)
-  canvas = canvases.render_canvas(rng, images, targets, np.arange(300), size=160)
-  odd = canvas.image[20:116]  # 96 x 160.
-  buf = io.BytesIO()
-  Image.fromarray(odd).save(buf, format='JPEG', quality=95)
   odd_path = os.path.join(root, 'odd.tfrecord')
-  with tf.io.TFRecordWriter(odd_path) as w:
-    w.write(tfexample.make_example(odd, '777', encoded_image=buf.getvalue(),
-                                   image_format='jpeg').SerializeToString())
+  odd = write_odd_jpeg_record(odd_path, images, targets)
   inputs = _records(digits_data['unlabeled'])
   first = tf.io.decode_image(_features(inputs[0])['image/encoded']
                              .bytes_list.value[0], channels=3).numpy()
