@@ -1,7 +1,8 @@
-"""Every place official_ext swaps a Model Garden function at run time.
+"""Every place official_ext patches Model Garden or uses a private API.
 
-Two, each for the length of one call and under a lock (a second thread
-waits instead of seeing the other's swap), each restored whatever happens:
+Two Model Garden functions swapped at run time, each for the length of one
+call and under a lock (a second thread waits instead of seeing the other's
+swap), each restored whatever happens, and one private tf_keras scope:
 
 * `input_reader` -- `official.vision.dataloaders.input_reader_factory.
   input_reader_generator`, which Model Garden's RetinaNet and segmentation
@@ -20,6 +21,14 @@ waits instead of seeing the other's swap), each restored whatever happens:
   of a SpineNet export) while keeping the options Model Garden set.
   Fails when Model Garden changes: tests/patches_test.py
   (test_model_garden_exports_through_export_base_with_save_options).
+* `keras_traces` -- not a swap: tf_keras's private `keras_option_scope`
+  (tf_keras.src.saving.legacy.saved_model.utils), the scope its own
+  `model.save(save_traces=...)` sets; tf_keras has no public switch for
+  tf.saved_model.save. Why: a SavedModel that holds a Keras model (Model
+  Garden's export modules do) gets a traced call function per layer, which
+  serving never calls; without them exports and loads are faster, with the
+  same outputs (tools/benchmark.py --only=export). Fails when tf_keras
+  changes: tests/keras_traces_test.py (the traces are there or not).
 """
 
 import contextlib
@@ -29,6 +38,7 @@ from typing import Callable
 
 from official.core import export_base
 from official.vision.dataloaders import input_reader_factory
+from tf_keras.src.saving.legacy.saved_model import utils as keras_saving_utils
 
 _LOCK = threading.RLock()
 
@@ -78,3 +88,19 @@ def export_save_options(transform: Callable):
       yield
     finally:
       export_base.export = original
+
+
+def keras_traces(save: bool):
+  """A context in which tf.saved_model.save traces Keras layers' calls
+  (`save`) or not.
+
+  Args:
+    save: whether to keep tf_keras's per-layer traces.
+
+  Returns:
+    The context manager (a no-op when `save`).
+  """
+  if save:
+    return contextlib.nullcontext()
+  return keras_saving_utils.keras_option_scope(
+      save_traces=False, in_tf_saved_model_scope=False)

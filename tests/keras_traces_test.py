@@ -1,5 +1,6 @@
-"""official_ext.serving.keras_traces: the Keras layer-trace switch the
-exporter uses (its default is checked in train_eval_export_test.py)."""
+"""official_ext.patches.keras_traces: the Keras layer-trace switch the
+exporter uses, a private tf_keras scope (this test fails when tf_keras
+changes it; the exporter's default is checked in train_eval_export_test.py)."""
 
 import numpy as np
 import pytest
@@ -7,7 +8,7 @@ import tensorflow as tf
 import tf_keras
 
 from conftest import layer_traces
-from official_ext.serving.keras_traces import keras_traces
+from official_ext.patches import keras_traces
 
 
 class _Serving(tf.Module):

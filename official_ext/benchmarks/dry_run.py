@@ -44,7 +44,7 @@ from official_ext.labeling import options as labeling_options
 from official_ext.labeling import pipeline
 from official_ext.serving import online_teacher_export
 from official_ext.serving.custom_gradients import custom_gradients
-from official_ext.serving.keras_traces import keras_traces
+from official_ext.patches import keras_traces
 
 @dataclasses.dataclass
 class Options:

@@ -46,7 +46,7 @@ import official_ext.registry_imports  # pylint: disable=unused-import
 from official_ext.configs import common
 from official_ext.serving.custom_gradients import custom_gradients
 from official_ext.serving import online_teacher_export
-from official_ext.serving.keras_traces import keras_traces
+from official_ext.patches import keras_traces
 from official_ext.utils import quick_exit
 
 FLAGS = flags.FLAGS
