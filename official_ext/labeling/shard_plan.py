@@ -12,11 +12,34 @@ from official_ext.data import sharded_writer
 
 
 def input_files(pattern: str) -> List[str]:
+  """The record files of the unlabeled input.
+
+  Args:
+    pattern: comma-separated globs (--input_pattern).
+
+  Returns:
+    The matching record files, sorted (no `.stats.json` sidecars).
+
+  Raises:
+    FileNotFoundError: nothing matches, naming --input_pattern.
+  """
   return record_files.match(pattern, '--input_pattern')
 
 
 def plan_shards(files: List[str], num_shards: int) -> List[List[str]]:
-  """Output shard j -> its input files; `num_shards` 0: one per file."""
+  """Which input files make which output shard.
+
+  Args:
+    files: the input files, in order.
+    num_shards: output shards; 0: one per input file.
+
+  Returns:
+    Output shard j -> its input files: whole files j, j + N, j + 2N, ...
+    of N shards.
+
+  Raises:
+    ValueError: more shards than files.
+  """
   num_shards = num_shards or len(files)
   if num_shards > len(files):
     raise ValueError(
@@ -29,6 +52,8 @@ def plan_shards(files: List[str], num_shards: int) -> List[List[str]]:
 
 def worker_shards(num_shards: int, num_workers: int,
                   worker_index: int) -> List[int]:
+  """The shards worker `worker_index` of `num_workers` labels: every
+  num_workers-th one from its index."""
   return [j for j in range(num_shards) if j % num_workers == worker_index]
 
 
