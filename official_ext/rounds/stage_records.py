@@ -89,9 +89,11 @@ class StageRecords:
     tf.io.gfile.makedirs(self.dir)
 
   def path(self, stage: str) -> str:
+    """The record file of `stage` under DIR/stages/."""
     return os.path.join(self.dir, stage.replace('/', '.') + '.json')
 
   def read(self, stage: str) -> Optional[dict]:
+    """The record of `stage`, or None when there is none (or unreadable)."""
     try:
       with tf.io.gfile.GFile(self.path(stage)) as f:
         return json.load(f)
@@ -104,12 +106,22 @@ class StageRecords:
   def run(self, stage: str, inputs: Dict[str, object], outputs: List[str],
           fn: Callable[[bool], float],
           earlier_form: Optional[Dict[str, object]] = None) -> dict:
-    """Runs `fn(redo)` unless done with these inputs; returns the record
-    ({'state', 'inputs', 'seconds', 'skipped'}). `redo` is True when
-    earlier outputs were removed because the inputs changed.
-    `earlier_form`: the same inputs as an earlier version recorded them
-    (e.g. a config's bytes' hash); a record of that form counts as these
-    inputs and is rewritten in the current one."""
+    """Runs a stage unless it was done from these inputs.
+
+    Args:
+      stage: the stage's name (`round_1/teacher`).
+      inputs: what the stage is made from (JSON-able); a change from the
+        recorded ones removes `outputs` and runs the stage again.
+      outputs: the paths the stage writes.
+      fn: runs the stage: fn(redo) -> seconds; `redo` is True when earlier
+        outputs were removed because the inputs changed.
+      earlier_form: the same inputs as an earlier version recorded them
+        (e.g. a config's bytes' hash); a record of that form counts as these
+        inputs and is rewritten in the current one.
+
+    Returns:
+      The record: {'state', 'inputs', 'seconds', 'skipped'}.
+    """
     inputs = json.loads(json.dumps(inputs))  # As stored (lists, not tuples).
     earlier = self.read(stage)
     if earlier and earlier_form is not None and (
