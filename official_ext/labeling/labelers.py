@@ -21,7 +21,16 @@ IGNORE_LABEL = 255
 def threshold_vector(score_threshold: float,
                      class_thresholds: Optional[Dict[int, float]],
                      num_classes: int) -> np.ndarray:
-  """Each class id's threshold: its own where given, else the global one."""
+  """Each class id's threshold: its own where given, else the global one.
+
+  Args:
+    score_threshold: the global threshold.
+    class_thresholds: {class id: threshold}, or None.
+    num_classes: the vector's length (class ids 0..num_classes-1).
+
+  Returns:
+    A float32 [num_classes] vector.
+  """
   vector = np.full([num_classes], score_threshold, np.float32)
   for c, t in (class_thresholds or {}).items():
     if int(c) < num_classes:
@@ -31,7 +40,16 @@ def threshold_vector(score_threshold: float,
 
 def thresholds_record(score_threshold: float,
                       class_thresholds: Optional[Dict[int, float]]) -> dict:
-  """The thresholds as the shard stats and the report keep them."""
+  """The thresholds as the shard stats and the report keep them.
+
+  Args:
+    score_threshold: the global threshold.
+    class_thresholds: {class id: threshold}, or None.
+
+  Returns:
+    {'score_threshold', 'class_thresholds': {"class id": threshold}} (JSON
+    keys; compared as a whole by provenance.py).
+  """
   return {'score_threshold': score_threshold,
           'class_thresholds': {str(c): float(t) for c, t in
                                sorted((class_thresholds or {}).items())}}
@@ -52,7 +70,13 @@ def _sorted_counts(counts: Dict[str, int]) -> Dict[str, int]:
 
 
 class DetectionLabeler:
-  """Teacher detections -> boxes >= threshold, normalized to [0, 1]."""
+  """Teacher detections -> boxes >= threshold, normalized to [0, 1].
+
+  A labeler (this one, SegmentationLabeler) turns a batch of teacher outputs
+  into each image's labels (`batch_labels`), the TFExample fields of one
+  image's labels (`example_fields`), and keeps the shard's statistics
+  (`new_stats`, `update_stats`, `report`) and overlays (`draw`).
+  """
 
   task = 'detection'
 
@@ -87,7 +111,19 @@ class DetectionLabeler:
 
   def batch_labels(self, outputs, scales, heights, widths) -> List[dict]:
     """Each image's boxes >= its class's threshold, in [0, 1] of the
-    original image: whole-batch array ops, then one slice per image."""
+    original image: whole-batch array ops, then one slice per image.
+
+    Args:
+      outputs: the teacher's outputs on the batch (Model Garden's detection
+        export: num_detections, detection_boxes/scores/classes), padded to
+        the teacher's batch size.
+      scales: each image's resize factor into the teacher's input.
+      heights: each image's original height (the batch's real length).
+      widths: each image's original width.
+
+    Returns:
+      Per image, {'boxes' [k, 4] in [0, 1], 'classes' [k], 'scores' [k]}.
+    """
     n = len(heights)
     counts = np.asarray(outputs['num_detections'][:n]).astype(np.int64)
     scores = np.asarray(outputs['detection_scores'][:n], np.float32)
