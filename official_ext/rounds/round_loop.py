@@ -154,8 +154,19 @@ class Rounds:
 
   def measure(self, r: int, name: str, experiment: str,
                student: bool) -> dict:
-    """Round r's trained model `name`: its `final_metrics` and, under
-    'model', its images per step and steps (its params.yaml)."""
+    """A trained model's measures.
+
+    Args:
+      r: the round.
+      name: the model's stage name (`teacher`, `student`, a candidate).
+      experiment: its registered experiment (for the eval stages).
+      student: whether it is a student (its batch has a pseudo half).
+
+    Returns:
+      Its `final_metrics` by split (validation, and test when the run
+      file gives one) and, under 'model', its images per step and steps
+      (from its params.yaml).
+    """
     return dict(self.final_metrics(r, name, experiment),
                 model=recipes.model_summary(self._dir(r, name), student))
 
@@ -250,7 +261,17 @@ class Rounds:
     return r < self.options.rounds or self.options.export_last_student
 
   def run_round(self, r: int, teacher_export: Optional[str]) -> dict:
-    """Round r; `teacher_export` None: train the round-1 teacher."""
+    """One round: teacher (round 1), labels, student, export.
+
+    Args:
+      r: the round, from 1.
+      teacher_export: the teacher SavedModel (round r-1's student export, or
+        the run file's saved_model); None: train the round-1 teacher.
+
+    Returns:
+      The round's record for results.json: each model's metrics by split
+      and its batch, the labeling summary, the stages' seconds and commands.
+    """
     if self.options.worker_index > 0:
       return self._other_worker_round(r, teacher_export)
     run, result = self.run, {'round': r}
@@ -339,7 +360,12 @@ class Rounds:
     return self.measure(r, name, model.experiment, student=False)
 
   def run_all(self) -> List[dict]:
-    """Every round; round r > 1's teacher is round r-1's student export."""
+    """Runs every round; round r > 1's teacher is round r-1's student
+    export.
+
+    Returns:
+      Each round's `run_round` record.
+    """
     results = []
     teacher = self.run.teacher.saved_model or None
     for r in range(1, self.options.rounds + 1):
