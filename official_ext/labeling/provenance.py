@@ -12,7 +12,7 @@ naming what changed and how to start over (`--overwrite`, or a new prefix).
 import hashlib
 import importlib.metadata
 import os
-from typing import Dict, List, Optional
+from typing import List
 
 import tensorflow as tf
 
@@ -20,6 +20,7 @@ from official_ext.data import sharded_writer
 
 
 def tool_version() -> str:
+  """The installed official_ext's version ('unknown' when not installed)."""
   try:
     return importlib.metadata.version('official_ext')
   except importlib.metadata.PackageNotFoundError:
@@ -27,9 +28,17 @@ def tool_version() -> str:
 
 
 def teacher_fingerprint(saved_model_dir: str) -> str:
-  """The SavedModel's fingerprint (its graph and checkpoint hashes); for an
-  export without fingerprint.pb (TensorFlow < 2.12), a hash of
-  saved_model.pb and the variables index."""
+  """What identifies a teacher: another export, or a retrained one at the
+  same path, has another fingerprint.
+
+  Args:
+    saved_model_dir: the SavedModel's folder.
+
+  Returns:
+    'fingerprint:...' from its fingerprint.pb (graph, checkpoint and
+    signature hashes); for an export without one (TensorFlow < 2.12), a
+    hash of saved_model.pb and the variables index.
+  """
   try:
     fp = tf.saved_model.experimental.read_fingerprint(saved_model_dir)
     return (f'fingerprint:{fp.saved_model_checksum}:{fp.checkpoint_hash}:'
@@ -47,7 +56,19 @@ def teacher_fingerprint(saved_model_dir: str) -> str:
 
 def made_from(task: str, teacher: str, files: List[str], num_shards: int,
               thresholds: dict) -> dict:
-  """The record of what makes a shard of `files`."""
+  """The record of what makes a shard, kept in its stats.
+
+  Args:
+    task: 'detection' or 'segmentation'.
+    teacher: the teacher's `teacher_fingerprint`.
+    files: the shard's input files (their sizes are recorded too).
+    num_shards: the run's shard count.
+    thresholds: `labelers.thresholds_record` of the run.
+
+  Returns:
+    {'teacher', 'task', 'inputs', 'num_shards', 'thresholds',
+    'tool_version'}: a finished shard whose record differs is stale.
+  """
   return {'teacher': teacher, 'task': task,
           'inputs': [[f, tf.io.gfile.stat(f).length] for f in files],
           'num_shards': num_shards, 'thresholds': thresholds,
@@ -56,8 +77,14 @@ def made_from(task: str, teacher: str, files: List[str], num_shards: int,
 
 def remove_outputs(prefix: str, shards: List[int], num_shards: int,
                    everything: bool):
-  """--overwrite: this worker's shards (finished, stats, temporary), and
-  with `everything` (worker 0) shards of other counts and the report."""
+  """--overwrite: removes earlier outputs under `prefix`.
+
+  Args:
+    prefix: the output prefix.
+    shards: this worker's shards (finished, stats and temporary files).
+    num_shards: this run's shard count.
+    everything: also shards of other counts and the report (worker 0).
+  """
   paths = []
   for j in shards:
     paths += tf.io.gfile.glob(sharded_writer.shard_path(prefix, j,
