@@ -35,7 +35,18 @@ def _sum_stats(total: dict, stats: dict):
 
 
 def aggregate_report(config, num_shards: int) -> dict:
-  """Sums the stats of the shards that are complete into one report."""
+  """The report over the shards that are complete.
+
+  Args:
+    config: the labeling options (output_prefix, task, teacher, threshold).
+    num_shards: the run's shard count.
+
+  Returns:
+    The shards' stats summed into one report: images labeled and skipped
+    (with reasons), the labeler's figures (boxes per image, class counts,
+    score histogram...), throughput, and the shards still missing (other
+    workers').
+  """
   total, done, missing = None, 0, []
   for j in range(num_shards):
     path = sharded_writer.shard_path(config.output_prefix, j, num_shards)
@@ -74,17 +85,20 @@ def aggregate_report(config, num_shards: int) -> dict:
 
 
 def read_report(prefix: str) -> dict:
+  """PREFIX_report.json, as `write_report` left it."""
   with tf.io.gfile.GFile(prefix + '_report.json') as f:
     return json.load(f)
 
 
 def write_report(prefix: str, report: dict):
-  """Atomically, under a temporary name of this writer's own: K workers
-  writing at once leave one whole report, never a mix."""
+  """Writes PREFIX_report.json atomically, under a temporary name of this
+  writer's own: K workers writing at once leave one whole report, never a
+  mix."""
   atomic_files.write_json(prefix + '_report.json', report)
 
 
 def write_overlays(prefix: str, overlays: List[np.ndarray]):
+  """Writes each overlay image as PREFIX_overlays/NN.png (atomically)."""
   if not overlays:
     return
   out_dir = prefix + '_overlays'
