@@ -30,7 +30,18 @@ FAST_NMS_VERSIONS = (nms.LABELING_NMS,)
 
 
 def resolve_saved_model_dir(path: str) -> str:
-  """The dir holding saved_model.pb: `path` or Model Garden's `path/saved_model`."""
+  """The folder holding saved_model.pb.
+
+  Args:
+    path: a SavedModel, or Model Garden's export folder (with
+      `saved_model/` inside).
+
+  Returns:
+    `path` or `path/saved_model`, whichever holds saved_model.pb.
+
+  Raises:
+    FileNotFoundError: neither does, or `path` does not exist.
+  """
   for candidate in (path, os.path.join(path, 'saved_model')):
     if tf.io.gfile.exists(os.path.join(candidate, 'saved_model.pb')):
       return candidate
@@ -86,8 +97,21 @@ class Checked:
 
 def check(path: str, task: str, num_classes: Optional[int] = None) -> Checked:
   """Checks a teacher SavedModel from its MetaGraph and params.yaml (what a
-  trainer's preflight needs: nothing is loaded); ValueError or
-  FileNotFoundError naming what is wrong and the fix."""
+  trainer's preflight needs: nothing is loaded).
+
+  Args:
+    path: the teacher (`resolve_saved_model_dir`).
+    task: what it must predict, 'detection' or 'segmentation'.
+    num_classes: the student's class count, compared when given.
+
+  Returns:
+    What was found: the SavedModel's folder, input name, fixed batch size,
+    export params and class count.
+
+  Raises:
+    ValueError: the wrong kind of model or class count, naming the fix.
+    FileNotFoundError: no SavedModel at `path`.
+  """
   if task not in REQUIRED_OUTPUTS:
     raise ValueError(f'task={task!r}: use one of {sorted(REQUIRED_OUTPUTS)}.')
   saved_model_dir = resolve_saved_model_dir(path)
