@@ -13,9 +13,19 @@ import numpy as np
 
 def auto_thresholds(table: dict, target_precision: float, fallback: float,
                     min_ground_truths: int) -> Dict[str, dict]:
-  """Per class of `table` (from `.table()`): the lowest threshold whose
-  precision reaches `target_precision`; `fallback` where the class has
-  fewer than `min_ground_truths` ground truths or never reaches it."""
+  """Per class, the lowest threshold whose precision reaches the target.
+
+  Args:
+    table: a precision/recall table (measures' `.table()`): the threshold
+      grid and, per class, precision, true positives, predictions and its
+      ground-truth count.
+    target_precision: the precision each class's threshold must reach.
+    fallback: the threshold where a class cannot have its own.
+    min_ground_truths: fewer ground truths than this: `fallback`.
+
+  Returns:
+    {class: {'threshold', 'why'}}.
+  """
   chosen = {}
   for c, row in table['per_class'].items():
     count = next(v for k, v in row.items() if k.startswith('ground_truth_'))
@@ -35,9 +45,19 @@ def auto_thresholds(table: dict, target_precision: float, fallback: float,
 
 
 def at_thresholds(table: dict, class_thresholds: Dict[str, float]) -> dict:
-  """Overall precision and recall of `table` (from `.table()`) had each
-  class c been kept at class_thresholds[c]; every class of the table needs
-  a threshold on its grid."""
+  """Overall precision and recall had each class kept its own threshold.
+
+  Args:
+    table: a precision/recall table (measures' `.table()`).
+    class_thresholds: {class: threshold}, one on the table's grid for
+      every class of the table.
+
+  Returns:
+    {'precision', 'recall'} (None where undefined).
+
+  Raises:
+    ValueError: a threshold that is not on the grid.
+  """
   grid = np.asarray(table['thresholds'])
   tp = predictions = ground_truths = 0
   for c, row in table['per_class'].items():
@@ -57,10 +77,19 @@ def at_thresholds(table: dict, class_thresholds: Dict[str, float]) -> dict:
 def target_precision_sweep(table: dict, targets: Sequence[float],
                            fallback: float, min_ground_truths: int
                            ) -> List[dict]:
-  """For each target precision: the overall precision, recall and F1 of
-  the labels at the per-class thresholds `auto_thresholds` picks for it,
-  measured on the same table (so optimistic: chosen and measured on one
-  set). Evidence for choosing the target."""
+  """Evidence for choosing the target precision, measured in-sample.
+
+  Args:
+    table: a precision/recall table (measures' `.table()`).
+    targets: the target precisions to try.
+    fallback: `auto_thresholds`' global threshold.
+    min_ground_truths: `auto_thresholds`' minimum count.
+
+  Returns:
+    Per target: the overall precision, recall and F1 at the per-class
+    thresholds `auto_thresholds` picks for it, measured on the same table
+    (so optimistic: chosen and measured on one set).
+  """
   rows = []
   for target in targets:
     chosen = auto_thresholds(table, target, fallback, min_ground_truths)
