@@ -152,8 +152,16 @@ def config_files(model: ModelConfig) -> List[str]:
 
 
 def experiment_config(model: ModelConfig, extra: List[str] = ()):
-  """The model's experiment with its recipe, config files, overrides and
-  `extra`."""
+  """A model's experiment config, as train.py would build it.
+
+  Args:
+    model: the run file's model.
+    extra: more `--params_override` items, laid last.
+
+  Returns:
+    The registered experiment with the model's recipe, config files,
+    overrides and `extra` laid over it.
+  """
   config = exp_factory.get_exp_config(model.experiment)
   for path in config_files(model):
     config = hyperparams.override_params_dict(config, path, is_strict=True)
@@ -188,8 +196,14 @@ def _check_model(model: ModelConfig, where: str, extra: List[str]):
 
 
 def check(run: RunConfig):
-  """Everything that can be checked before anything runs; RunError naming
-  the field (an unreachable path too)."""
+  """Everything that can be checked before anything runs.
+
+  Args:
+    run: a loaded run.
+
+  Raises:
+    RunError: naming the field (an unreachable path too) and the fix.
+  """
   try:
     _check(run)
   except paths.UnreadablePath as e:
@@ -283,4 +297,5 @@ def score_threshold(run: RunConfig) -> float:
 
 
 def num_classes(run: RunConfig) -> int:
+  """The student recipe's class count (the labeler checks the teacher's)."""
   return experiment_config(run.student).task.model.num_classes
