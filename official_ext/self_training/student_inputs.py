@@ -9,18 +9,13 @@ two views of one geometry by the task's `online_view_wrapper`; the EMA
 teacher labels the weak view inside the step (online_teacher.py).
 """
 
-from typing import Optional
+from typing import Callable, Optional
 
 import tensorflow as tf
 
 from official_ext.self_training import first_use
 from official_ext.self_training import mixing
 from official_ext.self_training import preflight
-
-
-def _read(task, params, input_context):
-  params = task.resolve_data_config(params)
-  return task.read_inputs(params, task.parse_wrapper(params), input_context)
 
 
 def online_pseudo_inputs(task, input_context=None) -> tf.data.Dataset:
@@ -38,7 +33,7 @@ def online_pseudo_inputs(task, input_context=None) -> tf.data.Dataset:
                           task.online_view_wrapper(resolved), input_context)
 
 
-def build(task, params,
+def build(task, params, read: Callable[..., tf.data.Dataset],
           input_context: Optional[tf.distribute.InputContext] = None
           ) -> tf.data.Dataset:
   """A self-training task's training input.
@@ -46,6 +41,8 @@ def build(task, params,
   Args:
     task: a self-training task (SelfTrainingMixin).
     params: its `train_data` (the human half).
+    read: the task's own `build_inputs` (tasks/inputs.py: preset, parse
+      wrapper, `read_inputs`), past the self-training override.
     input_context: the distribution's input context, if any.
 
   Returns:
@@ -58,10 +55,10 @@ def build(task, params,
   config = task.task_config
   preflight.check_self_training(config)
   preflight.check_replicas(config, input_context)
-  human = _read(task, params, input_context)
+  human = read(params, input_context)
   if config.self_training.mode == 'online':
     pseudo = online_pseudo_inputs(task, input_context)
   else:
-    pseudo = _read(task, first_use.pseudo_data_config(
+    pseudo = read(first_use.pseudo_data_config(
         config, task.logging_dir, task.LABEL_TASK), input_context)
   return mixing.zip_datasets(human, pseudo)

@@ -152,7 +152,8 @@ class SelfTrainingMixin:
                    input_context: Optional[tf.distribute.InputContext] = None):
     if not params.is_training:
       return super().build_inputs(params, input_context)
-    return student_inputs.build(self, params, input_context)
+    return student_inputs.build(self, params, super().build_inputs,
+                                input_context)
 
   # ---- metrics -----------------------------------------------------------------
   def build_metrics(self, training: bool = True):
