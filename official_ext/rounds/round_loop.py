@@ -31,7 +31,6 @@ from typing import Dict, List, Optional
 from official_ext.configs import nms
 from official_ext.configs import recipes
 from official_ext.data import sharded_writer
-from official_ext.labeling import options as labeling_options
 from official_ext.rounds import evaluations
 from official_ext.rounds import online_health
 from official_ext.rounds import run_config
@@ -202,32 +201,14 @@ class Rounds:
 
   def _label(self, r, teacher_export: str) -> dict:
     prefix = self._dir(r, 'pseudo/pseudo')
-    run, labeling = self.run, self.run.labeling
+    run = self.run
     workers = self.options.num_workers
-    # The run file's labeling section and data, as the tool's options (the
-    # fields written in the order earlier runs recorded their command).
-    options = labeling_options.LabelingOptions(
-        teacher=teacher_export, task=run.task,
-        input_pattern=run.data.unlabeled, output_prefix=prefix,
-        score_threshold=run_config.score_threshold(run),
-        num_classes=run_config.num_classes(run),
-        num_shards=labeling.num_shards, show_progress=False,
-        labeled_pattern=run.data.labeled,
-        class_thresholds=labeling.class_thresholds,
-        target_precision=labeling.target_precision,
-        calibration_pattern=run.data.calibration, num_workers=workers,
-        worker_index=self.options.worker_index)
-    fields = ['teacher', 'task', 'input_pattern', 'output_prefix',
-              'score_threshold', 'num_classes', 'num_shards', 'show_progress',
-              'labeled_pattern', 'class_thresholds', 'target_precision']
-    if run.data.calibration:
-      fields.append('calibration_pattern')
     stage, outputs = 'pseudo_label', [os.path.dirname(prefix)]
     if workers > 1:
-      fields += ['num_workers', 'worker_index']
       # Each worker its own record; none removes the shared folder.
       stage, outputs = f'pseudo_label.worker_{self.options.worker_index}', []
-    argv = options.to_flags(fields)
+    argv = run_config.labeling_argv(run, teacher_export, prefix, workers,
+                                    self.options.worker_index)
     inputs = {'teacher': stage_records.export_record(teacher_export),
               'unlabeled': stage_records.files_record(run.data.unlabeled),
               'calibration': stage_records.files_record(run.data.calibration),

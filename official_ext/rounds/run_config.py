@@ -47,6 +47,7 @@ from official_ext.configs import file_schema
 from official_ext.configs import self_training as st_config
 from official_ext.data import paths
 from official_ext.data import record_files
+from official_ext.labeling import options as labeling_options
 from official_ext.rounds import run_data
 from official_ext.configs import recipes
 
@@ -299,3 +300,28 @@ def score_threshold(run: RunConfig) -> float:
 def num_classes(run: RunConfig) -> int:
   """The student recipe's class count (the labeler checks the teacher's)."""
   return experiment_config(run.student).task.model.num_classes
+
+
+def labeling_argv(run: RunConfig, teacher_export: str, prefix: str,
+                  workers: int, worker_index: int) -> List[str]:
+  """The pseudo_label tool's flags for a round: the run file's labeling
+  section and data as LabelingOptions, written in the order earlier runs
+  recorded their command (so their stage records still match)."""
+  options = labeling_options.LabelingOptions(
+      teacher=teacher_export, task=run.task,
+      input_pattern=run.data.unlabeled, output_prefix=prefix,
+      score_threshold=score_threshold(run), num_classes=num_classes(run),
+      num_shards=run.labeling.num_shards, show_progress=False,
+      labeled_pattern=run.data.labeled,
+      class_thresholds=run.labeling.class_thresholds,
+      target_precision=run.labeling.target_precision,
+      calibration_pattern=run.data.calibration, num_workers=workers,
+      worker_index=worker_index)
+  fields = ['teacher', 'task', 'input_pattern', 'output_prefix',
+            'score_threshold', 'num_classes', 'num_shards', 'show_progress',
+            'labeled_pattern', 'class_thresholds', 'target_precision']
+  if run.data.calibration:
+    fields.append('calibration_pattern')
+  if workers > 1:
+    fields += ['num_workers', 'worker_index']
+  return options.to_flags(fields)
