@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from official_ext.labeling import labelers
+from official_ext.labeling import segmentation_masks
 
 
 def _outputs(boxes, scores, image_info=None):
@@ -190,7 +191,7 @@ def test_segmentation_class_thresholds():
 def test_segmentation_masks_are_made_on_the_cpu():
   """Under op determinism a GPU bincount raises; every op of the mask graph
   (the map's body included) asks for the CPU."""
-  graph = labelers.segment_batch.get_concrete_function().graph
+  graph = segmentation_masks.segment_batch.get_concrete_function().graph
   bodies = [f.graph for f in graph._functions.values()  # pylint: disable=protected-access
             if hasattr(f, 'graph')]
   ops = [op for g in [graph, *bodies] for op in g.get_operations()

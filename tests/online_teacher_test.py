@@ -17,6 +17,7 @@ from official.vision.ops import anchor
 import official_ext.registry_imports  # pylint: disable=unused-import
 from official_ext.dataloaders import segmentation_input
 from official_ext.labeling import labelers
+from official_ext.labeling import segmentation_masks
 from official_ext.self_training import online_teacher
 from official_ext.self_training import task as st_task
 from official_ext.tasks import selftrain_segmentation
@@ -146,7 +147,7 @@ def test_real_strong_view_is_photometric(digits_data):
 
 def test_in_step_masks_follow_the_offline_labelers_rule(digits_data):
   """The student's masks of one batch, made in the step from the teacher's
-  logits, equal the offline labeler's masks (labelers.segment_batch: its
+  logits, equal the offline labeler's masks (segmentation_masks.segment_batch: its
   thresholds, ties, ignore label) on the same logits; padding is ignored."""
   params = _params(digits_data, class_thresholds='')
   task = task_factory.get_task(params.task)
@@ -161,7 +162,7 @@ def test_in_step_masks_follow_the_offline_labelers_rule(digits_data):
                                      tf.constant(thresholds))
   n = logits.shape[0]
   full = np.full([n, 2], 128, np.int32)
-  pngs, _, _ = labelers.segment_batch(logits, full, full, thresholds)
+  pngs, _, _ = segmentation_masks.segment_batch(logits, full, full, thresholds)
   offline = np.stack([tf.io.decode_png(p).numpy()[..., 0] for p in pngs])
   mask = online['masks'].numpy()[..., 0]
   padding = labels['masks'].numpy()[..., 0] == 255

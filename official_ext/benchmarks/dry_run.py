@@ -20,7 +20,6 @@ import dataclasses
 import json
 import os
 import re
-import resource
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -34,11 +33,11 @@ from official.core import task_factory
 from official.modeling import performance
 from official.vision.dataloaders import tfexample_utils
 from official.vision.serving import export_saved_model_lib
-from tensorflow.python.framework import convert_to_constants  # pylint: disable=g-direct-tensorflow-import
 from official_ext.configs import common
 from official_ext.configs import nms
 from official_ext.data import paths
 from official_ext.benchmarks import dry_run_sizing as sizing
+from official_ext.benchmarks import model_cost
 from official_ext.data import record_files
 from official_ext.labeling import options as labeling_options
 from official_ext.labeling import pipeline
@@ -131,46 +130,6 @@ def _strategy() -> tf.distribute.Strategy:
   if len(gpus) > 1:
     return tf.distribute.MirroredStrategy([d.name for d in gpus])
   return tf.distribute.get_strategy()
-
-
-def _peak_memory(strategy) -> Dict[str, float]:
-  """Peak bytes per replica: each GPU's allocator peak, or on a CPU the
-  process's peak resident memory (one replica)."""
-  gpus = tf.config.list_logical_devices('GPU')
-  if gpus:
-    return {d.name: tf.config.experimental.get_memory_info(d.name)['peak']
-            for d in gpus[:strategy.num_replicas_in_sync]}
-  return {'CPU': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024.0}
-
-
-def _forward(model, images):
-  """The network's dense part on `images` (a detector's backbone, decoder
-  and head; a segmenter whole), in inference mode."""
-  if hasattr(model, 'detection_generator'):
-    features = model.backbone(images, training=False)
-    if model.decoder is not None:
-      features = model.decoder(features, training=False)
-    return model.head(features, training=False)
-  return model(images, training=False)
-
-
-def flops_per_image(model, size: List[int]) -> int:
-  """Floating-point operations of one image's forward pass (a multiply-add
-  counts 2): TensorFlow's profiler on the frozen graph of the network's
-  dense part (a detector's NMS, a few percent at most, left out). Model
-  Garden's trainer calls its counter without input specs, which a
-  subclassed model such as RetinaNet needs, so its runs log "Failed to
-  count model FLOPs"."""
-  function = tf.function(lambda x: _forward(model, x)).get_concrete_function(
-      tf.TensorSpec([1] + list(size) + [3], tf.float32))
-  frozen, _ = convert_to_constants.convert_variables_to_constants_v2_as_graph(
-      function)
-  options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
-  options['output'] = 'none'
-  profile = tf.compat.v1.profiler.profile(
-      graph=frozen.graph, run_meta=tf.compat.v1.RunMetadata(),
-      options=options)
-  return int(profile.total_float_ops)
 
 
 def step_error(message: str) -> str:
@@ -274,7 +233,7 @@ def _build_step_export_label(params, options, report, strategy, global_batch,
   label_task, size, xla = report['task'], report['image_size'], report['xla']
   stages = set(options.stages)
   performance.set_mixed_precision_policy(params.runtime.mixed_precision_dtype)
-  baseline = max(_peak_memory(strategy).values())
+  baseline = max(model_cost.peak_memory(strategy).values())
   try:
     with strategy.scope():
       task = task_factory.get_task(task_config,
@@ -286,7 +245,7 @@ def _build_step_export_label(params, options, report, strategy, global_batch,
                                         params.runtime)
       report['build_seconds'] = time.perf_counter() - start
       if 'flops' in stages:
-        report['flops'] = flops_per_image(model, size)
+        report['flops'] = model_cost.flops_per_image(model, size)
       task.build_metrics(training=False)  # Detection: its COCO evaluator.
     train_step = tf.function(
         lambda b: task.train_step(b, model, optimizer, metrics=None),
@@ -306,7 +265,7 @@ def _build_step_export_label(params, options, report, strategy, global_batch,
           f'{params.runtime.mixed_precision_dtype}: not finite; check the '
           'learning rate and precision.')
     report['peak_memory_gib_per_replica'] = {
-        k: v / sizing.GIB for k, v in _peak_memory(strategy).items()}
+        k: v / sizing.GIB for k, v in model_cost.peak_memory(strategy).items()}
     if 'validate' in stages:
       # Not meaningful as a number: the batch-norm statistics of a few
       # steps from the init (it can overflow); the step must run.
@@ -330,7 +289,7 @@ def _build_step_export_label(params, options, report, strategy, global_batch,
         f'failed: {step_error(e.message)} (docs/scale.md)') from None
   report['memory_needs'] = sizing.memory_needs(
       params, global_batch, report['parameters'],
-      max(_peak_memory(strategy).values()), baseline,
+      max(model_cost.peak_memory(strategy).values()), baseline,
       report['images_per_replica_per_step'])
   if 'export' in stages:
     checkpoint = tf.train.Checkpoint(model=model).save(

@@ -3,7 +3,8 @@
 A labeler turns a batch's teacher outputs into each image's labels
 (`batch_labels`), those into the fields of a Model Garden TFExample
 (`example_fields`), keeps counts for the JSON report, and
-draws overlays. `labeling` runs any of them through one pipeline.
+draws overlays. `labeling` runs any of them through one pipeline. A
+segmenter's logits become masks in segmentation_masks.py.
 """
 
 from typing import Dict, List, Optional
@@ -12,10 +13,11 @@ import numpy as np
 import tensorflow as tf
 
 from official.vision.ops import box_ops
+from official_ext.labeling import segmentation_masks
 
-SCORE_BINS = 10
+SCORE_BINS = segmentation_masks.SCORE_BINS
 BOX_COUNT_BINS = 11  # 0..9 and >= 10 boxes per image.
-IGNORE_LABEL = 255
+IGNORE_LABEL = segmentation_masks.IGNORE_LABEL
 
 
 def threshold_vector(score_threshold: float,
@@ -186,85 +188,6 @@ class DetectionLabeler:
     return np.asarray(canvas)
 
 
-def class_and_max_probability(logits):
-  """Per pixel of logits [..., classes]: the argmax class and the softmax's
-  max. The max is 1 / sum(exp(logits - max logit)); top_k is ~2x faster
-  than argmax on CPU and also breaks ties to the lower class."""
-  top = tf.math.top_k(logits, k=1)
-  confidence = 1.0 / tf.reduce_sum(tf.exp(logits - top.values), axis=-1)
-  return top.indices[..., 0], confidence
-
-
-def threshold_mask(classes, confidence, thresholds):
-  """Each pixel's class where its max probability is >= that class's
-  threshold (`thresholds[class]`), else IGNORE_LABEL. The offline labeler
-  and the online teacher (self_training/online_teacher.py) both use it."""
-  return tf.where(confidence >= tf.gather(thresholds, classes), classes,
-                  IGNORE_LABEL)
-
-
-def _class_and_confidence(logits, valid, size):
-  """One image's teacher logits at its padded input size -> its argmax class
-  and the softmax's max per pixel, at the original size.
-
-  The exported model sees the image resized to fit its input and padded at
-  the bottom/right; its logits cover that padded input. The image's part is
-  the top-left `valid` (height, width); it is cropped and resized back to
-  the original `size` (bilinear, on logits).
-  """
-  cropped = logits[:valid[0], :valid[1]]
-  resized = tf.cond(
-      tf.reduce_all(tf.equal(valid, size)), lambda: cropped,
-      lambda: tf.image.resize(cropped[None], size, method='bilinear')[0])
-  return class_and_max_probability(resized)
-
-
-def _segment_image(logits, valid, size, thresholds):
-  """One image's pseudo mask (`threshold_mask`) at its original size.
-
-  Returns the mask as PNG bytes, its per-class pixel counts [256] and the
-  histogram of the max probability [SCORE_BINS].
-  """
-  classes, confidence = _class_and_confidence(logits, valid, size)
-  mask = threshold_mask(classes, confidence, thresholds)
-  counts = tf.math.bincount(mask, minlength=256, maxlength=256)
-  histogram = tf.histogram_fixed_width(confidence, [0.0, 1.0],
-                                       nbins=SCORE_BINS)
-  # zlib level 1: ~7x faster than the default 6 on noisy masks, ~15% larger.
-  png = tf.io.encode_png(tf.cast(mask, tf.uint8)[..., None], compression=1)
-  return png, counts, histogram
-
-
-@tf.function(input_signature=[
-    tf.TensorSpec([None, None, None, None], tf.float32),
-    tf.TensorSpec([None, 2], tf.int32),
-    tf.TensorSpec([None, 2], tf.int32),
-    tf.TensorSpec([None], tf.float32)])
-def segment_batch(logits, valid, sizes, thresholds):
-  """`_segment_image` over a batch in one graph call: no per-pixel work in
-  Python, and TensorFlow releases the GIL for the teacher meanwhile.
-
-  On the CPU wherever the teacher runs: under op determinism (the labeling
-  tools' setting) the GPU's bincount is refused (UnimplementedError), and
-  CPU kernels make a mask the same bytes on any host.
-  """
-  with tf.device('/CPU:0'):
-    return tf.map_fn(
-        lambda args: _segment_image(*args, thresholds), (logits, valid, sizes),
-        fn_output_signature=(tf.TensorSpec([], tf.string),
-                             tf.TensorSpec([256], tf.int32),
-                             tf.TensorSpec([SCORE_BINS], tf.int32)),
-        parallel_iterations=4)
-
-
-@tf.function(input_signature=[
-    tf.TensorSpec([None, None, None], tf.float32),
-    tf.TensorSpec([2], tf.int32), tf.TensorSpec([2], tf.int32)])
-def class_and_confidence(logits, valid, size):
-  """`_class_and_confidence` of one image (quality measurement)."""
-  return _class_and_confidence(logits, valid, size)
-
-
 class SegmentationLabeler:
   """Teacher logits -> per-pixel class where max prob >= threshold, else 255,
   at the original image size (PNG-encoded, as the TFExample stores it)."""
@@ -295,9 +218,11 @@ class SegmentationLabeler:
     n = len(heights)
     logits, valid, sizes = self.logits_frames(outputs, scales, heights,
                                               widths)
-    pngs, counts, histograms = (t.numpy() for t in segment_batch(
-        logits, valid, sizes, threshold_vector(
-            self.score_threshold, self.class_thresholds, logits.shape[-1])))
+    thresholds = threshold_vector(self.score_threshold, self.class_thresholds,
+                                  logits.shape[-1])
+    pngs, counts, histograms = (t.numpy() for t in
+                                segmentation_masks.segment_batch(
+                                    logits, valid, sizes, thresholds))
     return [{'encoded_mask': pngs[i], 'class_pixels': counts[i],
              'confidence_histogram': histograms[i]} for i in range(n)]
 

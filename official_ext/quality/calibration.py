@@ -21,6 +21,7 @@ from official.vision.evaluation import coco_evaluator
 
 from official_ext.labeling import input_pipeline
 from official_ext.labeling import labelers
+from official_ext.labeling import segmentation_masks
 from official_ext.quality import measures
 
 _MASK_KEY = 'image/segmentation/class/encoded'
@@ -141,7 +142,7 @@ def measure_with_counts(teacher, files: List[str], score_threshold: float,
                        int(meta['height'][i]), int(meta['width'][i]),
                        outputs['detection_scores'].shape[1])
       else:
-        classes, confidence = labelers.class_and_confidence(
+        classes, confidence = segmentation_masks.class_and_confidence(
             logits[i], valid[i], sizes[i])
         counts.add(classes.numpy(), confidence.numpy(), gt['mask'],
                    class_thresholds=vector)

@@ -7,7 +7,7 @@ from official.vision.evaluation import segmentation_metrics
 
 from official_ext.configs import selftrain_segmentation as exp_cfg
 from official_ext.dataloaders import segmentation_input
-from official_ext.labeling import labelers
+from official_ext.labeling import segmentation_masks
 from official_ext.self_training import task as st_task
 from official_ext.tasks import semantic_segmentation
 
@@ -74,10 +74,10 @@ class SelfTrainingSegmentationTask(st_task.SelfTrainingMixin,
     masks = labels['masks']
     logits = tf.image.resize(teacher_outputs['logits'], tf.shape(masks)[1:3],
                              method='bilinear')
-    classes, confidence = labelers.class_and_max_probability(logits)
-    mask = labelers.threshold_mask(classes, confidence, thresholds)
+    classes, confidence = segmentation_masks.class_and_max_probability(logits)
+    mask = segmentation_masks.threshold_mask(classes, confidence, thresholds)
     ignore = self.task_config.losses.ignore_label
-    unsure = tf.equal(mask, labelers.IGNORE_LABEL)
+    unsure = tf.equal(mask, segmentation_masks.IGNORE_LABEL)
     padding = tf.equal(masks[..., 0], ignore)
     mask = tf.where(unsure | padding, ignore, mask)[..., None]
     return {'masks': tf.cast(mask, masks.dtype),

@@ -1,0 +1,92 @@
+"""A segmenter's logits -> per-pixel class, confidence and thresholded
+pseudo mask (IGNORE_LABEL where the teacher is unsure).
+
+One definition for everything that turns logits into a mask: the offline
+labeler (labelers.SegmentationLabeler, `segment_batch`), the online teacher
+inside the train step (`class_and_max_probability`, `threshold_mask`) and
+calibration (`class_and_confidence`).
+"""
+
+import tensorflow as tf
+
+SCORE_BINS = 10  # The confidence histogram's bins over [0, 1].
+IGNORE_LABEL = 255
+
+
+def class_and_max_probability(logits):
+  """Per pixel of logits [..., classes]: the argmax class and the softmax's
+  max. The max is 1 / sum(exp(logits - max logit)); top_k is ~2x faster
+  than argmax on CPU and also breaks ties to the lower class."""
+  top = tf.math.top_k(logits, k=1)
+  confidence = 1.0 / tf.reduce_sum(tf.exp(logits - top.values), axis=-1)
+  return top.indices[..., 0], confidence
+
+
+def threshold_mask(classes, confidence, thresholds):
+  """Each pixel's class where its max probability is >= that class's
+  threshold (`thresholds[class]`), else IGNORE_LABEL. The offline labeler
+  and the online teacher (self_training/online_teacher.py) both use it."""
+  return tf.where(confidence >= tf.gather(thresholds, classes), classes,
+                  IGNORE_LABEL)
+
+
+def _class_and_confidence(logits, valid, size):
+  """One image's teacher logits at its padded input size -> its argmax class
+  and the softmax's max per pixel, at the original size.
+
+  The exported model sees the image resized to fit its input and padded at
+  the bottom/right; its logits cover that padded input. The image's part is
+  the top-left `valid` (height, width); it is cropped and resized back to
+  the original `size` (bilinear, on logits).
+  """
+  cropped = logits[:valid[0], :valid[1]]
+  resized = tf.cond(
+      tf.reduce_all(tf.equal(valid, size)), lambda: cropped,
+      lambda: tf.image.resize(cropped[None], size, method='bilinear')[0])
+  return class_and_max_probability(resized)
+
+
+def _segment_image(logits, valid, size, thresholds):
+  """One image's pseudo mask (`threshold_mask`) at its original size.
+
+  Returns the mask as PNG bytes, its per-class pixel counts [256] and the
+  histogram of the max probability [SCORE_BINS].
+  """
+  classes, confidence = _class_and_confidence(logits, valid, size)
+  mask = threshold_mask(classes, confidence, thresholds)
+  counts = tf.math.bincount(mask, minlength=256, maxlength=256)
+  histogram = tf.histogram_fixed_width(confidence, [0.0, 1.0],
+                                       nbins=SCORE_BINS)
+  # zlib level 1: ~7x faster than the default 6 on noisy masks, ~15% larger.
+  png = tf.io.encode_png(tf.cast(mask, tf.uint8)[..., None], compression=1)
+  return png, counts, histogram
+
+
+@tf.function(input_signature=[
+    tf.TensorSpec([None, None, None, None], tf.float32),
+    tf.TensorSpec([None, 2], tf.int32),
+    tf.TensorSpec([None, 2], tf.int32),
+    tf.TensorSpec([None], tf.float32)])
+def segment_batch(logits, valid, sizes, thresholds):
+  """`_segment_image` over a batch in one graph call: no per-pixel work in
+  Python, and TensorFlow releases the GIL for the teacher meanwhile.
+
+  On the CPU wherever the teacher runs: under op determinism (the labeling
+  tools' setting) the GPU's bincount is refused (UnimplementedError), and
+  CPU kernels make a mask the same bytes on any host.
+  """
+  with tf.device('/CPU:0'):
+    return tf.map_fn(
+        lambda args: _segment_image(*args, thresholds), (logits, valid, sizes),
+        fn_output_signature=(tf.TensorSpec([], tf.string),
+                             tf.TensorSpec([256], tf.int32),
+                             tf.TensorSpec([SCORE_BINS], tf.int32)),
+        parallel_iterations=4)
+
+
+@tf.function(input_signature=[
+    tf.TensorSpec([None, None, None], tf.float32),
+    tf.TensorSpec([2], tf.int32), tf.TensorSpec([2], tf.int32)])
+def class_and_confidence(logits, valid, size):
+  """`_class_and_confidence` of one image (quality measurement)."""
+  return _class_and_confidence(logits, valid, size)
