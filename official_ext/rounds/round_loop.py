@@ -23,18 +23,18 @@ the next round.
 """
 
 import dataclasses
-import json
 import os
-import time
 from typing import Dict, List, Optional
 
 from official_ext.configs import nms
 from official_ext.configs import recipes
 from official_ext.data import sharded_writer
+from official_ext.labeling import labeling_report
 from official_ext.rounds import evaluations
 from official_ext.rounds import online_health
 from official_ext.rounds import run_config
 from official_ext.rounds import stage_records
+from official_ext.rounds import workers as rounds_workers
 from official_ext.utils import stages
 from official_ext.utils import tool_commands
 
@@ -186,18 +186,11 @@ class Rounds:
     return items
 
   def _wait(self, what: str, ready):
-    """Polls `ready()` until true, saying what it waits for once a minute."""
-    start = last = time.time()
-    while not ready():
-      if time.time() - last >= 60:
-        print(f'[worker {self.options.worker_index}] waiting for {what} '
-              f'({time.time() - start:.0f} s)', flush=True)
-        last = time.time()
-      time.sleep(self.options.poll_seconds)
+    rounds_workers.wait(what, ready, self.options.worker_index,
+                 self.options.poll_seconds)
 
   def _wait_for_stage(self, stage: str):
-    self._wait(stage, lambda: (self.records.read(stage) or {}).get(
-        'state') == stage_records.DONE)
+    self._wait(stage, lambda: rounds_workers.stage_done(self.records, stage))
 
   def _label(self, r, teacher_export: str) -> dict:
     prefix = self._dir(r, 'pseudo/pseudo')
@@ -214,12 +207,10 @@ class Rounds:
               'calibration': stage_records.files_record(run.data.calibration),
               'labeled': self.data_inputs['labeled']}
     self._stage(r, stage, 'pseudo_label', argv, inputs, outputs)
-    report_path = prefix + '_report.json'
     if workers > 1:  # The last worker's report covers every shard.
-      self._wait(f'every worker\'s shards under {prefix}', lambda: not (
-          _read_json(report_path) or {'shards_missing': [0]}).get(
-              'shards_missing'))
-    report = _read_json(report_path)
+      self._wait(f'every worker\'s shards under {prefix}',
+                 lambda: rounds_workers.labels_complete(prefix))
+    report = labeling_report.read_report(prefix)
     report['pattern'] = sharded_writer.output_pattern(prefix,
                                                       report['num_shards'])
     return report
@@ -357,10 +348,3 @@ class Rounds:
       teacher = result.get('student_export')
     return results
 
-
-def _read_json(path: str) -> Optional[dict]:
-  try:
-    with open(path) as f:
-      return json.load(f)
-  except (OSError, ValueError):
-    return None
