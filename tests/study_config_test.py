@@ -7,6 +7,7 @@ import pytest
 import tensorflow as tf
 import yaml
 
+from official_ext.rounds import run_config
 from official_ext.study import study_config
 
 GOOD = {
@@ -53,8 +54,8 @@ def test_shipped_studies_load():
     ood = study_config.load(os.path.join(
         root, f'digits_{task}_shapes_pretrain.yaml'))
     assert 'shapes_data/classification' in ood.data.classification_train
-    assert all('digits_data' in p for p in (ood.data.train,
-                                            ood.data.unlabeled, ood.data.val))
+    assert all('digits_data' in p for p in (
+        ood.data.labeled, ood.data.unlabeled, ood.data.validation))
     assert ood.init[1].pretrain.recipe.startswith('pretrain_shapes')
 
 
@@ -155,7 +156,12 @@ def test_online_method_loads(tmp_path):
      "supervised.experiment: 'nope' is not a registered experiment"),
     ({'selftrain': {'experiment': 'selftrain_digits', 'recipe': 'no.yaml'}},
      "selftrain.recipe: no file 'no.yaml'"),
-    ({'data': {'train': 'a'}}, 'data: set train, unlabeled and val'),
+    ({'data': {'labeled': 'a'}}, 'data: set labeled, unlabeled and validation'),
+    ({'data': {'train': 'a'}}, 'data: set labeled, unlabeled and validation'),
+    ({'data': {'train': 'a', 'labeled': 'a'}},
+     'data.train and data.labeled name the same split; keep data.labeled'),
+    ({'data': {'labeled': 't', 'unlabeled': 'u', 'validation': 'v'}},
+     'data.annotation_file: detection needs the COCO json of data.validation'),
     ({'overrides': ['task.model.num_clases=9']},
      "overrides[0]: 'task.model.num_clases=9' (supervised)"),
     ({'overrides': ['runtime.num_gpus=1']}, "use 'task.FIELD=VALUE'"),
@@ -177,3 +183,21 @@ def test_bad_study_names_the_field(tmp_path, change, message):
     study_config.load(_write(tmp_path, dict(GOOD, **change)))
   assert message in str(e.value)
   assert '\n' not in str(e.value)
+
+
+def test_the_data_splits_take_the_run_files_names():
+  """A study file's `data:` and a run file's share SplitsConfig; the names
+  a study file used before (train, val, val_annotations, test_annotations)
+  still load, as the same fields."""
+  names = {'labeled': 't-*', 'unlabeled': 'u-*', 'validation': 'v-*',
+           'annotation_file': 'a.json', 'test': 's-*',
+           'test_annotation_file': 'b.json'}
+  earlier = {'train': 't-*', 'unlabeled': 'u-*', 'val': 'v-*',
+             'val_annotations': 'a.json', 'test': 's-*',
+             'test_annotations': 'b.json'}
+  for data in (names, earlier):
+    study = study_config.from_dict({'data': data})
+    assert {k: v for k, v in study.data.as_dict().items() if v} == names
+  run_fields = set(run_config.DataConfig().as_dict())
+  assert set(names) < run_fields
+  assert run_fields - set(names) == {'calibration'}

@@ -1,15 +1,20 @@
 """What the run file (`self_train`) and the study file (`study`) share: the
-model reference and the one strict loader of a YAML mapping.
+model reference, the data splits' names and the one strict loader of a YAML
+mapping.
 
 A model in either file is a `ModelConfig`: a registered experiment, its
 recipe, more YAML laid over it and `--params_override` items, as train.py
-takes them. `check_fields` refuses an unknown key or a wrongly typed value
-at any depth with one line naming it, before anything runs.
+takes them. The splits in either file's `data:` are a `SplitsConfig`
+(labeled, validation, unlabeled, test and the detection COCO jsons);
+`check_fields` refuses an unknown key or a wrongly typed value at any depth
+with one line naming it, before anything runs.
 """
 
 import dataclasses
 import typing
-from typing import List, Type
+from typing import Dict, List, Type
+
+from absl import logging
 
 from official.modeling import hyperparams
 
@@ -23,6 +28,76 @@ class ModelConfig(hyperparams.Config):
   recipe: str = ''
   config_files: List[str] = dataclasses.field(default_factory=list)
   overrides: List[str] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass
+class SplitsConfig(hyperparams.Config):
+  """TFRecord globs of the splits, named the same in every file: the
+  labeled images, the validation split choices are made on, the unlabeled
+  images, and the optional test split (each final model scored on it once;
+  nothing chooses on it). Detection: the COCO json of validation and test."""
+  labeled: str = ''
+  validation: str = ''
+  unlabeled: str = ''
+  test: str = ''
+  annotation_file: str = ''
+  test_annotation_file: str = ''
+
+
+# The built-in data sets' split names (make_digits_dataset,
+# make_shapes_dataset: train-*, val-*, ...; the study file's keys before it
+# took the run file's) -> SplitsConfig's.
+DATASET_SPLITS = {'train': 'labeled', 'val': 'validation',
+                  'unlabeled': 'unlabeled', 'test': 'test',
+                  'val_annotations': 'annotation_file',
+                  'test_annotations': 'test_annotation_file'}
+
+
+def dataset_splits(dataset: Dict[str, str], detection: bool) -> Dict[str, str]:
+  """A built-in data set's patterns under SplitsConfig's names.
+
+  Args:
+    dataset: make_dataset's {split: pattern} (train, val, unlabeled, test,
+      val_annotations, test_annotations, and any others).
+    detection: whether the COCO jsons are wanted (a segmentation file
+      refuses them).
+
+  Returns:
+    The splits the data set has, renamed (the others left out; the test
+    split and its json only when the data set has one).
+  """
+  out = {ours: dataset[theirs] for theirs, ours in DATASET_SPLITS.items()
+         if dataset.get(theirs)}
+  if not detection:
+    out.pop('annotation_file', None)
+    out.pop('test_annotation_file', None)
+  return out
+
+
+def renamed_splits(data: dict, error: Type[Exception],
+                   where: str = 'data') -> dict:
+  """A file's `data:` mapping with the earlier split names (train, val,
+  val_annotations, test_annotations) renamed to SplitsConfig's, each with
+  a warning; both names of one split is an error.
+
+  Args:
+    data: the mapping as read.
+    error: the exception to raise (the file's own).
+    where: its path in the file, for messages.
+
+  Returns:
+    A new mapping with today's names.
+  """
+  out = dict(data)
+  for old, new in DATASET_SPLITS.items():
+    if old == new or old not in out:
+      continue
+    if new in out:
+      raise error(f'{where}.{old} and {where}.{new} name the same split; '
+                  f'keep {where}.{new}')
+    logging.warning('%s.%s is now called %s.%s', where, old, where, new)
+    out[new] = out.pop(old)
+  return out
 
 
 def _is_config(kind) -> bool:

@@ -11,6 +11,7 @@ registered experiment with its recipe applied (`--experiment=NAME
 from official.core import config_definitions as cfg
 
 from official_ext import registry_imports  # pylint: disable=unused-import
+from official_ext.configs import file_schema
 from official_ext.configs import recipes
 
 # task -> (teacher, student)
@@ -75,18 +76,11 @@ def run_file(task: str, data: dict, **fields) -> dict:
   on runs/digits_data."""
   teacher, student = EXPERIMENTS[task]
   run = {'task': task,
-         'data': {'labeled': data['train'], 'validation': data['val'],
-                  'unlabeled': data['unlabeled']},
+         'data': file_schema.dataset_splits(data, task == 'detection'),
          'teacher': {'experiment': teacher, 'recipe': f'{teacher}_cpu.yaml',
                      'overrides': teacher_overrides(task)},
          'student': {'experiment': student, 'recipe': f'{student}_cpu.yaml'}}
   if data.get('calibration'):
     run['data']['calibration'] = data['calibration']
-  if data.get('test'):
-    run['data']['test'] = data['test']
-  if task == 'detection':
-    run['data']['annotation_file'] = data['val_annotations']
-    if data.get('test'):
-      run['data']['test_annotation_file'] = data['test_annotations']
   run.update(fields)
   return run

@@ -69,16 +69,10 @@ class TeacherConfig(ModelConfig):
 
 
 @dataclasses.dataclass
-class DataConfig(hyperparams.Config):
-  labeled: str = ''
-  validation: str = ''
-  unlabeled: str = ''
+class DataConfig(file_schema.SplitsConfig):
+  """The splits (the study file's too) and the labeler's held-out
+  calibration split."""
   calibration: str = ''
-  annotation_file: str = ''
-  # Reported only: each trained model's final checkpoint is evaluated on it
-  # once, after training; no stage reads it to choose anything.
-  test: str = ''
-  test_annotation_file: str = ''
 
 
 @dataclasses.dataclass

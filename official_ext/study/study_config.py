@@ -108,16 +108,11 @@ class CandidateConfig(hyperparams.Config):
 
 
 @dataclasses.dataclass
-class DataConfig(hyperparams.Config):
-  """TFRecord patterns; all empty: the tool makes the digits data."""
-  train: str = ''
-  unlabeled: str = ''
-  val: str = ''
-  val_annotations: str = ''  # Detection: COCO json of `val`.
-  # Optional: every model's final checkpoint is scored on it once; the
-  # report's tables show it (nothing is chosen on it).
-  test: str = ''
-  test_annotations: str = ''  # Detection: COCO json of `test`.
+class DataConfig(file_schema.SplitsConfig):
+  """The splits, named as in a run file (labeled, validation, unlabeled,
+  test, annotation_file, test_annotation_file; the earlier train, val,
+  val_annotations, test_annotations still load, with a warning); all empty:
+  the tool makes the digits data."""
   # Classification TFExamples for an init's `pretrain`.
   classification_train: str = ''
   classification_val: str = ''
@@ -168,6 +163,8 @@ def load(path: str) -> StudyConfig:
 
 def from_dict(raw: dict) -> StudyConfig:
   """A StudyConfig; unknown keys (at any depth) raise StudyError."""
+  if isinstance(raw.get('data'), dict):
+    raw = dict(raw, data=file_schema.renamed_splits(raw['data'], StudyError))
   file_schema.check_fields(raw, StudyConfig, StudyError)
   study = StudyConfig()
   try:
@@ -255,21 +252,21 @@ def check(study: StudyConfig, base_dir: str = '.'):
       raise StudyError(f'labeled_fraction[{i}]: {fraction} is not in (0, 1]')
   if not study.seeds or len(set(study.seeds)) != len(study.seeds):
     raise StudyError(f'seeds: at least one, none repeated: {study.seeds}')
-  data = [study.data.train, study.data.unlabeled, study.data.val]
+  data = [study.data.labeled, study.data.unlabeled, study.data.validation]
   if any(data) and not all(data):
-    raise StudyError('data: set train, unlabeled and val, or none (the '
-                     'digits data)')
+    raise StudyError('data: set labeled, unlabeled and validation, or none '
+                     '(the digits data)')
   if (all(data) and study.task == 'detection' and
-      not study.data.val_annotations):
-    raise StudyError('data.val_annotations: detection needs the COCO json '
-                     'of data.val')
+      not study.data.annotation_file):
+    raise StudyError('data.annotation_file: detection needs the COCO json '
+                     'of data.validation')
   if study.data.test and not all(data):
-    raise StudyError('data.test: set with train, unlabeled and val (the '
-                     'digits data has its own test split)')
+    raise StudyError('data.test: set with labeled, unlabeled and validation '
+                     '(the digits data has its own test split)')
   if (study.data.test and study.task == 'detection' and
-      not study.data.test_annotations):
-    raise StudyError('data.test_annotations: detection needs the COCO json '
-                     'of data.test')
+      not study.data.test_annotation_file):
+    raise StudyError('data.test_annotation_file: detection needs the COCO '
+                     'json of data.test')
   for i, init in enumerate(study.init):
     if (init.pretrain.experiment and not init.pretrain_data.train and
         any(data) and

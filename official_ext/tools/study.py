@@ -30,6 +30,7 @@ from absl import app
 from absl import flags
 import yaml
 
+from official_ext.configs import file_schema
 from official_ext.configs import recipes as recipe_lib
 from official_ext.data import atomic_files
 from official_ext.digits import recipes
@@ -81,10 +82,11 @@ def digits_data(out: str, quick: bool) -> dict:
     except OSError:  # Another worker's is there; the same bytes.
       shutil.rmtree(scratch)
   pattern = lambda split: os.path.join(final, f'{split}-*.tfrecord')
-  return {split: pattern(split)
+  made = {split: pattern(split)
           for split in ('train', 'unlabeled', 'val', 'test')} | {
-      'val_annotations': os.path.join(final, 'annotations_val.json'),
-      'test_annotations': os.path.join(final, 'annotations_test.json'),
+              'val_annotations': os.path.join(final, 'annotations_val.json'),
+              'test_annotations': os.path.join(final, 'annotations_test.json')}
+  return file_schema.dataset_splits(made, detection=True) | {
       'classification_train': pattern(canvases.CLASSIFICATION['unlabeled']),
       'classification_val': pattern(canvases.CLASSIFICATION['val'])}
 
@@ -179,14 +181,11 @@ def cell_run(study, cell: cells_lib.Cell, data: dict,
   per_step = images_per_step(study)['images_per_step']
   models['teacher']['overrides'].append(
       f'task.train_data.global_batch_size={per_step[cells_lib.SUPERVISED]}')
-  run_data = {'labeled': data['train'], 'validation': data['val'],
-              'unlabeled': data['unlabeled']}
-  if data.get('test'):
-    run_data['test'] = data['test']
-  if study.task == 'detection':  # COCO AP against the val json.
-    run_data['annotation_file'] = data['val_annotations']
-    if data.get('test'):
-      run_data['test_annotation_file'] = data['test_annotations']
+  splits = file_schema.SplitsConfig().as_dict()
+  run_data = {k: data[k] for k in splits if data.get(k)}
+  if study.task != 'detection':  # COCO AP against the jsons: detection.
+    run_data.pop('annotation_file', None)
+    run_data.pop('test_annotation_file', None)
   return run_config.from_dict({'task': study.task, 'data': run_data,
                                **models})
 
@@ -279,7 +278,7 @@ def main(_):
     sys.exit(f'study.py: error: {e}')
   out = os.path.abspath(_OUTPUT_DIR.value)
   os.makedirs(os.path.join(out, 'cells'), exist_ok=True)
-  data = (study.data.as_dict() if study.data.train else
+  data = (study.data.as_dict() if study.data.labeled else
           digits_data(out, _QUICK.value))
   num_steps = steps(study, _QUICK.value)
   runner = stages.Runner(PROGRESS, env={'TF_CPP_MIN_LOG_LEVEL': '2'})
