@@ -14,18 +14,33 @@ IGNORE_LABEL = 255
 
 
 def class_and_max_probability(logits):
-  """Per pixel of logits [..., classes]: the argmax class and the softmax's
-  max. The max is 1 / sum(exp(logits - max logit)); top_k is ~2x faster
-  than argmax on CPU and also breaks ties to the lower class."""
+  """Each pixel's class and the teacher's confidence in it.
+
+  The softmax's max is 1 / sum(exp(logits - max logit)); top_k is faster
+  than argmax on CPU and also breaks ties to the lower class.
+
+  Args:
+    logits: [..., classes].
+
+  Returns:
+    (the argmax class [...], int32; the softmax's max [...]).
+  """
   top = tf.math.top_k(logits, k=1)
   confidence = 1.0 / tf.reduce_sum(tf.exp(logits - top.values), axis=-1)
   return top.indices[..., 0], confidence
 
 
 def threshold_mask(classes, confidence, thresholds):
-  """Each pixel's class where its max probability is >= that class's
-  threshold (`thresholds[class]`), else IGNORE_LABEL. The offline labeler
-  and the online teacher (self_training/online_teacher.py) both use it."""
+  """The pseudo mask: each pixel's class where the teacher is sure enough.
+
+  Args:
+    classes: each pixel's class (`class_and_max_probability`).
+    confidence: its max probability.
+    thresholds: [classes] float, each class's threshold.
+
+  Returns:
+    The class where confidence >= thresholds[class], else IGNORE_LABEL.
+  """
   return tf.where(confidence >= tf.gather(thresholds, classes), classes,
                   IGNORE_LABEL)
 
@@ -74,6 +89,16 @@ def segment_batch(logits, valid, sizes, thresholds):
   On the CPU wherever the teacher runs: under op determinism (the labeling
   tools' setting) the GPU's bincount is refused (UnimplementedError), and
   CPU kernels make a mask the same bytes on any host.
+
+  Args:
+    logits: [batch, height, width, classes] at the padded input size.
+    valid: [batch, 2], each image's part of the logits (height, width).
+    sizes: [batch, 2], each image's original size.
+    thresholds: [classes], each class's threshold.
+
+  Returns:
+    (each mask as PNG bytes [batch], its per-class pixel counts
+    [batch, 256], its confidence histogram [batch, SCORE_BINS]).
   """
   with tf.device('/CPU:0'):
     return tf.map_fn(
@@ -88,5 +113,15 @@ def segment_batch(logits, valid, sizes, thresholds):
     tf.TensorSpec([None, None, None], tf.float32),
     tf.TensorSpec([2], tf.int32), tf.TensorSpec([2], tf.int32)])
 def class_and_confidence(logits, valid, size):
-  """`_class_and_confidence` of one image (quality measurement)."""
+  """One image's class and confidence per pixel, at its original size (for
+  calibration).
+
+  Args:
+    logits: [height, width, classes] at the padded input size.
+    valid: (height, width) of the image's part of them.
+    size: its original (height, width).
+
+  Returns:
+    (classes, confidence), each [height, width] of the original size.
+  """
   return _class_and_confidence(logits, valid, size)

@@ -27,9 +27,16 @@ _NOTHING_KEPT = {
 
 
 def collapse_warning(model_dir: str) -> Optional[str]:
-  """A warning when the online student in `model_dir` logged, in every
-  summary window after its burn-in, that its teacher kept nothing; None
-  otherwise (also for an offline student, or no window after the burn-in)."""
+  """Whether an online student's teacher kept nothing after its burn-in.
+
+  Args:
+    model_dir: the student's folder (params.yaml, train summaries).
+
+  Returns:
+    A warning when it logged, in every summary window after its burn-in,
+    that its teacher kept nothing; None otherwise (also for an offline
+    student, or no window after the burn-in).
+  """
   params = params_dict.read_yaml_to_params_dict(
       os.path.join(model_dir, 'params.yaml'))
   self_training = params.task.as_dict().get('self_training') or {}

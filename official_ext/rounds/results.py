@@ -11,6 +11,16 @@ NOT_EQUAL = ('student and teacher differ in images per step or steps: '
 
 
 def write(path: str, run_file: str, rounds: List[dict]) -> dict:
+  """Writes results.json (atomically).
+
+  Args:
+    path: the file.
+    run_file: the run file's path, recorded.
+    rounds: each round's record (round_loop.Rounds.run_round).
+
+  Returns:
+    What it wrote.
+  """
   results = {'run_file': run_file, 'rounds': rounds}
   atomic_files.write_json(path, results)
   return results
@@ -25,8 +35,15 @@ def _equal_compute(r: dict) -> bool:
 
 
 def table(rounds: List[dict]) -> str:
-  """One line per round: teacher and student metrics, the student's
-  images per step (labeled + pseudo) and steps, pseudo-labeled images."""
+  """The rounds as a Markdown table.
+
+  Args:
+    rounds: each round's record.
+
+  Returns:
+    One line per round: teacher and student metrics, the student's images
+    per step (labeled + pseudo) and steps, pseudo-labeled images.
+  """
   metrics = list(rounds[0]['student'])
   head = (['round'] + [f'teacher {m}' for m in metrics] +
           [f'student {m}' for m in metrics] +
@@ -57,7 +74,13 @@ def table(rounds: List[dict]) -> str:
 
 
 def plot(rounds: List[dict], path: str):
-  """The first metric by round: round 0 is round 1's teacher (when known)."""
+  """Plots the first metric by round (round 0: round 1's teacher, when
+  known).
+
+  Args:
+    rounds: each round's record.
+    path: the PNG to write.
+  """
   import matplotlib  # pylint: disable=g-import-not-at-top
   matplotlib.use('Agg')
   import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top

@@ -145,8 +145,17 @@ class Rounds:
 
   def final_metrics(self, r: int, name: str,
                     experiment: str) -> Dict[str, Dict[str, float]]:
-    """Round r's model `name` at its final checkpoint, by split
-    (evaluations.final_metrics, its stages recorded as round r's)."""
+    """A model's final checkpoint, measured.
+
+    Args:
+      r: the round.
+      name: the model's stage name.
+      experiment: its registered experiment.
+
+    Returns:
+      evaluations.final_metrics (by split), its stages recorded as round
+      r's.
+    """
     return evaluations.final_metrics(
         lambda *stage: self._stage(r, *stage), name, self._dir(r, name),
         experiment, self.run)
@@ -294,12 +303,19 @@ class Rounds:
 
   def train_online_student(self, r: int, name: str,
                            model: run_config.ModelConfig) -> dict:
-    """In or beside round r: an online student (`model`'s recipe sets
-    task.self_training.mode: online) on the labeled images and the raw
-    unlabeled ones, under the same stage records; its `final_metrics` and,
-    under 'model', its images per step and steps. When
-    the run sets the steps, its burn-in keeps the recipe's share of them
-    (the digits recipes' 500 of 2500 is a fifth of any schedule)."""
+    """Trains an online student in or beside round r, under the same stage
+    records, on the labeled images and the raw unlabeled ones. When the run
+    sets the steps, its burn-in keeps the recipe's share of them.
+
+    Args:
+      r: the round.
+      name: its stage name.
+      model: its model (the recipe sets task.self_training.mode: online).
+
+    Returns:
+      `measure`'s record: its final metrics by split and, under 'model',
+      its images per step and steps.
+    """
     self._train_online(r, name, model)
     return self.measure(r, name, model.experiment, student=True)
 
@@ -324,10 +340,20 @@ class Rounds:
   def train_supervised(self, r: int, name: str,
                        model: run_config.ModelConfig,
                        steps: Optional[int] = None) -> dict:
-    """Beside round r: another supervised model on data.labeled (e.g. a
-    baseline candidate with another batch or, `steps`, another schedule
-    than the run's), under the same stage records: its `final_metrics` and,
-    under 'model', its images per step and steps."""
+    """Trains another supervised model on data.labeled beside round r
+    (e.g. a baseline candidate with another batch or schedule), under the
+    same stage records.
+
+    Args:
+      r: the round.
+      name: its stage name.
+      model: its model.
+      steps: its steps; None: the run's.
+
+    Returns:
+      `measure`'s record: its final metrics by split and, under 'model',
+      its images per step and steps.
+    """
     self._train(r, name, model, self._data_overrides(), {}, steps)
     return self.measure(r, name, model.experiment, student=False)
 

@@ -114,8 +114,19 @@ def load(path: str) -> RunConfig:
 
 
 def from_dict(raw: dict, base_dir: str = '.') -> RunConfig:
-  """`load`'s run from a dict (the file's content), relative paths
-  resolved against `base_dir`; RunError naming a wrong field."""
+  """`load`'s run from a dict.
+
+  Args:
+    raw: the run file's content.
+    base_dir: the folder relative recipe paths are resolved against (the
+      run file's).
+
+  Returns:
+    The checked RunConfig.
+
+  Raises:
+    RunError: a wrong field, named.
+  """
   file_schema.check_fields(raw, RunConfig, RunError)
   run = RunConfig()
   run.override(raw, is_strict=True)
@@ -133,15 +144,28 @@ def _resolve(run: RunConfig, base_dir: str):
 
 
 def recipe_file(model: ModelConfig) -> str:
-  """The model's recipe path (a packaged recipe when not a file)."""
+  """The model's recipe path.
+
+  Args:
+    model: a run file's model.
+
+  Returns:
+    `model.recipe` when it is a file, else the packaged recipe of that name.
+  """
   if os.path.isfile(model.recipe):
     return model.recipe
   return recipes.recipe_path(model.recipe)
 
 
 def config_files(model: ModelConfig) -> List[str]:
-  """The model's YAML files in the order train.py lays them: its recipe,
-  then its config_files."""
+  """The model's YAML files in the order train.py lays them.
+
+  Args:
+    model: a run file's model.
+
+  Returns:
+    Its recipe's path (when it has one), then its config_files.
+  """
   return ([recipe_file(model)] if model.recipe else []) + list(
       model.config_files)
 
@@ -280,27 +304,59 @@ def _check_online(run: RunConfig):
 
 
 def online(run: RunConfig) -> bool:
-  """Whether the student learns from an online (moving-average) teacher."""
+  """Whether the student learns from an online (moving-average) teacher.
+
+  Args:
+    run: the run file.
+
+  Returns:
+    True when the student recipe sets task.self_training.mode: online.
+  """
   return experiment_config(run.student).task.self_training.mode == 'online'
 
 
 def score_threshold(run: RunConfig) -> float:
-  """The labeling threshold: the run file's, or the student recipe's."""
+  """The labeling threshold.
+
+  Args:
+    run: the run file.
+
+  Returns:
+    labeling.score_threshold when set (>= 0), else the student recipe's
+    task.self_training.score_threshold.
+  """
   if run.labeling.score_threshold >= 0:
     return run.labeling.score_threshold
   return experiment_config(run.student).task.self_training.score_threshold
 
 
 def num_classes(run: RunConfig) -> int:
-  """The student recipe's class count (the labeler checks the teacher's)."""
+  """The student recipe's class count (the labeler checks the teacher's).
+
+  Args:
+    run: the run file.
+
+  Returns:
+    task.model.num_classes of the student's experiment config.
+  """
   return experiment_config(run.student).task.model.num_classes
 
 
 def labeling_argv(run: RunConfig, teacher_export: str, prefix: str,
                   workers: int, worker_index: int) -> List[str]:
-  """The pseudo_label tool's flags for a round: the run file's labeling
-  section and data as LabelingOptions, written in the order earlier runs
-  recorded their command (so their stage records still match)."""
+  """The pseudo_label tool's flags for a round.
+
+  Args:
+    run: the run file (its labeling section and data).
+    teacher_export: the round's teacher SavedModel.
+    prefix: the shards' output prefix.
+    workers: how many workers label the round.
+    worker_index: this worker's index.
+
+  Returns:
+    The run as LabelingOptions, written as flags in the order earlier runs
+    recorded their command (so their stage records still match).
+  """
   options = labeling_options.LabelingOptions(
       teacher=teacher_export, task=run.task,
       input_pattern=run.data.unlabeled, output_prefix=prefix,

@@ -30,14 +30,28 @@ DONE, STARTED = 'done', 'started'
 
 
 def files_record(pattern: str) -> List[list]:
-  """[path, size] of each record file of a glob (record_files' rule)."""
+  """What a split's files are, for a stage's inputs.
+
+  Args:
+    pattern: a TFRecord glob ('' for none).
+
+  Returns:
+    [path, size] of each record file it matches (record_files' rule).
+  """
   if not pattern:
     return []
   return [[f, tf.io.gfile.stat(f).length] for f in record_files.match(pattern)]
 
 
 def content_hash(path: str) -> str:
-  """sha256 of a file's bytes ('' when it does not exist)."""
+  """A file's content, for a stage's inputs.
+
+  Args:
+    path: the file ('' for none).
+
+  Returns:
+    sha256 of its bytes, hex ('' when it does not exist).
+  """
   if not path or not tf.io.gfile.exists(path):
     return ''
   with tf.io.gfile.GFile(path, 'rb') as f:
@@ -45,9 +59,16 @@ def content_hash(path: str) -> str:
 
 
 def config_hash(path: str) -> str:
-  """sha256 of a YAML config's settings: its parsed content, so editing a
-  comment or the layout does not make a finished model stale; the bytes'
-  hash (`content_hash`) for anything that does not parse."""
+  """A YAML config's settings, for a stage's inputs.
+
+  Args:
+    path: the YAML file.
+
+  Returns:
+    sha256 of its parsed content, so editing a comment or the layout does
+    not make a finished model stale; the bytes' hash (`content_hash`) for
+    anything that does not parse.
+  """
   text = content = None
   if path and tf.io.gfile.exists(path):
     with tf.io.gfile.GFile(path, 'rb') as f:
@@ -63,8 +84,16 @@ def config_hash(path: str) -> str:
 
 
 def checkpoint_record(model_dir: str) -> str:
-  """The model_dir's latest checkpoint: its name and a hash of its index
-  (which holds a checksum of every tensor), so a retrained model differs."""
+  """A trained model, for the inputs of the stages that read it.
+
+  Args:
+    model_dir: the model's folder.
+
+  Returns:
+    Its latest checkpoint's name and a hash of its index (which holds a
+    checksum of every tensor), so a retrained model differs; '' when it has
+    no checkpoint.
+  """
   path = tf.train.latest_checkpoint(model_dir)
   if not path:
     return ''
@@ -72,8 +101,15 @@ def checkpoint_record(model_dir: str) -> str:
 
 
 def export_record(export_dir: str) -> str:
-  """The fingerprint of a teacher export: an export folder (with
-  saved_model/ inside) or the SavedModel itself."""
+  """A teacher export, for the inputs of the stages that read it.
+
+  Args:
+    export_dir: an export folder (with saved_model/ inside) or the
+      SavedModel itself.
+
+  Returns:
+    The SavedModel's fingerprint (labeling/provenance.py).
+  """
   inner = os.path.join(export_dir, 'saved_model')
   if tf.io.gfile.exists(os.path.join(inner, 'saved_model.pb')):
     export_dir = inner
@@ -89,11 +125,25 @@ class StageRecords:
     tf.io.gfile.makedirs(self.dir)
 
   def path(self, stage: str) -> str:
-    """The record file of `stage` under DIR/stages/."""
+    """The record file of a stage.
+
+    Args:
+      stage: the stage's name (`round_1/teacher`).
+
+    Returns:
+      Its path under DIR/stages/.
+    """
     return os.path.join(self.dir, stage.replace('/', '.') + '.json')
 
   def read(self, stage: str) -> Optional[dict]:
-    """The record of `stage`, or None when there is none (or unreadable)."""
+    """A stage's record.
+
+    Args:
+      stage: the stage's name.
+
+    Returns:
+      The record, or None when there is none (or it is unreadable).
+    """
     try:
       with tf.io.gfile.GFile(self.path(stage)) as f:
         return json.load(f)

@@ -35,13 +35,28 @@ def wait(what: str, ready: Callable[[], bool], worker_index: int,
 
 
 def stage_done(records: stage_records.StageRecords, stage: str) -> bool:
-  """Whether `stage`'s record says it is done."""
+  """Whether a stage is done.
+
+  Args:
+    records: the run's stage records.
+    stage: the stage's name (`round_1/student_export`).
+
+  Returns:
+    True when its record says done.
+  """
   return (records.read(stage) or {}).get('state') == stage_records.DONE
 
 
 def labels_complete(prefix: str) -> bool:
-  """Whether PREFIX_report.json exists and lists no missing shard (the
-  last worker to finish writes the report that covers every shard)."""
+  """Whether every worker's pseudo-label shards are written.
+
+  Args:
+    prefix: the shards' output prefix.
+
+  Returns:
+    True when PREFIX_report.json exists and lists no missing shard (the
+    last worker to finish writes the report that covers every shard).
+  """
   try:
     report = labeling_report.read_report(prefix)
   except (tf.errors.NotFoundError, ValueError):

@@ -100,8 +100,16 @@ class OnlineTeacher(tf_keras.layers.Layer):
     return tf.cast(self.step >= self.burn_in_steps, tf.float32)
 
   def predict(self, images, **kwargs):
-    """The teacher's outputs on `images` (and the model's other call
-    arguments): inference mode, no gradients."""
+    """The teacher's outputs, in inference mode, with no gradients.
+
+    Args:
+      images: the batch's teacher view.
+      **kwargs: the model's other call arguments (e.g. a detector's
+        image_shape).
+
+    Returns:
+      The network's outputs, gradients stopped.
+    """
     outputs = self.network(images, training=False, **kwargs)
     return tf.nest.map_structure(tf.stop_gradient, outputs)
 

@@ -31,7 +31,14 @@ def _value(config, dotted: str):
 
 
 def check_self_training(task):
-  """The self-training fields of a task config; ValueError naming one."""
+  """Checks the self-training fields of a task config.
+
+  Args:
+    task: a self-training task config (task.self_training, pseudo_data).
+
+  Raises:
+    ValueError: a wrong field, named.
+  """
   task.self_training.check(task.pseudo_data.global_batch_size)
   if not task.pseudo_data.input_path:
     raise ValueError(

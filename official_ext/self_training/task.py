@@ -84,7 +84,14 @@ class SelfTrainingMixin:
     raise NotImplementedError
 
   def online_teacher_kwargs(self, labels) -> Dict[str, Any]:
-    """Online mode: the teacher model's call arguments besides the images."""
+    """Online mode: the teacher model's call arguments besides the images.
+
+    Args:
+      labels: the pseudo half's labels (e.g. a detector's image_info).
+
+    Returns:
+      The keyword arguments (none by default).
+    """
     del labels
     return {}
 
@@ -107,9 +114,16 @@ class SelfTrainingMixin:
     return self.task_config.self_training.mode == 'online'
 
   def online_parser_config(self, params):
-    """Online mode: the resolved pseudo data config Model Garden's parser is
-    built from (its geometry; a subclass removes what the view wrapper
-    does instead)."""
+    """Online mode: the pseudo data config Model Garden's parser is built
+    from.
+
+    Args:
+      params: the resolved pseudo data config.
+
+    Returns:
+      The config for the parser (its geometry; a subclass removes what the
+      view wrapper does instead).
+    """
     return params
 
   # ---- model -------------------------------------------------------------------
@@ -150,6 +164,17 @@ class SelfTrainingMixin:
 
   def build_inputs(self, params,
                    input_context: Optional[tf.distribute.InputContext] = None):
+    """Model Garden's `build_inputs`; in training, the human + pseudo
+    batches (student_inputs.build).
+
+    Args:
+      params: the data config (task.train_data or task.validation_data).
+      input_context: the distribution's input context.
+
+    Returns:
+      A dataset of (features, labels), or in training of
+      ((human features, labels), (pseudo features, labels)).
+    """
     if not params.is_training:
       return super().build_inputs(params, input_context)
     return student_inputs.build(self, params, super().build_inputs,
@@ -157,6 +182,14 @@ class SelfTrainingMixin:
 
   # ---- metrics -----------------------------------------------------------------
   def build_metrics(self, training: bool = True):
+    """Model Garden's metrics; in training, the split losses' too.
+
+    Args:
+      training: whether for the train step.
+
+    Returns:
+      A list of Keras metrics.
+    """
     if not training:
       return super().build_metrics(training=False)
     names = (['total_loss', 'human_loss', 'pseudo_loss', 'loss_norm_ratio',
@@ -191,6 +224,20 @@ class SelfTrainingMixin:
   def train_step(self, inputs, model: tf_keras.Model,
                  optimizer: tf_keras.optimizers.Optimizer,
                  metrics: Optional[List[Any]] = None):
+    """One student step on a human and a pseudo batch: the split losses,
+    normalized (loss_normalization.py), and mixed; the online teacher's
+    update after the student's.
+
+    Args:
+      inputs: ((human features, labels), (pseudo features, labels)).
+      model: the student (carrying its normalizer and, online, its teacher).
+      optimizer: the optimizer.
+      metrics: the metrics from `build_metrics`.
+
+    Returns:
+      The logs: the task's loss, each loss by half, the normalizer's
+      ratios, the pseudo labels' statistics and each metric's result.
+    """
     (human_features, human_labels), (pseudo_features, pseudo_labels) = inputs
     normalizer = getattr(model, NORMALIZER_ATTR)
     teacher = getattr(model, online_teacher.ATTR, None)
@@ -204,7 +251,8 @@ class SelfTrainingMixin:
       teacher_outputs = tf.nest.map_structure(
           lambda x: tf.cast(x, tf.float32), teacher_outputs)
       pseudo_labels = self.online_pseudo_labels(
-          teacher_outputs, pseudo_labels, online_teacher.class_thresholds(self.task_config))
+          teacher_outputs, pseudo_labels,
+          online_teacher.class_thresholds(self.task_config))
       pseudo_weight = teacher.pseudo_weight()
     num_replicas = tf.distribute.get_strategy().num_replicas_in_sync
     features, num_human = mixing.concat_features(human_features,
