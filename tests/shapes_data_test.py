@@ -24,6 +24,14 @@ def drawn():
   return [shape_scenes.render_scene(rng, photos) for _ in range(60)]
 
 
+@pytest.fixture(scope='module')
+def blended():
+  rng = np.random.RandomState(7)
+  photos = shape_scenes.load_photos()
+  return [shape_scenes.render_scene(rng, photos, style='blended')
+          for _ in range(60)]
+
+
 def test_test_scenes_stand_on_photograph_parts_no_other_split_sees():
   """The test split's backgrounds are crops of the photographs' right
   quarter, every other split's of the rest: no background pixel of a test
@@ -49,7 +57,11 @@ def test_rendering_is_deterministic():
   np.testing.assert_array_equal(a.boxes, b.boxes)
 
 
-def test_boxes_are_the_tight_boxes_of_each_objects_visible_mask(drawn):
+@pytest.mark.parametrize('style', shape_scenes.STYLES)
+def test_boxes_are_the_tight_boxes_of_each_objects_visible_mask(
+    style, request):
+  drawn = request.getfixturevalue({'textured': 'drawn',
+                                   'blended': 'blended'}[style])
   size = shape_scenes.SCENE_SIZE
   for scene in drawn:
     assert scene.image.shape == (size, size, 3) and scene.image.dtype == np.uint8
@@ -86,6 +98,27 @@ def test_occlusion_happens_and_no_object_is_mostly_hidden(drawn):
     for box, cls in zip(scene.boxes, scene.classes):
       y0, x0, y1, x1 = np.round(box * shape_scenes.SCENE_SIZE).astype(int)
       assert (scene.mask[y0:y1, x0:x1] == cls).sum() >= 12
+
+
+def test_blended_scenes_are_the_photograph_with_flat_shapes_over_it(blended):
+  """The blended style: 1-3 objects, all 8 classes over 60 scenes, and
+  around the objects the photograph's crop itself (not recoloured: only
+  the pixel noise differs)."""
+  counts = [len(s.classes) for s in blended]
+  assert 1 <= min(counts) and max(counts) <= 3
+  assert set(np.concatenate([s.classes for s in blended])) == set(range(1, 9))
+  photos = shape_scenes.load_photos()
+  size = shape_scenes.SCENE_SIZE
+  for seed in range(10):
+    scene = shape_scenes.render_scene(np.random.RandomState(seed), photos,
+                                      style='blended')
+    crop = shape_scenes._background(  # pylint: disable=protected-access
+        np.random.RandomState(seed), photos, size, recolour=False)
+    outside = scene.mask == 0
+    diff = np.abs(scene.image[outside] - crop[outside]).mean()
+    assert diff < 10, (seed, diff)  # Noise std 2-8; a recolouring: ~30+.
+  with pytest.raises(ValueError, match='style'):
+    shape_scenes.render_scene(np.random.RandomState(0), photos, style='x')
 
 
 def _background_edges(scene) -> float:

@@ -19,6 +19,12 @@ scenes share the left three quarters of the two photographs, so "held out"
 there means new scenes, not new photographs. The test split (`TEST`, for
 reporting only: every choice is made on val) takes its backgrounds from the
 photographs' right quarter, which no other split sees.
+
+`STYLES`: 'textured' (the above) or 'blended', a second kind of scene: the
+photograph as it is (no recolouring, no noise), 1 to 3 flat-coloured shapes
+alpha-blended onto it at 55-85% opacity, so the photograph's own edges show
+through every object, and no occlusion. Its split sizes default to the
+same 150 labeled / 1500 unlabeled / 300 val (+ 300 test).
 """
 
 import os
@@ -42,6 +48,8 @@ CLASSIFICATION = {'unlabeled': 'classification', 'val': 'classification_val'}
 SCENE_SIZE = common.SHAPES_IMAGE_SIZE
 _SUPERSAMPLE = 4  # Outlines are drawn 4x larger, then box-filtered: soft edges.
 _MIN_VISIBLE = 0.4
+TEXTURED, BLENDED = 'textured', 'blended'
+STYLES = (TEXTURED, BLENDED)
 
 
 def load_photos() -> List[np.ndarray]:
@@ -71,13 +79,16 @@ def crop_window(rng, shape, size: int, test: bool = False) -> tuple:
   return y, x, side
 
 
-def _background(rng, photos, size: int, test: bool = False) -> np.ndarray:
+def _background(rng, photos, size: int, test: bool = False,
+                recolour: bool = True) -> np.ndarray:
   photo = photos[rng.randint(len(photos))]
   y, x, side = crop_window(rng, photo.shape, size, test)
   crop = Image.fromarray(photo[y:y + side, x:x + side])
   image = np.asarray(crop.resize((size, size), Image.BILINEAR), np.float32)
   if rng.rand() < 0.5:
     image = image[:, ::-1]
+  if not recolour:
+    return image.copy()
   # Recolour: channel gains, contrast and brightness.
   image = image * rng.uniform(0.6, 1.3, 3)
   image = (image - 128) * rng.uniform(0.5, 1.2) + 128 + rng.uniform(-40, 40)
@@ -171,12 +182,18 @@ def _texture(rng, size: int) -> np.ndarray:
 
 
 def render_scene(rng: np.random.RandomState, photos: List[np.ndarray],
-                 size: int = SCENE_SIZE, max_objects: int = 6,
+                 size: int = SCENE_SIZE, max_objects: Optional[int] = None,
                  min_scale: int = 14, max_scale: int = 60,
-                 test: bool = False) -> scenes.Scene:
+                 test: bool = False, style: str = TEXTURED) -> scenes.Scene:
   """One scene: background (`test`: from the test split's part of the
-  photographs), then 1..max_objects shapes in drawing order."""
-  image = _background(rng, photos, size, test)
+  photographs), then 1..max_objects shapes in drawing order (by default 6
+  textured or 3 blended ones, `style`)."""
+  if style not in STYLES:
+    raise ValueError(f'style: {style!r} is not one of {list(STYLES)}')
+  blended = style == BLENDED
+  if max_objects is None:
+    max_objects = 3 if blended else 6
+  image = _background(rng, photos, size, test, recolour=not blended)
   owner = np.full((size, size), -1, np.int32)  # Visible object per pixel.
   areas, classes = [], []
   for _ in range(rng.randint(1, max_objects + 1)):
@@ -186,17 +203,23 @@ def render_scene(rng: np.random.RandomState, photos: List[np.ndarray],
     on = alpha > 0.5
     if on.sum() < 12:
       continue
-    for _ in range(10):  # A few tries to leave earlier objects visible.
+    # A few tries to leave earlier objects visible enough (blended: whole).
+    need = 1.0 if blended else _MIN_VISIBLE
+    for _ in range(10):
       y, x = rng.randint(0, size - s + 1), rng.randint(0, size - s + 1)
       window = owner[y:y + s, x:x + s]
       covered = np.bincount(window[on & (window >= 0)],
                             minlength=len(areas))
       visible = np.bincount(owner[owner >= 0], minlength=len(areas)) - covered
-      if all(visible[k] >= _MIN_VISIBLE * areas[k] for k in range(len(areas))):
+      if all(visible[k] >= need * areas[k] for k in range(len(areas))):
         break
     else:
       continue
-    fill = _texture(rng, s)
+    if blended:  # A flat colour, the photograph showing through.
+      fill = np.broadcast_to(rng.uniform(0, 255, 3), (s, s, 3))
+      alpha = alpha * rng.uniform(0.55, 0.85)
+    else:
+      fill = _texture(rng, s)
     region = image[y:y + s, x:x + s]
     image[y:y + s, x:x + s] = region * (1 - alpha[..., None]) + (
         fill * alpha[..., None])
@@ -229,12 +252,12 @@ def make_dataset(output_dir: str, seed: int = 0, num_train: int = 150,
                  size: int = SCENE_SIZE, num_shards: int = 2,
                  num_calibration: int = 0,
                  classification: bool = False,
-                 num_test: int = 300) -> Dict[str, str]:
+                 num_test: int = 300, style: str = TEXTURED) -> Dict[str, str]:
   """Writes train (labeled), unlabeled (image only), val and (`num_test` >
   0) test splits; with `num_calibration`, a labeled calibration split; with
   `classification`, the objects of the unlabeled and val scenes as
-  classification splits (pre-training data). The same files as the digits'
-  `make_dataset`.
+  classification splits (pre-training data); `style`, the kind of scene
+  (STYLES). The same files as the digits' `make_dataset`.
 
   Returns a dict of file patterns and the val and test COCO json paths.
   """
@@ -246,7 +269,7 @@ def make_dataset(output_dir: str, seed: int = 0, num_train: int = 150,
     if not counts.get(split):
       continue
     rng = np.random.RandomState(seed * 1000 + k)
-    drawn = [render_scene(rng, photos, size, test=split == TEST)
+    drawn = [render_scene(rng, photos, size, test=split == TEST, style=style)
              for _ in range(counts[split])]
     scenes.write_split(output_dir, split, drawn,
                        lambda i, split=split: source_id(split, i), num_shards,
@@ -264,11 +287,12 @@ def make_dataset(output_dir: str, seed: int = 0, num_train: int = 150,
 
 
 def preview(output_path: str, seed: int = 0, count: int = 8,
-            size: Optional[int] = None):
+            size: Optional[int] = None, style: str = TEXTURED):
   """A PNG strip of `count` scenes over their masks, to look at the data."""
   rng = np.random.RandomState(seed)
   photos = load_photos()
-  drawn = [render_scene(rng, photos, size or SCENE_SIZE) for _ in range(count)]
+  drawn = [render_scene(rng, photos, size or SCENE_SIZE, style=style)
+           for _ in range(count)]
   palette = np.random.RandomState(1).randint(60, 255, (len(CLASSES) + 1, 3))
   palette[0] = 0
   top = np.concatenate([s.image for s in drawn], 1)

@@ -8,6 +8,9 @@ optional calibration and classification splits); models need
 `task.model.num_classes=9`.
 
   python -m official_ext.tools.make_shapes_dataset --output_dir=runs/shapes_data --seed=0
+
+--style=blended writes the second kind of scene: flat shapes alpha-blended
+onto the photographs as they are, no occlusion (shape_scenes.STYLES).
 """
 
 import json
@@ -36,6 +39,10 @@ _CLASSIFICATION = flags.DEFINE_bool(
     'the objects of the unlabeled scenes with their classes '
     '(classification-*), and of the val scenes (classification_val-*).')
 _NUM_SHARDS = flags.DEFINE_integer('num_shards', 2, 'Shards per split.')
+_STYLE = flags.DEFINE_enum(
+    'style', shape_scenes.TEXTURED, shape_scenes.STYLES,
+    'textured: textured shapes on recoloured photographs, with occlusion; '
+    'blended: flat shapes alpha-blended onto the photographs as they are.')
 _PREVIEW = flags.DEFINE_string(
     'preview', None, 'Also write a PNG of 8 scenes over their masks here.')
 
@@ -46,9 +53,9 @@ def main(_):
       num_unlabeled=_NUM_UNLABELED.value, num_val=_NUM_VAL.value,
       num_shards=_NUM_SHARDS.value, num_calibration=_NUM_CALIBRATION.value,
       num_test=_NUM_TEST.value,
-      classification=_CLASSIFICATION.value)
+      classification=_CLASSIFICATION.value, style=_STYLE.value)
   if _PREVIEW.value:
-    shape_scenes.preview(_PREVIEW.value, seed=_SEED.value)
+    shape_scenes.preview(_PREVIEW.value, seed=_SEED.value, style=_STYLE.value)
     paths['preview'] = _PREVIEW.value
   print(json.dumps(paths, indent=2))
 
