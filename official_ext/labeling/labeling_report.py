@@ -85,7 +85,17 @@ def aggregate_report(config, num_shards: int) -> dict:
 
 
 def read_report(prefix: str) -> dict:
-  """PREFIX_report.json, as `write_report` left it."""
+  """Reads a labeling run's report.
+
+  Args:
+    prefix: the shards' output prefix.
+
+  Returns:
+    PREFIX_report.json, as `write_report` left it.
+
+  Raises:
+    tf.errors.NotFoundError: there is none yet.
+  """
   with tf.io.gfile.GFile(prefix + '_report.json') as f:
     return json.load(f)
 
@@ -93,12 +103,22 @@ def read_report(prefix: str) -> dict:
 def write_report(prefix: str, report: dict):
   """Writes PREFIX_report.json atomically, under a temporary name of this
   writer's own: K workers writing at once leave one whole report, never a
-  mix."""
+  mix.
+
+  Args:
+    prefix: the shards' output prefix.
+    report: the report.
+  """
   atomic_files.write_json(prefix + '_report.json', report)
 
 
 def write_overlays(prefix: str, overlays: List[np.ndarray]):
-  """Writes each overlay image as PREFIX_overlays/NN.png (atomically)."""
+  """Writes each overlay image as PREFIX_overlays/NN.png (atomically).
+
+  Args:
+    prefix: the shards' output prefix.
+    overlays: [height, width, 3] uint8 images (the labeler's `draw`).
+  """
   if not overlays:
     return
   out_dir = prefix + '_overlays'

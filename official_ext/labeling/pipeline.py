@@ -55,9 +55,17 @@ def _run_teacher(teacher, batch):
 
 
 def warm_up(teacher, labeler, batch_size: int) -> float:
-  """Seconds of one zero batch through the teacher and the labeler: their
-  first calls optimize and trace graphs (about a second on CPU), a cost
-  of the process, not of the images."""
+  """Runs one zero batch through the teacher and the labeler: their first
+  calls optimize and trace graphs, a cost of the process, not of the images.
+
+  Args:
+    teacher: a loaded Teacher.
+    labeler: its task's labeler (labelers.for_teacher).
+    batch_size: the batch the run uses.
+
+  Returns:
+    The seconds it took.
+  """
   start = time.perf_counter()
   height, width = teacher.input_size or (64, 64)
   outputs = teacher(np.zeros([batch_size, height, width, 3], np.uint8))
@@ -76,7 +84,13 @@ def labeling_threads() -> int:
 def label_shards(teacher, writer: pseudo_shards.PseudoShardWriter, config):
   """Streams the writer's shards through the teacher (see the module doc).
 
-  Also the unit of work of a Beam run (`beam_pipeline`: one shard each)."""
+  Also the unit of work of a Beam run (`beam_pipeline`: one shard each).
+
+  Args:
+    teacher: a loaded Teacher.
+    writer: the shard writer, over the shards to label.
+    config: the labeling options (batch size, progress).
+  """
   def relabel(shard, file_index, records):
     # Good records after a damaged one, read back by bad_inputs: the same
     # decoding and teacher, from the writer's thread.
@@ -143,13 +157,28 @@ def label_shards(teacher, writer: pseudo_shards.PseudoShardWriter, config):
 
 
 def plan(config: labeling_options.LabelingOptions) -> List[List[str]]:
-  """Output shard j -> its input files."""
+  """Which input files each output shard holds.
+
+  Args:
+    config: the labeling options (input_pattern, num_shards).
+
+  Returns:
+    Output shard j -> its input files.
+  """
   return shard_plan.plan_shards(shard_plan.input_files(config.input_pattern),
                                 config.num_shards)
 
 
 def load_teacher(config: labeling_options.LabelingOptions):
-  """(Teacher, config with the teacher's batch size when it fixes one)."""
+  """Loads the teacher SavedModel.
+
+  Args:
+    config: the labeling options.
+
+  Returns:
+    (the Teacher, the options with the teacher's batch size when its
+    export fixes one).
+  """
   teacher = teacher_lib.Teacher(config.teacher, config.task,
                                 num_classes=config.num_classes)
   if teacher.batch_size and teacher.batch_size != config.batch_size:
@@ -162,8 +191,17 @@ def load_teacher(config: labeling_options.LabelingOptions):
 
 def made_from(config: labeling_options.LabelingOptions, teacher, shards: List[List[str]],
               class_thresholds: Optional[Dict[int, float]]) -> Dict[int, dict]:
-  """Shard j -> the record of what makes it (provenance.py), for this
-  worker's shards."""
+  """What makes each of this worker's shards (provenance.py).
+
+  Args:
+    config: the labeling options.
+    teacher: the loaded Teacher.
+    shards: output shard j -> its input files (`plan`).
+    class_thresholds: {class id: threshold}, or None.
+
+  Returns:
+    Shard j -> its record, for this worker's shards.
+  """
   fingerprint = provenance.teacher_fingerprint(teacher.path)
   thresholds = labelers.thresholds_record(config.score_threshold,
                                           class_thresholds)
@@ -175,11 +213,21 @@ def made_from(config: labeling_options.LabelingOptions, teacher, shards: List[Li
 
 def prepare_output(config: labeling_options.LabelingOptions, shards: List[List[str]],
                    expected: Dict[int, dict]):
-  """Creates the output folder; (this worker's shards, the keys of
-  `expected`, and those of them not yet complete). A finished shard made
-  from other inputs, or shards of another shard count under the prefix,
-  stop the run (StaleOutputError) unless `config.overwrite`, which removes
-  them first."""
+  """Creates the output folder and checks what is already there.
+
+  Args:
+    config: the labeling options (output_prefix, overwrite, worker).
+    shards: output shard j -> its input files.
+    expected: this worker's shards -> their records (`made_from`).
+
+  Returns:
+    (this worker's shards, those of them not yet complete).
+
+  Raises:
+    StaleOutputError: a finished shard made from other inputs, or shards
+      of another shard count under the prefix, unless `config.overwrite`
+      (which removes them first).
+  """
   out_dir = os.path.dirname(config.output_prefix)
   if out_dir:
     tf.io.gfile.makedirs(out_dir)

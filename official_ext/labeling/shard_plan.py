@@ -52,12 +52,29 @@ def plan_shards(files: List[str], num_shards: int) -> List[List[str]]:
 
 def worker_shards(num_shards: int, num_workers: int,
                   worker_index: int) -> List[int]:
-  """The shards worker `worker_index` of `num_workers` labels: every
-  num_workers-th one from its index."""
+  """The shards one worker labels.
+
+  Args:
+    num_shards: the run's output shards.
+    num_workers: how many workers label them.
+    worker_index: this worker's index.
+
+  Returns:
+    Every num_workers-th shard from worker_index.
+  """
   return [j for j in range(num_shards) if j % num_workers == worker_index]
 
 
 def unfinished(prefix: str, shards: List[int], num_shards: int) -> List[int]:
-  """The shards of `shards` not yet complete under `prefix`."""
+  """The shards not yet complete.
+
+  Args:
+    prefix: the shards' output prefix.
+    shards: the shards to look at.
+    num_shards: the run's output shards (in the file names).
+
+  Returns:
+    Those of `shards` not yet complete under `prefix`.
+  """
   return [j for j in shards if not sharded_writer.is_complete(
       sharded_writer.shard_path(prefix, j, num_shards))]

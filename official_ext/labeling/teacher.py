@@ -65,8 +65,15 @@ def _export_params(saved_model_dir: str) -> Optional[dict]:
 
 def read_signature(saved_model_dir: str
                    ) -> Dict[str, Dict[str, tf.TensorSpec]]:
-  """{signature: {'inputs': {name: spec}, 'outputs': {name: spec}}} of the
-  serving MetaGraph in saved_model.pb, read without loading the model."""
+  """A SavedModel's signatures, read without loading the model.
+
+  Args:
+    saved_model_dir: the folder holding saved_model.pb.
+
+  Returns:
+    {signature: {'inputs': {name: spec}, 'outputs': {name: spec}}} of its
+    serving MetaGraph.
+  """
   proto = saved_model_pb2.SavedModel()
   with tf.io.gfile.GFile(os.path.join(saved_model_dir, 'saved_model.pb'),
                          'rb') as f:

@@ -4,6 +4,14 @@ from typing import Dict, List, Optional
 
 
 def shares(counts: Dict[str, int]) -> Dict[str, float]:
+  """Each class's share of the counts.
+
+  Args:
+    counts: {class: boxes or pixels}.
+
+  Returns:
+    {class: its fraction of the total} ({} when the total is 0).
+  """
   total = sum(counts.values())
   return {k: v / total for k, v in counts.items()} if total else {}
 
@@ -15,13 +23,23 @@ def warnings(pseudo_counts: Dict[str, int], labeled_counts: Dict[str, int],
              max_share_ratio: float = 2.0, max_empty_fraction: float = 0.2,
              max_per_image_ratio: float = 2.0, skip_classes=('0',)
              ) -> List[str]:
-  """One line per sign of a biased or silent teacher:
-  - a class whose share of the pseudo labels (boxes or pixels) is over
-    `max_share_ratio` times its share in the labeled set;
-  - more than `max_empty_fraction` of the images with no pseudo label;
-  - pseudo boxes per image off by more than `max_per_image_ratio` either
-    way from the labeled set's.
-  `skip_classes` (background) is left out of the shares."""
+  """Signs of a biased or silent teacher.
+
+  Args:
+    pseudo_counts: {class: boxes or pixels} in the pseudo labels.
+    labeled_counts: the same in the labeled set.
+    empty_fraction: the fraction of images with no pseudo label.
+    per_image: pseudo boxes per image.
+    labeled_per_image: labeled boxes per image.
+    max_share_ratio: a class over this many times its labeled share warns.
+    max_empty_fraction: more images without a pseudo label than this warns.
+    max_per_image_ratio: boxes per image off by more than this factor,
+      either way, warns.
+    skip_classes: left out of the shares (background).
+
+  Returns:
+    One line per sign found.
+  """
   found = []
   pseudo = shares({k: v for k, v in pseudo_counts.items()
                    if k not in skip_classes})

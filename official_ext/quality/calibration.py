@@ -38,8 +38,16 @@ def _records(files: List[str]) -> tf.data.Dataset:
 
 def ground_truth(files: List[str], task: str
                  ) -> Dict[Tuple[int, int], dict]:
-  """(file, record) -> the record's labels: detection 'boxes' ([0, 1]
-  yxyx), 'classes', 'is_crowd'; segmentation 'mask' (pixel classes)."""
+  """The human labels of labeled TFRecords, without decoding the images.
+
+  Args:
+    files: the record files.
+    task: 'detection' or 'segmentation'.
+
+  Returns:
+    (file, record) -> the record's labels: detection 'boxes' ([0, 1]
+    yxyx), 'classes', 'is_crowd'; segmentation 'mask' (pixel classes).
+  """
   if task == 'detection':
     # Model Garden's TFExample keys (tf_example_decoder), without decoding
     # the image.
@@ -74,8 +82,16 @@ def ground_truth(files: List[str], task: str
 
 
 def class_shares(files: List[str], task: str) -> Dict[str, int]:
-  """Boxes (detection) or pixels (segmentation) per class in labeled
-  TFRecords, and the mean boxes per image under key 'per_image'."""
+  """How the labeled set's labels spread over the classes.
+
+  Args:
+    files: labeled record files.
+    task: 'detection' or 'segmentation'.
+
+  Returns:
+    Boxes (detection) or pixels (segmentation) per class, and the mean
+    boxes per image under key 'per_image'.
+  """
   counts, images = {}, 0
   for labels in ground_truth(files, task).values():
     images += 1
@@ -92,7 +108,18 @@ def class_shares(files: List[str], task: str) -> Dict[str, int]:
 def measure(teacher, files: List[str], score_threshold: float,
             class_thresholds: Optional[Dict[int, float]] = None,
             batch_size: int = 8) -> dict:
-  """The teacher's pseudo-label quality on labeled `files` (see module)."""
+  """The teacher's pseudo-label quality on labeled files (see the module).
+
+  Args:
+    teacher: a loaded Teacher.
+    files: labeled record files no model trained on.
+    score_threshold: the labeling threshold.
+    class_thresholds: {class id: threshold} over it, or None.
+    batch_size: the teacher's batch.
+
+  Returns:
+    The table: precision, recall (or mIoU) by threshold and class.
+  """
   return measure_with_counts(teacher, files, score_threshold,
                              class_thresholds, batch_size)[0]
 
@@ -100,9 +127,19 @@ def measure(teacher, files: List[str], score_threshold: float,
 def measure_with_counts(teacher, files: List[str], score_threshold: float,
                         class_thresholds: Optional[Dict[int, float]] = None,
                         batch_size: int = 8):
-  """`measure`'s table and its counts (measures.DetectionCounts or
-  SegmentationCounts), for figures at other thresholds without another
-  teacher pass."""
+  """`measure`'s table and its counts, for figures at other thresholds
+  without another teacher pass.
+
+  Args:
+    teacher: a loaded Teacher.
+    files: labeled record files no model trained on.
+    score_threshold: the labeling threshold.
+    class_thresholds: {class id: threshold} over it, or None.
+    batch_size: the teacher's batch.
+
+  Returns:
+    (the table, its measures.DetectionCounts or SegmentationCounts).
+  """
   truth = ground_truth(files, teacher.task)
   num_classes = int(teacher.num_classes or 0)
   dataset = input_pipeline.build_dataset(files, batch_size,

@@ -19,7 +19,15 @@ def _curve(values) -> np.ndarray:
 
 def write(path: str, table: dict, score_threshold: float,
           chosen: Optional[Dict[str, dict]] = None, title: str = ''):
-  """Draws `table` (calibration.measure) into the PNG at `path`."""
+  """Draws a calibration table into a PNG.
+
+  Args:
+    path: the PNG.
+    table: calibration.measure's table.
+    score_threshold: the labeling threshold (marked).
+    chosen: per-class thresholds chosen, to mark, or None.
+    title: the figure's title.
+  """
   import matplotlib  # pylint: disable=g-import-not-at-top
   matplotlib.use('Agg')
   import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top

@@ -177,7 +177,13 @@ def review(config, report: dict, section: dict) -> dict:
 
 
 def add_to_report(config, report: dict, section: dict):
-  """The 'quality' section (`review`) into a labeling report."""
+  """Adds the 'quality' section (`review`) to a labeling report.
+
+  Args:
+    config: the labeling options.
+    report: the report, changed in place.
+    section: what the thresholds step measured before the run.
+  """
   report['quality'] = review(config, report, section)
 
 

@@ -62,8 +62,16 @@ class DetectionCounts:
     self._gt, self._dt = [], []  # COCO annotations, boxes as [x, y, w, h].
 
   def add(self, boxes, classes, scores, gt_boxes, gt_classes, gt_crowd=None):
-    """One image: predicted and ground-truth boxes (ymin, xmin, ymax, xmax)
-    in the same frame."""
+    """Counts one image.
+
+    Args:
+      boxes: predicted boxes (ymin, xmin, ymax, xmax).
+      classes: their classes.
+      scores: their scores.
+      gt_boxes: ground-truth boxes, in the same frame.
+      gt_classes: their classes.
+      gt_crowd: their is_crowd flags, or None.
+    """
     boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
     classes = np.asarray(classes, np.int64).reshape(-1)
     scores = np.asarray(scores, np.float32).reshape(-1)
@@ -183,8 +191,15 @@ class SegmentationCounts:
 
   def add(self, classes, confidence, gt_mask,
           class_thresholds: Optional[np.ndarray] = None):
-    """One image: the teacher's argmax class and max probability per pixel,
-    and the ground-truth mask (IGNORE_LABEL pixels are left out)."""
+    """Counts one image.
+
+    Args:
+      classes: the teacher's argmax class per pixel.
+      confidence: its max probability per pixel.
+      gt_mask: the ground-truth mask (IGNORE_LABEL pixels are left out).
+      class_thresholds: [classes], each class's threshold for the masks'
+        confusion (the pixels kept); None: the labeling threshold.
+    """
     classes = np.asarray(classes, np.int64).reshape(-1)
     confidence = np.asarray(confidence, np.float32).reshape(-1)
     gt = np.asarray(gt_mask, np.int64).reshape(-1)
@@ -221,9 +236,18 @@ class SegmentationCounts:
                 (self.pixels - int(confusion.sum())) / max(self.pixels, 1)}
 
   def at_class_thresholds(self, class_thresholds: Dict[int, float]) -> dict:
-    """The masks' mIoU (and ignored pixels) had each predicted class c been
-    kept at class_thresholds[c] (default the labeling threshold); every
-    threshold must be one of the grid's or the labeling threshold."""
+    """The masks had each predicted class been kept at its own threshold.
+
+    Args:
+      class_thresholds: {class: threshold} (default the labeling
+        threshold); each one of the grid's or the labeling threshold.
+
+    Returns:
+      The masks' mIoU and ignored pixels.
+
+    Raises:
+      ValueError: a threshold off the grid.
+    """
     confusion = np.zeros_like(self.confusion)
     for c in range(self.num_classes):
       t = class_thresholds.get(c, self.score_threshold)
