@@ -71,13 +71,83 @@ def _sorted_counts(counts: Dict[str, int]) -> Dict[str, int]:
   return dict(sorted(counts.items(), key=lambda kv: int(kv[0])))
 
 
-class DetectionLabeler:
+class Labeler:
+  """What the pipeline asks of a labeler (DetectionLabeler,
+  SegmentationLabeler): a batch of teacher outputs -> each image's labels,
+  their TFExample fields, the shard's statistics, and overlays."""
+
+  task = ''
+
+  def batch_labels(self, outputs, scales, heights, widths) -> List[dict]:
+    """Each image's labels from the teacher's outputs on one batch.
+
+    Args:
+      outputs: the teacher's outputs on the batch, padded to the teacher's
+        batch size.
+      scales: each image's resize factor into the teacher's input.
+      heights: each image's original height (the batch's real length).
+      widths: each image's original width.
+
+    Returns:
+      Per image, its labels (the subclass says which).
+    """
+    raise NotImplementedError
+
+  def example_fields(self, labels) -> Dict[str, object]:
+    """The TFExample fields of one image's labels (pseudo_shards writes
+    them with data/tfexample.py).
+
+    Args:
+      labels: one image's labels (`batch_labels`).
+
+    Returns:
+      {field: value}.
+    """
+    raise NotImplementedError
+
+  def new_stats(self) -> dict:
+    """A shard's empty statistics."""
+    raise NotImplementedError
+
+  def update_stats(self, stats: dict, labels):
+    """Adds one image's labels to a shard's statistics, in place.
+
+    Args:
+      stats: the shard's statistics (`new_stats`).
+      labels: one image's labels.
+    """
+    raise NotImplementedError
+
+  def report(self, total: dict, num_images: int) -> dict:
+    """The report's task section.
+
+    Args:
+      total: the statistics summed over the finished shards.
+      num_images: the images labeled in them.
+
+    Returns:
+      {field: value} (empty when there is nothing to report).
+    """
+    raise NotImplementedError
+
+  def draw(self, image: np.ndarray, labels) -> np.ndarray:
+    """An overlay of one image's labels, to look at.
+
+    Args:
+      image: [height, width, 3] uint8, the original image.
+      labels: its labels.
+
+    Returns:
+      The image with its labels drawn on it, [height, width, 3] uint8.
+    """
+    raise NotImplementedError
+
+
+class DetectionLabeler(Labeler):
   """Teacher detections -> boxes >= threshold, normalized to [0, 1].
 
-  A labeler (this one, SegmentationLabeler) turns a batch of teacher outputs
-  into each image's labels (`batch_labels`), the TFExample fields of one
-  image's labels (`example_fields`), and keeps the shard's statistics
-  (`new_stats`, `update_stats`, `report`) and overlays (`draw`).
+  Its labels: per image, {'boxes' [k, 4] in [0, 1], 'classes' [k],
+  'scores' [k]}.
   """
 
   task = 'detection'
@@ -188,9 +258,13 @@ class DetectionLabeler:
     return np.asarray(canvas)
 
 
-class SegmentationLabeler:
+class SegmentationLabeler(Labeler):
   """Teacher logits -> per-pixel class where max prob >= threshold, else 255,
-  at the original image size (PNG-encoded, as the TFExample stores it)."""
+  at the original image size (PNG-encoded, as the TFExample stores it).
+
+  Its labels: per image, {'encoded_mask' (PNG bytes), 'class_pixels' [256],
+  'confidence_histogram' [SCORE_BINS]}.
+  """
 
   task = 'segmentation'
 
@@ -201,7 +275,19 @@ class SegmentationLabeler:
 
   @staticmethod
   def logits_frames(outputs, scales, heights, widths):
-    """(logits, each image's valid part of them, its original size)."""
+    """The batch's logits and where each image lies in them.
+
+    Args:
+      outputs: the teacher's outputs (logits; image_info when the teacher
+        resizes again).
+      scales: each image's resize factor into the teacher's input.
+      heights: each image's original height.
+      widths: each image's original width.
+
+    Returns:
+      (logits [n, h, w, classes] float32, each image's valid part of them
+      [n, 2], its original size [n, 2]).
+    """
     n = len(heights)
     logits = outputs['logits'][:n]
     sizes = np.stack([heights, widths], axis=-1).astype(np.int32)
@@ -276,7 +362,16 @@ LABELERS = {'detection': DetectionLabeler,
 
 def for_teacher(teacher, score_threshold: float,
                 class_thresholds: Optional[Dict[int, float]] = None):
-  """The labeler for a loaded `teacher_lib.Teacher`'s task and outputs."""
+  """The labeler for a teacher's task and outputs.
+
+  Args:
+    teacher: a loaded teacher_lib.Teacher.
+    score_threshold: the labeling threshold.
+    class_thresholds: {class id: threshold} over it, or None.
+
+  Returns:
+    Its task's Labeler.
+  """
   if teacher.task == 'detection':
     return DetectionLabeler(score_threshold,
                             normalized_boxes=teacher.normalized_boxes,

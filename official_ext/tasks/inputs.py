@@ -29,12 +29,30 @@ class ExtendedInputs:
     return params
 
   def parse_wrapper(self, params) -> Optional[Callable]:
-    """Wraps Model Garden's parse function (None: used as it is)."""
+    """The task's wrapper of Model Garden's parse function.
+
+    Args:
+      params: the resolved data config.
+
+    Returns:
+      parse -> parse (e.g. photometric augmentation after it), or None to
+      use Model Garden's as it is.
+    """
     del params
     return None
 
   def build_inputs(self, params,
                    input_context: Optional[tf.distribute.InputContext] = None):
+    """Model Garden's `build_inputs` through `read_inputs`, the data config
+    resolved and the task's parse wrapper applied.
+
+    Args:
+      params: a data config of the task.
+      input_context: the distribution's input context.
+
+    Returns:
+      The dataset.
+    """
     params = self.resolve_data_config(params)
     return self.read_inputs(params, self.parse_wrapper(params), input_context)
 

@@ -41,7 +41,14 @@ class RetinaNetTask(seeding.SeededTask, inputs.ExtendedInputs,
     return super().build_model()
 
   def resolve_data_config(self, params):
-    """The data config with its augmentation preset applied."""
+    """The data config with its augmentation preset applied.
+
+    Args:
+      params: a data config of the task.
+
+    Returns:
+      The config, the preset's parser fields set.
+    """
     params = augmentation_presets.apply_detection_preset(params)
     if params.get('augmentation_preset'):
       logging.info('Preset %s -> parser %s', params.augmentation_preset,

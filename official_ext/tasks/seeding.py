@@ -30,8 +30,16 @@ import tf_keras
 
 
 def seeded_data_config(params, seed: Optional[int]):
-  """The training data config with `seed` (unless it has its own) and
-  deterministic reading; anything else comes back unchanged."""
+  """A training data config, seeded.
+
+  Args:
+    params: a data config.
+    seed: task.seed, or None.
+
+  Returns:
+    A training config with `seed` (unless it has its own) and deterministic
+    reading; anything else unchanged.
+  """
   if seed is None or not params.is_training:
     return params
   return params.replace(seed=seed if params.seed is None else params.seed,
@@ -39,8 +47,15 @@ def seeded_data_config(params, seed: Optional[int]):
 
 
 def one_thread(dataset: tf.data.Dataset) -> tf.data.Dataset:
-  """The dataset with its functions run on one thread: random ops inside
-  a parallel map then draw in element order, not in thread order."""
+  """Runs a dataset's functions on one thread: random ops inside a parallel
+  map then draw in element order, not in thread order.
+
+  Args:
+    dataset: the dataset.
+
+  Returns:
+    It, with a private thread pool of one thread.
+  """
   options = tf.data.Options()
   options.threading.private_threadpool_size = 1
   return dataset.with_options(options)

@@ -98,9 +98,18 @@ class SelfTrainingRetinaNetTask(st_task.SelfTrainingMixin,
 
 
 def kept_detections(outputs, thresholds):
-  """(boxes, classes, keep) of a batch of the teacher's post-NMS detections:
-  keep marks each image's first num_detections whose score reaches its
-  class's threshold (the offline DetectionLabeler's rule)."""
+  """The teacher's detections an online student learns from.
+
+  Args:
+    outputs: a batch of the teacher's post-NMS detections (detection_boxes,
+      _classes, _scores, num_detections).
+    thresholds: [classes], each class's score threshold.
+
+  Returns:
+    (boxes, classes, keep): keep marks each image's first num_detections
+    whose score reaches its class's threshold (the offline
+    DetectionLabeler's rule).
+  """
   boxes = outputs['detection_boxes']
   classes = tf.cast(outputs['detection_classes'], tf.int32)
   scores = outputs['detection_scores']

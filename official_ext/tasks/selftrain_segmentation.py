@@ -13,9 +13,17 @@ from official_ext.tasks import semantic_segmentation
 
 
 def ignored_fraction(labels, ignore_label: int) -> tf.Tensor:
-  """Fraction of a parsed batch's mask pixels that are `ignore_label`,
-  inside each image (the padding the parser adds around a scaled-down image
-  is left out): read from the parsed labels, no second decode."""
+  """How much of a parsed pseudo batch the teacher left unlabeled.
+
+  Args:
+    labels: the parsed labels (masks, image_info).
+    ignore_label: the loss's ignore label.
+
+  Returns:
+    The fraction of mask pixels that are `ignore_label` inside each image
+    (the padding the parser adds around a scaled-down image is left out):
+    read from the parsed labels, no second decode.
+  """
   masks = labels['masks'][..., 0]  # [B, H, W]
   # [B, 4, 2]: original size, output size, scale, crop offset (Model
   # Garden's resize_and_crop_image); the image covers original * scale -
