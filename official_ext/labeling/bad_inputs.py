@@ -57,7 +57,15 @@ class RecordIndex:
 
 def index_records(path: str) -> RecordIndex:
   """Scans a TFRecord file's record headers, seeking over the data: costs
-  little next to decoding the images."""
+  little next to decoding the images.
+
+  Args:
+    path: the TFRecord file.
+
+  Returns:
+    Its RecordIndex: each intact record's (offset, length) and, when the
+    scan stopped early, (reason, detail) of where.
+  """
   records, pos = [], 0
   with tf.io.gfile.GFile(path, 'rb') as f:
     size = f.size()
@@ -84,14 +92,29 @@ def index_records(path: str) -> RecordIndex:
 
 
 def scan_records(path: str) -> Tuple[int, bool]:
-  """(records whose header is intact, whether the scan stopped early)."""
+  """How many records of a file are intact.
+
+  Args:
+    path: the TFRecord file.
+
+  Returns:
+    (records whose header is intact, whether the scan stopped early).
+  """
   index = index_records(path)
   return len(index.records), index.end is not None
 
 
 def read_record(f, offset: int, length: int) -> Tuple[Optional[bytes], str]:
-  """(data, '') of the record at `offset` of open file `f`, or (None,
-  detail) when its data fails its checksum."""
+  """Reads one record's data and checks it.
+
+  Args:
+    f: the open file.
+    offset: the record's offset (`index_records`).
+    length: its data's length.
+
+  Returns:
+    (data, '') or, when its data fails its checksum, (None, detail).
+  """
   f.seek(offset + _HEADER)
   data = f.read(length)
   (crc,) = struct.unpack('<I', f.read(_FOOTER))
@@ -101,8 +124,14 @@ def read_record(f, offset: int, length: int) -> Tuple[Optional[bytes], str]:
 
 
 def check_example(data: bytes) -> Optional[Tuple[str, str]]:
-  """(reason, detail) why a record's bytes cannot be labeled; None when
-  they hold a decodable image."""
+  """Why a record's bytes cannot be labeled.
+
+  Args:
+    data: the record's bytes.
+
+  Returns:
+    (reason, detail), or None when they hold a decodable image.
+  """
   try:
     example = tf.train.Example.FromString(data)
   except Exception as e:  # pylint: disable=broad-except
@@ -133,8 +162,16 @@ def _diagnose(f, record: Tuple[int, int]
 
 
 def diagnose(path: str, index: int) -> Tuple[str, str]:
-  """(reason, detail) why record `index` of `path` cannot be labeled;
-  (UNKNOWN, ...) for a record that reads and decodes here."""
+  """Why one record of a file cannot be labeled.
+
+  Args:
+    path: the TFRecord file.
+    index: the record's index in it.
+
+  Returns:
+    (reason, detail); (UNKNOWN, ...) for a record that reads and decodes
+    here.
+  """
   scan = index_records(path)
   if index >= len(scan.records):
     return scan.end or (TRUNCATED_FILE, 'record missing')
@@ -206,14 +243,23 @@ class RecordTracker:
     self._index = None
 
   def seen(self, file_index: int, record_index: int):
-    """A record that arrived; handles those dropped before it."""
+    """A record that arrived; handles those dropped before it.
+
+    Args:
+      file_index: its file's index.
+      record_index: its index in the file.
+    """
     while self.file < file_index:
       self._finish_file()
     self._fill_gap(record_index)
     self.next_record = record_index + 1
 
   def finish(self, up_to: Optional[int] = None):
-    """Closes files before `up_to` (default: all files)."""
+    """Closes the files before one.
+
+    Args:
+      up_to: the first file left open (default: close all).
+    """
     up_to = len(self.files) if up_to is None else up_to
     while self.file < up_to:
       self._finish_file()

@@ -72,7 +72,16 @@ _TEACHER_LOCK = threading.Lock()
 
 
 def process_teacher(config: labeling_options.LabelingOptions, key: tuple):
-  """The teacher `key` (path, fingerprint) for this process, loaded once."""
+  """The teacher for this process, loaded once (a process-level cache: the
+  runner sets a DoFn up per bundle or partition).
+
+  Args:
+    config: the labeling options (the teacher's path, task, classes).
+    key: (path, fingerprint) of the teacher.
+
+  Returns:
+    The loaded Teacher.
+  """
   with _TEACHER_LOCK:
     if _TEACHER['key'] != key:
       _TEACHER.update(key=key, teacher=pipeline.load_teacher(config)[0])
@@ -136,7 +145,15 @@ class LabelShard(beam.DoFn):
   def shard_writer(self, index: int, overlays: list):
     """The single-machine writer for this one shard; the temporary name is
     this attempt's own (process id and a random part), so attempts running
-    at once do not collide."""
+    at once do not collide.
+
+    Args:
+      index: the shard.
+      overlays: the list its overlays are appended to.
+
+    Returns:
+      A PseudoShardWriter over it.
+    """
     config = self._config
     if index != self._overlay_shard:
       config = dataclasses.replace(config, num_overlays=0)
@@ -146,6 +163,14 @@ class LabelShard(beam.DoFn):
         made_from=self._made_from)
 
   def process(self, index: int):
+    """Labels one shard (unless complete).
+
+    Args:
+      index: the shard.
+
+    Yields:
+      (index, overlays, warm-up seconds, this worker's record).
+    """
     path = sharded_writer.shard_path(self._config.output_prefix, index,
                                      len(self._plan))
     if sharded_writer.is_complete(path):
@@ -184,9 +209,16 @@ def _workers(results: Sequence[tuple]) -> Dict[str, dict]:
 def write_outputs(results: Sequence[tuple],
                   config: labeling_options.LabelingOptions,
                   num_shards: int, teacher_export_warning: Optional[str]):
-  """The report over every complete shard and the overlays (of the first
-  shard labeled); temporary files of attempts that lost a race or died are
-  removed."""
+  """Writes the report over every complete shard and the overlays (of the
+  first shard labeled); removes temporary files of attempts that lost a
+  race or died.
+
+  Args:
+    results: every shard's `LabelShard.process` output.
+    config: the labeling options.
+    num_shards: the run's shards.
+    teacher_export_warning: the teacher's slow-export reason, or None.
+  """
   for j in range(num_shards):
     path = sharded_writer.shard_path(config.output_prefix, j, num_shards)
     if sharded_writer.is_complete(path):
@@ -213,7 +245,19 @@ def build(p: beam.Pipeline, config: labeling_options.LabelingOptions,
           class_thresholds: Optional[Dict[int, float]] = None,
           teacher_key: Optional[tuple] = None,
           made_from: Optional[Dict[int, dict]] = None):
-  """Adds the labeling steps to the Beam pipeline `p`."""
+  """Adds the labeling steps to a Beam pipeline.
+
+  Args:
+    p: the pipeline.
+    config: the labeling options.
+    plan: output shard j -> its input files.
+    todo: the shards to label.
+    teacher_export_warning: the teacher's slow-export reason, or None.
+    label_fn_class: the DoFn (LabelShard; tests swap it).
+    class_thresholds: {class id: threshold}, or None.
+    teacher_key: (path, fingerprint) of the teacher.
+    made_from: shard -> the record of what makes it.
+  """
   labeled = (p
              | 'Shards' >> beam.Create(todo)
              | 'Spread' >> beam.Reshuffle()
@@ -235,8 +279,14 @@ _RUNNER_CLASSES = {
 
 def register_runner_options(runner: str):
   """Imports what defines a runner's pipeline options that Beam does not
-  register by itself (DaskRunner's --dask_*); a clear error when the
-  runner's packages are missing."""
+  register by itself (DaskRunner's --dask_*).
+
+  Args:
+    runner: the runner's name.
+
+  Raises:
+    ValueError: the runner's packages are missing.
+  """
   if runner != DASK_RUNNER:
     return
   try:
@@ -248,9 +298,17 @@ def register_runner_options(runner: str):
 
 
 def runner_args(runner: str, beam_args: Sequence[str]) -> List[str]:
-  """Beam's args for `runner`, with our defaults: on Dask one shard per
-  partition (the runner's own default puts 128 elements in one, so every
-  shard would run as one task on one worker)."""
+  """Beam's args for a runner, with our defaults.
+
+  Args:
+    runner: the runner's name.
+    beam_args: the args the user gave.
+
+  Returns:
+    The args; on Dask with one shard per partition unless the user set the
+    partitioning (the runner's own default puts 128 elements in one, so
+    every shard would run as one task on one worker).
+  """
   args = list(beam_args)
   partitioning = ('--dask_npartitions', '--dask_partition_size')
   if runner == DASK_RUNNER and not any(
@@ -260,7 +318,14 @@ def runner_args(runner: str, beam_args: Sequence[str]) -> List[str]:
 
 
 def check(config: labeling_options.LabelingOptions):
-  """ValueError for options a Beam run does not take."""
+  """Checks the options for a Beam run.
+
+  Args:
+    config: the labeling options.
+
+  Raises:
+    ValueError: bad options, or options a Beam run does not take.
+  """
   config.check()
   if config.num_workers != 1:
     raise ValueError('--num_workers/--worker_index split the work between '
@@ -278,6 +343,17 @@ def label(config: labeling_options.LabelingOptions, beam_args: Sequence[str],
   takes it), so a bad teacher fails before a job is submitted;
   `config.num_workers`/`worker_index` do not apply (the runner spreads the
   shards).
+
+  Args:
+    config: the labeling options.
+    beam_args: Beam's pipeline options.
+    runner: the runner's name.
+    label_fn_class: the DoFn (LabelShard; tests swap it).
+    teacher: one `pipeline.load_teacher(config)` returned, or None.
+    class_thresholds: {class id: threshold}, or None.
+
+  Returns:
+    The report, also written beside the shards.
   """
   check(config)
   config = dataclasses.replace(config, show_progress=False)
@@ -312,8 +388,15 @@ def label(config: labeling_options.LabelingOptions, beam_args: Sequence[str],
 
 
 def counters(result) -> Optional[dict]:
-  """The pipeline's `pseudo_label` counters (committed, else attempted);
-  None where the runner collects none (DaskRunner)."""
+  """The pipeline's `pseudo_label` counters.
+
+  Args:
+    result: the finished PipelineResult.
+
+  Returns:
+    {name: value} (committed, else attempted); None where the runner
+    collects none (DaskRunner).
+  """
   try:
     metrics = result.metrics()
   except NotImplementedError:

@@ -101,6 +101,17 @@ def build_dataset(files: List[str], batch_size: int,
   shards, so decoding never stalls at a shard boundary. 'file' and
   'record' are its position (index into `files`, record in that file);
   records that fail to read or decode are left out.
+
+  Args:
+    files: the input record files, a shard's files contiguous.
+    batch_size: images per batch (a batch never spans two shards).
+    target_size: the teacher's [height, width], or None (images as they
+      are, one per batch).
+    shards: the output shard of each file (default 0).
+    pad_value: the RGB padding.
+
+  Returns:
+    Batches of {'image' [b, h, w, 3] uint8, and META_KEYS}.
   """
   shards = [0] * len(files) if shards is None else shards
   decode = _decoder(target_size, pad_value)
@@ -143,9 +154,21 @@ def records_dataset(records: List[Tuple[int, bytes]], shard: int,
                     file_index: int, batch_size: int,
                     target_size: Optional[List[int]],
                     pad_value: Sequence[int] = (0, 0, 0)) -> tf.data.Dataset:
-  """Records of one file read outside the stream ((record index, bytes):
-  those after a damaged record, which bad_inputs reads back), decoded and
-  batched as `build_dataset` does."""
+  """Records of one file read outside the stream, decoded and batched as
+  `build_dataset` does.
+
+  Args:
+    records: (record index, bytes) of the records after a damaged one,
+      which bad_inputs reads back.
+    shard: their output shard.
+    file_index: their file's index in the run's files.
+    batch_size: images per batch.
+    target_size: the teacher's [height, width], or None.
+    pad_value: the RGB padding.
+
+  Returns:
+    Batches as `build_dataset`'s.
+  """
   ds = tf.data.Dataset.from_tensor_slices((
       tf.constant([data for _, data in records], tf.string),
       tf.fill([len(records)], tf.constant(shard, tf.int32)),
@@ -161,8 +184,16 @@ META_KEYS = ('scale', 'height', 'width', 'encoded', 'format', 'source_id',
 
 
 def pad_batch(images, fixed_batch_size: Optional[int]):
-  """A last, short batch padded for a SavedModel exported with a fixed
-  batch size (its extra outputs are never read)."""
+  """Pads a last, short batch for a SavedModel exported with a fixed batch
+  size (its extra outputs are never read).
+
+  Args:
+    images: [b, h, w, 3].
+    fixed_batch_size: the export's batch size, or None (any).
+
+  Returns:
+    The images, padded with zeros to fixed_batch_size when shorter.
+  """
   missing = (fixed_batch_size or 0) - int(images.shape[0])
   if missing <= 0:
     return images

@@ -32,8 +32,17 @@ MAX_SKIPPED_LISTED = 100  # Per shard, in its stats and the report.
 
 
 def numeric_source_id(raw: bytes, encoded: bytes) -> str:
-  """The input's id when numeric (Model Garden's parsers need integers),
-  else a stable numeric id from it (or from the image bytes)."""
+  """A pseudo-labeled image's source id (Model Garden's parsers need
+  integers).
+
+  Args:
+    raw: the input's image/source_id.
+    encoded: its encoded image.
+
+  Returns:
+    `raw` when numeric, else a stable numeric id from it (or from the image
+    bytes when it is empty).
+  """
   if raw.isdigit():
     return raw.decode()
   return tfexample.numeric_id(raw or encoded)
@@ -72,7 +81,17 @@ class PseudoShardWriter:
 
   def skip(self, file_index: int, record_index: int, reason: str,
            detail: str):
-    """Counts (or, strict, raises on) an input record that was not labeled."""
+    """Counts (or, strict, raises on) an input record that was not labeled.
+
+    Args:
+      file_index: its file's index.
+      record_index: its index in the file.
+      reason: why (bad_inputs' reasons).
+      detail: the error's first line.
+
+    Raises:
+      BadInputError: with `strict`.
+    """
     where = f'{self.files[file_index]} record {record_index}'
     if self.config.strict:
       raise bad_inputs.BadInputError(
@@ -112,8 +131,15 @@ class PseudoShardWriter:
     self.current = self.shard = None
 
   def advance_to(self, j: Optional[int]):
-    """Finishes shards until `j` is open (None: finish all); shards with no
-    record at all are finished empty."""
+    """Finishes shards until one is open; shards with no record at all are
+    finished empty.
+
+    Args:
+      j: the shard to open (None: finish all).
+
+    Raises:
+      RuntimeError: a record of a shard already finished.
+    """
     while self.current != j:
       if self.current is not None:
         self._finish()
@@ -148,14 +174,31 @@ class PseudoShardWriter:
   def labels(self, meta, outputs) -> List[dict]:
     """Each image's labels from the teacher outputs of one batch. Needs
     nothing of the writer's state, so batches may be labeled in parallel
-    (pipeline.label_shards) and written in order after."""
+    (pipeline.label_shards) and written in order after.
+
+    Args:
+      meta: the batch's META_KEYS (input_pipeline).
+      outputs: the teacher's outputs on it.
+
+    Returns:
+      The labeler's labels, per image.
+    """
     return self.labeler.batch_labels(outputs, meta['scale'], meta['height'],
                                      meta['width'])
 
   def write_batch(self, meta, labels: List[dict],
                   teacher_seconds: float) -> int:
-    """One batch's labels (`labels`) -> records; returns the image count
-    (with any good records written in place of dropped ones)."""
+    """Writes one batch's records, in order.
+
+    Args:
+      meta: the batch's META_KEYS.
+      labels: its labels (`labels`).
+      teacher_seconds: the teacher's time on it (for the report).
+
+    Returns:
+      The images written (with any good records written in place of
+      dropped ones).
+    """
     before = self.recovered
     n = self._write(meta, labels, teacher_seconds, track=True)
     return n + self.recovered - before
