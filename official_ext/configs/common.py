@@ -11,8 +11,7 @@ from official.modeling import hyperparams
 NUM_DIGIT_CLASSES = 10
 DIGITS_NUM_CLASSES = NUM_DIGIT_CLASSES + 1
 # The canvases' side in pixels, also the digits models' input, so the parsers
-# do not resize them (96 made steps 1.3-1.5x faster but cost the teachers
-# 0.12 AP and 0.09 mIoU: docs/results/).
+# do not resize them (a smaller input was measured: docs/recipes.md).
 DIGITS_IMAGE_SIZE = 128
 # The built-in shapes data (official_ext/shapes/shape_scenes.py): 8 shapes, as
 # classes 1..8 with background 0, drawn at the digits' size so every digits

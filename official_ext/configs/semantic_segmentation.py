@@ -56,12 +56,8 @@ def supervised_pascal() -> cfg.ExperimentConfig:
 def supervised_digits_seg() -> cfg.ExperimentConfig:
   """Tiny DeepLabV3 (ASPP) on ResNet-18 at a quarter width, 128x128, for a CPU.
 
-  Issue 19: the same schedule on SpineNet-Mobile-49XS (the detectors'
-  backbone, swish) took ~2.5x longer per step on 2 cores and scored lower
-  (seed 0 teacher mIoU 0.667 vs 0.721; docs/results/2026-11-25-demo.md). A MobileNetV2 x0.35
-  DeepLabV3+ (output stride 8 or 16, SGD 0.05-0.3 or Adam) stayed at eval
-  mIoU 0.10-0.13 after 600 steps. 2500 steps: at 1500 the (SpineNet) demo
-  teacher was undertrained (seed 1: mIoU 0.626 vs 0.705).
+  Why this backbone and 2500 steps (against SpineNet-Mobile-49XS and
+  MobileNetV2, on the built-in data sets): docs/recipes.md.
   """
   batch_size = 8
   steps = 2500

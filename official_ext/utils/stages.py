@@ -97,8 +97,8 @@ class Runner:
 def lane_threads(num_lanes: int, cpus: int = 0) -> Dict[str, str]:
   """TensorFlow thread counts for each of `num_lanes` processes side by side
   on `cpus` CPUs (default: this machine's); {} for one lane (TF's own
-  defaults). Measured on 2 cores (docs/results/2026-11-25-demo.md): intra-op 1 and inter-op 2
-  per process."""
+  defaults). On 2 cores: intra-op 1 and inter-op 2 per process
+  (docs/results/2026-11-25-demo.md)."""
   if num_lanes <= 1:
     return {}
   cpus = cpus or os.cpu_count() or 1
