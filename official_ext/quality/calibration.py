@@ -131,11 +131,8 @@ def measure_with_counts(teacher, files: List[str], score_threshold: float,
   without another teacher pass.
 
   Args:
-    teacher: a loaded Teacher.
-    files: labeled record files no model trained on.
-    score_threshold: the labeling threshold.
-    class_thresholds: {class id: threshold} over it, or None.
-    batch_size: the teacher's batch.
+    teacher, files, score_threshold, class_thresholds, batch_size: as
+      `measure`'s.
 
   Returns:
     (the table, its measures.DetectionCounts or SegmentationCounts).
