@@ -9,7 +9,8 @@ with Beam's own options passed through) runs the pipeline
 It uses only Create, ParDo, GroupByKey and Flatten underneath (Reshuffle
 and ToList expand to them), the transforms Beam's DaskRunner translates;
 on Dask, Reshuffle moves nothing, so each shard index is its own partition
-(`--dask_partition_size=1` unless given) and the scheduler spreads them.
+(`--dask_partition_size=1` unless given, beam_runners.py) and the scheduler
+spreads them.
 
 `LabelShard` gets the teacher once per worker process (`process_teacher`:
 a process-level cache by the teacher's path and fingerprint, since
@@ -42,10 +43,10 @@ from typing import Dict, List, Optional, Sequence
 
 from absl import logging
 import apache_beam as beam
-from apache_beam.options import pipeline_options
 import tensorflow as tf
 
 from official_ext.data import sharded_writer
+from official_ext.labeling import beam_runners
 from official_ext.labeling import labelers
 from official_ext.labeling import labeling_report
 from official_ext.labeling import options as labeling_options
@@ -271,52 +272,6 @@ def build(p: beam.Pipeline, config: labeling_options.LabelingOptions,
                               teacher_export_warning))
 
 
-DASK_RUNNER = 'DaskRunner'
-# Beam knows its other runners by name; this one only by its class path.
-_RUNNER_CLASSES = {
-    DASK_RUNNER: 'apache_beam.runners.dask.dask_runner.DaskRunner'}
-
-
-def register_runner_options(runner: str):
-  """Imports what defines a runner's pipeline options that Beam does not
-  register by itself (DaskRunner's --dask_*).
-
-  Args:
-    runner: the runner's name.
-
-  Raises:
-    ValueError: the runner's packages are missing.
-  """
-  if runner != DASK_RUNNER:
-    return
-  try:
-    from apache_beam.runners.dask import dask_runner  # pylint: disable=g-import-not-at-top,unused-import
-    import distributed  # pylint: disable=g-import-not-at-top,unused-import
-  except ImportError as e:
-    raise ValueError(f'--runner={runner} needs dask and distributed: pip '
-                     f'install "official_ext[dask]" ({e})') from None
-
-
-def runner_args(runner: str, beam_args: Sequence[str]) -> List[str]:
-  """Beam's args for a runner, with our defaults.
-
-  Args:
-    runner: the runner's name.
-    beam_args: the args the user gave.
-
-  Returns:
-    The args; on Dask with one shard per partition unless the user set the
-    partitioning (the runner's own default puts 128 elements in one, so
-    every shard would run as one task on one worker).
-  """
-  args = list(beam_args)
-  partitioning = ('--dask_npartitions', '--dask_partition_size')
-  if runner == DASK_RUNNER and not any(
-      a.split('=', 1)[0] in partitioning for a in args):
-    args.append('--dask_partition_size=1')
-  return args
-
-
 def check(config: labeling_options.LabelingOptions):
   """Checks the options for a Beam run.
 
@@ -367,10 +322,7 @@ def label(config: labeling_options.LabelingOptions, beam_args: Sequence[str],
   _share_teacher(teacher, teacher_key)
   expected = pipeline.made_from(config, teacher, plan, class_thresholds)
   _, todo = pipeline.prepare_output(config, plan, expected)
-  register_runner_options(runner)
-  options = pipeline_options.PipelineOptions(
-      runner_args(runner, beam_args),
-      runner=_RUNNER_CLASSES.get(runner, runner))
+  options = beam_runners.pipeline_options(runner, beam_args)
   logging.info('%s: %d of %d shards to label, teacher %s.', runner,
                len(todo), len(plan), teacher.path)
   beam_run = beam.Pipeline(options=options)
@@ -382,29 +334,6 @@ def label(config: labeling_options.LabelingOptions, beam_args: Sequence[str],
   report['class_thresholds'] = labelers.thresholds_record(
       config.score_threshold, class_thresholds)['class_thresholds']
   report['runner'] = runner
-  report['runner_counters'] = counters(result)
+  report['runner_counters'] = beam_runners.counters(result, NAMESPACE)
   labeling_report.write_report(config.output_prefix, report)
   return report
-
-
-def counters(result) -> Optional[dict]:
-  """The pipeline's `pseudo_label` counters.
-
-  Args:
-    result: the finished PipelineResult.
-
-  Returns:
-    {name: value} (committed, else attempted); None where the runner
-    collects none (DaskRunner).
-  """
-  try:
-    metrics = result.metrics()
-  except NotImplementedError:
-    return None
-  query = metrics.query(
-      beam.metrics.MetricsFilter().with_namespace(NAMESPACE))
-  out = {}
-  for c in query['counters']:
-    value = c.committed if c.committed is not None else c.attempted
-    out[c.key.metric.name] = out.get(c.key.metric.name, 0) + value
-  return dict(sorted(out.items()))

@@ -133,9 +133,9 @@ def main(argv):
              'Beam pipeline options need --runner (e.g. '
              '--runner=DirectRunner).')
   if _RUNNER.value:
-    from official_ext.labeling import beam_pipeline  # pylint: disable=g-import-not-at-top
+    from official_ext.labeling import beam_runners  # pylint: disable=g-import-not-at-top
     try:
-      beam_pipeline.register_runner_options(_RUNNER.value)
+      beam_runners.register_runner_options(_RUNNER.value)
     except ValueError as e:
       sys.exit(f'pseudo_label.py: error: {e}')
   unknown = _unknown_beam_options(beam_args) if beam_args else []
