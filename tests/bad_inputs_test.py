@@ -14,6 +14,7 @@ from official_ext.data import tfexample
 from official_ext.digits import canvases
 from official_ext.labeling import bad_inputs
 
+from conftest import child_failure
 from conftest import python
 
 
@@ -190,7 +191,7 @@ def test_bad_inputs_are_skipped_and_counted(fake_teacher, bad_data,
                                             tmp_path, runner):
   prefix = str(tmp_path / 'p' / 'pseudo')
   proc = _pseudo_label(fake_teacher, bad_data['pattern'], prefix, *runner)
-  assert proc.returncode == 0, proc.stderr[-3000:]
+  assert proc.returncode == 0, child_failure(proc, 3000)
   report = json.loads(open(prefix + '_report.json').read())
   assert report['images_labeled'] == 12
   assert report['skipped_reasons'] == {

@@ -15,6 +15,7 @@ import tensorflow as tf
 from official_ext.data import sharded_writer
 from official_ext.labeling import labeling_report
 
+from conftest import child_failure
 from conftest import python
 from conftest import shard_bytes
 
@@ -33,7 +34,7 @@ def _tool(teacher, task, pattern, prefix, *extra, check=True,
        f'--num_shards={NUM_SHARDS}', f'--batch_size={BATCH}', '--no_progress',
        *extra], timeout=600)
   if check:
-    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert proc.returncode == 0, child_failure(proc, 4000)
   return proc
 
 

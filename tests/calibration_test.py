@@ -17,6 +17,7 @@ from official_ext.quality import measures
 from official_ext.quality import thresholds as thresholds_lib
 from official_ext.utils import summaries
 
+from conftest import child_failure
 from conftest import assert_drawn_plot
 from conftest import python
 
@@ -80,7 +81,7 @@ def test_auto_thresholds_reach_the_report_shards_and_labels(
                 f"--calibration_pattern={digits_data['val']}",
                 '--class_thresholds=auto', '--target_precision=0.6',
                 '--min_calibration_examples=3'])
-  assert proc.returncode == 0, proc.stderr[-4000:]
+  assert proc.returncode == 0, child_failure(proc, 4000)
   with open(prefix + '_report.json') as f:
     report = json.load(f)
   section = report['quality']
@@ -132,7 +133,7 @@ def test_one_class_teacher_warns_and_strict_quality_fails(
           f'--class_thresholds={thresholds}',
           f"--labeled_pattern={digits_data['train']}"]
   proc = _tool(args)
-  assert proc.returncode == 0, proc.stderr[-4000:]
+  assert proc.returncode == 0, child_failure(proc, 4000)
   with open(prefix + '_report.json') as f:
     report = json.load(f)
   counts = report['class_counts']

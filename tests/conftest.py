@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -311,12 +312,33 @@ def python(args, cwd=REPO, env=None, timeout=900):
                         capture_output=True, text=True, timeout=timeout)
 
 
+def child_failure(proc, tail: int = 4000, with_stdout: bool = False) -> str:
+  """A failed tool process, for an assertion message: where its last
+  traceback ended in our code (file:line, function) and its exception
+  first, then its stderr's tail (and stdout's, `with_stdout`)."""
+  err = proc.stderr or ''
+  frames = re.findall(r'File "([^"]+)", line (\d+), in (\S+)', err)
+  ours = [f for f in frames if '/official_ext/' in f[0] or '/tests/' in f[0]]
+  where = (ours or frames or [None])[-1]
+  lines = [line for line in err.splitlines() if line.strip()]
+  exception = next(
+      (line for line in reversed(lines)
+       if re.match(r'^[\w.]+(Error|Exception|Exit|Failed)\b', line)),
+      lines[-1] if lines else '')
+  head = f'exited {proc.returncode}'
+  if where:
+    head += f' at {where[0]}:{where[1]} in {where[2]}'
+  out = f'{head}\n{exception.strip()}\n--- stderr (tail) ---\n{err[-tail:]}'
+  if with_stdout:
+    out += f'\n--- stdout (tail) ---\n{(proc.stdout or "")[-tail:]}'
+  return out
+
+
 def run_tool(args, timeout=900):
   """Runs a repo script (`python(args)`); fails the test on error."""
   proc = python(args, timeout=timeout)
   if proc.returncode != 0:
-    raise AssertionError(
-        f'{args[0]} exited {proc.returncode}\n{proc.stderr[-6000:]}')
+    raise AssertionError(f'{args[0]} {child_failure(proc, 6000)}')
   return proc
 
 
@@ -325,7 +347,7 @@ def assert_script_checks_pass(script, *args, timeout=900):
   clash with other tools' in a shared pytest worker); it must exit 0 and
   print 'all checks passed' last."""
   proc = python([script, *map(str, args)], timeout=timeout)
-  assert proc.returncode == 0, proc.stderr[-4000:]
+  assert proc.returncode == 0, child_failure(proc)
   assert proc.stdout.strip().splitlines()[-1] == 'all checks passed'
 
 

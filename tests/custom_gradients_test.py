@@ -11,6 +11,7 @@ import tf_keras
 from official.core import export_base
 from official_ext.serving.custom_gradients import custom_gradients
 
+from conftest import child_failure
 from conftest import python
 from conftest import registered_gradients
 
@@ -109,5 +110,5 @@ def test_the_export_tool_turns_them_off_unless_asked():
   --save_custom_gradients it is Model Garden's own. (A child process: the
   tool defines flags other tools' modules define too.)"""
   proc = python(['-c', _TOOL_WIRING], timeout=300)
-  assert proc.returncode == 0, proc.stderr[-3000:]
+  assert proc.returncode == 0, child_failure(proc, 3000)
   assert proc.stdout.strip().splitlines()[-1] == '[False, True]'

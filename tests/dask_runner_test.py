@@ -24,6 +24,7 @@ from official_ext.labeling import labeling_report
 from official_ext.digits import canvases
 from official_ext.testing import dask_cluster
 
+from conftest import child_failure
 from conftest import REPO
 from conftest import python
 from conftest import shard_bytes
@@ -66,7 +67,7 @@ _report = labeling_report.read_report
 
 def _single_machine(teacher, task, pattern, prefix, threshold):
   proc = python(_args(teacher, task, pattern, prefix, threshold), timeout=600)
-  assert proc.returncode == 0, proc.stderr[-4000:]
+  assert proc.returncode == 0, child_failure(proc, 4000)
   return _shards(prefix)
 
 
@@ -93,7 +94,7 @@ def test_a_dask_cluster_writes_the_single_machine_bytes(
     proc = python(_args(teacher, task, data['unlabeled'], prefix, threshold,
                         '--runner=DaskRunner',
                         f'--dask_client_address={address}'), timeout=900)
-    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert proc.returncode == 0, child_failure(proc, 4000)
   assert _shards(prefix) == expected
   report = _report(prefix)
   _check_report(report, prefix)
@@ -142,7 +143,7 @@ def test_a_worker_killed_mid_run_loses_nothing(
     if run.returncode != 0:  # The engine gave up: the rerun resumes.
       rerun = python(args + [f'--dask_client_address={address}'],
                      timeout=900)
-      assert rerun.returncode == 0, rerun.stderr[-4000:]
+      assert rerun.returncode == 0, child_failure(rerun, 4000)
     else:
       assert stdout, stderr[-3000:]
   assert _shards(prefix) == expected

@@ -24,6 +24,7 @@ from official_ext.labeling import pipeline
 from official_ext.utils import stages
 from official_ext.utils import summaries
 
+from conftest import child_failure
 from conftest import FAST_DETECTOR
 from conftest import REPO
 from conftest import assert_drawn_plot
@@ -41,7 +42,7 @@ METRICS = {'detection': ('AP', 'AP50'), 'segmentation': ('mean_iou',)}
 def _python(args, cwd, env, timeout=900):
   proc = subprocess.run([sys.executable] + args, cwd=cwd, env=env,
                         capture_output=True, text=True, timeout=timeout)
-  assert proc.returncode == 0, proc.stderr[-6000:]
+  assert proc.returncode == 0, child_failure(proc, 6000)
   return proc
 
 

@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 
+from conftest import child_failure
 from conftest import REPO
 
 _PROBE = ('import sys, official_ext.tools.train, tensorflow as tf, tf_keras\n'
@@ -15,7 +16,7 @@ def _probe(**env):
   proc = subprocess.run([sys.executable, '-c', _PROBE], cwd=REPO,
                         env=dict(clean, PYTHONPATH=REPO, **env),
                         capture_output=True, text=True, timeout=300)
-  assert proc.returncode == 0, proc.stderr[-3000:]
+  assert proc.returncode == 0, child_failure(proc, 3000)
   return proc.stdout.split()
 
 

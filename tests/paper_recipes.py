@@ -15,6 +15,7 @@ import os
 from official.core import exp_factory
 from official.modeling import hyperparams
 
+from conftest import child_failure
 from conftest import REPO
 from conftest import python
 
@@ -68,7 +69,7 @@ def check_dry_run(recipe: str, tmp_path):
                  f'--params_override={overrides}', '--steps=1',
                  '--num_images=2', '--xla=false', f'--model_dir={tmp_path}',
                  f'--stages={",".join(stages)}'], timeout=1800)
-  assert proc.returncode == 0, proc.stderr[-3000:]
+  assert proc.returncode == 0, child_failure(proc, 3000)
   with open(tmp_path / 'dry_run.json') as f:
     report = json.load(f)
   params = hyperparams.override_params_dict(

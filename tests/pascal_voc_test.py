@@ -12,6 +12,7 @@ import tensorflow as tf
 from official.vision.dataloaders import segmentation_input
 from official_ext.data import pascal_voc
 
+from conftest import child_failure
 from conftest import python
 
 
@@ -69,7 +70,7 @@ def _convert(tree, split, out, extra=()):
       ['tools/create_pascal_tfrecord.py',
        f"--voc_dir={tree['voc']}", f'--split={split}',
        f'--output_prefix={out}', '--no_progress', *extra])
-  assert proc.returncode == 0, proc.stderr[-3000:]
+  assert proc.returncode == 0, child_failure(proc, 3000)
   return json.loads(proc.stdout[proc.stdout.index('{'):])
 
 

@@ -27,6 +27,7 @@ from official_ext.labeling import pipeline
 from official_ext.labeling import teacher as teacher_lib
 from official_ext.self_training import first_use
 
+from conftest import child_failure
 from conftest import write_odd_jpeg_record
 from conftest import REPO
 from conftest import python
@@ -608,7 +609,7 @@ def test_the_tool_names_a_stale_shard_in_one_line(fake_teacher, unlabeled,
           '--no_progress']
   files = record_files.match(unlabeled['pattern'])
   ok = python(args + [f'--input_pattern={files[0]}'], timeout=300)
-  assert ok.returncode == 0, ok.stderr[-2000:]
+  assert ok.returncode == 0, child_failure(ok, 2000)
   stale = python(args + [f'--input_pattern={files[1]}'], timeout=300)
   assert stale.returncode != 0
   last = stale.stderr.strip().splitlines()[-1]

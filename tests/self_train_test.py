@@ -24,6 +24,7 @@ from official_ext.data import sharded_writer
 from official_ext.digits import canvases
 from official_ext.rounds import stage_records
 
+from conftest import child_failure
 from conftest import REPO
 from conftest import assert_drawn_plot
 from conftest import digits_seg_run
@@ -58,7 +59,7 @@ def two_rounds(tmp_path_factory, digits_seg_teacher):
   run_file = _run_file(root / 'run.yaml', data, digits_seg_teacher)
   out = str(root / 'out')
   proc = _tool(run_file, out)
-  assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-3000:]
+  assert proc.returncode == 0, child_failure(proc, 3000, with_stdout=True)
   return dict(root=root, data=data, run_file=run_file, out=out, proc=proc,
               teacher=digits_seg_teacher)
 
@@ -105,7 +106,7 @@ def test_round_two_is_taught_by_round_one_s_student(two_rounds):
 def test_a_rerun_skips_every_finished_stage(two_rounds):
   start = time.time()
   proc = _tool(two_rounds['run_file'], two_rounds['out'])
-  assert proc.returncode == 0, proc.stderr[-3000:]
+  assert proc.returncode == 0, child_failure(proc, 3000)
   assert proc.stdout.count('done earlier from the same inputs: skipped') == 8
   assert 'official_ext.tools.train' not in proc.stdout
   assert time.time() - start < 120  # No training, only the records.
@@ -155,7 +156,7 @@ def test_a_run_killed_in_labeling_and_export_ends_as_an_uninterrupted_one(
     _kill_inside_stage(proc, lambda: record.exists() and started())
     assert json.load(open(record))['state'] == stage_records.STARTED, stage
   proc = _tool(run_file, out)
-  assert proc.returncode == 0, proc.stderr[-3000:]
+  assert proc.returncode == 0, child_failure(proc, 3000)
   for stage in ('pseudo_label', 'student'):
     assert f'[round_1/{stage}] done earlier' in proc.stdout, stage
   assert ('[round_1/student_export] an earlier run stopped in this stage: '
@@ -181,7 +182,7 @@ def test_a_changed_input_redoes_the_stages_after_it(two_rounds, tmp_path):
   pseudo = os.path.join(two_rounds['out'], 'round_1', 'pseudo')
   before = _records(os.path.join(pseudo, 'pseudo-*.tfrecord'))
   proc = _tool(changed, two_rounds['out'], '--rounds=1')
-  assert proc.returncode == 0, proc.stderr[-3000:]
+  assert proc.returncode == 0, child_failure(proc, 3000)
   lines = proc.stdout.splitlines()
   assert any(l.startswith('[round_1/pseudo_label] done earlier')
              for l in lines), proc.stdout[-3000:]
@@ -240,7 +241,7 @@ def test_two_workers_label_their_slices_and_a_killed_worker_0_resumes(
   assert one.poll() is None, 'worker 1 stopped waiting'
   rerun = subprocess.run(args + ['--worker_index=0'], cwd=REPO, env=env,
                          capture_output=True, text=True, timeout=900)
-  assert rerun.returncode == 0, rerun.stderr[-3000:]
+  assert rerun.returncode == 0, child_failure(rerun, 3000)
   assert '[round_1/pseudo_label.worker_0] done earlier' in rerun.stdout
   assert ('[round_1/student] an earlier run stopped in this stage: resuming'
           in rerun.stdout)
@@ -282,7 +283,7 @@ def test_an_online_student_round(two_rounds, tmp_path):
   run_file.write_text(yaml.safe_dump(raw))
   out = tmp_path / 'out'
   proc = _tool(str(run_file), str(out))
-  assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-3000:]
+  assert proc.returncode == 0, child_failure(proc, 3000, with_stdout=True)
   assert sorted(os.listdir(out / 'stages')) == [
       'round_1.student.json', 'round_1.student_export.json',
       'round_1.teacher.json']

@@ -14,6 +14,7 @@ from official.vision.dataloaders import tf_example_decoder
 from official_ext.configs import common
 from official_ext.shapes import shape_scenes
 
+from conftest import child_failure
 from conftest import python
 
 
@@ -153,7 +154,7 @@ def test_make_dataset_tool_writes_model_garden_records(tmp_path):
        '--num_val=5', '--num_calibration=3', '--num_test=2',
        '--classification',
        '--num_shards=1', f'--preview={out}/preview.png'], timeout=300)
-  assert proc.returncode == 0, proc.stderr[-2000:]
+  assert proc.returncode == 0, child_failure(proc, 2000)
   paths = json.loads(proc.stdout[proc.stdout.index('{'):])
   counts = {split: sum(1 for _ in tf.data.TFRecordDataset(
       tf.io.gfile.glob(paths[split]))) for split in

@@ -17,6 +17,7 @@ import yaml
 from official.modeling import hyperparams
 from official_ext.study import report
 
+from conftest import child_failure
 from conftest import assert_drawn_plot
 from conftest import python
 from study_config_test import GOOD
@@ -58,7 +59,7 @@ def quick_study(tmp_path_factory):
   root = tmp_path_factory.mktemp('study')
   out = str(root / 'out')
   proc = _study(root, STUDY, f'--output_dir={out}', '--quick')
-  assert proc.returncode == 0, proc.stderr[-6000:]
+  assert proc.returncode == 0, child_failure(proc, 6000)
   return dict(root=root, out=out, stdout=proc.stdout)
 
 
@@ -222,7 +223,7 @@ def test_rerun_skips_finished_cells_and_workers_take_their_slice(
   before = [os.path.getmtime(p) for p in index]
   proc = _study(quick_study['root'], STUDY, f'--output_dir={out}', '--quick',
                 '--num_workers=2', '--worker_index=1')
-  assert proc.returncode == 0, proc.stderr[-4000:]
+  assert proc.returncode == 0, child_failure(proc, 4000)
   assert (f'[{CELLS[1]}] finished before, from the same inputs: skipped' in
           proc.stdout)
   assert CELLS[0] not in proc.stdout

@@ -9,6 +9,7 @@ import pytest
 
 import tool_process
 
+from conftest import child_failure
 from conftest import REPO
 from conftest import python
 
@@ -76,3 +77,16 @@ def test_another_pythonpath_gets_a_new_interpreter(tmp_path):
   assert proc.stdout.strip() == 'False'  # Nothing preloaded there.
   forked = python(['-c', 'import sys; print("tensorflow" in sys.modules)'])
   assert forked.stdout.strip() == 'True'
+
+
+def test_a_failed_child_is_reported_at_the_line_that_raised():
+  """child_failure puts the child's last frame in our code and its
+  exception first, before the stderr tail."""
+  proc = python(['-c', 'from official_ext.configs import file_schema\n'
+                 "file_schema.check_fields({'x': 1}, file_schema.ModelConfig)"],
+                timeout=300)
+  assert proc.returncode == 1
+  head, exception = child_failure(proc).splitlines()[:2]
+  assert head.startswith('exited 1 at ') and 'file_schema.py:' in head
+  assert head.endswith(' in check_fields'), head
+  assert exception.startswith('ValueError: x: unknown field'), exception
