@@ -10,6 +10,7 @@ from official_ext.configs import file_schema
 from official_ext.digits import canvases
 from official_ext.digits import recipes
 from official_ext.rounds import run_config
+from official_ext.rounds import run_labeling
 
 from conftest import REPO
 from conftest import digits_seg_run
@@ -43,8 +44,8 @@ def test_a_good_file_loads_with_the_recipes_values(data, tmp_path):
   run = run_config.load(str(path))
   assert run.rounds == 2 and run.task == 'segmentation'
   # The recipe's threshold and class count, read through its YAML.
-  assert run_config.score_threshold(run) == 0.5
-  assert run_config.num_classes(run) == 11
+  assert run_labeling.score_threshold(run) == 0.5
+  assert run_labeling.num_classes(run) == 11
   assert os.path.isfile(run_config.recipe_file(run.student))
 
 

@@ -33,6 +33,7 @@ from official_ext.labeling import labeling_report
 from official_ext.rounds import evaluations
 from official_ext.rounds import online_health
 from official_ext.rounds import run_config
+from official_ext.rounds import run_labeling
 from official_ext.rounds import stage_records
 from official_ext.rounds import workers as rounds_workers
 from official_ext.utils import stages
@@ -196,7 +197,7 @@ class Rounds:
 
   def _wait(self, what: str, ready):
     rounds_workers.wait(what, ready, self.options.worker_index,
-                 self.options.poll_seconds)
+                        self.options.poll_seconds)
 
   def _wait_for_stage(self, stage: str):
     self._wait(stage, lambda: rounds_workers.stage_done(self.records, stage))
@@ -209,7 +210,7 @@ class Rounds:
     if workers > 1:
       # Each worker its own record; none removes the shared folder.
       stage, outputs = f'pseudo_label.worker_{self.options.worker_index}', []
-    argv = run_config.labeling_argv(run, teacher_export, prefix, workers,
+    argv = run_labeling.labeling_argv(run, teacher_export, prefix, workers,
                                     self.options.worker_index)
     inputs = {'teacher': stage_records.export_record(teacher_export),
               'unlabeled': stage_records.files_record(run.data.unlabeled),

@@ -47,7 +47,6 @@ from official_ext.configs import file_schema
 from official_ext.configs import self_training as st_config
 from official_ext.data import paths
 from official_ext.data import record_files
-from official_ext.labeling import options as labeling_options
 from official_ext.rounds import run_data
 from official_ext.configs import recipes
 
@@ -313,65 +312,3 @@ def online(run: RunConfig) -> bool:
     True when the student recipe sets task.self_training.mode: online.
   """
   return experiment_config(run.student).task.self_training.mode == 'online'
-
-
-def score_threshold(run: RunConfig) -> float:
-  """The labeling threshold.
-
-  Args:
-    run: the run file.
-
-  Returns:
-    labeling.score_threshold when set (>= 0), else the student recipe's
-    task.self_training.score_threshold.
-  """
-  if run.labeling.score_threshold >= 0:
-    return run.labeling.score_threshold
-  return experiment_config(run.student).task.self_training.score_threshold
-
-
-def num_classes(run: RunConfig) -> int:
-  """The student recipe's class count (the labeler checks the teacher's).
-
-  Args:
-    run: the run file.
-
-  Returns:
-    task.model.num_classes of the student's experiment config.
-  """
-  return experiment_config(run.student).task.model.num_classes
-
-
-def labeling_argv(run: RunConfig, teacher_export: str, prefix: str,
-                  workers: int, worker_index: int) -> List[str]:
-  """The pseudo_label tool's flags for a round.
-
-  Args:
-    run: the run file (its labeling section and data).
-    teacher_export: the round's teacher SavedModel.
-    prefix: the shards' output prefix.
-    workers: how many workers label the round.
-    worker_index: this worker's index.
-
-  Returns:
-    The run as LabelingOptions, written as flags in the order earlier runs
-    recorded their command (so their stage records still match).
-  """
-  options = labeling_options.LabelingOptions(
-      teacher=teacher_export, task=run.task,
-      input_pattern=run.data.unlabeled, output_prefix=prefix,
-      score_threshold=score_threshold(run), num_classes=num_classes(run),
-      num_shards=run.labeling.num_shards, show_progress=False,
-      labeled_pattern=run.data.labeled,
-      class_thresholds=run.labeling.class_thresholds,
-      target_precision=run.labeling.target_precision,
-      calibration_pattern=run.data.calibration, num_workers=workers,
-      worker_index=worker_index)
-  fields = ['teacher', 'task', 'input_pattern', 'output_prefix',
-            'score_threshold', 'num_classes', 'num_shards', 'show_progress',
-            'labeled_pattern', 'class_thresholds', 'target_precision']
-  if run.data.calibration:
-    fields.append('calibration_pattern')
-  if workers > 1:
-    fields += ['num_workers', 'worker_index']
-  return options.to_flags(fields)
