@@ -13,6 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from official.vision.ops import box_ops
+from official_ext.labeling import labeler
 from official_ext.labeling import segmentation_masks
 
 SCORE_BINS = segmentation_masks.SCORE_BINS
@@ -71,79 +72,7 @@ def _sorted_counts(counts: Dict[str, int]) -> Dict[str, int]:
   return dict(sorted(counts.items(), key=lambda kv: int(kv[0])))
 
 
-class Labeler:
-  """What the pipeline asks of a labeler (DetectionLabeler,
-  SegmentationLabeler): a batch of teacher outputs -> each image's labels,
-  their TFExample fields, the shard's statistics, and overlays."""
-
-  task = ''
-
-  def batch_labels(self, outputs, scales, heights, widths) -> List[dict]:
-    """Each image's labels from the teacher's outputs on one batch.
-
-    Args:
-      outputs: the teacher's outputs on the batch, padded to the teacher's
-        batch size.
-      scales: each image's resize factor into the teacher's input.
-      heights: each image's original height (the batch's real length).
-      widths: each image's original width.
-
-    Returns:
-      Per image, its labels (the subclass says which).
-    """
-    raise NotImplementedError
-
-  def example_fields(self, labels) -> Dict[str, object]:
-    """The TFExample fields of one image's labels (pseudo_shards writes
-    them with data/tfexample.py).
-
-    Args:
-      labels: one image's labels (`batch_labels`).
-
-    Returns:
-      {field: value}.
-    """
-    raise NotImplementedError
-
-  def new_stats(self) -> dict:
-    """A shard's empty statistics."""
-    raise NotImplementedError
-
-  def update_stats(self, stats: dict, labels):
-    """Adds one image's labels to a shard's statistics, in place.
-
-    Args:
-      stats: the shard's statistics (`new_stats`).
-      labels: one image's labels.
-    """
-    raise NotImplementedError
-
-  def report(self, total: dict, num_images: int) -> dict:
-    """The report's task section.
-
-    Args:
-      total: the statistics summed over the finished shards.
-      num_images: the images labeled in them.
-
-    Returns:
-      {field: value} (empty when there is nothing to report).
-    """
-    raise NotImplementedError
-
-  def draw(self, image: np.ndarray, labels) -> np.ndarray:
-    """An overlay of one image's labels, to look at.
-
-    Args:
-      image: [height, width, 3] uint8, the original image.
-      labels: its labels.
-
-    Returns:
-      The image with its labels drawn on it, [height, width, 3] uint8.
-    """
-    raise NotImplementedError
-
-
-class DetectionLabeler(Labeler):
+class DetectionLabeler(labeler.Labeler):
   """Teacher detections -> boxes >= threshold, normalized to [0, 1].
 
   Its labels: per image, {'boxes' [k, 4] in [0, 1], 'classes' [k],
@@ -258,7 +187,7 @@ class DetectionLabeler(Labeler):
     return np.asarray(canvas)
 
 
-class SegmentationLabeler(Labeler):
+class SegmentationLabeler(labeler.Labeler):
   """Teacher logits -> per-pixel class where max prob >= threshold, else 255,
   at the original image size (PNG-encoded, as the TFExample stores it).
 
