@@ -5,17 +5,21 @@ The run file's `labeling:` section and data map onto one LabelingOptions
 runs recorded their command, so their stage records still match.
 """
 
-from typing import List
+from typing import List, Optional
+
+from official.core import config_definitions as cfg
 
 from official_ext.labeling import options as labeling_options
 from official_ext.rounds import run_config
 
 
-def score_threshold(run: run_config.RunConfig) -> float:
+def score_threshold(run: run_config.RunConfig,
+                    student: Optional[cfg.ExperimentConfig] = None) -> float:
   """The labeling threshold.
 
   Args:
     run: the run file.
+    student: its student's experiment config, when already built.
 
   Returns:
     labeling.score_threshold when set (>= 0), else the student recipe's
@@ -23,19 +27,23 @@ def score_threshold(run: run_config.RunConfig) -> float:
   """
   if run.labeling.score_threshold >= 0:
     return run.labeling.score_threshold
-  return run_config.experiment_config(run.student).task.self_training.score_threshold
+  student = student or run_config.experiment_config(run.student)
+  return student.task.self_training.score_threshold
 
 
-def num_classes(run: run_config.RunConfig) -> int:
+def num_classes(run: run_config.RunConfig,
+                student: Optional[cfg.ExperimentConfig] = None) -> int:
   """The student recipe's class count (the labeler checks the teacher's).
 
   Args:
     run: the run file.
+    student: its student's experiment config, when already built.
 
   Returns:
     task.model.num_classes of the student's experiment config.
   """
-  return run_config.experiment_config(run.student).task.model.num_classes
+  student = student or run_config.experiment_config(run.student)
+  return student.task.model.num_classes
 
 
 def labeling_argv(run: run_config.RunConfig, teacher_export: str, prefix: str,
@@ -53,10 +61,12 @@ def labeling_argv(run: run_config.RunConfig, teacher_export: str, prefix: str,
     The run as LabelingOptions, written as flags in the order earlier runs
     recorded their command (so their stage records still match).
   """
+  student = run_config.experiment_config(run.student)  # Read once.
   options = labeling_options.LabelingOptions(
       teacher=teacher_export, task=run.task,
       input_pattern=run.data.unlabeled, output_prefix=prefix,
-      score_threshold=score_threshold(run), num_classes=num_classes(run),
+      score_threshold=score_threshold(run, student),
+      num_classes=num_classes(run, student),
       num_shards=run.labeling.num_shards, show_progress=False,
       labeled_pattern=run.data.labeled,
       class_thresholds=run.labeling.class_thresholds,
