@@ -16,7 +16,6 @@ from absl.testing import flagsaver
 import numpy as np
 import tensorflow as tf
 
-from official.core import exp_factory
 from official.core import task_factory
 from official.modeling import hyperparams
 from official_ext.data import sharded_writer
@@ -45,9 +44,7 @@ def _export_and_label(tmp_path):
   from official_ext.serving import export_saved_model  # pylint: disable=g-import-not-at-top
   flags.FLAGS(['cloud_paths_test'])
   experiment = 'supervised_digits_seg'
-  recipe = recipes.recipe(experiment)
-  params = hyperparams.override_params_dict(
-      exp_factory.get_exp_config(experiment), recipe, is_strict=True)
+  params = recipes.config(experiment)  # The demo's (ResNet) segmenter.
   model = task_factory.get_task(params.task).build_model()
   checkpoint_dir = f'{ROOT}/model'
   tf.train.Checkpoint(model=model).save(f'{checkpoint_dir}/ckpt')

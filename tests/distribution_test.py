@@ -3,7 +3,7 @@ the TPU config path. (Repeatable runs: seeding_test, for the detection
 student's command, and self_train_test's kill test, whose resumed segmentation
 student equals the uninterrupted one bit for bit.)
 
-The steps run the segmentation student (ResNet-18 x0.25): the shared
+The steps run the segmentation student (conftest.FAST_SEGMENTER): the shared
 self-training core is the same for both tasks, and its steps are ~3x faster
 on CPU than the SpineNet detector's. mixed_batch_test and selftrain_retinanet_test
 cover the detection task's step."""
@@ -20,12 +20,15 @@ import tensorflow as tf
 from official.common import distribute_utils
 from official.core import exp_factory
 from official.modeling.hyperparams import params_dict
+from official_ext.configs import recipes as recipe_lib
 from official_ext.testing import distributed_steps
 
+from conftest import FAST_SEGMENTER
 from conftest import REPO
 
 
 EXPERIMENT = 'selftrain_digits_seg'
+SEGMENTER = recipe_lib.recipe_path(FAST_SEGMENTER)
 
 
 # The replicas' losses differ by 0.01-0.1% at the start (per-pixel means of
@@ -35,7 +38,8 @@ EXPERIMENT = 'selftrain_digits_seg'
 
 def _params(digits_data, batch=8):
   return distributed_steps.experiment(
-      EXPERIMENT, digits_data['train'], digits_data['train'], batch)
+      EXPERIMENT, digits_data['train'], digits_data['train'], batch,
+      config_files=[SEGMENTER])
 
 
 def test_mirrored_two_replicas_share_the_loss_averages(digits_data,
@@ -93,7 +97,7 @@ def test_multi_worker_mirrored_two_processes(digits_data, tmp_path):
                                               'index': index}}))
     procs.append(subprocess.Popen(
         [sys.executable, '-m', 'official_ext.testing.distributed_steps',
-         f'--experiment={EXPERIMENT}',
+         f'--experiment={EXPERIMENT}', f'--config_file={SEGMENTER}',
          '--strategy=multi_worker_mirrored', '--steps=3',
          '--online_burn_in_steps=1',
          f"--train={digits_data['train']}",

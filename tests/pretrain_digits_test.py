@@ -9,6 +9,10 @@ import tensorflow as tf
 from official.core import exp_factory
 from official.core import task_factory
 from official_ext import registry_imports  # pylint: disable=unused-import
+from official_ext.configs import recipes as recipe_lib
+
+# The demo's segmenter overlay (ResNet-18 x0.25).
+RESNET_SEGMENTER = 'supervised_digits_seg_resnet_cpu.yaml'
 
 
 # pretrain experiment -> the digits models whose backbone it pre-trains.
@@ -32,20 +36,33 @@ def test_backbone_is_the_digits_models_backbone(pretrain_name):
 
 
 def test_detectors_and_segmenters_have_their_own_backbones():
-  types = {name: exp_factory.get_exp_config(name).task.model.backbone.type
-           for name in PRETRAINED}
-  assert types == {'pretrain_digits': 'spinenet_mobile',
-                   'pretrain_digits_seg': 'resnet'}
+  """Both default to SpineNet-Mobile-49XS, each at its own model's levels;
+  the demo's overlay makes the segmenters' pre-training ResNet too."""
+  backbones = {name: exp_factory.get_exp_config(name).task.model.backbone
+               for name in PRETRAINED}
+  assert {n: b.type for n, b in backbones.items()} == {
+      'pretrain_digits': 'spinenet_mobile',
+      'pretrain_digits_seg': 'spinenet_mobile'}
+  for name, model in PRETRAINED.items():
+    assert (backbones[name].as_dict() ==
+            exp_factory.get_exp_config(model[0]).task.model.backbone.as_dict())
+  resnet = recipe_lib.config_from(
+      'pretrain_digits_seg', recipe_lib.recipe_path(RESNET_SEGMENTER))
+  assert resnet.task.model.backbone.type == 'resnet'
+  assert resnet.task.model.backbone.resnet.model_id == 18
+  assert resnet.task.model.norm_activation.activation == 'relu'
 
 
-@pytest.mark.parametrize('pretrain_name, experiment, min_kernels', [
+@pytest.mark.parametrize('pretrain_name, experiment, overlays, min_kernels', [
     # SpineNet-Mobile-49XS: over 50 kernels; ResNet-18: 17 convolutions and
     # 3 projection shortcuts.
-    ('pretrain_digits', 'supervised_digits', 51),
-    ('pretrain_digits_seg', 'supervised_digits_seg', 20)])
-def test_trainer_checkpoint_initializes_the_backbone(tmp_path, pretrain_name,
-                                                     experiment, min_kernels):
-  pretrain_config = exp_factory.get_exp_config(pretrain_name)
+    ('pretrain_digits', 'supervised_digits', [], 51),
+    ('pretrain_digits_seg', 'supervised_digits_seg', [], 51),
+    ('pretrain_digits_seg', 'supervised_digits_seg', [RESNET_SEGMENTER], 20)])
+def test_trainer_checkpoint_initializes_the_backbone(
+    tmp_path, pretrain_name, experiment, overlays, min_kernels):
+  files = [recipe_lib.recipe_path(name) for name in overlays]
+  pretrain_config = recipe_lib.config_from(pretrain_name, *files)
   classifier = task_factory.get_task(pretrain_config.task).build_model()
   # "Pre-trained" weights no fresh build can have: a test earlier in the same
   # process may have fixed the seeds, and then both builds draw the same
@@ -57,7 +74,7 @@ def test_trainer_checkpoint_initializes_the_backbone(tmp_path, pretrain_name,
   path = tf.train.Checkpoint(
       model=classifier, **classifier.checkpoint_items).save(
           str(tmp_path / 'ckpt'))
-  config = exp_factory.get_exp_config(experiment)
+  config = recipe_lib.config_from(experiment, *files)
   config.task.init_checkpoint = str(tmp_path)
   config.task.init_checkpoint_modules = ['backbone']
   task = task_factory.get_task(config.task)

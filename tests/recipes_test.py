@@ -66,3 +66,26 @@ def test_online_recipes_match_their_offline_student():
     for data in ('train_data', 'pseudo_data'):
       assert (getattr(config.task, data).global_batch_size ==
               getattr(offline.task, data).global_batch_size), (task, data)
+
+
+def test_the_default_segmenter_and_the_demos():
+  """The segmentation experiments build SpineNet-Mobile-49XS (the default
+  the built-in sets' validation splits chose); the demo lays its ResNet
+  overlay over teacher and student alike, in its configs and its run file."""
+  from official.core import exp_factory  # pylint: disable=g-import-not-at-top
+  for name in recipes.EXPERIMENTS['segmentation']:
+    default = exp_factory.get_exp_config(name).task.model
+    assert default.backbone.type == 'spinenet_mobile'
+    assert default.backbone.spinenet_mobile.model_id == '49XS'
+    assert default.norm_activation.activation == 'swish'
+    demo = recipes.config(name).task.model
+    assert (demo.backbone.type, demo.backbone.resnet.model_id,
+            demo.backbone.resnet.depth_multiplier,
+            demo.norm_activation.activation) == ('resnet', 18, 0.25, 'relu')
+    assert recipes.recipe_files(name)[1:] == recipes.overlay_files(name)
+  for name in recipes.EXPERIMENTS['detection']:
+    assert recipes.recipe_files(name) == [recipes.recipe(name)]
+  run = recipes.run_file('segmentation', {'train': 't', 'val': 'v',
+                                          'unlabeled': 'u'})
+  assert (run['teacher']['config_files'] == run['student']['config_files'] ==
+          ['supervised_digits_seg_resnet_cpu.yaml'])

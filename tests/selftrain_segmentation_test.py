@@ -22,6 +22,8 @@ from official_ext.labeling import pipeline
 from official_ext.labeling import teacher as teacher_lib
 from official_ext.self_training import first_use
 
+from conftest import FAST_SEGMENTER
+from conftest import fast_segmenter
 from conftest import write_odd_jpeg_record
 from conftest import read_scalars
 from conftest import run_tool
@@ -175,6 +177,7 @@ def seg_student(digits_data, digits_seg_teacher, tmp_path_factory):
       f'task.self_training.teacher={digits_seg_teacher}',
       *recipes.schedule_overrides(STEPS, interval=15, warmup=5)])
   run_tool(['train.py', '--experiment=selftrain_digits_seg',
+            f'--config_file={recipes.recipe_path(FAST_SEGMENTER)}',
             '--mode=train_and_eval', f'--model_dir={model_dir}',
             f'--params_override={overrides}'])
   return dict(root=root, model_dir=model_dir)
@@ -203,9 +206,10 @@ def test_seg_student_trains_on_first_use_labels(seg_student):
 
 def test_non_finite_loss_stops_the_step_before_the_update(digits_data):
   # The guard is the shared core's (self_training/task.py); the segmenter
-  # traces its step in a fraction of the detector's time. Its ReLUs turn NaN
-  # pixels into zeros, so the NaN goes into the head's bias: NaN logits.
-  params = exp_factory.get_exp_config('selftrain_digits_seg')
+  # traces its step in a fraction of the detector's time. Its ReLUs
+  # (FAST_SEGMENTER's ResNet) turn NaN pixels into zeros, so the NaN goes
+  # into the head's bias: NaN logits.
+  params = fast_segmenter(exp_factory.get_exp_config('selftrain_digits_seg'))
   params.task.train_data.input_path = digits_data['train']
   params.task.pseudo_data.input_path = digits_data['train']
   task = task_factory.get_task(params.task)

@@ -68,6 +68,7 @@ def test_checkpoint_init_resolves_to_the_latest_checkpoint(tmp_path):
   assert loaded.init[1].checkpoint == str(ckpt_dir / 'ckpt-1')
 
 
+RESNET_SEGMENTER = 'supervised_digits_seg_resnet_cpu.yaml'
 ONLINE = {'experiment': 'selftrain_digits_seg',
           'recipe': 'selftrain_digits_seg_online_cpu.yaml'}
 
@@ -127,16 +128,22 @@ def test_online_method_loads(tmp_path):
                                     'pretrain_data': {'train': 'c',
                                                       'val': 'd'}}]},
      'init[1].pretrain_data: only an init with a pretrain reads it'),
+    # The models' overlay counts: the demo's ResNet segmenters against the
+    # default segmenters' pre-training (SpineNet-Mobile-49XS).
     ({'task': 'segmentation',
       'supervised': {'experiment': 'supervised_digits_seg',
-                     'recipe': 'supervised_digits_seg_cpu.yaml'},
+                     'recipe': 'supervised_digits_seg_cpu.yaml',
+                     'config_files': [RESNET_SEGMENTER]},
       'selftrain': {'experiment': 'selftrain_digits_seg',
-                    'recipe': 'selftrain_digits_seg_cpu.yaml'},
+                    'recipe': 'selftrain_digits_seg_cpu.yaml',
+                    'config_files': [RESNET_SEGMENTER]},
       'augmentation': [{'name': 's1', 'preset': 's1'}],
-      'init': [{'name': 'random'}, {'name': 'pre', 'pretrain': PRETRAIN}]},
-     "init[1].pretrain.experiment: 'pretrain_digits' pre-trains a "
-     "spinenet_mobile backbone that differs from the study models' "
-     "(supervised_digits_seg: resnet) in ["),
+      'init': [{'name': 'random'}, {'name': 'pre', 'pretrain': {
+          'experiment': 'pretrain_digits_seg',
+          'recipe': 'pretrain_digits_seg_cpu.yaml'}}]},
+     "init[1].pretrain: 'pretrain_digits_seg' (with its recipe and "
+     "config_files) pre-trains a spinenet_mobile backbone that differs from "
+     "the study models' (supervised_digits_seg: resnet) in ["),
     ({'augmentation': [{'name': 'x', 'preset': 's9'}]},
      "augmentation[0].preset: 's9' is not one of ['s1', 's2', 's3', 's4']"),
     ({'augmentation': [{'name': 'x', 'overrides': [
@@ -166,8 +173,8 @@ def test_online_method_loads(tmp_path):
      "overrides[0]: 'task.model.num_clases=9' (supervised)"),
     ({'overrides': ['runtime.num_gpus=1']}, "use 'task.FIELD=VALUE'"),
     ({'init': [{'name': 'random'}, {'name': 'pre', 'pretrain': dict(
-        PRETRAIN, config_files=['pretrain_digits_cpu.yaml'])}]},
-     'init[1].pretrain.config_files: not used by a pretrain'),
+        PRETRAIN, config_files=['no_such_overlay.yaml'])}]},
+     "init[1].pretrain.config_files[0]: no file 'no_such_overlay.yaml'"),
     ({'selftrain': {'experiment': 'selftrain_digits',
                     'recipe': 'selftrain_digits_cpu.yaml',
                     'config_files': ['nope.yaml']}},

@@ -35,7 +35,7 @@ def test_a_finished_pretrain_is_not_trained_again(tmp_path):
   _finish(str(model_dir), 0.9)
   init = _init()
   # No runner: training would fail.
-  record = pretrain.run(None, init, 'recipe.yaml', {}, str(tmp_path), 10)
+  record = pretrain.run(None, init, ['recipe.yaml'], {}, str(tmp_path), 10)
   assert record['metrics'] == {'accuracy': 0.9}
   assert init.checkpoint == str(model_dir / 'ckpt-1')
 
@@ -48,14 +48,14 @@ def test_a_finished_pretrain_made_from_other_inputs_is_refused(tmp_path):
   init = _init()
   record_path = model_dir / pretrain.METRICS_FILE
   record = json.loads(record_path.read_text())
-  record['made_from'] = pretrain.made_from(init, 'recipe.yaml', {}, 10)
+  record['made_from'] = pretrain.made_from(init, ['recipe.yaml'], {}, 10)
   record_path.write_text(json.dumps(record))
-  assert pretrain.run(None, init, 'recipe.yaml', {}, str(tmp_path),
+  assert pretrain.run(None, init, ['recipe.yaml'], {}, str(tmp_path),
                       10)['metrics'] == {'accuracy': 0.9}
   with pytest.raises(pretrain.stages.StageFailed,
                      match=r'trained from other inputs .*changed: steps\); '
                      r'delete it'):
-    pretrain.run(None, _init(), 'recipe.yaml', {}, str(tmp_path), 20)
+    pretrain.run(None, _init(), ['recipe.yaml'], {}, str(tmp_path), 20)
 
 
 def test_a_recipe_comment_does_not_make_a_pretrain_stale(tmp_path):
@@ -68,20 +68,20 @@ def test_a_recipe_comment_does_not_make_a_pretrain_stale(tmp_path):
   _finish(str(model_dir), 0.9)
   record_path = model_dir / pretrain.METRICS_FILE
   record = json.loads(record_path.read_text())
-  legacy = dict(pretrain.made_from(_init(), str(recipe), {}, 10),
+  legacy = dict(pretrain.made_from(_init(), [str(recipe)], {}, 10),
                 recipe=pretrain.stage_records.content_hash(str(recipe)))
   record_path.write_text(json.dumps(dict(record, made_from=legacy)))
-  assert pretrain.run(None, _init(), str(recipe), {}, str(tmp_path),
+  assert pretrain.run(None, _init(), [str(recipe)], {}, str(tmp_path),
                       10)['metrics'] == {'accuracy': 0.9}
   record_path.write_text(json.dumps(dict(
-      record, made_from=pretrain.made_from(_init(), str(recipe), {}, 10))))
+      record, made_from=pretrain.made_from(_init(), [str(recipe)], {}, 10))))
   recipe.write_text('# Measured: 0.9.\ntrainer: {train_steps: 10}\n')
-  assert pretrain.run(None, _init(), str(recipe), {}, str(tmp_path),
+  assert pretrain.run(None, _init(), [str(recipe)], {}, str(tmp_path),
                       10)['metrics'] == {'accuracy': 0.9}
   recipe.write_text('trainer: {train_steps: 10, steps_per_loop: 5}\n')
   with pytest.raises(pretrain.stages.StageFailed,
                      match=r'changed: recipe\)'):
-    pretrain.run(None, _init(), str(recipe), {}, str(tmp_path), 10)
+    pretrain.run(None, _init(), [str(recipe)], {}, str(tmp_path), 10)
 
 
 def test_an_init_s_own_pretrain_data_replaces_the_study_s(tmp_path):
@@ -100,8 +100,8 @@ def test_an_init_s_own_pretrain_data_replaces_the_study_s(tmp_path):
   own = pretrain.init_data(init, study_data)
   assert own == {**study_data, 'classification_train': init.pretrain_data.train,
                  'classification_val': init.pretrain_data.val}
-  shapes = pretrain.made_from(init, 'recipe.yaml', study_data, 10)
-  digits = pretrain.made_from(init, 'recipe.yaml', own, 10)
+  shapes = pretrain.made_from(init, ['recipe.yaml'], study_data, 10)
+  digits = pretrain.made_from(init, ['recipe.yaml'], own, 10)
   assert [k for k in shapes if shapes[k] != digits[k]] == ['train', 'val']
   assert 'digits-0.tfrecord' in json.dumps(digits['train'])
 
@@ -123,7 +123,7 @@ def test_a_worker_waits_for_the_one_holding_the_lock(tmp_path, capsys):
   thread.start()
   init = _init()
   start = time.time()
-  results['record'] = pretrain.run(None, init, 'recipe.yaml', {},
+  results['record'] = pretrain.run(None, init, ['recipe.yaml'], {},
                                    str(tmp_path), 10, poll_s=0.05)
   thread.join()
   assert time.time() - start >= 0.5
@@ -152,7 +152,7 @@ def test_a_worker_killed_holding_the_lock_does_not_block_the_others(
     data[split] = str(tmp_path / f'{split}.tfrecord')
     with tf.io.TFRecordWriter(data[split]) as writer:
       writer.write(b'x')
-  record = pretrain.run(runner, _init(), 'recipe.yaml', data,
+  record = pretrain.run(runner, _init(), ['recipe.yaml'], data,
                         str(tmp_path), 10, poll_s=0.05, timeout_s=30)
   assert [c['stage'] for c in runner.commands] == ['pretrain/classification']
   assert record['metrics'] == pytest.approx({'accuracy': 0.8,
@@ -189,7 +189,7 @@ def test_a_live_holder_past_the_timeout_names_the_lock(tmp_path):
   holder.acquire()
   try:
     with pytest.raises(TimeoutError, match='classification.lock'):
-      pretrain.run(None, _init(), 'recipe.yaml', {}, str(tmp_path), 10,
+      pretrain.run(None, _init(), ['recipe.yaml'], {}, str(tmp_path), 10,
                    poll_s=0.05, timeout_s=0.3)
   finally:
     holder.release()

@@ -17,6 +17,7 @@ import yaml
 from official.modeling import hyperparams
 from official_ext.study import report
 
+from conftest import FAST_SEGMENTER
 from conftest import child_failure
 from conftest import assert_drawn_plot
 from conftest import python
@@ -26,15 +27,16 @@ STUDY = dict(GOOD, name='quick_seg', task='segmentation', quick_steps=10,
              seeds=[0], labeled_fraction=[1.0],
              supervised={'experiment': 'supervised_digits_seg',
                          'recipe': 'supervised_digits_seg_cpu.yaml',
-                         'config_files': ['overlay.yaml']},
+                         'config_files': [FAST_SEGMENTER, 'overlay.yaml']},
              selftrain={'experiment': 'selftrain_digits_seg',
                         'recipe': 'selftrain_digits_seg_cpu.yaml',
-                        'config_files': ['overlay.yaml']},
+                        'config_files': [FAST_SEGMENTER, 'overlay.yaml']},
              overrides=['task.losses.l2_weight_decay=0.00007'],
              init=[{'name': 'random'},
                    {'name': 'classification', 'modules': ['backbone'],
                     'pretrain': {'experiment': 'pretrain_digits_seg',
-                                 'recipe': 'pretrain_digits_seg_cpu.yaml'}}],
+                                 'recipe': 'pretrain_digits_seg_cpu.yaml',
+                                 'config_files': [FAST_SEGMENTER]}}],
              augmentation=[
                  {'name': 'strong', 'overrides': [
                      'task.train_data.aug_scale_min=0.5',

@@ -37,12 +37,34 @@ def recipe_path(file_name: str) -> str:
   return str(path)
 
 
-def config_from(experiment: str, recipe_file: str) -> cfg.ExperimentConfig:
-  """The registered `experiment` with the YAML at `recipe_file` laid over
-  it (`train.py --experiment=E --config_file=RECIPE`); the experiment must
-  be registered (import official_ext.registry_imports)."""
-  return hyperparams.override_params_dict(
-      exp_factory.get_exp_config(experiment), recipe_file, is_strict=True)
+def resolve(name: str, base_dir: str = '.') -> str:
+  """A recipe or overlay named in a run or study file, as a path.
+
+  Args:
+    name: a path (relative: from `base_dir`) or a packaged recipe's file
+      name.
+    base_dir: the folder of the file that names it.
+
+  Returns:
+    The path, when that file exists; else the packaged recipe's path.
+
+  Raises:
+    FileNotFoundError: neither exists.
+  """
+  path = os.path.join(base_dir, name)
+  if os.path.isfile(path):
+    return os.path.normpath(path)
+  return recipe_path(name)
+
+
+def config_from(experiment: str, *recipe_files: str) -> cfg.ExperimentConfig:
+  """The registered `experiment` with the YAML files laid over it in order
+  (`train.py --experiment=E --config_file=RECIPE [--config_file=...]`); the
+  experiment must be registered (import official_ext.registry_imports)."""
+  config = exp_factory.get_exp_config(experiment)
+  for path in recipe_files:
+    config = hyperparams.override_params_dict(config, path, is_strict=True)
+  return config
 
 
 def schedule_overrides(steps: int, interval: int = 0,

@@ -13,7 +13,7 @@
     teacher:                             # train one (round 1) ...
       experiment: supervised_digits
       recipe: supervised_digits_cpu.yaml
-      config_files: []                   # more YAML laid over the recipe
+      config_files: []                   # more YAML laid over the recipe, in order
       overrides: []                      # --params_override items
       saved_model: ''                    # ... or use this export instead
     student:                             # its recipe's task.self_training.mode:
@@ -27,8 +27,8 @@
       num_shards: 0
     runtime_overrides: []                # every train.py, e.g. runtime.distribution_strategy=mirrored
 
-A recipe is a path (relative: from the run file's folder) or a packaged
-recipe's file name (configs/experiments/); data, saved_model and
+A recipe or config file is a path (relative: from the run file's folder)
+or a packaged recipe's file name (configs/experiments/); data, saved_model and
 class_thresholds paths are used as given (relative: from the current
 directory, as every tool's flags).
 `load` checks the whole file before anything runs and raises `RunError`
@@ -135,11 +135,22 @@ def from_dict(raw: dict, base_dir: str = '.') -> RunConfig:
 
 
 def _resolve(run: RunConfig, base_dir: str):
-  """Recipes given as paths relative to the run file's folder."""
+  """Recipes and config_files as paths: a file relative to the run file's
+  folder, else a packaged recipe of that name; a name that is neither stays
+  as given (`check` names it)."""
   for model in (run.teacher, run.student):
-    if model.recipe and not os.path.isabs(model.recipe):
-      local = os.path.normpath(os.path.join(base_dir, model.recipe))
-      model.recipe = local if os.path.isfile(local) else model.recipe
+    if model.recipe:
+      model.recipe = _path(model.recipe, base_dir)
+    model.config_files = [_path(name, base_dir) for name in model.config_files]
+
+
+def _path(name: str, base_dir: str) -> str:
+  if os.path.isabs(name) or '://' in name:
+    return name
+  try:
+    return recipes.resolve(name, base_dir)
+  except FileNotFoundError:
+    return name
 
 
 def recipe_file(model: ModelConfig) -> str:
@@ -151,9 +162,7 @@ def recipe_file(model: ModelConfig) -> str:
   Returns:
     `model.recipe` when it is a file, else the packaged recipe of that name.
   """
-  if os.path.isfile(model.recipe):
-    return model.recipe
-  return recipes.recipe_path(model.recipe)
+  return recipes.resolve(model.recipe)
 
 
 def config_files(model: ModelConfig) -> List[str]:
@@ -165,8 +174,8 @@ def config_files(model: ModelConfig) -> List[str]:
   Returns:
     Its recipe's path (when it has one), then its config_files.
   """
-  return ([recipe_file(model)] if model.recipe else []) + list(
-      model.config_files)
+  return ([recipe_file(model)] if model.recipe else []) + [
+      _path(name, '.') for name in model.config_files]
 
 
 def experiment_config(model: ModelConfig, extra: List[str] = ()):

@@ -3,8 +3,6 @@ their recipes and overlays exist and apply, a pretrain's backbone restores
 into the models', augmentation and study overrides name real fields. Each
 failure is a `StudyError` whose one line names the study field."""
 
-import os
-
 from official.core import exp_factory
 from official.modeling import hyperparams
 
@@ -15,15 +13,6 @@ from official_ext.configs import recipes
 
 class StudyError(ValueError):
   """A study file that cannot run; the message names the field."""
-
-
-def recipe_file(recipe: str, base_dir: str) -> str:
-  """A recipe path: as given if it exists (relative to `base_dir`), else
-  the packaged recipe of that name."""
-  path = os.path.join(base_dir, recipe)
-  if os.path.isfile(path):
-    return path
-  return recipes.recipe_path(recipe)
 
 
 def check_model(model, where: str, base_dir: str):
@@ -41,14 +30,14 @@ def check_model(model, where: str, base_dir: str):
     raise StudyError(f'{where}.experiment: {model.experiment!r} is not a '
                      'registered experiment') from None
   try:
-    recipe_file(model.recipe, base_dir)
+    recipes.resolve(model.recipe, base_dir)
   except FileNotFoundError:
     raise StudyError(f'{where}.recipe: no file {model.recipe!r} (from '
                      f'{base_dir}) nor a packaged recipe of that name'
                      ) from None
   for i, name in enumerate(model.config_files):
     try:
-      path = recipe_file(name, base_dir)
+      path = recipes.resolve(name, base_dir)
     except FileNotFoundError:
       raise StudyError(f'{where}.config_files[{i}]: no file {name!r} (from '
                        f'{base_dir}) nor a packaged recipe of that name'
@@ -61,26 +50,40 @@ def check_model(model, where: str, base_dir: str):
                        f'to {model.experiment}: {e}') from None
 
 
-def _backbone(experiment: str) -> dict:
-  """The registered experiment's backbone config, less its drop rates (which
-  do not change the variables a checkpoint holds)."""
-  backbone = exp_factory.get_exp_config(experiment).task.model.backbone
+def _backbone(model, base_dir: str) -> dict:
+  """A study model's backbone config (its experiment with its recipe and
+  config_files), less its drop rates (which do not change the variables a
+  checkpoint holds)."""
+  files = [recipes.resolve(name, base_dir)
+           for name in [model.recipe, *model.config_files] if name]
+  backbone = recipes.config_from(model.experiment, *files).task.model.backbone
   return {'type': backbone.type,
           **{k: v for k, v in backbone.get().as_dict().items()
              if 'drop_rate' not in k}}
 
 
-def check_same_backbone(pretrain: str, model: str, where: str):
-  """A pretrain's checkpoint restores only into the same backbone."""
-  want, got = _backbone(model), _backbone(pretrain)
+def check_same_backbone(pretrain, model, where: str, base_dir: str):
+  """A pretrain's checkpoint restores only into the same backbone.
+
+  Args:
+    pretrain: the init's pretrain ModelConfig.
+    model: the study's supervised ModelConfig.
+    where: the study field of the pretrain, for the message.
+    base_dir: the study file's folder.
+
+  Raises:
+    StudyError: the backbones differ.
+  """
+  want, got = _backbone(model, base_dir), _backbone(pretrain, base_dir)
   differ = sorted(k for k in set(want) | set(got) if want.get(k) != got.get(k))
   if differ:
     raise StudyError(
-        f'{where}.experiment: {pretrain!r} pre-trains a {got["type"]} '
-        f'backbone that differs from the study models\' ({model}: '
-        f'{want["type"]}) in {differ}; its checkpoint would not restore '
-        'into them: pre-train their backbone (as pretrain_digits_seg does '
-        'for the digits segmenters)')
+        f'{where}: {pretrain.experiment!r} (with its recipe and config_files) '
+        f'pre-trains a {got["type"]} backbone that differs from the study '
+        f"models' ({model.experiment}: {want['type']}) in {differ}; its "
+        'checkpoint would not restore into them: pre-train their backbone '
+        '(as pretrain_digits_seg does for the digits segmenters, with the '
+        'same config_files)')
 
 
 def check_augmentation(aug, where: str, study):

@@ -27,7 +27,7 @@ METRICS = ('accuracy', 'top_5_accuracy')
 METRICS_FILE = 'metrics.json'
 
 
-def run(runner: stages.Runner, init, recipe: str, data: dict, out: str,
+def run(runner: stages.Runner, init, files: list, data: dict, out: str,
         steps: int, poll_s: float = 10.0,
         timeout_s: float = 7 * 24 * 3600.0) -> dict:
   """Trains (or finds) `init`'s pre-training and points `init.checkpoint`
@@ -36,7 +36,7 @@ def run(runner: stages.Runner, init, recipe: str, data: dict, out: str,
   that holds the lock."""
   model_dir = os.path.join(out, 'pretrain', init.name)
   record_path = os.path.join(model_dir, METRICS_FILE)
-  now = made_from(init, recipe, data, steps)
+  now = made_from(init, files, data, steps)
   if not os.path.exists(record_path):
     os.makedirs(os.path.dirname(model_dir), exist_ok=True)
     lock = filelock.FileLock(model_dir + '.lock')
@@ -54,7 +54,7 @@ def run(runner: stages.Runner, init, recipe: str, data: dict, out: str,
             'training?') from None
     try:
       if not os.path.exists(record_path):  # Finished while we waited.
-        _train(runner, init, recipe, data, model_dir, steps, record_path,
+        _train(runner, init, files, data, model_dir, steps, record_path,
                now)
     finally:
       lock.release()
@@ -62,7 +62,7 @@ def run(runner: stages.Runner, init, recipe: str, data: dict, out: str,
     record = json.load(f)
   recorded = record.get('made_from')
   if recorded is not None and recorded == dict(
-      now, recipe=stage_records.content_hash(recipe)):
+      now, recipe=stage_records.content_hash(files[0])):
     recorded = now  # Recorded before config_hash: the recipe's bytes.
   if recorded is not None and recorded != now:
     changed = sorted(k for k in now if recorded.get(k) != now[k])
@@ -83,22 +83,26 @@ def init_data(init, data: dict) -> dict:
           'classification_val': init.pretrain_data.val}
 
 
-def made_from(init, recipe: str, data: dict, steps: int) -> dict:
-  """What a pre-training is made from: its experiment, the recipe's
-  settings (`config_hash`: comments aside), the steps and the
-  classification files with their sizes."""
-  return {'experiment': init.pretrain.experiment,
-          'recipe': stage_records.config_hash(recipe), 'steps': steps,
-          'train': stage_records.files_record(
-              data.get('classification_train', '')),
-          'val': stage_records.files_record(
-              data.get('classification_val', ''))}
+def made_from(init, files: list, data: dict, steps: int) -> dict:
+  """What a pre-training is made from: its experiment, the settings of its
+  recipe and config_files (`config_hash`: comments aside; `files`: the
+  recipe's path first), the steps and the classification files with their
+  sizes."""
+  inputs = {'experiment': init.pretrain.experiment,
+            'recipe': stage_records.config_hash(files[0]), 'steps': steps,
+            'train': stage_records.files_record(
+                data.get('classification_train', '')),
+            'val': stage_records.files_record(
+                data.get('classification_val', ''))}
+  if files[1:]:
+    inputs['config_files'] = [stage_records.config_hash(f) for f in files[1:]]
+  return inputs
 
 
-def _train(runner, init, recipe, data, model_dir, steps, record_path,
+def _train(runner, init, files, data, model_dir, steps, record_path,
            inputs):
   seconds = tool_commands.train(
-      runner, f'pretrain/{init.name}', init.pretrain.experiment, [recipe],
+      runner, f'pretrain/{init.name}', init.pretrain.experiment, files,
       model_dir, steps,
       [f"task.train_data.input_path={data['classification_train']}",
        f"task.validation_data.input_path={data['classification_val']}"],

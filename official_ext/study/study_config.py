@@ -17,9 +17,10 @@
       - {name: random}
       - {name: imagenet, checkpoint: runs/pretrain, modules: [backbone]}
       - name: classification         # trained by the tool, before the cells
-        pretrain: {experiment: pretrain_digits, recipe: pretrain_digits_cpu.yaml}
-                                     # (its backbone must be the models':
-                                     # pretrain_digits_seg for segmentation)
+        pretrain: {experiment: pretrain_digits, recipe: pretrain_digits_cpu.yaml,
+                   config_files: []} # (its backbone must be the models':
+                                     # pretrain_digits_seg for segmentation,
+                                     # with the models' backbone overlays)
     augmentation:                    # axis 2: a preset s1..s4, or overrides
       - {name: weak, overrides: ['task.train_data.parser.aug_scale_min=0.9']}
       - {name: s1, preset: s1}
@@ -51,9 +52,8 @@ TASKS = ('detection', 'segmentation')
 RANDOM = 'random'
 _NAME = re.compile(r'^[A-Za-z0-9_.]+$')
 
-# Raised with one line naming the field; recipe paths as the checks find them.
+# Raised with one line naming the field.
 StudyError = model_checks.StudyError
-recipe_file = model_checks.recipe_file
 
 
 # The model reference both file kinds share (configs/file_schema.py).
@@ -191,7 +191,7 @@ def _check_method(study: StudyConfig, base_dir: str):
       raise StudyError("online: method 'online' needs the online student's "
                        '{experiment, recipe}')
     model_checks.check_model(study.online, 'online', base_dir)
-    config = recipes.config_from(study.online.experiment, recipe_file(
+    config = recipes.config_from(study.online.experiment, recipes.resolve(
         study.online.recipe, base_dir))
     if config.task.self_training.mode != 'online':
       raise StudyError(f'online.recipe: {study.online.recipe!r} sets '
@@ -240,8 +240,8 @@ def check(study: StudyConfig, base_dir: str = '.'):
   for i, init in enumerate(study.init):
     _check_init(init, f'init[{i}]', base_dir)
     if init.pretrain.experiment:
-      model_checks.check_same_backbone(init.pretrain.experiment,
-                           study.supervised.experiment, f'init[{i}].pretrain')
+      model_checks.check_same_backbone(init.pretrain, study.supervised,
+                                       f'init[{i}].pretrain', base_dir)
   for i, aug in enumerate(study.augmentation):
     model_checks.check_augmentation(aug, f'augmentation[{i}]', study)
   model_checks.check_overrides(study)
@@ -298,9 +298,6 @@ def _check_init(init: InitConfig, where: str, base_dir: str):
   if pretrain:
     if init.checkpoint:
       raise StudyError(f'{where}: a checkpoint or a pretrain, not both')
-    if init.pretrain.config_files:
-      raise StudyError(f'{where}.pretrain.config_files: not used by a '
-                       'pretrain; put its settings in its recipe')
     model_checks.check_model(init.pretrain, f'{where}.pretrain', base_dir)
     return
   if not init.checkpoint:

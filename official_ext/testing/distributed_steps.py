@@ -21,11 +21,14 @@ import tf_keras
 from official.common import distribute_utils
 from official.core import exp_factory
 from official.core import task_factory
+from official.modeling import hyperparams
 from official_ext import registry_imports  # pylint: disable=unused-import
 from official_ext.self_training import online_teacher
 from official_ext.self_training import task as st_task
 
 _EXPERIMENT = flags.DEFINE_string('experiment', 'selftrain_digits', '')
+_CONFIG_FILES = flags.DEFINE_multi_string(
+    'config_file', [], 'YAML laid over the experiment, in order.')
 _TRAIN = flags.DEFINE_string('train', None, 'Human-labeled TFRecords.')
 _PSEUDO = flags.DEFINE_string('pseudo', None, 'Pseudo-labeled TFRecords.')
 _STEPS = flags.DEFINE_integer('steps', 3, '')
@@ -39,8 +42,11 @@ _ONLINE_BURN_IN = flags.DEFINE_integer(
 ONLINE_DECAY = 0.5
 
 
-def experiment(name, train, pseudo, global_batch_size, online_burn_in_steps=0):
+def experiment(name, train, pseudo, global_batch_size, online_burn_in_steps=0,
+               config_files=()):
   params = exp_factory.get_exp_config(name)
+  for path in config_files:
+    params = hyperparams.override_params_dict(params, path, is_strict=True)
   if online_burn_in_steps:
     params.task.self_training.override({
         'mode': 'online', 'burn_in_steps': online_burn_in_steps,
@@ -130,7 +136,7 @@ def main(_):
   strategy = distribute_utils.get_distribution_strategy(
       distribution_strategy=_STRATEGY.value, num_gpus=0)
   params = experiment(_EXPERIMENT.value, _TRAIN.value, _PSEUDO.value,
-                      _BATCH.value, _ONLINE_BURN_IN.value)
+                      _BATCH.value, _ONLINE_BURN_IN.value, _CONFIG_FILES.value)
   print(json.dumps(run_steps(strategy, params, _STEPS.value)))
 
 

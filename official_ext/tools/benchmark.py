@@ -144,6 +144,8 @@ def prepare(task: str, work_dir: str, quick: bool):
                  model_dir)
     tool_benchmark.run_tool('train', [
         f'--experiment={experiment}', '--mode=train',
+        # The demo's model (its segmenter: ResNet-18 x0.25).
+        *[f'--config_file={f}' for f in recipes.overlay_files(experiment)],
         f'--model_dir={model_dir}', '--params_override=' + ','.join(
             [f"task.train_data.input_path={data['train']}"] +
             recipe_lib.schedule_overrides(steps, interval=steps,

@@ -115,6 +115,7 @@ def baselines(rounds: round_loop.Rounds, task: str, teacher: dict) -> dict:
   for name, overrides in others:
     out[name] = rounds.train_supervised(1, name, run_config.ModelConfig(
         experiment=experiment, recipe=f'{experiment}_cpu.yaml',
+        config_files=recipes.overlay_files(experiment),
         overrides=overrides))
   return out
 

@@ -138,7 +138,7 @@ def _overlays(study, role: str) -> list:
 
 
 def _recipe_file(name: str) -> str:
-  return study_config.recipe_file(
+  return recipe_lib.resolve(
       name, os.path.dirname(os.path.abspath(_STUDY.value)))
 
 
@@ -149,10 +149,11 @@ def pretrain_inits(runner: stages.Runner, study, data: dict, out: str,
   for init in study.init:
     if not init.pretrain.experiment:
       continue
-    recipe = _recipe_file(init.pretrain.recipe)
+    files = [_recipe_file(name) for name in
+             [init.pretrain.recipe, *init.pretrain.config_files]]
     num_steps = (study.quick_steps if quick else recipe_lib.config_from(
-        init.pretrain.experiment, recipe).trainer.train_steps)
-    records[init.name] = pretrain.run(runner, init, recipe,
+        init.pretrain.experiment, *files).trainer.train_steps)
+    records[init.name] = pretrain.run(runner, init, files,
                                       pretrain.init_data(init, data), out,
                                       num_steps)
     print(f'[pretrain/{init.name}] {json.dumps(records[init.name]["metrics"])}'
