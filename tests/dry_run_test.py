@@ -15,6 +15,7 @@ import official_ext.registry_imports  # pylint: disable=unused-import
 from official_ext.benchmarks import dry_run
 from official_ext.benchmarks import dry_run_sizing
 
+from conftest import FAST_SEGMENTER
 from conftest import child_failure
 from conftest import REPO
 from conftest import python
@@ -103,7 +104,9 @@ def test_an_online_recipe_dry_runs_and_exports_its_teacher(tmp_path):
   exports its teacher (as tools/export_saved_model.py does) and labels."""
   proc = _dry_run(['--experiment=selftrain_digits_seg',
                    '--config_file=configs/experiments/'
-                   'selftrain_digits_seg_online_cpu.yaml', '--steps=2',
+                   'selftrain_digits_seg_online_cpu.yaml',
+                   f'--config_file=configs/experiments/{FAST_SEGMENTER}',
+                   '--steps=2',
                    '--num_images=2', '--stages=export,label'], tmp_path)
   assert proc.returncode == 0, child_failure(proc, 3000)
   with open(tmp_path / 'dry_run.json') as f:

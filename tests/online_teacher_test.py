@@ -24,6 +24,7 @@ from official_ext.tasks import selftrain_segmentation
 
 from conftest import assert_script_checks_pass
 from conftest import fast_detector
+from conftest import fast_segmenter
 
 
 def _tiny(seed):
@@ -70,7 +71,7 @@ def test_mismatched_network_is_refused():
 
 
 def _params(digits_data, **self_training):
-  params = exp_factory.get_exp_config('selftrain_digits_seg')
+  params = fast_segmenter(exp_factory.get_exp_config('selftrain_digits_seg'))
   params.task.train_data.input_path = digits_data['train']
   params.task.pseudo_data.input_path = digits_data['unlabeled']
   params.task.self_training.mode = 'online'
@@ -270,7 +271,7 @@ def _export_checks(root):
   from official.modeling import hyperparams  # pylint: disable=g-import-not-at-top
   from official_ext.serving import export_saved_model  # pylint: disable=g-import-not-at-top
   flags.FLAGS(['online_teacher_test'])
-  params = exp_factory.get_exp_config('selftrain_digits_seg')
+  params = fast_segmenter(exp_factory.get_exp_config('selftrain_digits_seg'))
   params.task.self_training.mode = 'online'
   model = task_factory.get_task(params.task).build_model()
   teacher = getattr(model, online_teacher.ATTR)

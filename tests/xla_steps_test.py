@@ -5,7 +5,9 @@ bfloat16, give finite losses equal (to rounding) to the uncompiled step's
 from the same weights; the float16 GPU recipe's loss scaling likewise.
 
 The models are the small digits ones (the detector with conftest's
-FAST_DETECTOR), the detector with the NMS the TPU recipes ship
+FAST_DETECTOR, the segmenter with FAST_SEGMENTER, as the default
+SpineNet-Mobile-49XS ones take minutes per compile on a CPU), the detector
+with the NMS the TPU recipes ship
 (configs/experiments/*_1280.yaml): a step holding an op without an XLA
 kernel (the `batched` NMS, in validation and in the online teacher) fails
 to compile here as on a TPU.
@@ -29,6 +31,7 @@ from official_ext.tasks import retinanet as retinanet_task
 
 from conftest import REPO
 from conftest import fast_detector
+from conftest import fast_segmenter
 
 TPU_RECIPE = os.path.join(REPO, 'configs/experiments',
                           'selftrain_coco_spinenet190_1280.yaml')
@@ -59,7 +62,7 @@ def _params(digits_data, task, mode, precision):
     params = fast_detector(exp_factory.get_exp_config('selftrain_digits'))
     params.task.model.detection_generator.nms_version = recipe_nms()
   else:
-    params = exp_factory.get_exp_config('selftrain_digits_seg')
+    params = fast_segmenter(exp_factory.get_exp_config('selftrain_digits_seg'))
     if task == 'deeplabv3plus':  # The PASCAL recipes' feature fusion.
       params = hyperparams.override_params_dict(params, V3PLUS,
                                                 is_strict=True)
