@@ -12,7 +12,7 @@ from official_ext import registry_imports  # pylint: disable=unused-import
 from official_ext.configs import recipes as recipe_lib
 
 # The demo's segmenter overlay (ResNet-18 x0.25).
-RESNET_SEGMENTER = 'supervised_digits_seg_resnet_cpu.yaml'
+from conftest import FAST_SEGMENTER as RESNET_SEGMENTER
 
 
 # pretrain experiment -> the digits models whose backbone it pre-trains.

@@ -9,6 +9,7 @@ import yaml
 
 from official_ext.rounds import run_config
 from official_ext.study import study_config
+from conftest import FAST_SEGMENTER as RESNET_SEGMENTER  # the demo's ResNet
 
 GOOD = {
     'name': 'digits', 'task': 'detection',
@@ -68,7 +69,6 @@ def test_checkpoint_init_resolves_to_the_latest_checkpoint(tmp_path):
   assert loaded.init[1].checkpoint == str(ckpt_dir / 'ckpt-1')
 
 
-RESNET_SEGMENTER = 'supervised_digits_seg_resnet_cpu.yaml'
 ONLINE = {'experiment': 'selftrain_digits_seg',
           'recipe': 'selftrain_digits_seg_online_cpu.yaml'}
 

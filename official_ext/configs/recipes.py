@@ -57,6 +57,18 @@ def resolve(name: str, base_dir: str = '.') -> str:
   return recipe_path(name)
 
 
+def model_files(model, base_dir: str = '.') -> list:
+  """The YAML files of a run or study file's model (configs/file_schema's
+  ModelConfig) as paths, in train.py's `--config_file` order: its recipe,
+  then its config_files, each found by `resolve`.
+
+  Raises:
+    FileNotFoundError: one of them is neither a file nor packaged.
+  """
+  return [resolve(name, base_dir)
+          for name in [model.recipe, *model.config_files] if name]
+
+
 def config_from(experiment: str, *recipe_files: str) -> cfg.ExperimentConfig:
   """The registered `experiment` with the YAML files laid over it in order
   (`train.py --experiment=E --config_file=RECIPE [--config_file=...]`); the

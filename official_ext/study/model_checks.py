@@ -54,9 +54,8 @@ def _backbone(model, base_dir: str) -> dict:
   """A study model's backbone config (its experiment with its recipe and
   config_files), less its drop rates (which do not change the variables a
   checkpoint holds)."""
-  files = [recipes.resolve(name, base_dir)
-           for name in [model.recipe, *model.config_files] if name]
-  backbone = recipes.config_from(model.experiment, *files).task.model.backbone
+  backbone = recipes.config_from(
+      model.experiment, *recipes.model_files(model, base_dir)).task.model.backbone
   return {'type': backbone.type,
           **{k: v for k, v in backbone.get().as_dict().items()
              if 'drop_rate' not in k}}

@@ -19,10 +19,9 @@ import tensorflow as tf
 import tf_keras
 
 from official.common import distribute_utils
-from official.core import exp_factory
 from official.core import task_factory
-from official.modeling import hyperparams
 from official_ext import registry_imports  # pylint: disable=unused-import
+from official_ext.configs import recipes
 from official_ext.self_training import online_teacher
 from official_ext.self_training import task as st_task
 
@@ -44,9 +43,7 @@ ONLINE_DECAY = 0.5
 
 def experiment(name, train, pseudo, global_batch_size, online_burn_in_steps=0,
                config_files=()):
-  params = exp_factory.get_exp_config(name)
-  for path in config_files:
-    params = hyperparams.override_params_dict(params, path, is_strict=True)
+  params = recipes.config_from(name, *config_files)
   if online_burn_in_steps:
     params.task.self_training.override({
         'mode': 'online', 'burn_in_steps': online_burn_in_steps,

@@ -138,8 +138,12 @@ def _overlays(study, role: str) -> list:
 
 
 def _recipe_file(name: str) -> str:
-  return recipe_lib.resolve(
-      name, os.path.dirname(os.path.abspath(_STUDY.value)))
+  return recipe_lib.resolve(name, _study_dir())
+
+
+def _study_dir() -> str:
+  """The study file's folder: its relative recipes are found from there."""
+  return os.path.dirname(os.path.abspath(_STUDY.value))
 
 
 def pretrain_inits(runner: stages.Runner, study, data: dict, out: str,
@@ -149,8 +153,7 @@ def pretrain_inits(runner: stages.Runner, study, data: dict, out: str,
   for init in study.init:
     if not init.pretrain.experiment:
       continue
-    files = [_recipe_file(name) for name in
-             [init.pretrain.recipe, *init.pretrain.config_files]]
+    files = recipe_lib.model_files(init.pretrain, _study_dir())
     num_steps = (study.quick_steps if quick else recipe_lib.config_from(
         init.pretrain.experiment, *files).trainer.train_steps)
     records[init.name] = pretrain.run(runner, init, files,
