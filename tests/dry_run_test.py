@@ -1,7 +1,7 @@
 """The dry run (`python -m official_ext.tools.dry_run`): the SpineNet-49 and
-PASCAL paper recipes at a reduced resolution (tests/paper_recipes.py; the
-SpineNet-143/190 ones have a file each, so the two pytest workers share
-them); a field or path that would stop a real run is one line naming it;
+PASCAL self-training recipes at a reduced resolution and every supervised
+paper recipe's build (tests/paper_recipes.py; the SpineNet-143/190 students
+have a file each, so the two pytest workers share them); a field or path that would stop a real run is one line naming it;
 the memory estimate's arithmetic."""
 
 import json
@@ -26,13 +26,21 @@ PAPER_RECIPES = paper_recipes.PAPER_RECIPES
 
 def test_the_paper_recipes_are_all_here():
   assert len(PAPER_RECIPES) == 8, PAPER_RECIPES
-  assert set(paper_recipes.STAGES) == set(PAPER_RECIPES)
+  assert set(paper_recipes.STUDENTS) <= set(PAPER_RECIPES)
+  assert sorted(r.replace('supervised_', 'selftrain_')
+                for r in paper_recipes.SUPERVISED) == sorted(
+                    paper_recipes.STUDENTS)
 
 
-@pytest.mark.parametrize('recipe', [r for r in PAPER_RECIPES
+@pytest.mark.parametrize('recipe', [r for r in paper_recipes.STUDENTS
                                     if 'spinenet49' in r or 'pascal' in r])
 def test_paper_recipe_dry_runs(recipe, tmp_path):
   paper_recipes.check_dry_run(recipe, tmp_path)
+
+
+@pytest.mark.parametrize('recipe', paper_recipes.SUPERVISED)
+def test_supervised_paper_recipe_builds_its_students_model(recipe):
+  paper_recipes.check_build(recipe)
 
 
 def _dry_run(args, tmp_path, timeout=900):

@@ -95,10 +95,10 @@ def _state(model):
 
 
 def _compiled_and_not(fn, batch, variables, name):
-  """`name` of fn(batch) uncompiled, then compiled with XLA from the same
-  variable values (restored in between)."""
+  """`name` of fn(batch) run eagerly (the same ops, no second trace), then
+  compiled with XLA from the same variable values (restored in between)."""
   values = [v.numpy() for v in variables]
-  plain = float(tf.function(fn)(batch)[name])
+  plain = float(fn(batch)[name])
   for v, value in zip(variables, values):
     v.assign(value)
   compiled = float(tf.function(fn, jit_compile=True)(batch)[name])
