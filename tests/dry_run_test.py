@@ -1,8 +1,9 @@
 """The dry run (`python -m official_ext.tools.dry_run`): the SpineNet-49 and
 PASCAL self-training recipes at a reduced resolution and every supervised
 paper recipe's build (tests/paper_recipes.py; the SpineNet-143/190 students
-have a file each, so the two pytest workers share them); a field or path that would stop a real run is one line naming it;
-the memory estimate's arithmetic."""
+have a file each, so the two pytest workers share them); a field or path
+that would stop a real run is one line naming it; the memory estimate's
+arithmetic."""
 
 import json
 import os
