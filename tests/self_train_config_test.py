@@ -1,6 +1,7 @@
 """The run file of the self_train tool: every bad field fails with one line
 naming it, before anything runs; the packaged run files load."""
 
+import dataclasses
 import os
 
 import pytest
@@ -9,6 +10,7 @@ import yaml
 from official_ext.configs import file_schema
 from official_ext.digits import canvases
 from official_ext.digits import recipes
+from official_ext.labeling import options as labeling_options
 from official_ext.rounds import run_config
 from official_ext.rounds import run_labeling
 
@@ -231,3 +233,18 @@ def test_an_online_student_is_one_round_without_labeling(data):
       data, student__recipe='selftrain_digits_seg_online_cpu.yaml'))
   assert run_config.online(online)
   assert not run_config.online(run_config.from_dict(_run(data)))
+
+
+def test_the_labeling_section_is_labeling_options_fields():
+  """A run file's `labeling:` fields are LabelingOptions' (declared once,
+  labeling/options.py): the same names, types and defaults, but for
+  score_threshold (-1: the student recipe's)."""
+  options = {f.name: f for f in dataclasses.fields(
+      labeling_options.LabelingOptions)}
+  section = dataclasses.fields(run_config.LabelingConfig)
+  assert tuple(f.name for f in section) == run_config.LABELING_FIELDS
+  for field in section:
+    assert field.type == options[field.name].type, field.name
+    expected = (-1.0 if field.name == 'score_threshold'
+                else options[field.name].default)
+    assert field.default == expected, field.name

@@ -47,6 +47,7 @@ from official_ext.configs import file_schema
 from official_ext.configs import self_training as st_config
 from official_ext.data import paths
 from official_ext.data import record_files
+from official_ext.labeling import options as labeling_options
 from official_ext.rounds import run_data
 from official_ext.configs import recipes
 
@@ -74,12 +75,31 @@ class DataConfig(file_schema.SplitsConfig):
   calibration: str = ''
 
 
-@dataclasses.dataclass
-class LabelingConfig(hyperparams.Config):
-  score_threshold: float = -1.0
-  class_thresholds: str = ''
-  target_precision: float = 0.8
-  num_shards: int = 0
+# The labeling options a run file's `labeling:` section sets. Each is the
+# LabelingOptions field of that name (labeling/options.py declares them
+# once): its type and default, but score_threshold's default here is -1,
+# "the student recipe's task.self_training.score_threshold".
+LABELING_FIELDS = ('score_threshold', 'class_thresholds', 'target_precision',
+                   'num_shards')
+_RUN_FILE_DEFAULTS = {'score_threshold': -1.0}
+
+
+def _labeling_config() -> type:
+  """The `labeling:` section's Config class, made from LabelingOptions."""
+  options = {f.name: f for f in dataclasses.fields(
+      labeling_options.LabelingOptions)}
+  return dataclasses.make_dataclass(
+      'LabelingConfig',
+      [(name, options[name].type, dataclasses.field(
+          default=_RUN_FILE_DEFAULTS.get(name, options[name].default)))
+       for name in LABELING_FIELDS],
+      bases=(hyperparams.Config,),
+      namespace={'__module__': __name__, '__doc__': (
+          'A run file\'s labeling options (LABELING_FIELDS of '
+          'LabelingOptions).')})
+
+
+LabelingConfig = _labeling_config()
 
 
 @dataclasses.dataclass
@@ -302,8 +322,7 @@ def _check_online(run: RunConfig):
   if run.rounds != 1:
     raise RunError(f'rounds: {run.rounds} with an online student {where}; '
                    'one round')
-  changed = [f for f in ('score_threshold', 'class_thresholds',
-                         'target_precision', 'num_shards')
+  changed = [f for f in LABELING_FIELDS
              if run.labeling.as_dict()[f] != LabelingConfig().as_dict()[f]]
   if changed:
     raise RunError(f'labeling.{changed[0]}: no labeling stage with an online '

@@ -62,17 +62,15 @@ def labeling_argv(run: run_config.RunConfig, teacher_export: str, prefix: str,
     recorded their command (so their stage records still match).
   """
   student = run_config.experiment_config(run.student)  # Read once.
-  options = labeling_options.LabelingOptions(
+  options = labeling_options.LabelingOptions(**dict(
+      run.labeling.as_dict(),  # The section's fields, by their names.
       teacher=teacher_export, task=run.task,
       input_pattern=run.data.unlabeled, output_prefix=prefix,
       score_threshold=score_threshold(run, student),
-      num_classes=num_classes(run, student),
-      num_shards=run.labeling.num_shards, show_progress=False,
+      num_classes=num_classes(run, student), show_progress=False,
       labeled_pattern=run.data.labeled,
-      class_thresholds=run.labeling.class_thresholds,
-      target_precision=run.labeling.target_precision,
       calibration_pattern=run.data.calibration, num_workers=workers,
-      worker_index=worker_index)
+      worker_index=worker_index))
   fields = ['teacher', 'task', 'input_pattern', 'output_prefix',
             'score_threshold', 'num_classes', 'num_shards', 'show_progress',
             'labeled_pattern', 'class_thresholds', 'target_precision']
