@@ -20,13 +20,13 @@ import numpy as np
 import tensorflow as tf
 import tf_keras
 
-from official.core import exp_factory
 from official.core import task_factory
 from official.modeling import hyperparams
 from official.modeling import performance
 import official_ext.registry_imports  # pylint: disable=unused-import
 from official_ext.benchmarks import dry_run
 from official_ext.configs import common
+from official_ext.configs import recipes
 
 from conftest import child_failure
 from conftest import REPO
@@ -77,9 +77,8 @@ def _overrides(recipe: str) -> str:
 
 def reduced_params(recipe: str):
   """The recipe's ExperimentConfig, reduced as the suite runs it."""
-  params = hyperparams.override_params_dict(
-      exp_factory.get_exp_config(experiment(recipe)),
-      os.path.join(RECIPE_DIR, recipe), is_strict=True)
+  params = recipes.config_from(experiment(recipe),
+                               os.path.join(RECIPE_DIR, recipe))
   return hyperparams.override_params_dict(params, _overrides(recipe),
                                           is_strict=True)
 
@@ -126,9 +125,7 @@ def check_dry_run(recipe: str, tmp_path):
   assert proc.returncode == 0, child_failure(proc, 3000)
   with open(tmp_path / 'dry_run.json') as f:
     report = json.load(f)
-  params = hyperparams.override_params_dict(
-      exp_factory.get_exp_config(name), os.path.join(RECIPE_DIR, recipe),
-      is_strict=True)
+  params = recipes.config_from(name, os.path.join(RECIPE_DIR, recipe))
   tpu = params.runtime.distribution_strategy == 'tpu'
   assert not report['xla']
   assert report['precision'] == params.runtime.mixed_precision_dtype

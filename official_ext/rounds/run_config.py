@@ -322,8 +322,8 @@ def _check_online(run: RunConfig):
   if run.rounds != 1:
     raise RunError(f'rounds: {run.rounds} with an online student {where}; '
                    'one round')
-  changed = [f for f in LABELING_FIELDS
-             if run.labeling.as_dict()[f] != LabelingConfig().as_dict()[f]]
+  section, defaults = run.labeling.as_dict(), LabelingConfig().as_dict()
+  changed = [f for f in LABELING_FIELDS if section[f] != defaults[f]]
   if changed:
     raise RunError(f'labeling.{changed[0]}: no labeling stage with an online '
                    f'student {where}; set task.self_training.* in '
