@@ -11,8 +11,7 @@ from official.core import task_factory
 from official_ext import registry_imports  # pylint: disable=unused-import
 from official_ext.configs import recipes as recipe_lib
 
-# The demo's segmenter overlay (ResNet-18 x0.25).
-from conftest import FAST_SEGMENTER as RESNET_SEGMENTER
+from conftest import FAST_SEGMENTER as RESNET_SEGMENTER  # The demo's ResNet.
 
 
 # pretrain experiment -> the digits models whose backbone it pre-trains.
